@@ -1,0 +1,103 @@
+// Package metrics holds every formula of the benchmark, once: the runner
+// uses it to steer its capacity search, the verifier to recompute every
+// number from raw records. It also owns the request record
+// (requests.jsonl.zst) and the power sample types both read. It imports
+// nothing of ours; every threshold is a parameter the caller maps from the
+// rules file.
+//
+// This comment is the canonical definition of each metric; the
+// documentation links here.
+//
+// # Clock
+//
+// Times are int64 nanoseconds on the run's monotonic clock, relative to the
+// run's start (probes.json anchors it to wall-clock time). Windows are
+// half-open, [start, end).
+//
+// # Per request
+//
+//   - t_send: just before the request is handed to the HTTP client (so the
+//     wait for a connection is inside TTFT).
+//   - t_first: arrival of the first SSE event whose delta carries output:
+//     non-empty content, reasoning_content or reasoning, or a non-empty
+//     tool_calls. The role-only first chunk and the usage chunk do not count.
+//   - t_last: arrival of the last such event (when none arrived: the time the
+//     request ended).
+//   - TTFT = t_first − t_send.
+//   - decode rate = (completion_tokens − 1) / (t_last − t_first), in tokens/s,
+//     with completion_tokens from the server's usage object; without usage the
+//     client counts output-carrying events, labelled token_count_source =
+//     "client" (a lower bound when a chunk carries several tokens). A request
+//     with ≤ 1 output token, or whose output arrived in a single event, has no
+//     decode rate and is judged on TTFT alone.
+//   - meets tier (S tok/s, T): status ok AND TTFT ≤ T AND (no decode rate OR
+//     decode rate ≥ S) — one joint test (MeetsTier). An errored or truncated
+//     request never meets a tier.
+//   - status: "error" for an HTTP error, an error event, a malformed stream or
+//     a stream closed before [DONE]; else "truncated" when completion_tokens <
+//     target (the server ignored min_tokens), or, without usage, when the
+//     finish reason is not "length"; else "ok".
+//
+// # Quantiles and bounds
+//
+//   - nearest-rank quantile: the value of rank ⌈q·n⌉ (1-based) of the sorted
+//     values, the smallest for q = 0; q·n within 1e-9 of an integer counts as
+//     that integer. The median is the 0.5 quantile: the lower middle value for
+//     an even count.
+//   - Clopper–Pearson one-sided lower bound at confidence c for x successes in
+//     n: the (1 − c) quantile of Beta(x, n − x + 1); 0 for x = 0 and
+//     (1 − c)^(1/n) for x = n. Computed by bisection on the regularized
+//     incomplete beta function (continued fraction, Numerical Recipes betacf).
+//
+// # Per probe (EvaluateProbe)
+//
+//   - window requests: those with t_send in [start, end), sub-agent requests
+//     included.
+//   - met share = window requests meeting the tier / window requests; it must
+//     satisfy ClopperPearsonLower(met, n, Confidence) ≥ MinMetShare.
+//   - an agent's median request: over its window requests (its sub-agents'
+//     included), the nearest-rank median TTFT and the nearest-rank median
+//     decode rate, taken separately; a failed request enters both as the worst
+//     value (+Inf, 0), a successful one without a decode rate only the TTFT
+//     median. The agent meets the tier iff median TTFT ≤ T and (no rates or
+//     median rate ≥ S). At least MinAgentShare of the N agents must meet it,
+//     and every agent must have a successful window request.
+//   - error share = window requests with status "error" / window requests ≤
+//     MaxErrorShare (truncated requests are counted apart; they fail the tier
+//     test).
+//   - active sessions (time-averaged) = Σ over root agents of the time their
+//     session was active inside the window / window length, where an agent is
+//     active from its first request's send to its last request's end,
+//     including think time, except across gaps longer than MaxIdleGap
+//     (AgentActivity, TimeAveraged). It must be within ActiveTolerance·N of
+//     N, and the client healthy (CheckClientHealth), or the probe is invalid.
+//   - in flight (time-averaged) = Σ over requests of |[t_send, end) ∩ window|
+//     / window length, sub-agents included.
+//   - a probe is inconclusive when the window is shorter than MinWindow or
+//     holds fewer than MinRequests requests.
+//   - summary statistics over successful window requests: TTFT p50/p90,
+//     decode rate p10/p50 (nearest-rank); cached-token share = Σ cached_tokens
+//     / Σ prompt_tokens over the requests that reported cached_tokens (an
+//     absent or null field is unknown, never zero).
+//
+// # Throughput and energy
+//
+//   - output tokens in a window: each request's first token sits at t_first,
+//     its other completion_tokens − 1 are spread evenly over [t_first,
+//     t_last); the tokens falling in the window count, whatever the status.
+//     Output tokens/s = that / window seconds.
+//   - energy (EnergyFromCounters) = Σ over GPUs of the cumulative counter's
+//     change across the window; each sample interval's increment is spread
+//     evenly over the interval (linear interpolation at the edges); a decrease
+//     is a counter reset, reported, the interval then holding the new reading.
+//     Each GPU must have samples at or before start and at or after end.
+//   - cross-check (EnergyFromPowerIntegral) = Σ over GPUs of the trapezoid
+//     integral of instantaneous power, interpolated at the edges; compare with
+//     RelativeDifference.
+//   - sample gap (MaxGap) = the longest interval between consecutive samples
+//     of one GPU that overlaps the window.
+//   - average power = energy / window seconds; Agents/MW = N_max × 10⁶ /
+//     average watts; joules per output token = energy / output tokens in the
+//     window.
+//   - relative difference = |got − ref| / |ref|.
+package metrics
