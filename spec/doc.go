@@ -1,0 +1,31 @@
+// Package spec owns the submission spec v1 and the benchmark rules.
+//
+// A submission (apiVersion agentwatt.dev/v1, kind Submission) is a YAML
+// document that describes one serving configuration: the model and its
+// weights, the hardware, the framework, how to start the engine (a container
+// pinned by digest, or a command for the sim), declared optimizations, and
+// what to benchmark (workload, tiers, rules version, profile). Parse reads
+// one and returns every problem it finds, each located as FILE:LINE:COL:
+// syntax errors, unknown fields (with the likely intended one), duplicate
+// keys, wrong types, missing fields, and the spec's own rules (a pinned
+// image, process mode only for the sim, a ready_timeout within the profile's
+// bounds, known tiers, profile and rules version). Hostile input is refused
+// cheaply: files over 1 MiB, non-UTF-8 bytes, too many tokens, deep nesting
+// and alias bombs never reach the decoder (guard.go, document.go).
+//
+// Decoding is done here rather than by the YAML library's decoder: the
+// document is parsed to goccy/go-yaml's AST, and decode.go walks it against
+// the Go types by reflection, so that every problem keeps its position and
+// none stops the walk. The json tags of the types name the fields for YAML,
+// JSON and the JSON Schema alike; a field without omitempty is required.
+//
+// A submission's pool (Pool), canonical JSON (Canonical) and digest (Digest)
+// are derived from it; the queue names subjects after the pool and derives
+// job ids from the digest. submission.schema.json is the same spec as a JSON
+// Schema for editors; a test keeps it and the Go types in agreement.
+//
+// The rules files, rules/<version>.yaml and rules/models.yaml, are embedded:
+// LoadRules and Models return them, typed and validated. Every number that
+// judges a run (tiers, pass criteria, tolerances, per-profile windows and
+// limits, reference accuracy scores) lives there and nowhere else.
+package spec

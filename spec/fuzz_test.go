@@ -1,0 +1,61 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary bytes to Parse. Seeds: the examples and every
+// test file, valid and broken. Parse must never panic; it returns either a
+// submission that Validate accepts and whose canonical JSON (which is YAML)
+// parses back to the same digest, or Problems that each have a place.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.yaml")
+	examples, _ := filepath.Glob("../examples/submissions/*.yaml")
+	for _, file := range append(files, examples...) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, s := range []string{"", "a", "[", "{", "- - -", "&a [*a]", "*a", "? ? ?", "!!binary x", "a: !!str", "<<: {}",
+		baseDoc, imageDoc, strings.Repeat("[", 100), "a: &a b\nc: *a\n", "\xef\xbb\xbfa: 1\n", "a: \"\\u0000\"\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("error %T %v is not Problems", err, err)
+			}
+			for _, p := range ps {
+				if p.File != "fuzz.yaml" || p.Line < 1 || p.Col < 1 || p.Message == "" {
+					t.Fatalf("problem without a place or message: %#v", p)
+				}
+			}
+			return
+		}
+		if s == nil {
+			t.Fatal("nil submission without an error")
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("Parse accepted what Validate refuses: %v", err)
+		}
+		c, err := s.Canonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse("canonical.json", c)
+		if err != nil {
+			t.Fatalf("canonical JSON does not parse back: %v\n%s", err, c)
+		}
+		if back.Digest() != s.Digest() {
+			t.Fatalf("canonical JSON parses to another digest:\n%s", c)
+		}
+	})
+}

@@ -1,0 +1,98 @@
+package spec
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Pool is the hardware class that runs the submission: "<accelerator>x<count>"
+// (e.g. "h200x8", "gb300x72"), or "sim" for the simulated engine. It is
+// derived, never written in the spec, and names the queue subject
+// agentwatt.jobs.<pool>.
+func (s *Submission) Pool() string {
+	if s.System.Accelerator == Sim {
+		return Sim
+	}
+	return fmt.Sprintf("%sx%d", s.System.Accelerator, s.System.Accelerators)
+}
+
+// Canonical returns the submission as canonical JSON: object keys sorted,
+// no insignificant whitespace, no HTML escaping, optional fields left out
+// when empty. Two submissions that mean the same have the same canonical
+// form, whatever their YAML looked like.
+func (s *Submission) Canonical() ([]byte, error) {
+	raw, err := json.Marshal(s.normalized())
+	if err != nil {
+		return nil, fmt.Errorf("canonical: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("canonical: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
+		return nil, fmt.Errorf("canonical: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// normalized returns a copy of s without optional sections that hold only
+// zero values: writing "optimizations: {}" means the same as leaving it out.
+func (s *Submission) normalized() *Submission {
+	c := *s
+	if c.Optimizations != nil && *c.Optimizations == (Optimizations{}) {
+		c.Optimizations = nil
+	}
+	if c.Retest != nil && *c.Retest == (Retest{}) {
+		c.Retest = nil
+	}
+	return &c
+}
+
+// Digest is "sha256:<hex>" of Canonical. It identifies what is benchmarked:
+// with the workload pinned (PinWorkload) and a trigger, it derives the job id.
+func (s *Submission) Digest() string {
+	c, err := s.Canonical()
+	if err != nil {
+		// A Submission holds only strings, numbers, booleans, lists and
+		// string maps: it always marshals.
+		panic(err)
+	}
+	sum := sha256.Sum256(c)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// WorkloadName is benchmark.workload without its digest.
+func (s *Submission) WorkloadName() string {
+	name, _, _ := strings.Cut(s.Benchmark.Workload, "@")
+	return name
+}
+
+// WorkloadDigest is the "sha256:<hex>" that benchmark.workload is pinned to,
+// or "" for a bare name.
+func (s *Submission) WorkloadDigest() string {
+	_, digest, _ := strings.Cut(s.Benchmark.Workload, "@")
+	return digest
+}
+
+// PinWorkload sets benchmark.workload to <name>@<digest>. digest is
+// "sha256:<64 hex>" (a bare 64-hex digest is accepted too); it replaces any
+// digest the workload was pinned to.
+func (s *Submission) PinWorkload(digest string) error {
+	if !strings.HasPrefix(digest, "sha256:") {
+		digest = "sha256:" + digest
+	}
+	if !reDigest.MatchString(digest) {
+		return fmt.Errorf("pin workload: %q is not sha256:<64 hex digits>", digest)
+	}
+	s.Benchmark.Workload = s.WorkloadName() + "@" + digest
+	return nil
+}
