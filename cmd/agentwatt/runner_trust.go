@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/queue"
+)
+
+func init() { addCommand(newRunnerCmd) }
+
+// runnerSetups extend 'agentwatt runner' from other files without editing
+// this one: the runner daemon appends a setup in its init function that adds
+// its flags and RunE (and may rewrite Long and Example).
+var runnerSetups []func(a *app, cmd *cobra.Command)
+
+// newRunnerCmd builds 'agentwatt runner' and its subcommands.
+func newRunnerCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runner",
+		Short: "Runner commands: enrol runner signing keys",
+		Long: `runner groups what concerns benchmark runners, the daemons on GPU nodes
+that take jobs from the queue, run them and upload signed bundles.
+
+A runner signs each bundle with its ed25519 key. The verifier trusts a
+bundle only if its key was enrolled by a maintainer with 'runner trust'.`,
+		Example: `  agentwatt runner trust runner-7.pub --name gpu-node-7 --by alice`,
+	}
+	cmd.AddCommand(newRunnerTrustCmd(a))
+	for _, setup := range runnerSetups {
+		setup(a, cmd)
+	}
+	return cmd
+}
+
+func newRunnerTrustCmd(a *app) *cobra.Command {
+	var (
+		nf       natsFlags
+		name, by string
+	)
+	cmd := &cobra.Command{
+		Use:   "trust KEYFILE",
+		Short: "Enrol a runner's ed25519 public key (maintainers)",
+		Long: `trust enrols a runner's public signing key under --name, recording who did
+it (--by). From then on the verifier accepts bundles signed with the key.
+
+KEYFILE ("-" reads standard input) holds an ed25519 public key, either
+  - PEM with type "PUBLIC KEY" (PKIX), as written by
+    'openssl pkey -in runner.key -pubout', or
+  - the 32 raw key bytes in base64 (standard or URL-safe, padded or not).
+
+Enrolling the same key under the same name again changes nothing; a
+different key under an enrolled name is refused. The key's fingerprint
+(sha256 of the 32 bytes) is printed for the record.`,
+		Example: `  openssl genpkey -algorithm ed25519 -out runner.key
+  openssl pkey -in runner.key -pubout -out runner.pub
+  agentwatt runner trust runner.pub --name gpu-node-7 --by alice`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return fmt.Errorf("--name is required: the name the runner signs under")
+			}
+			data, err := readKeyFile(args[0])
+			if err != nil {
+				return err
+			}
+			pub, err := queue.ParsePublicKey(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			ctx := cmd.Context()
+			q, closeQ, err := connectQueue(ctx, a, &nf)
+			if err != nil {
+				return err
+			}
+			defer closeQ()
+			if err := q.TrustRunnerKey(ctx, name, pub, by); err != nil {
+				return err
+			}
+			k, err := q.RunnerKey(ctx, name)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return printQueueJSON(a.out, k)
+			}
+			fmt.Fprintf(a.out, "%s\t%s\ttrusted by %s\n", k.Name, k.Fingerprint, k.TrustedBy)
+			return nil
+		},
+	}
+	addNATSFlags(cmd.Flags(), &nf)
+	cmd.Flags().StringVar(&name, "name", "", "name the key is enrolled under (a DNS label, e.g. the runner's host)")
+	cmd.Flags().StringVar(&by, "by", defaultActor(), "who trusts it, recorded with the key")
+	return cmd
+}
+
+// readKeyFile reads a small key file, or standard input for "-".
+func readKeyFile(path string) ([]byte, error) {
+	r := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}

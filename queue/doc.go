@@ -1,0 +1,32 @@
+// Package queue owns agentwatt's durable job queue on NATS JetStream: the
+// streams and their consumers, job records and the state machine in a KV
+// bucket, the events stream, dead letters, vendor tokens, enrolled runner keys,
+// runner liveness, and the embedded NATS server used by `agentwatt local`.
+//
+// The contract (DESIGN.md, "Queue contract"):
+//
+//   - Stream AGENTWATT_JOBS (work queue) carries one message per dispatch on
+//     agentwatt.jobs.<pool>; one durable pull consumer per pool is created the
+//     first time a worker or an enqueue needs it. A runner takes one job at a
+//     time (Worker.Next, Fetch(1)) and heartbeats it with InProgress every
+//     HeartbeatEvery for as long as it runs.
+//   - The job record in KV is the source of truth. Every change is a
+//     compare-and-set Update on the record's revision and goes through one
+//     transition table (state.go). The attempt number fences stale runners:
+//     the server accepts late acks, so a lease acks only after a fenced
+//     transition on the record succeeded.
+//   - The job id is derived from the spec digest and the trigger (JobID), so an
+//     identical resubmission finds the same record (kv.Create) and the stream
+//     drops the duplicate publish (Nats-Msg-Id = job id).
+//   - Messages that exhaust MaxDeliver stay in a work-queue stream. The
+//     MAX_DELIVERIES and MSG_TERMINATED advisories are captured in the stream
+//     AGENTWATT_ADVISORIES, so none is lost while no watcher runs; DeadLetters
+//     marks the job failed, copies the message to AGENTWATT_DEAD and deletes it
+//     from the work queue.
+//   - AGENTWATT_VERIFY (work queue) carries verify requests; AGENTWATT_EVENTS
+//     (limits retention, agentwatt.events.<job>) carries state changes,
+//     progress and log lines that `agentwatt status -f` and the bots follow.
+//
+// The same code runs against the embedded server (StartEmbedded) and against
+// external servers or a cluster (Connect); Config.Replicas selects R1 or R3.
+package queue

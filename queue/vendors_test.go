@@ -1,0 +1,86 @@
+package queue
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestVendorTokens(t *testing.T) {
+	q := newTestQueue(t, Config{})
+	ctx := testCtx(t, time.Minute)
+	tok1, err := q.AddVendor(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := q.AddVendor(ctx, "acme") // a second token; the first stays valid
+	if err != nil || tok2 == tok1 {
+		t.Fatalf("second AddVendor: %q, %v", tok2, err)
+	}
+	other, err := q.AddVendor(ctx, "globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		token   string
+		want    string
+		wantErr error
+	}{
+		{"first token", tok1, "acme", nil},
+		{"second token", tok2, "acme", nil},
+		{"other vendor", other, "globex", nil},
+		{"empty", "", "", ErrUnauthorized},
+		{"unknown", "awv_" + strings.Repeat("A", 43), "", ErrUnauthorized},
+		{"truncated", tok1[:len(tok1)-1], "", ErrUnauthorized},
+		{"no prefix", strings.TrimPrefix(tok1, "awv_"), "", ErrUnauthorized},
+		{"huge", "awv_" + strings.Repeat("x", 1<<16), "", ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		got, err := q.AuthenticateVendor(ctx, tt.token)
+		if got != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: got %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+
+	// Nothing in the bucket contains a token.
+	w, err := q.vendors.WatchAll(ctx, jetstream.IncludeHistory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		for _, tok := range []string{tok1, tok2, other} {
+			secret := strings.TrimPrefix(tok, "awv_")
+			if strings.Contains(e.Key(), secret) || bytes.Contains(e.Value(), []byte(secret)) {
+				t.Errorf("bucket entry %s holds a token in the clear", e.Key())
+			}
+		}
+	}
+
+	if err := q.RevokeVendorToken(ctx, tok1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.AuthenticateVendor(ctx, tok1); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("revoked token: got %v, want ErrUnauthorized", err)
+	}
+	if v, err := q.AuthenticateVendor(ctx, tok2); err != nil || v != "acme" {
+		t.Errorf("token 2 after revoking token 1: %q, %v", v, err)
+	}
+	vendors, err := q.ListVendors(ctx)
+	if err != nil || len(vendors) != 2 || vendors[0].Name != "acme" || vendors[1].Name != "globex" {
+		t.Errorf("ListVendors: %+v, %v", vendors, err)
+	}
+	for _, bad := range []string{"", "Acme", "acme corp", "-acme", strings.Repeat("a", 64)} {
+		if _, err := q.AddVendor(ctx, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("AddVendor(%q): got %v, want ErrInvalid", bad, err)
+		}
+	}
+}
