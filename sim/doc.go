@@ -1,0 +1,35 @@
+// Package sim is a SIMULATED inference engine. Nothing it produces is a
+// measurement of real hardware: its latencies, token rates, capacities, power
+// draw and energy counters come from a model with made-up, plausible-looking
+// numbers. Results obtained against it are always labelled simulated and are
+// never published as hardware results.
+//
+// What it is for: the stand-in for a GPU serving engine in tests, CI and the
+// local demo. It speaks the OpenAI chat-completions protocol the way vLLM does
+// (SSE chunks, a role-only first chunk, a final usage chunk with empty choices,
+// data: [DONE], mid-stream errors after HTTP 200), and behind the protocol runs
+// a step-based continuous-batching model:
+//
+//   - a scheduler that admits requests first come first served, runs chunked
+//     prefill under a per-step token budget and decodes one token per running
+//     sequence per step;
+//   - a step time of base, plus per-sequence × batch, plus per-context-token ×
+//     context, plus per-prefill-token × prefill tokens, on a virtual clock that
+//     is paced to real time (Config.TimeScale speeds it up);
+//   - a KV cache of fixed-size blocks with a capacity in tokens; when a running
+//     sequence needs a block and none is free, the newest running sequence is
+//     preempted and later recomputed;
+//   - a prefix cache keyed by chained block hashes with LRU eviction of free
+//     blocks, reported as usage.prompt_tokens_details.cached_tokens;
+//   - a power model per virtual GPU (idle watts + dynamic watts × utilisation,
+//     low-pass filtered) with a cumulative energy counter in millijoules, served
+//     at GET /sim/v1/power;
+//   - injectable faults (Faults) and an accuracy oracle for GSM8K-style sets.
+//
+// Tokens: see tokenizer.go. A token is a whitespace-separated word, so the
+// workload's synthesised block text (single-space-separated words) counts one
+// token per word, and PromptTokens lets a verifier recompute prompt targets.
+//
+// Profiles (capacity, step costs, power) live in profiles.yaml, embedded in the
+// binary; LoadProfiles reads others. `agentwatt sim serve` runs the server.
+package sim
