@@ -1,0 +1,93 @@
+package bots
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client talks to the intake API of an `agentwatt server`.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8080
+	Token   string // vendor token
+	HTTP    *http.Client
+}
+
+// APIError is a non-2xx answer of the intake API.
+type APIError struct {
+	Status   int
+	Message  string
+	Problems []ProblemDetail
+}
+
+func (e *APIError) Error() string {
+	if len(e.Problems) == 0 {
+		return fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
+	}
+	lines := make([]string, 0, len(e.Problems)+1)
+	lines = append(lines, fmt.Sprintf("server answered %d: %s", e.Status, e.Message))
+	for _, p := range e.Problems {
+		lines = append(lines, "  "+p.Text)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Submit posts a YAML submission. An empty trigger means DefaultTrigger.
+func (c *Client) Submit(ctx context.Context, yaml []byte, trigger string) (*SubmitResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/submissions"), bytes.NewReader(yaml))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/yaml")
+	if trigger != "" {
+		req.Header.Set(TriggerHeader, trigger)
+	}
+	var out SubmitResponse
+	if err := c.do(req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Cancel asks the server to cancel a job of the token's vendor.
+func (c *Client) Cancel(ctx context.Context, id string) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/jobs/"+id+"/cancel"), nil)
+	if err != nil {
+		return nil, err
+	}
+	var out json.RawMessage
+	return out, c.do(req, &out)
+}
+
+func (c *Client) url(path string) string { return strings.TrimRight(c.BaseURL, "/") + path }
+
+func (c *Client) do(req *http.Request, out any) error {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var pr ProblemsResponse
+		if json.Unmarshal(body, &pr) != nil || pr.Error == "" {
+			pr.Error = strings.TrimSpace(string(body))
+		}
+		return &APIError{Status: resp.StatusCode, Message: pr.Error, Problems: pr.Problems}
+	}
+	return json.Unmarshal(body, out)
+}
