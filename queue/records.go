@@ -194,8 +194,23 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // bucketKeys lists a bucket's keys (matching filters, if any), sorted and
-// without the duplicates a listing under concurrent writes may report.
+// without the duplicates a listing under concurrent writes may report. A listing is a KV watcher that ends when
+// it has seen the last entry; when that entry expires (TTL buckets) between
+// the watcher's start and its delivery, nats.go never marks the listing done.
+// So each try has its own short deadline, and a try that runs out is retried.
 func bucketKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]string, error) {
+	const tries, perTry = 4, 10 * time.Second
+	for try := 1; ; try++ {
+		keys, err := listKeysOnce(ctx, kv, perTry, filters)
+		if err == nil || ctx.Err() != nil || try == tries || !errors.Is(err, context.DeadlineExceeded) {
+			return keys, err
+		}
+	}
+}
+
+func listKeysOnce(ctx context.Context, kv jetstream.KeyValue, timeout time.Duration, filters []string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var (
 		lister jetstream.KeyLister
 		err    error
@@ -213,7 +228,7 @@ func bucketKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) (
 		keys = append(keys, k)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list keys of %s: %w", kv.Bucket(), err)
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
