@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultGracePeriod = 30 * time.Second
+	DefaultRuntime     = "docker"
+	// DefaultNetwork is the runner's own bridge network for engine
+	// containers (see EnsureNetwork).
+	DefaultNetwork = "agentwatt-engine"
+	// DefaultShmSize is the container's /dev/shm: engines that shard a model
+	// over GPUs need more than docker's 64 MiB.
+	DefaultShmSize = "16g"
+	// ContainerUser is the non-root user engines run as (nobody).
+	ContainerUser = "65534:65534"
+	// ModelMount is where the model cache appears in the container.
+	ModelMount = "/models"
+	// PortPlaceholder in Args is replaced by the port.
+	PortPlaceholder = "{port}"
+)
+
+// Config describes one engine launch. Command (process mode) or Image
+// (container mode) is set, never both.
+type Config struct {
+	JobID string // names the container and the state record
+
+	// From the spec's engine section.
+	Command      []string          // process mode: program and first arguments
+	Image        string            // container mode: image pinned by digest
+	Args         []string          // after Command or the image's entrypoint; PortPlaceholder replaced
+	Env          map[string]string // the spec's env: all the engine gets (process mode adds PATH)
+	HealthPath   string            // answers 200 once the engine serves
+	ReadyTimeout time.Duration
+
+	Port int    // serving port, picked by the caller (FreePort)
+	Host string // where the runner reaches the engine; default 127.0.0.1
+
+	// CPUs is the engine's CPU set (a Linux CPU list, "2-15"), kept apart
+	// from the load generator's; empty leaves affinity alone.
+	CPUs string
+	// LogPath receives the engine's stdout and stderr (created or
+	// truncated, 0600).
+	LogPath string
+	// GracePeriod is the time between SIGTERM (docker stop) and SIGKILL
+	// (docker kill); 0 means DefaultGracePeriod.
+	GracePeriod time.Duration
+	// StateDir holds a record of each running engine so that ReapOrphans can
+	// kill what a dead runner left; empty keeps no record.
+	StateDir string
+
+	// Container mode only.
+	Runtime    string // "docker" (default) or "podman"; a path to the binary is accepted
+	Network    string // default DefaultNetwork
+	ModelCache string // host directory mounted read-only at ModelMount; empty mounts nothing
+	ShmSize    string // default DefaultShmSize
+}
+
+var (
+	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	jobIDRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+	imageRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/:-]*@sha256:[0-9a-f]{64}$`)
+	networkRe  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+	shmSizeRe  = regexp.MustCompile(`^[0-9]+[bkmg]?$`)
+	healthPath = regexp.MustCompile(`^/[A-Za-z0-9/._~%!$&'()*+,;=:@?-]*$`)
+)
+
+// ProcessMode reports whether the engine runs as a process (Command).
+func (c *Config) ProcessMode() bool { return len(c.Command) > 0 }
+
+// Validate checks the config, with defaults applied.
+func (c *Config) Validate() error {
+	cfg := c.withDefaults()
+	switch {
+	case len(cfg.Command) > 0 && cfg.Image != "":
+		return invalidf("both command and image are set")
+	case len(cfg.Command) == 0 && cfg.Image == "":
+		return invalidf("neither command nor image is set")
+	case len(cfg.Command) > 0 && cfg.Command[0] == "":
+		return invalidf("command: empty program")
+	}
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		return invalidf("port %d: want 1-65535", cfg.Port)
+	}
+	if !healthPath.MatchString(cfg.HealthPath) {
+		return invalidf("health path %q: want an absolute URL path", cfg.HealthPath)
+	}
+	if cfg.ReadyTimeout <= 0 {
+		return invalidf("ready timeout %v: must be positive", cfg.ReadyTimeout)
+	}
+	if cfg.GracePeriod < 0 {
+		return invalidf("grace period %v: must not be negative", cfg.GracePeriod)
+	}
+	if cfg.LogPath == "" {
+		return invalidf("log path is empty")
+	}
+	if !jobIDRe.MatchString(cfg.JobID) {
+		return invalidf("job id %q: want letters, digits, '_', '.', '-' (a container name)", cfg.JobID)
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
+		if !envKeyRe.MatchString(k) {
+			return invalidf("env %q: not a variable name", k)
+		}
+		if strings.ContainsRune(cfg.Env[k], 0) {
+			return invalidf("env %s: value holds a NUL byte", k)
+		}
+	}
+	if cfg.CPUs != "" {
+		if _, err := ParseCPUList(cfg.CPUs); err != nil {
+			return invalidf("cpus: %v", err)
+		}
+	}
+	if cfg.ProcessMode() {
+		return nil
+	}
+	if !imageRe.MatchString(cfg.Image) {
+		return invalidf("image %q: want a reference pinned by digest (name@sha256:<64 hex>)", cfg.Image)
+	}
+	switch filepath.Base(cfg.Runtime) {
+	case "docker", "podman":
+	default:
+		return invalidf("runtime %q: want docker or podman", cfg.Runtime)
+	}
+	if !networkRe.MatchString(cfg.Network) || cfg.Network == "host" || cfg.Network == "none" || strings.HasPrefix(cfg.Network, "container") {
+		return invalidf("network %q: want the name of a bridge network of the runner's (not host, none or another container's)", cfg.Network)
+	}
+	if !shmSizeRe.MatchString(cfg.ShmSize) {
+		return invalidf("shm size %q: want a size like 16g", cfg.ShmSize)
+	}
+	if cfg.ModelCache != "" {
+		mc := cfg.ModelCache
+		if !filepath.IsAbs(mc) || filepath.Clean(mc) != mc || mc == "/" || strings.ContainsAny(mc, ",=\"\n") {
+			return invalidf("model cache %q: want a clean absolute directory path without ',', '=' or quotes, not /", mc)
+		}
+	}
+	return nil
+}
+
+func (c *Config) withDefaults() Config {
+	cfg := *c
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = DefaultGracePeriod
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Runtime == "" {
+		cfg.Runtime = DefaultRuntime
+	}
+	if cfg.Network == "" {
+		cfg.Network = DefaultNetwork
+	}
+	if cfg.ShmSize == "" {
+		cfg.ShmSize = DefaultShmSize
+	}
+	return cfg
+}
+
+// args is Args with PortPlaceholder replaced by the port.
+func (c *Config) args() []string {
+	out := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		out[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(c.Port))
+	}
+	return out
+}
+
+// ContainerName is the engine container's name: "agentwatt-<job>".
+func ContainerName(jobID string) string { return "agentwatt-" + jobID }

@@ -1,0 +1,43 @@
+// Package bundle owns the evidence of one benchmark attempt: the files of
+// runs/<job>/<attempt>/, the manifest that lists them, the signed in-toto
+// statement over them, the runner's summary schema, and the bounded readers
+// the verifier needs to read them without trusting them.
+//
+// # Layout
+//
+// One bundle per attempt, under Prefix(job, attempt) in object storage and
+// in the runner's spool directory:
+//
+//	manifest.json        the Manifest (job, attempt, digests, runner, inventory, files)
+//	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
+//	requests.jsonl.zst   per-request records (metrics.Request), zstd
+//	power.jsonl.zst      power samples (metrics.PowerSample), zstd
+//	probes.json          the probe schedule and windows
+//	accuracy.jsonl       accuracy phase outputs
+//	engine.log.zst       the engine's stdout and stderr, zstd
+//	environment.json     host, software and settings the run saw
+//	summary.json         the runner's claim (Summary); checked, never trusted
+//	verdict.json         written later by the verifier, outside the signed set
+//
+// # Signing
+//
+// The statement's subjects are the bundle's files (name and sha256), its
+// predicate is the manifest (PredicateType), and the envelope's payload type
+// is PayloadType. The runner signs with its ed25519 key (Signer, a
+// dsse.SignerVerifier); the key id is KeyID: "sha256:" and the hex sha256 of
+// the 32 public key bytes, the same fingerprint the queue records when a
+// maintainer enrols the key with `agentwatt runner trust`.
+//
+// # Verification
+//
+// Open reads a bundle from a Source (a directory, an fs.FS, or object
+// storage through the caller's adapter); VerifyIntegrity checks, each
+// failure with its own Reason: the envelope decodes and is signed by a
+// trusted key, the statement is an in-toto v1 statement of our predicate
+// type, manifest.json equals the signed predicate, the subjects equal the
+// manifest's files, every listed file is present with its size and sha256,
+// no unlisted file is present, and a complete bundle has every required
+// file. Every read is bounded (Limits); LimitedZstdReader and LineReader
+// bound decompression and line length so that a zip bomb or a 10 GB line is
+// refused in bounded memory.
+package bundle
