@@ -1,0 +1,22 @@
+// Package hardware discovers the GPUs of a runner's node through NVML
+// (go-nvml) and derives the runner's pool from them.
+//
+// Open loads libnvidia-ml.so.1 at run time (dlopen; the binary is built with
+// cgo and lazy binding, so it starts on machines without a driver). Without
+// a driver it returns ErrNoNVML: such a machine can only run the sim pool,
+// and nothing here ever pretends to have GPUs.
+//
+// Inventory records what a bundle must state about the hardware: per GPU the
+// name, UUID, serial, memory, architecture, power limits (current, enforced,
+// default, min/max), SM and memory clocks (current and max), persistence and
+// MIG mode and the compute processes running on it; per node the driver,
+// NVML and CUDA versions. A field NVML cannot report is listed in the GPU's
+// Unavailable map with NVML's reason, never silently zero.
+//
+// Pool maps the GPU model to the accelerator names submissions use
+// (Accelerator: "NVIDIA H100 80GB HBM3" → "h100") and counts GPUs:
+// "h100x1", "h200x8".
+//
+// Everything is written against go-nvml's nvml.Interface and nvml.Device, so
+// tests drive it with go-nvml's own mock package.
+package hardware

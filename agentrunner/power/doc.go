@@ -1,0 +1,27 @@
+// Package power samples GPU power for the runner: a Sampler reads a Source
+// (NVML through go-nvml, or the sim engine's /sim/v1/power) on its own
+// goroutine at a fixed rate (10 Hz by default, the rules' sample_interval)
+// and keeps every sample in memory and, through a Writer, in
+// power.jsonl.zst.
+//
+// Each Sample holds a GPU's cumulative energy counter (mJ) and instantaneous
+// power (W), stamped on the run's monotonic clock — the same clock as the
+// load generator's request records (nanoseconds since the run's start
+// time.Time) — and on the wall clock. NVML power comes from the field
+// FI_DEV_POWER_INSTANT (GPU scope); where the driver does not support it the
+// source falls back to nvmlDeviceGetPowerUsage (a 1 s average on Ampere and
+// newer) and every sample says which it is (PowerSource). SM clock,
+// temperature and the clock-event (throttle) reasons ride along.
+//
+// The sampler records, as Events: energy-counter decreases (resets), gaps
+// between a GPU's valid samples longer than the rules' max_sample_gap, read
+// errors (a sample with Err set, whose energy and power are not valid),
+// power-source fallbacks and samples the writer could not keep up with.
+//
+// WindowEnergy turns the samples of a window into the figures a bundle's
+// summary states: energy from the counters and from the integral of
+// instantaneous power (both through package metrics, the one home of every
+// formula), average power, the largest gap and the resets. Measure samples
+// for a fixed time and adds the statistics of `agentwatt gpu sample`
+// (achieved rate, the counter's update period, the sampler's CPU cost).
+package power
