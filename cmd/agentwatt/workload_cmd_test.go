@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// runAW runs agentwatt with args in a child process (through main, so exit
+// codes are real) and returns stdout, stderr and the exit code.
+func runAW(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	raw, _ := json.Marshal(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("agentwatt %v: %v", args, err)
+		}
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+const testdataTraces = "../../ingest/testdata"
+
+func TestIngestMooncakeCmd(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "mooncake-conv.jsonl.zst")
+	stdout, stderr, code := runAW(t, "ingest", "mooncake", testdataTraces+"/mooncake/conversation_trace.jsonl", "--out", out, "-o", "json", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"format", "records", "trajectories", "turns", "output", "digest", "sessions", "forks", "single_turn"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if rep["format"] != "mooncake" || rep["records"] != 12031.0 || rep["turns"] != 12031.0 || rep["output"] != out || rep["name"] != "mooncake-conv" {
+		t.Errorf("report = %v", rep)
+	}
+	w, err := workload.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(w.Digest) != rep["digest"] {
+		t.Errorf("file digest %s, reported %v", w.Digest, rep["digest"])
+	}
+
+	// stats on what was written
+	stdout, stderr, code = runAW(t, "workload", "stats", out, "-o", "json")
+	if code != 0 {
+		t.Fatalf("stats exit %d: %s", code, stderr)
+	}
+	var st workload.Stats
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Turns != 12031 || st.Trajectories != int(rep["trajectories"].(float64)) || st.Digest != w.Digest || st.InputTokens.P99 == 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestIngestRejectsMalformedInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(in, []byte("{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 1, \"hash_ids\": [0]}\n{\"timestamp\": 1, \"input_length\": -5, \"output_length\": 1, \"hash_ids\": [0]}\n"), 0o644)
+	out := filepath.Join(dir, "out.jsonl.zst")
+	_, stderr, code := runAW(t, "ingest", "mooncake", in, "--out", out)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := in + ":2:34: input_length: -5"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output exists after a failed ingest: %v", err)
+	}
+	if _, stderr, code := runAW(t, "ingest", "csv", in, "--out", out); code != 1 || !strings.Contains(stderr, "unknown input format") {
+		t.Errorf("unknown format: exit %d, %s", code, stderr)
+	}
+}
+
+func TestWorkloadStatsCmd(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "mix.jsonl.zst")
+	_, stderr, code := runAW(t, "ingest", "weka", testdataTraces+"/weka/sample_trace_with_subagent.json",
+		"openai-chat:"+testdataTraces+"/openai-chat/marshmallow-code__marshmallow-1867.traj", "--out", out, "--name", "mix")
+	if code != 0 {
+		t.Fatalf("ingest exit %d: %s", code, stderr)
+	}
+	svg := filepath.Join(dir, "svg")
+	stdout, stderr, code := runAW(t, "workload", "stats", out, "--histograms", "--svg", svg)
+	if code != 0 {
+		t.Fatalf("stats exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"workload             mix", "sub-agents           4", "turns                101", "input tokens per turn", "█"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stats output lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, f := range []string{"input_tokens.svg", "output_tokens.svg"} {
+		if _, err := os.Stat(filepath.Join(svg, f)); err != nil {
+			t.Errorf("--svg: %v", err)
+		}
+	}
+	stdout, _, code = runAW(t, "workload", "stats", "--builtin", "-o", "json")
+	var st workload.Stats
+	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || st.Name != workload.DefaultName || st.Digest != workload.DefaultDigest() {
+		t.Errorf("stats --builtin: exit %d, %+v", code, st)
+	}
+}
+
+func TestWorkloadPushListCmd(t *testing.T) {
+	cfg := blobtest.Start(t)
+	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-access-key", cfg.AccessKey, "--s3-secret-key", cfg.SecretKey, "--s3-bucket", cfg.Bucket, "--s3-region", cfg.Region}
+	out := filepath.Join(t.TempDir(), "claude.jsonl.zst")
+	if _, stderr, code := runAW(t, "ingest", "weka", testdataTraces+"/weka/sample_trace.json", "--out", out); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	w, err := workload.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runAW(t, append([]string{"workload", "push", out, "--name", "claude-sample", "--log-level", "error"}, s3...)...)
+	if code != 0 {
+		t.Fatalf("push exit %d: %s", code, stderr)
+	}
+	if got, want := strings.TrimSpace(stdout), "claude-sample@"+string(w.Digest); got != want {
+		t.Errorf("push printed %q, want %q", got, want)
+	}
+	stdout, stderr, code = runAW(t, append([]string{"workload", "list", "-o", "json"}, s3...)...)
+	if code != 0 {
+		t.Fatalf("list exit %d: %s", code, stderr)
+	}
+	var entries []workload.Entry
+	if err := json.Unmarshal([]byte(stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name != "claude-sample" || entries[0].Latest != w.Digest {
+		t.Errorf("list = %+v", entries)
+	}
+	if _, stderr, code := runAW(t, "workload", "list", "--s3-endpoint", ""); code != 1 || !strings.Contains(stderr, "no S3 endpoint") {
+		t.Errorf("list without endpoint: exit %d, %s", code, stderr)
+	}
+}
