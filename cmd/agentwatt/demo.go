@@ -70,7 +70,8 @@ are labelled simulated.`,
 				return err
 			}
 			defer s.Stop()
-			say("    intake %s, NATS %s, S3 http://%s", s.httpURL, s.nats.ClientURL(), s.s3.Endpoint())
+			say("    intake %s, NATS %s, S3 %s", s.httpURL, s.nats.ClientURL(), s.s3.URL())
+			say("    workload registry holds the built-in %s", s.sample)
 
 			body, err := examples.Submissions.ReadFile(examples.SimSubmission)
 			if err != nil {
@@ -88,6 +89,7 @@ are labelled simulated.`,
 				return err
 			}
 			say("    job %s accepted: pool %s, state %s, spec %s", job.ID, job.Pool, job.State, job.SpecDigest)
+			say("    workload pinned to %s@%s", job.Workload, job.WorkloadDigest)
 			for _, t := range job.History {
 				say("    %s  %s -> %s  %s", t.At.Format(time.TimeOnly), orDash(string(t.From)), t.To, t.Reason)
 			}

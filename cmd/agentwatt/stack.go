@@ -22,6 +22,8 @@ import (
 	"github.com/agentwatt/agentwatt/examples"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
 // stackConfig configures the embedded local stack that `local` and `demo` run.
@@ -63,6 +65,8 @@ type localStack struct {
 	dead    *queue.DeadLetters
 	s3      *s3embed.Server
 	store   *blob.Store
+	reg     *workload.Registry
+	sample  workload.Ref // the built-in workload, pushed on first start
 	http    *http.Server
 	httpURL string
 	vendor  string
@@ -132,6 +136,10 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 	if s.store, err = blob.Open(ctx, s.s3.BlobConfig(cfg.Bucket)); err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
 	}
+	s.reg = blobstore.NewRegistry(s.store, filepath.Join(cfg.Dir, "workload-cache"))
+	if s.sample, err = workload.EnsureDefault(ctx, s.reg); err != nil {
+		return nil, fmt.Errorf("put the built-in workload in the registry: %w", err)
+	}
 
 	if err := s.ensureVendor(ctx); err != nil {
 		return nil, err
@@ -181,7 +189,7 @@ func (s *localStack) startHTTP() error {
 		return fmt.Errorf("listen %s: %w", s.cfg.HTTPListen, err)
 	}
 	mux := http.NewServeMux()
-	bots.NewIntake(s.queue, bots.IntakeConfig{}, s.log.With().Str("component", "intake").Logger()).Register(mux)
+	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.httpURL = "http://" + ln.Addr().String()
 	go func() {
