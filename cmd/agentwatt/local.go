@@ -20,6 +20,7 @@ func addStackFlags(cmd *cobra.Command, cfg *stackConfig, defaultPorts bool) {
 	f.StringVar(&cfg.HTTPListen, "listen", http, "loopback address of the intake server")
 	f.StringVar(&cfg.S3Listen, "s3-listen", "127.0.0.1:0", "loopback address of the embedded S3 gateway")
 	f.StringVar(&cfg.Bucket, "bucket", "agentwatt", "bucket for bundles, workloads and published results")
+	f.BoolVar(&cfg.Runner, "runner", true, "start one runner of pool sim, which launches the sim engine for each job")
 }
 
 func newLocalCmd(a *app) *cobra.Command {
@@ -28,8 +29,9 @@ func newLocalCmd(a *app) *cobra.Command {
 		Use:   "local",
 		Short: "Run the whole agentwatt stack in one process on this machine",
 		Long: `Run the embedded default stack in one process: a NATS server with JetStream,
-an S3 gateway (versitygw, POSIX backend) and the intake server, all on loopback
-and all storing under --dir. It prints the URLs and a ready-to-paste submit
+an S3 gateway (versitygw, POSIX backend), the intake server and one runner of
+pool sim (its key enrolled as "local-sim"; it launches the sim engine for each
+job), all on loopback and all storing under --dir. It prints the URLs and a ready-to-paste submit
 line, then runs until Ctrl-C.
 
 Restarting on the same --dir keeps every job, vendor token and object. Two

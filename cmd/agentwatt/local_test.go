@@ -23,7 +23,7 @@ import (
 // loopback ports and waits until it has written DIR/local.json.
 func startLocalChild(t *testing.T, dir string) (*localChild, localInfo) {
 	t.Helper()
-	args, _ := json.Marshal([]string{"local", "--dir", dir, "--nats-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--log-level", "warn"})
+	args, _ := json.Marshal([]string{"local", "--dir", dir, "--nats-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--log-level", "warn", "--runner=false"})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(args))
 	var out bytes.Buffer

@@ -33,6 +33,11 @@ type stackConfig struct {
 	S3Listen   string // loopback address for the embedded S3 gateway
 	HTTPListen string // loopback address for the intake server
 	Bucket     string
+	// Runner starts one runner of pool sim in the stack (stackrunner.go).
+	Runner bool
+	// RunnerFixedAgents, when > 0, makes that runner judge one N instead of
+	// searching (the demo, to finish in about a minute).
+	RunnerFixedAgents int
 }
 
 func (c *stackConfig) validate() error {
@@ -71,6 +76,7 @@ type localStack struct {
 	httpURL string
 	vendor  string
 	token   string
+	runner  *stackRunner
 }
 
 // localInfo is written to DIR/local.json so that people and scripts can find the
@@ -146,6 +152,11 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 	}
 	if err := s.startHTTP(); err != nil {
 		return nil, err
+	}
+	if cfg.Runner {
+		if s.runner, err = startStackRunner(ctx, s); err != nil {
+			return nil, fmt.Errorf("start the local runner: %w", err)
+		}
 	}
 	if err := s.writeInfo(); err != nil {
 		return nil, err
@@ -230,6 +241,9 @@ func (s *localStack) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.http.Shutdown(ctx)
 		cancel()
+	}
+	if s.runner != nil {
+		s.runner.Stop()
 	}
 	if s.s3 != nil {
 		if err := s.s3.Stop(); err != nil {

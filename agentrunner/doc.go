@@ -1,0 +1,25 @@
+// Package agentrunner is the runner daemon: it takes one job at a time from
+// its pool's queue, runs the whole benchmark on its node and leaves a signed,
+// complete bundle in object storage.
+//
+// A job's life is Runner.runJob (job.go), ordered phases each of which
+// publishes a progress event: preflight → workload → engine launch and
+// health → idle baseline → accuracy → capacity search (or a fixed N) with
+// the power sampler running → engine stop → bundle → seal → upload →
+// Complete. Early exits end the job by what caused them: a failure (Fail, with
+// the engine log uploaded in an incomplete bundle), a cancel (an incomplete
+// bundle of what was measured, then AckCanceled), a runner shutdown (the same
+// bundle spooled, then Release) or a lost lease (the attempt was fenced: its
+// spool is removed, nothing is uploaded).
+//
+// Bundles are built in the spool (WORK/spool/runs/<job>/<attempt>/) and
+// uploaded from there, manifest.dsse.json last (upload.go). A bundle whose
+// upload fails stays spooled; the spool scanner (spool.go) retries it while
+// the runner runs and after a restart, and removes bundles of attempts that
+// the queue has fenced.
+//
+// Collaborators: package queue (lease, events, registration), engine
+// (process or container lifecycle), power (sampler), replay (the load and the
+// capacity search), accuracy (the accuracy phase), bundle (writing and
+// sealing), blob (upload) and workload (resolving the job's workload).
+package agentrunner

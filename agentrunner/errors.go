@@ -1,0 +1,15 @@
+package agentrunner
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrInvalidConfig is a Config that Validate refuses.
+	ErrInvalidConfig = errors.New("invalid runner config")
+	// ErrPreflight is a job this runner cannot run (wrong pool, multi-node,
+	// accelerator or count not on this node, GPUs busy).
+	ErrPreflight = errors.New("preflight")
+	// ErrStale is an attempt that the queue has fenced: another attempt
+	// holds the job now.
+	ErrStale = errors.New("stale attempt")
+)

@@ -1,0 +1,85 @@
+package agentrunner
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
+)
+
+// TestJobEnds: the ways a job ends early, each in its state with the
+// engine log uploaded in an incomplete bundle and no engine left running.
+func TestJobEnds(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, stop := e.startRunner(e.config("runner-f"))
+	defer stop()
+	tests := []struct {
+		name   string
+		mod    func(*spec.Submission)
+		args   []string
+		during func(j *queue.Job) // what happens while it runs
+		state  queue.State
+		reason string // in the job's reason
+		files  []string
+	}{
+		{
+			name: "engine never healthy",
+			mod:  func(s *spec.Submission) { s.Engine.ReadyTimeout = spec.D(2 * time.Second) },
+			args: []string{"--fault-slow-start", "10m"}, state: queue.Failed, reason: "engine_launch",
+			files: []string{bundle.EngineLogFile, bundle.EnvironmentFile},
+		},
+		{
+			name: "accuracy phase errors",
+			args: []string{"--fault-server-error-rate", "1"}, state: queue.Failed, reason: "accuracy",
+			files: []string{bundle.EngineLogFile, bundle.AccuracyFile, bundle.PowerFile},
+		},
+		{
+			name: "engine crash mid-probe",
+			args: []string{"--fault-crash-after", "40"}, state: queue.Failed, reason: "engine crashed",
+			files: []string{bundle.EngineLogFile, bundle.AccuracyFile, bundle.PowerFile, bundle.RequestsFile},
+		},
+		{
+			name: "canceled mid-probe",
+			during: func(j *queue.Job) {
+				e.waitEvent(j.ID, time.Minute, inSearch)
+				if _, err := e.q.Cancel(context.Background(), j.ID, "tester"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			state: queue.Canceled,
+			files: []string{bundle.EngineLogFile, bundle.AccuracyFile, bundle.PowerFile, bundle.RequestsFile, bundle.ProbesFile},
+		},
+		{
+			name:  "multi-node refused",
+			mod:   func(s *spec.Submission) { s.System.Topology = spec.TopologyMultiNode },
+			state: queue.Failed, reason: "single-node",
+			files: []string{bundle.EnvironmentFile},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := e.submitWith("test:end:"+string(rune('a'+i)), tt.mod, tt.args...)
+			if tt.during != nil {
+				tt.during(j)
+			}
+			got := e.waitState(j.ID, 90*time.Second, queue.Failed, queue.Canceled, queue.Uploaded)
+			if got.State != tt.state || !strings.Contains(got.Reason, tt.reason) {
+				t.Fatalf("job ended %s (%q), want %s with %q", got.State, got.Reason, tt.state, tt.reason)
+			}
+			noOrphans(t)
+			m, _ := e.verifyStored(j.ID, got.Attempt)
+			if !m.Incomplete || m.IncompleteReason == "" {
+				t.Errorf("manifest: incomplete %v %q, want an incomplete bundle with its reason", m.Incomplete, m.IncompleteReason)
+			}
+			for _, f := range tt.files {
+				if _, ok := m.File(f); !ok {
+					t.Errorf("bundle lacks %s (has %v)", f, m.Files)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,185 @@
+package agentrunner
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+)
+
+// TestJobEndToEnd: a sim job runs through every phase to a complete bundle
+// in the bucket whose hashes and signature verify with the runner's key;
+// the job is uploaded with its verification requested.
+func TestJobEndToEnd(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	j := e.submit("test:e2e")
+	var events []queue.Event
+	fctx, stopFollow := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		_ = e.q.FollowEvents(fctx, j.ID, func(ev queue.Event) error { events = append(events, ev); return nil })
+	}()
+	cfg := e.config("runner-a")
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	_, stop := e.startRunner(cfg)
+	got := e.waitState(j.ID, 90*time.Second, queue.Uploaded, queue.Failed)
+	if got.State != queue.Uploaded {
+		t.Fatalf("job ended %s: %s", got.State, got.Reason)
+	}
+	stop()
+	if n := metricOf(t, reg, "agentwatt_runner_jobs_total"); n != 1 {
+		t.Errorf("jobs_total = %v, want 1", n)
+	}
+	m, dir := e.verifyStored(j.ID, 1)
+	if m.Incomplete || !m.Simulated || m.Job != j.ID || m.Attempt != 1 || m.SpecDigest != j.SpecDigest ||
+		m.Rules.Profile != "test" || m.Workload.Digest != string(e.wlDigest) || m.Runner.ID != "runner-a" {
+		t.Errorf("manifest: %+v", m)
+	}
+	for _, f := range bundle.RequiredFiles {
+		if _, ok := m.File(f); !ok {
+			t.Errorf("bundle lacks %s", f)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := bundle.DecodeSummary(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Simulated || sum.IdleBaseline == nil || sum.IdleBaseline.AvgPowerW <= 0 || len(sum.Probes) == 0 || sum.GPUs == 0 {
+		t.Errorf("summary: %+v", sum)
+	}
+	for _, p := range sum.Probes {
+		if p.Energy == nil || p.Energy.CounterJ <= 0 {
+			t.Errorf("probe %d: no window energy", p.Index)
+		}
+	}
+	t20, ok := sum.Tiers["t20"]
+	if !ok {
+		t.Fatalf("summary tiers %v", sum.Tiers)
+	}
+	if t20.MaxAgents != 2 || !t20.Confirmed || t20.ConfirmProbe == nil || t20.AgentsPerMW <= 0 || t20.AvgPowerW <= 0 ||
+		t20.AgentsPerGPU <= 0 || t20.JoulesPerToken <= 0 {
+		t.Errorf("tier t20: %+v", t20)
+	}
+	acc, err := os.ReadFile(filepath.Join(dir, bundle.AccuracyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		Correct bool `json:"correct"`
+	}
+	if err := json.Unmarshal(acc[:slices.Index(acc, '\n')], &first); err != nil || !first.Correct {
+		t.Errorf("accuracy record: %s (%v)", acc[:min(len(acc), 300)], err)
+	}
+	// every phase was announced
+	stopFollow()
+	<-followed
+	seen := map[string]bool{}
+	probes := 0
+	for _, ev := range events {
+		if ev.Kind == queue.EventProgress {
+			seen[ev.Message] = true
+		}
+		if ev.Kind == queue.EventProbe {
+			probes++
+		}
+	}
+	for _, p := range []string{PhasePreflight, PhaseWorkload, PhaseLaunch, PhaseBaseline, PhaseAccuracy, PhaseSearch, PhaseStop, PhaseBundle, PhaseUpload, PhaseDone} {
+		if !seen[p] {
+			t.Errorf("no progress event for phase %s", p)
+		}
+	}
+	if probes == 0 {
+		t.Error("no probe events")
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.dir, "work-runner-a", "spool", "runs")); len(left) != 0 {
+		t.Errorf("spool not emptied: %v", left)
+	}
+}
+
+// metricOf sums a metric's series, found by name through the registry.
+func metricOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			sum := 0.0
+			for _, m := range mf.GetMetric() {
+				switch {
+				case m.GetCounter() != nil:
+					sum += m.GetCounter().GetValue()
+				case m.GetGauge() != nil:
+					sum += m.GetGauge().GetValue()
+				}
+			}
+			return sum
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// TestShutdownReleases: a runner asked to stop mid-probe stops its engine
+// and releases the job to the queue with a reason.
+func TestShutdownReleases(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	j := e.submit("test:shutdown")
+	_, stop := e.startRunner(e.config("runner-t"))
+	e.waitEvent(j.ID, time.Minute, inSearch)
+	stop()
+	got, err := e.q.Get(context.Background(), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != queue.Queued || got.Attempt != 1 || !strings.Contains(got.Reason, "shut down") {
+		t.Errorf("job after the runner stopped: %s attempt %d (%q), want queued with a reason", got.State, got.Attempt, got.Reason)
+	}
+	noOrphans(t)
+}
+
+// TestFullSearch: without a fixed N the runner runs the replay's capacity
+// search (calibration, doubling, bisection, confirmation) and the summary
+// names a confirmed maximum with its power figures.
+func TestFullSearch(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	j := e.submit("test:search")
+	cfg := e.config("runner-search")
+	cfg.FixedAgents = 0
+	_, stop := e.startRunner(cfg)
+	got := e.waitState(j.ID, 3*time.Minute, queue.Uploaded, queue.Failed)
+	stop()
+	if got.State != queue.Uploaded {
+		t.Fatalf("job ended %s: %s", got.State, got.Reason)
+	}
+	_, dir := e.verifyStored(j.ID, 1)
+	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := bundle.DecodeSummary(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t20 := sum.Tiers["t20"]
+	t.Logf("t20: max %d confirmed %v agents/MW %.0f, %d probes", t20.MaxAgents, t20.Confirmed, t20.AgentsPerMW, len(sum.Probes))
+	if len(sum.Probes) < 3 || t20.MaxAgents < 2 || !t20.Confirmed || t20.AgentsPerMW <= 0 || t20.ConfirmProbe == nil {
+		t.Errorf("search summary: %d probes, t20 %+v", len(sum.Probes), t20)
+	}
+}

@@ -1,0 +1,90 @@
+package agentrunner
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/sim"
+)
+
+// roleEnv makes the test binary play a part instead of running the tests:
+// "agentwatt" is the agentwatt binary as far as a job's engine.command
+// goes (only `sim serve` is needed), "runner" a runner process that a test
+// kills.
+const roleEnv = "AGENTWATT_RUNNER_TEST_ROLE"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(roleEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "agentwatt":
+		os.Exit(simServe(os.Args[1:]))
+	case "runner":
+		os.Exit(runnerProcess())
+	default:
+		fmt.Fprintf(os.Stderr, "unknown role %q\n", os.Getenv(roleEnv))
+		os.Exit(2)
+	}
+}
+
+// simServe is `agentwatt sim serve` with the flags the tests use.
+func simServe(args []string) int {
+	if len(args) < 2 || args[0] != "sim" || args[1] != "serve" {
+		fmt.Fprintf(os.Stderr, "want 'sim serve', got %q\n", strings.Join(args, " "))
+		return 2
+	}
+	fs := flag.NewFlagSet("sim serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "")
+	profile := fs.String("profile", "tiny", "")
+	set := fs.String("accuracy-set", "", "")
+	crash := fs.Int("fault-crash-after", 0, "")
+	slow := fs.Duration("fault-slow-start", 0, "")
+	serverErrors := fs.Float64("fault-server-error-rate", 0, "")
+	if err := fs.Parse(args[2:]); err != nil {
+		return 2
+	}
+	p, err := sim.DefaultProfile(*profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg := sim.Config{Profile: p, Seed: 1}
+	cfg.Faults.CrashAfterRequests = *crash
+	cfg.Faults.SlowStart = *slow
+	cfg.Faults.ServerErrorRate = *serverErrors
+	if *set != "" {
+		if cfg.Accuracy, err = sim.LoadAccuracySet(*set); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	srv, err := sim.NewServer(cfg, zerolog.New(os.Stderr))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	url, err := srv.Start(ctx, *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("listening on %s\n", url)
+	select {
+	case <-ctx.Done():
+		srv.Stop()
+		return 0
+	case <-srv.Crashed():
+		srv.Stop()
+		return 3
+	}
+}

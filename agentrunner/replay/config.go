@@ -1,0 +1,166 @@
+package replay
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// History modes: what the assistant turns of a replayed history are.
+const (
+	// HistoryRecorded replays the trace's own assistant turns (its text or
+	// blocks), so that every prompt matches the trace exactly. The default.
+	HistoryRecorded = "recorded"
+	// HistoryLive replaces them with what the server answered; allowed only
+	// for workloads whose sources are all literal text.
+	HistoryLive = "live"
+)
+
+// Config configures a Runner. Every benchmark number comes from Rules and
+// Profile; the rest says what to run against and where results go.
+type Config struct {
+	// Endpoint is the server's base URL (http://host:port, a trailing /v1
+	// accepted). Model is the model name; "" asks /v1/models.
+	Endpoint string
+	Model    string
+	// APIKey is sent as a bearer token when set; AffinityHeader, when set,
+	// names a header that carries each request's session id (e.g.
+	// "X-Session-ID"), for routers with session affinity.
+	APIKey         string
+	AffinityHeader string
+
+	// Workload is what the agents replay.
+	Workload *workload.Workload
+	// Rules and Profile hold every number; Profile must be one of Rules'.
+	Rules   *spec.Rules
+	Profile *spec.Profile
+	// Tiers are the tier ids searched or judged; empty: every rules tier.
+	Tiers []string
+	// Seed makes the trajectory order, start turns, sessions, salts and the
+	// chunk-timing sample reproducible.
+	Seed uint64
+	// History is HistoryRecorded (default) or HistoryLive.
+	History string
+	// Template is the server's chat-template overhead, used for each
+	// request's target_prompt_tokens (workload.TargetPromptTokens).
+	Template workload.ChatTemplate
+
+	// Clock is the run's clock, shared with whatever else times the run (the
+	// runner's power sampler); zero: a clock started by New.
+	Clock loadgen.Clock
+	// Recorder receives every request record as it completes (an *Output
+	// writes requests.jsonl.zst); nil: records are only evaluated.
+	Recorder Recorder
+	// Log receives progress and problems.
+	Log zerolog.Logger
+	// Progress, when set, is called about four times a second while probes
+	// run, from one goroutine.
+	Progress func(Progress)
+	// Events, when set, is called at each probe's window start and end and
+	// when a probe has been evaluated, from one goroutine, in order. The
+	// runner's power sampler uses the window marks to cut energy windows.
+	Events func(Event)
+}
+
+// Recorder receives request records; it must be safe for concurrent use.
+type Recorder interface {
+	Record(r *metrics.Request) error
+}
+
+// Validate checks the configuration and fills defaults.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.Endpoint == "" {
+		errs = append(errs, "endpoint is required")
+	}
+	if c.Workload == nil || len(c.Workload.Trajectories) == 0 {
+		errs = append(errs, "a workload with at least one trajectory is required")
+	}
+	if c.Rules == nil {
+		errs = append(errs, "rules are required")
+	}
+	if c.Profile == nil {
+		errs = append(errs, "a rules profile is required")
+	}
+	if c.Rules != nil {
+		if len(c.Tiers) == 0 {
+			c.Tiers = c.Rules.TierIDs()
+		}
+		for _, id := range c.Tiers {
+			if _, ok := c.Rules.Tier(id); !ok {
+				errs = append(errs, fmt.Sprintf("tier %q is not in rules %s (known: %s)", id, c.Rules.Version, strings.Join(c.Rules.TierIDs(), ", ")))
+			}
+		}
+		if len(slices.Compact(slices.Sorted(slices.Values(c.Tiers)))) != len(c.Tiers) {
+			errs = append(errs, "tiers repeat")
+		}
+	}
+	switch c.History {
+	case "":
+		c.History = HistoryRecorded
+	case HistoryRecorded:
+	case HistoryLive:
+		if c.Workload != nil {
+			for _, s := range c.Workload.Header.Sources {
+				if s.BlockSize > 0 {
+					errs = append(errs, fmt.Sprintf("history %q needs literal-text sources; source %s is hashed blocks", HistoryLive, s.ID))
+					break
+				}
+			}
+		}
+		errs = append(errs, fmt.Sprintf("history %q is not supported yet: the streaming client does not return the answer text", HistoryLive))
+	default:
+		errs = append(errs, fmt.Sprintf("history %q: want %s or %s", c.History, HistoryRecorded, HistoryLive))
+	}
+	if c.Template.PerRequest < 0 || c.Template.PerMessage < 0 || c.Template.PerToolCall < 0 {
+		errs = append(errs, "chat template token counts must not be negative")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// tiers returns the searched tiers as metrics tiers, in Config order.
+func (c *Config) tiers() []metrics.Tier {
+	out := make([]metrics.Tier, 0, len(c.Tiers))
+	for _, id := range c.Tiers {
+		t, _ := c.Rules.Tier(id)
+		out = append(out, metrics.Tier{Name: t.ID, MinDecodeTPS: t.MinDecodeRate, MaxTTFT: t.MaxTTFT.Duration})
+	}
+	return out
+}
+
+// ProbeRules maps the rules file and a profile onto the numbers
+// metrics.EvaluateProbe judges a probe by. An agent counts as active across
+// a gap between its requests of at most the think-time cap plus the
+// client's allowed scheduling lag: a longer gap means the client did not
+// keep the session going.
+func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
+	return metrics.ProbeRules{
+		Confidence:      r.Probe.Confidence,
+		MinMetShare:     r.Probe.MinMetShare,
+		MinAgentShare:   r.Probe.AgentMedianShare,
+		MaxErrorShare:   r.Probe.MaxErrorShare,
+		ActiveTolerance: r.Probe.ActiveSessionTolerance,
+		MaxIdleGap:      p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
+		MinWindow:       p.Window.Duration,
+		MinRequests:     p.MinRequests,
+		Health: metrics.HealthLimits{
+			MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration,
+			MaxCPUShare:    p.Client.MaxCPUShare,
+		},
+	}
+}
+
+// stallTimeout aborts a request that receives nothing for this long: the
+// profile's longest window, past which a probe is inconclusive anyway.
+func (c *Config) stallTimeout() time.Duration { return c.Profile.MaxWindow.Duration }

@@ -1,0 +1,31 @@
+// Package replay is the benchmark's load: many closed-loop agents replaying
+// a workload's trajectories against an OpenAI-compatible streaming server,
+// probes at N agents judged by package metrics, and the capacity search
+// that finds the most agents each service tier allows. `agentwatt bench`
+// runs it on its own; the runner daemon drives it inside a job.
+//
+//   - agent.go: an agent replays one trajectory after another in the run's
+//     seeded order, starting at a seeded turn (a warm start whose first
+//     request carries the history so far), waiting the recorded think time
+//     capped by the profile, each trajectory in its own salted session;
+//     sub-agents start at their recorded offset as extra streams.
+//   - render.go: request bodies as immutable pieces (block text cached once
+//     per run, literal messages rendered once per trajectory, the salt once
+//     per session), handed to loadgen without copying a history. The rules
+//     for messages, salt placement and target_prompt_tokens live in
+//     package workload (targets.go), which the verifier shares.
+//   - pool.go: the live set of agents; N changes between probes by adding
+//     (ramped) or retiring agents, never by restarting.
+//   - probe.go: one probe — ramp, settle, warm-up until every agent has
+//     completed a request, a window of at least the profile's duration and
+//     request count, a wait for the window's requests, evaluation of every
+//     tier (metrics.EvaluateProbe) including the client's health.
+//   - calibrate.go, search.go, fixed.go: the search per tier (calibrated
+//     start, doubling, bisection to the rules' precision, confirmation with
+//     step-down), reusing every probe for every tier; or a fixed N.
+//   - output.go, summary.go: requests.jsonl.zst, probes.json, summary.json,
+//     each written under a temporary name and renamed.
+//
+// Every number comes from the rules file (spec.Rules and a profile); every
+// formula from package metrics. docs/rules.md explains them in words.
+package replay

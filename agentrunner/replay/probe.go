@@ -1,0 +1,238 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agentwatt/agentwatt/metrics"
+)
+
+// Probe purposes, as written in probes.json.
+const (
+	PurposeSearch  = "search"  // a step of the capacity search
+	PurposeConfirm = "confirm" // a further window at a candidate N_max
+	PurposeFixed   = "fixed"   // a window at the N the caller chose
+)
+
+// ProbeRecord is one probe as written in probes.json: N, its phases on the
+// run clock (nanoseconds since the run's start), its window in wall-clock
+// and CLOCK_MONOTONIC time, the client's health over the window, and the
+// evaluation (metrics.EvaluateProbe) of every tier.
+type ProbeRecord struct {
+	Probe   int    `json:"probe"`
+	Agents  int    `json:"agents"`
+	Purpose string `json:"purpose"`
+	// Tier is the tier whose search asked for the probe; every tier is
+	// evaluated on it.
+	Tier string `json:"tier,omitempty"`
+
+	StartNs       int64 `json:"start_ns"`        // previous window's end (run start for the first)
+	WarmupStartNs int64 `json:"warmup_start_ns"` // after ramp and settle
+	WindowStartNs int64 `json:"window_start_ns"` // -1 when warm-up never finished
+	WindowEndNs   int64 `json:"window_end_ns"`
+	DoneNs        int64 `json:"done_ns"` // the last window request finished
+
+	WindowStart            time.Time `json:"window_start"`
+	WindowEnd              time.Time `json:"window_end"`
+	WindowStartMonotonicNs int64     `json:"window_start_monotonic_ns"`
+	WindowEndMonotonicNs   int64     `json:"window_end_monotonic_ns"`
+
+	Client metrics.ClientHealth `json:"client"`
+	Result metrics.ProbeResult  `json:"result"`
+}
+
+// verdict is what a probe says about one tier.
+type verdict int
+
+const (
+	verdictPass verdict = iota
+	verdictFail
+	verdictInconclusive
+	verdictInvalid
+)
+
+func (p *ProbeRecord) verdict(tier int) verdict {
+	switch {
+	case !p.Result.Valid:
+		return verdictInvalid
+	case !p.Result.Conclusive:
+		return verdictInconclusive
+	case p.Result.Tiers[tier].Passed:
+		return verdictPass
+	default:
+		return verdictFail
+	}
+}
+
+// ProbesFormat names probes.json's format.
+const ProbesFormat = "agentwatt-probes"
+
+// ProbesFile is probes.json: the clock anchor and every probe.
+type ProbesFile struct {
+	Format  string        `json:"format"`
+	Version int           `json:"version"`
+	Clock   ClockAnchor   `json:"clock"`
+	Probes  []ProbeRecord `json:"probes"`
+}
+
+// EventKind says what an Event marks.
+type EventKind string
+
+// Events, in the order they happen within a probe.
+const (
+	EventWindowStart EventKind = "window_start"
+	EventWindowEnd   EventKind = "window_end"
+	EventProbe       EventKind = "probe" // the probe has been evaluated; Record is set
+)
+
+// Event marks a point of a probe for Config.Events.
+type Event struct {
+	Kind        EventKind
+	Probe       int
+	Agents      int
+	AtNs        int64 // run clock
+	Wall        time.Time
+	MonotonicNs int64 // CLOCK_MONOTONIC
+	Record      *ProbeRecord
+}
+
+const pollInterval = 20 * time.Millisecond
+
+// probe measures one probe at n agents: N changes live (new agents ramped
+// in over the settle period, surplus agents retired), then settle, then
+// warm-up until every agent has completed a request sent after settle,
+// then the measurement window — at least the profile's duration and minimum
+// request count, extended until both hold, up to the profile's longest
+// window — then a wait for the requests sent inside the window, then
+// evaluation of every tier.
+func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+	prof := r.cfg.Profile
+	p := r.tl.current()
+	rec := &ProbeRecord{Probe: p, Agents: n, Purpose: purpose, Tier: tier, StartNs: r.tl.start(p), WindowStartNs: -1, WindowEndNs: -1}
+	r.log.Info().Int("probe", p).Int("agents", n).Str("purpose", purpose).Str("tier", tier).Msg("probe")
+	settle := prof.Settle.Duration
+	wait := settle
+	if r.setAgents(ctx, n, settle) > 0 {
+		wait += settle
+	}
+	until := time.Now().Add(wait)
+	if _, err := r.waitFor(ctx, p, "settle", func() bool { return !time.Now().Before(until) }, 0); err != nil {
+		return nil, err
+	}
+
+	rec.WarmupStartNs = r.clock.Now()
+	r.tl.setWarmup(rec.WarmupStartNs)
+	warm, err := r.waitFor(ctx, p, "warmup", func() bool { return r.warmedUp(rec.WarmupStartNs) }, prof.MaxWarmup.Duration)
+	if err != nil {
+		return nil, err
+	}
+	if !warm {
+		now := r.clock.Now()
+		r.tl.skip(now)
+		rec.DoneNs = now
+		rec.Result = inconclusive(n, r.tiers, fmt.Sprintf("warm-up: not every agent completed a request within %v", prof.MaxWarmup.Duration))
+		return r.keep(rec), nil
+	}
+
+	ws := r.clock.Now()
+	r.live.reset()
+	r.tl.setWindow(ws)
+	r.health.Begin()
+	r.event(Event{Kind: EventWindowStart, Probe: p, Agents: n, AtNs: ws})
+	minReq := int64(prof.MinRequests)
+	if _, err := r.waitFor(ctx, p, "window", func() bool {
+		el := time.Duration(r.clock.Now() - ws)
+		return el >= prof.Window.Duration && r.live.done.Load() >= minReq || el >= prof.MaxWindow.Duration
+	}, 0); err != nil {
+		return nil, err
+	}
+	we := r.clock.Now()
+	r.tl.endWindow(we)
+	rec.Client = r.health.End()
+	r.event(Event{Kind: EventWindowEnd, Probe: p, Agents: n, AtNs: we})
+
+	// The requests sent inside the window finish (a stalled one is cut by
+	// the client's stall timeout).
+	if _, err := r.waitFor(ctx, p, "drain", func() bool { return r.flights.oldest() >= we }, 0); err != nil {
+		return nil, err
+	}
+	rec.DoneNs = r.clock.Now()
+	rec.WindowStartNs, rec.WindowEndNs = ws, we
+	rec.WindowStart, rec.WindowEnd = r.anchor.Wall.Add(time.Duration(ws)), r.anchor.Wall.Add(time.Duration(we))
+	if r.anchor.MonotonicNs > 0 {
+		rec.WindowStartMonotonicNs, rec.WindowEndMonotonicNs = r.anchor.MonotonicNs+ws, r.anchor.MonotonicNs+we
+	}
+	rec.Result = metrics.EvaluateProbe(metrics.ProbeInput{
+		Agents: n, WindowStartNs: ws, WindowEndNs: we, Records: r.buf.since(rec.StartNs), Client: rec.Client,
+	}, r.probeRules, r.tiers)
+	r.buf.dropBefore(we)
+	return r.keep(rec), nil
+}
+
+// keep stores an evaluated probe and reports it.
+func (r *Runner) keep(rec *ProbeRecord) *ProbeRecord {
+	r.mu.Lock()
+	r.probes = append(r.probes, *rec)
+	r.mu.Unlock()
+	res := &rec.Result
+	ev := r.log.Info().Int("probe", rec.Probe).Int("agents", rec.Agents).Int("requests", res.Requests).
+		Bool("valid", res.Valid).Bool("conclusive", res.Conclusive)
+	for _, t := range res.Tiers {
+		ev = ev.Bool(t.Tier, t.Passed)
+	}
+	ev.Msg("probe evaluated")
+	r.event(Event{Kind: EventProbe, Probe: rec.Probe, Agents: rec.Agents, AtNs: rec.DoneNs, Record: rec})
+	return rec
+}
+
+// inconclusive is the result of a probe without a window.
+func inconclusive(n int, tiers []metrics.Tier, reason string) metrics.ProbeResult {
+	res := metrics.ProbeResult{
+		Agents: n, Valid: true, InvalidReasons: []string{}, Conclusive: false,
+		InconclusiveReasons: []string{reason}, FailReasons: []string{},
+	}
+	for _, t := range tiers {
+		res.Tiers = append(res.Tiers, metrics.TierResult{Tier: t.Name, Reasons: []string{reason}})
+	}
+	return res
+}
+
+func (r *Runner) event(e Event) {
+	if r.cfg.Events == nil {
+		return
+	}
+	if e.Wall.IsZero() {
+		e.Wall = r.anchor.Wall.Add(time.Duration(e.AtNs))
+	}
+	if r.anchor.MonotonicNs > 0 {
+		e.MonotonicNs = r.anchor.MonotonicNs + e.AtNs
+	}
+	r.cfg.Events(e)
+}
+
+// waitFor polls cond until it holds (true), limit passes (false; 0 means no
+// limit) or ctx ends, reporting progress meanwhile.
+func (r *Runner) waitFor(ctx context.Context, probe int, phase string, cond func() bool, limit time.Duration) (bool, error) {
+	start := time.Now()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	var lastReport time.Time
+	for {
+		if cond() {
+			return true, nil
+		}
+		if limit > 0 && time.Since(start) >= limit {
+			return false, nil
+		}
+		if time.Since(lastReport) >= progressInterval {
+			lastReport = time.Now()
+			r.report(probe, phase)
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
+)
+
+// Runner replays a workload with N closed-loop agents against one server
+// and measures probes: Search finds the most agents each tier allows,
+// Fixed judges one N. A Runner runs once.
+type Runner struct {
+	cfg        Config
+	log        zerolog.Logger
+	seed       uint64
+	tiers      []metrics.Tier
+	probeRules metrics.ProbeRules
+
+	client *loadgen.Client
+	health *loadgen.HealthMonitor
+	clock  loadgen.Clock
+	anchor ClockAnchor
+
+	render *renderer
+	order  []int // the seeded order in which agents take trajectories
+
+	tl      *timeline
+	pool    pool
+	flights flights
+	buf     recordBuffer
+	live    liveCounts
+
+	// probeFn and calibrateFn are r.probe and r.calibrate; tests of the
+	// search logic replace them with a model of a server.
+	probeFn     func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error)
+	calibrateFn func(ctx context.Context) (map[string]int, error)
+
+	recErrOnce sync.Once
+	recErr     atomic.Pointer[error]
+
+	// minConclusive is the least N whose window can hold the profile's
+	// request count, from calibration (0: unknown).
+	minConclusive int
+
+	mu          sync.Mutex
+	probes      []ProbeRecord
+	searchState string // for progress
+	searchLeft  int    // probes the search still expects
+	used        atomic.Bool
+}
+
+// ClockAnchor ties the run clock (nanoseconds since the run's start, every
+// t_*_ns of a record) to wall-clock time and to the host's CLOCK_MONOTONIC.
+type ClockAnchor struct {
+	Wall time.Time `json:"run_start"`
+	// MonotonicNs is CLOCK_MONOTONIC at the run clock's zero, in ns, read
+	// next to Wall; add a record's t_*_ns to get the host's monotonic time
+	// (the clock the sim's power samples and NVML sampler use).
+	MonotonicNs int64 `json:"run_start_monotonic_ns"`
+}
+
+// liveCounts follow the open window as requests complete, for progress and
+// for deciding when the window holds enough requests.
+type liveCounts struct {
+	done atomic.Int64
+	met  []atomic.Int64 // per searched tier
+}
+
+func (l *liveCounts) reset() {
+	l.done.Store(0)
+	for i := range l.met {
+		l.met[i].Store(0)
+	}
+}
+
+// New validates cfg, connects to the server (asking /v1/models when no
+// model is given) and prepares the replay. Nothing is sent until Search or
+// Fixed.
+func New(ctx context.Context, cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		cfg:        cfg,
+		log:        cfg.Log.With().Str("component", "replay").Logger(),
+		seed:       cfg.Seed,
+		tiers:      cfg.tiers(),
+		probeRules: ProbeRules(cfg.Rules, cfg.Profile),
+		clock:      cfg.Clock,
+		render:     newRenderer(cfg.Workload),
+		order:      permutation(len(cfg.Workload.Trajectories), cfg.Seed),
+		tl:         newTimeline(),
+	}
+	if r.clock == (loadgen.Clock{}) {
+		r.clock = loadgen.NewClock(time.Now())
+	}
+	r.anchor = anchorOf(r.clock)
+	r.probeFn, r.calibrateFn = r.probe, r.calibrate
+	r.live.met = make([]atomic.Int64, len(r.tiers))
+	r.health = loadgen.NewHealthMonitor(0)
+	c, err := loadgen.NewClient(ctx, loadgen.ClientConfig{
+		Endpoint:       cfg.Endpoint,
+		Model:          cfg.Model,
+		APIKey:         cfg.APIKey,
+		AffinityHeader: cfg.AffinityHeader,
+		Temperature:    cfg.Rules.Sampling.Temperature,
+		TopP:           cfg.Rules.Sampling.TopP,
+		Clock:          r.clock,
+		StallTimeout:   cfg.stallTimeout(),
+		Observer:       r.health,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	r.client = c
+	return r, nil
+}
+
+// Model is the model name sent on every request.
+func (r *Runner) Model() string {
+	if r.client == nil {
+		return r.cfg.Model
+	}
+	return r.client.Model()
+}
+
+// Clock is the run clock every record and probe mark is timed with.
+func (r *Runner) Clock() loadgen.Clock { return r.clock }
+
+// Anchor ties the run clock to wall-clock and CLOCK_MONOTONIC time.
+func (r *Runner) Anchor() ClockAnchor { return r.anchor }
+
+// Probes returns the probes measured so far.
+func (r *Runner) Probes() []ProbeRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ProbeRecord(nil), r.probes...)
+}
+
+// ProbesFile is probes.json for the probes measured so far.
+func (r *Runner) ProbesFile() *ProbesFile {
+	return &ProbesFile{Format: ProbesFormat, Version: 1, Clock: r.anchor, Probes: r.Probes()}
+}
+
+// RecordError is the first error the Recorder returned, if any; records
+// after it were still evaluated but not all written.
+func (r *Runner) RecordError() error {
+	if p := r.recErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// complete labels a finished request with its probe and phase, keeps it for
+// evaluation, hands it to the recorder and updates the live counts.
+func (r *Runner) complete(rec *metrics.Request) {
+	rec.Probe, rec.Phase = r.tl.label(rec.TSendNs)
+	r.buf.add(rec)
+	if r.cfg.Recorder != nil {
+		if err := r.cfg.Recorder.Record(rec); err != nil {
+			r.recErrOnce.Do(func() {
+				r.recErr.Store(&err)
+				r.log.Error().Err(err).Msg("writing request records failed; measuring on")
+			})
+		}
+	}
+	if r.tl.inWindow(rec.TSendNs) {
+		r.live.done.Add(1)
+		t := rec.Timing()
+		for i, tier := range r.tiers {
+			if metrics.MeetsTier(t, tier) {
+				r.live.met[i].Add(1)
+			}
+		}
+	}
+}
+
+// start begins a run: it may be called once.
+func (r *Runner) start(ctx context.Context) error {
+	if r.used.Swap(true) {
+		return ErrUsed
+	}
+	if r.health != nil {
+		r.health.Start(ctx)
+	}
+	return nil
+}
+
+// finish stops every agent and the health monitor. Requests in flight end
+// normally unless ctx has ended.
+func (r *Runner) finish() {
+	r.stopAll()
+	if r.health != nil {
+		r.health.Stop()
+	}
+	if r.client != nil {
+		r.client.CloseIdleConnections()
+	}
+}
+
+// tierRules returns the rules' definition of a searched tier.
+func (r *Runner) tierRules(id string) spec.Tier {
+	t, _ := r.cfg.Rules.Tier(id)
+	return t
+}

@@ -1,0 +1,242 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// serverModel answers probes without a server: a probe at n passes tier t
+// iff n ≤ caps[t]. fail lists how many more probes at an n fail every tier
+// whatever the caps (a noisy window); invalid and inconclusive likewise.
+type serverModel struct {
+	caps         map[string]int
+	fail         map[int]int
+	invalid      map[int]int
+	inconclusive func(n int) bool
+}
+
+// modelRunner is a Runner whose probes and calibration come from a model.
+func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int) *Runner {
+	t.Helper()
+	rules, prof := testRules(t)
+	cfg := Config{Rules: rules, Profile: prof, Tiers: tiers, Endpoint: "model", Workload: &workload.Workload{Trajectories: []*workload.Trajectory{{}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{cfg: cfg, log: zerolog.Nop(), tiers: cfg.tiers(), probeRules: ProbeRules(rules, prof), tl: newTimeline()}
+	r.calibrateFn = func(context.Context) (map[string]int, error) { return n0, nil }
+	r.probeFn = func(_ context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+		rec := &ProbeRecord{Probe: len(r.probes), Agents: n, Purpose: purpose, Tier: tier}
+		res := metrics.ProbeResult{Agents: n, Valid: true, Conclusive: true}
+		forceFail := m.fail[n] > 0
+		if forceFail {
+			m.fail[n]--
+		}
+		if m.invalid[n] > 0 {
+			m.invalid[n]--
+			res.Valid, res.InvalidReasons = false, []string{"client scheduling lag p99 too high"}
+		}
+		if m.inconclusive != nil && m.inconclusive(n) {
+			res.Conclusive = false
+		}
+		for _, tr := range r.tiers {
+			pass := n <= m.caps[tr.Name] && !forceFail && res.Valid && res.Conclusive
+			res.Tiers = append(res.Tiers, metrics.TierResult{Tier: tr.Name, Passed: pass})
+		}
+		rec.Result = res
+		return r.keep(rec), nil
+	}
+	return r
+}
+
+// calibrated is what the calibration gives a deterministic server: the
+// largest power of two the tier allows.
+func calibrated(k int) int {
+	if k < 1 {
+		return 0
+	}
+	return 1 << (bits.Len(uint(k)) - 1)
+}
+
+func log2Bound(n int) int {
+	if n <= 1 {
+		return 7
+	}
+	return bits.Len(uint(n-1)) + 7
+}
+
+// TestSearchFindsCapacity: against a deterministic server the search finds
+// N_max within the rules' precision, confirmed, in at most
+// ⌈log₂ N_max⌉ + 7 windows from a calibrated start; from N0 = 1 (small
+// N_max) it finds the same N_max.
+func TestSearchFindsCapacity(t *testing.T) {
+	for _, k := range []int{1, 2, 3, 5, 10, 13, 31, 64, 100, 127, 257, 1000, 4999, 20000} {
+		starts := map[string]int{"calibrated": calibrated(k)}
+		if k <= 127 {
+			starts["from one"] = 1
+		}
+		for name, n0 := range starts {
+			t.Run(fmt.Sprintf("%d/%s", k, name), func(t *testing.T) {
+				r := modelRunner(t, []string{"t20"}, &serverModel{caps: map[string]int{"t20": k}}, map[string]int{"t20": n0})
+				sum, err := r.Search(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := sum.Tiers["t20"]
+				step := metrics.SearchStep(k, r.cfg.Rules.Search.Precision, r.cfg.Rules.Search.MinStep)
+				if got.MaxAgents > k || got.MaxAgents <= k-step || math.Abs(float64(got.MaxAgents-k)) > 0.05*float64(k) {
+					t.Errorf("N_max = %d, want within one step (%d) below %d", got.MaxAgents, step, k)
+				}
+				if !got.Confirmed || len(got.Probes) != 2 || got.ConfirmationProbe == nil || *got.ConfirmationProbe != got.Probes[1] {
+					t.Errorf("not confirmed by two windows: %+v", got)
+				}
+				if n, bound := len(sum.Probes), log2Bound(k); n > bound && name == "calibrated" {
+					t.Errorf("%d probe windows, bound ⌈log₂ %d⌉ + 7 = %d", n, k, bound)
+				}
+			})
+		}
+	}
+}
+
+// TestSearchStepsDownWhenConfirmationFails: a failed confirmation moves
+// N_max down one step and confirms again.
+func TestSearchStepsDownWhenConfirmationFails(t *testing.T) {
+	m := &serverModel{caps: map[string]int{"t20": 10}}
+	r := modelRunner(t, []string{"t20"}, m, map[string]int{"t20": 8})
+	// Probes at 10: the bisection's passes, then the confirmation fails.
+	calls := 0
+	inner := r.probeFn
+	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+		if n == 10 && purpose == PurposeConfirm {
+			calls++
+			m.fail[10] = 1
+		}
+		return inner(ctx, n, purpose, tier)
+	}
+	m.fail = map[int]int{}
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sum.Tiers["t20"]
+	if calls != 1 || got.MaxAgents != 9 || !got.Confirmed || len(got.Probes) != 2 {
+		t.Errorf("confirmations at 10: %d; result %+v; want N_max 9 confirmed by two windows", calls, got)
+	}
+	for _, p := range got.Probes {
+		if sum.Probes[p].Agents != 9 || !sum.Probes[p].Tiers["t20"].Passed {
+			t.Errorf("probe %d is not a pass at 9: %+v", p, sum.Probes[p])
+		}
+	}
+}
+
+// TestSearchReusesProbesAcrossTiers: one probe evaluates every tier, so
+// two tiers cost fewer windows than two searches.
+func TestSearchReusesProbesAcrossTiers(t *testing.T) {
+	caps := map[string]int{"t20": 12, "t50": 10, "t100": 0}
+	n0 := map[string]int{"t20": 8, "t50": 8, "t100": 0}
+	r := modelRunner(t, []string{"t20", "t50", "t100"}, &serverModel{caps: caps}, n0)
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	separate := 0
+	for tier, k := range caps {
+		got := sum.Tiers[tier]
+		if got.MaxAgents != k || got.Confirmed != (k > 0) {
+			t.Errorf("%s: %+v, want N_max %d", tier, got, k)
+		}
+		one := modelRunner(t, []string{tier}, &serverModel{caps: map[string]int{tier: k}}, map[string]int{tier: n0[tier]})
+		s1, err := one.Search(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		separate += len(s1.Probes)
+	}
+	if len(sum.Probes) >= separate {
+		t.Errorf("%d windows for three tiers together, %d separately", len(sum.Probes), separate)
+	}
+	if got := sum.Tiers["t100"]; got.Reason == "" || got.ConfirmationProbe != nil {
+		t.Errorf("t100 (nothing passes): %+v, want a reason and no confirmation probe", got)
+	}
+}
+
+// TestSearchGoesDownFromAnOptimisticStart: a calibration that overshoots
+// (N0 fails) halves until a probe passes.
+func TestSearchGoesDownFromAnOptimisticStart(t *testing.T) {
+	r := modelRunner(t, []string{"t20"}, &serverModel{caps: map[string]int{"t20": 6}}, map[string]int{"t20": 64})
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Tiers["t20"]; got.MaxAgents != 6 || !got.Confirmed {
+		t.Errorf("%+v, want N_max 6 confirmed", got)
+	}
+}
+
+// TestSearchClimbsPastInconclusiveProbes: windows that cannot collect the
+// profile's requests at small N are inconclusive, not failures.
+func TestSearchClimbsPastInconclusiveProbes(t *testing.T) {
+	m := &serverModel{caps: map[string]int{"t20": 20}, inconclusive: func(n int) bool { return n < 4 }}
+	r := modelRunner(t, []string{"t20"}, m, map[string]int{"t20": 0})
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Tiers["t20"]; got.MaxAgents != 20 || !got.Confirmed {
+		t.Errorf("%+v, want N_max 20 confirmed", got)
+	}
+}
+
+// TestSearchStopsOnUnhealthyClient: an invalid probe is repeated once; two
+// in a row end the search with ErrClientUnhealthy and a summary.
+func TestSearchStopsOnUnhealthyClient(t *testing.T) {
+	m := &serverModel{caps: map[string]int{"t20": 20}, invalid: map[int]int{16: 2}}
+	r := modelRunner(t, []string{"t20"}, m, map[string]int{"t20": 8})
+	sum, err := r.Search(context.Background())
+	if !errors.Is(err, ErrClientUnhealthy) {
+		t.Fatalf("err = %v, want ErrClientUnhealthy", err)
+	}
+	if sum == nil || sum.Error == "" || sum.Probes[len(sum.Probes)-1].Valid {
+		t.Errorf("summary %+v: want the error and the invalid probes", sum)
+	}
+	// One invalid probe is only repeated.
+	m = &serverModel{caps: map[string]int{"t20": 20}, invalid: map[int]int{16: 1}}
+	r = modelRunner(t, []string{"t20"}, m, map[string]int{"t20": 8})
+	sum, err = r.Search(context.Background())
+	if err != nil || sum.Tiers["t20"].MaxAgents != 20 {
+		t.Errorf("one invalid probe: err %v, %+v", err, sum.Tiers["t20"])
+	}
+}
+
+// TestSearchStopsBelowConclusiveN: where the calibration says windows below
+// some N cannot fill, a tier that fails there is settled without probing
+// lower.
+func TestSearchStopsBelowConclusiveN(t *testing.T) {
+	r := modelRunner(t, []string{"t20", "t100"}, &serverModel{caps: map[string]int{"t20": 12, "t100": 0}}, map[string]int{"t20": 8, "t100": 0})
+	r.minConclusive = 3
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range sum.Probes {
+		if p.Agents < 3 {
+			t.Errorf("probe at N=%d, below the least conclusive N 3", p.Agents)
+		}
+	}
+	if got := sum.Tiers["t100"]; got.MaxAgents != 0 || !strings.Contains(got.Reason, "below N=3") {
+		t.Errorf("t100: %+v", got)
+	}
+	if got := sum.Tiers["t20"]; got.MaxAgents != 12 || !got.Confirmed {
+		t.Errorf("t20: %+v", got)
+	}
+}

@@ -1,0 +1,311 @@
+package agentrunner
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/agentrunner/engine"
+	"github.com/agentwatt/agentwatt/agentrunner/power"
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// ObjectStore is where bundles go (a *blob.Store).
+type ObjectStore interface {
+	PutFile(ctx context.Context, key, path string) error
+	Stat(ctx context.Context, key string) (blob.Info, error)
+}
+
+// WorkloadResolver turns a job's workload reference into a verified local
+// file (a *workload.Registry).
+type WorkloadResolver interface {
+	Resolve(ctx context.Context, ref string) (string, workload.Digest, error)
+}
+
+// PowerSourceFunc opens the node's GPU power source (NVML) for one job. Nil
+// on a sim runner, whose power source is the sim engine it launched.
+type PowerSourceFunc func() (power.Source, error)
+
+// Config configures a Runner.
+type Config struct {
+	// ID names the runner: its liveness entry and the name its key is
+	// enrolled under. Pool is the queue pool it takes jobs from.
+	ID, Pool string
+	// Version is the agentwatt version recorded in every bundle.
+	Version string
+	// WorkDir holds the spool (spool/), the per-job work files (jobs/), the
+	// engines' state records (engines/) and the workload cache (cache/).
+	WorkDir string
+	// Key signs bundles (bundle.LoadOrCreateKey).
+	Key ed25519.PrivateKey
+
+	Queue     *queue.Queue
+	Store     ObjectStore
+	Workloads WorkloadResolver
+
+	// Inventory is the node's hardware, as registered and written in every
+	// manifest; GPUs is its GPU count (0 on a sim runner).
+	Inventory json.RawMessage
+	GPUs      int
+	// Accelerator is the node's accelerator name ("h100"); "sim" on a sim
+	// runner.
+	Accelerator string
+	// BusyGPUs, when set, lists compute processes found on the GPUs at
+	// preflight (hardware inventory); a non-empty answer fails the job.
+	BusyGPUs func() []string
+	// Power opens the GPUs' power source; nil on a sim runner.
+	Power PowerSourceFunc
+	// Software is recorded in manifests (driver, cuda, …); agentwatt's own
+	// version is added.
+	Software map[string]string
+
+	// FixedAgents > 0 judges that one N instead of searching (tests and quick
+	// checks; the result is labelled mode "fixed").
+	FixedAgents int
+	// IdleBaseline is the idle-power window before load (default 5s).
+	IdleBaseline time.Duration
+	// GracePeriod bounds an engine's stop and a cancel (default 30s).
+	GracePeriod time.Duration
+	// EngineCPUs and ClientCPUs keep the engine and the load generator on
+	// separate CPUs (Linux CPU lists); empty leaves them unset.
+	EngineCPUs, ClientCPUs string
+	// Self is the path of this agentwatt binary, put in place of a leading
+	// "agentwatt" in a process-mode engine command (the sim example).
+	Self string
+	// Seed makes the replay reproducible (default 1).
+	Seed uint64
+	// ScanEvery is how often the spool is scanned for bundles to upload
+	// (default 30s); UploadRetryMax caps the upload backoff (default 30s).
+	ScanEvery, UploadRetryMax time.Duration
+	// UploadWait bounds how long a failed or canceled job waits for its
+	// bundle's upload before it ends; the spool keeps it (default 30s).
+	UploadWait time.Duration
+
+	Metrics prometheus.Registerer
+	Log     zerolog.Logger
+}
+
+// Validate checks the config and fills defaults.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.ID == "" {
+		errs = append(errs, "ID is required")
+	}
+	if !queue.ValidPool(c.Pool) {
+		errs = append(errs, fmt.Sprintf("pool %q is not a valid pool", c.Pool))
+	}
+	if c.WorkDir == "" {
+		errs = append(errs, "WorkDir is required")
+	}
+	if len(c.Key) != ed25519.PrivateKeySize {
+		errs = append(errs, "Key is required (an ed25519 private key)")
+	}
+	if c.Queue == nil || c.Store == nil || c.Workloads == nil {
+		errs = append(errs, "Queue, Store and Workloads are required")
+	}
+	if c.Pool == spec.Sim && c.Power != nil {
+		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
+	}
+	if c.Pool != spec.Sim && c.Power == nil {
+		errs = append(errs, fmt.Sprintf("pool %s needs a GPU power source (NVML)", c.Pool))
+	}
+	if c.FixedAgents < 0 {
+		errs = append(errs, "FixedAgents must not be negative")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
+	}
+	if c.Accelerator == "" && c.Pool == spec.Sim {
+		c.Accelerator = spec.Sim
+	}
+	if c.IdleBaseline <= 0 {
+		c.IdleBaseline = 5 * time.Second
+	}
+	if c.GracePeriod <= 0 {
+		c.GracePeriod = engine.DefaultGracePeriod
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.ScanEvery <= 0 {
+		c.ScanEvery = 30 * time.Second
+	}
+	if c.UploadRetryMax <= 0 {
+		c.UploadRetryMax = 30 * time.Second
+	}
+	if c.UploadWait <= 0 {
+		c.UploadWait = 30 * time.Second
+	}
+	if c.Self == "" {
+		c.Self, _ = os.Executable()
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// Runner is the daemon. Run it once.
+type Runner struct {
+	cfg     Config
+	log     zerolog.Logger
+	signer  *bundle.Signer
+	metrics *runnerMetrics
+
+	mu     sync.Mutex
+	active map[string]int // job → attempt held by this process (the spool scanner leaves it alone)
+	scanMu sync.Mutex     // one spool scan at a time
+}
+
+// New checks cfg and builds a runner.
+func New(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newRunnerMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{
+		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
+		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
+	}, nil
+}
+
+// KeyID is the KeyID of the runner's signing key.
+func (r *Runner) KeyID() string { return bundle.KeyID(r.cfg.Key.Public().(ed25519.PublicKey)) }
+
+func (r *Runner) spoolDir() string  { return filepath.Join(r.cfg.WorkDir, "spool") }
+func (r *Runner) jobsDir() string   { return filepath.Join(r.cfg.WorkDir, "jobs") }
+func (r *Runner) engineDir() string { return filepath.Join(r.cfg.WorkDir, "engines") }
+
+// Run reaps engines a dead runner left, uploads what the spool holds,
+// registers the runner and takes jobs one at a time until ctx ends. A job
+// running when ctx ends has its current phase interrupted, its engine
+// stopped and what was measured spooled, and is released to the queue.
+func (r *Runner) Run(ctx context.Context) error {
+	for _, d := range []string{r.spoolDir(), r.jobsDir(), r.engineDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	if n, err := engine.ReapOrphans(ctx, r.engineDir(), r.log); err != nil {
+		r.log.Warn().Err(err).Msg("reap orphan engines")
+	} else if n > 0 {
+		r.log.Warn().Int("killed", n).Msg("reaped engines left by a runner that died")
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.scanLoop(bg) }()
+	go func() { defer wg.Done(); r.registerLoop(bg) }()
+	defer func() {
+		stopBG()
+		wg.Wait()
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.cfg.Queue.DeregisterRunner(dctx, r.cfg.ID); err != nil {
+			r.log.Debug().Err(err).Msg("deregister runner")
+		}
+	}()
+
+	w := r.cfg.Queue.NewWorker(r.cfg.Pool, r.cfg.ID)
+	w.PollWait = 2 * time.Second
+	r.log.Info().Str("key_id", r.KeyID()).Msg("runner ready; waiting for jobs")
+	for {
+		lease, err := w.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.log.Info().Msg("runner stopping")
+				return nil
+			}
+			return err
+		}
+		r.runJob(ctx, lease)
+		if ctx.Err() != nil {
+			r.log.Info().Msg("runner stopping")
+			return nil
+		}
+	}
+}
+
+// registerLoop keeps the runner's liveness entry fresh.
+func (r *Runner) registerLoop(ctx context.Context) {
+	started := time.Now().UTC()
+	every := r.cfg.Queue.Config().RunnerTTL / 3
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	for {
+		job, attempt := r.current()
+		info := queue.RunnerInfo{
+			ID: r.cfg.ID, Pool: r.cfg.Pool, Version: r.cfg.Version, KeyName: r.cfg.ID,
+			Job: job, Attempt: attempt, Inventory: r.cfg.Inventory, StartedAt: started,
+		}
+		info.Host, _ = os.Hostname()
+		if err := r.cfg.Queue.RegisterRunner(ctx, info); err != nil && ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("register runner")
+		} else if err == nil {
+			r.metrics.heartbeat.SetToCurrentTime()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+func (r *Runner) setActive(job string, attempt int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if attempt == 0 {
+		delete(r.active, job)
+		return
+	}
+	r.active[job] = attempt
+}
+
+func (r *Runner) isActive(job string, attempt int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active[job] == attempt
+}
+
+func (r *Runner) current() (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for j, a := range r.active {
+		return j, a
+	}
+	return "", 0
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

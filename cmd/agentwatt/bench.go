@@ -1,0 +1,264 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/agentrunner/replay"
+	"github.com/agentwatt/agentwatt/sim"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+func init() { addCommand(newBenchCmd) }
+
+// apiKeyEnv names the environment variable bench reads the server's API key
+// from (never a flag, so that it stays out of process listings).
+const apiKeyEnv = "AGENTWATT_API_KEY"
+
+func newBenchCmd(a *app) *cobra.Command {
+	var (
+		cfg          replay.Config
+		workloadFile string
+		tiers        string
+		agents       int
+		search       bool
+		profile      string
+		rulesVersion string
+		template     string
+		out          string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench --endpoint URL --out DIR",
+		Short: "Replay agents against an OpenAI-compatible server and find the most it serves per tier",
+		Long: `bench is the benchmark's load on its own: closed-loop agents replay a
+workload's multi-turn trajectories against an OpenAI-compatible streaming
+server (vLLM, SGLang, TensorRT-LLM, the sim), and probes at N agents are
+judged by the rules (docs/rules.md): a window of at least the profile's
+duration and request count, the one joint TTFT-and-decode-rate test per
+request, a 99% confidence bound on the share meeting the tier, the per-agent
+median, errors, active sessions and the client's own health.
+
+--search (the default) finds N_max for each tier: a short calibration, then
+doubling until a probe fails, bisection to 2% and a confirmation window.
+--agents N judges N alone. A vendor running this against their own server
+gets the number the service would measure with the same rules profile.
+
+Each agent starts at a seeded turn of a seeded trajectory (its first request
+carries the history so far), waits the recorded think time capped by the
+profile, salts its session right after the prefix shared with other
+trajectories, and replays the recorded assistant history. Sub-agents are extra
+streams, not counted in N.
+
+DIR receives requests.jsonl.zst (one record per request: timings on the run's
+monotonic clock, tokens, status), probes.json (each probe's N, its window in
+wall-clock and monotonic time, the client's health) and summary.json
+(N_max per tier and each probe's figures). Files appear complete or not at
+all. Ctrl-C stops at once and still writes what was measured.
+
+The API key, if the server needs one, is read from $` + apiKeyEnv + `.
+--chat-template gives the server's chat-template overhead in tokens (per
+request, per message, per tool call) for each request's target prompt
+length; the default is the simulated engine's.`,
+		Example: `  agentwatt sim serve --addr 127.0.0.1:8000 --profile h200x8-like &
+  agentwatt bench --endpoint http://127.0.0.1:8000 --out ./bench-run
+  agentwatt bench --endpoint http://gpu-node:8000 --model deepseek-ai/DeepSeek-V4-Pro \
+      --workload claude.jsonl.zst --tiers t20,t50 --profile official --out ./run1
+  agentwatt bench --endpoint http://127.0.0.1:8000 --agents 64 --profile quick --out ./n64 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if agents > 0 && search {
+				return errors.New("--agents and --search exclude each other")
+			}
+			if out == "" {
+				return errors.New("--out DIR is required")
+			}
+			rules, err := spec.LoadRules(rulesVersion)
+			if err != nil {
+				return err
+			}
+			if cfg.Profile, err = rules.Profile(profile); err != nil {
+				return err
+			}
+			cfg.Rules = rules
+			if cfg.Template, err = parseTemplate(template); err != nil {
+				return err
+			}
+			if tiers != "" {
+				cfg.Tiers = strings.Split(tiers, ",")
+			}
+			if workloadFile == "" {
+				cfg.Workload, err = workload.LoadDefault()
+			} else {
+				cfg.Workload, err = workload.Load(workloadFile)
+			}
+			if err != nil {
+				return err
+			}
+			for _, f := range []string{replay.RequestsFile, replay.ProbesName, replay.SummaryName} {
+				if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+					return fmt.Errorf("%s already holds a run (%s); choose another --out", out, f)
+				}
+			}
+			cfg.APIKey = os.Getenv(apiKeyEnv)
+			cfg.Log = a.log
+
+			o, err := replay.CreateOutput(out)
+			if err != nil {
+				return err
+			}
+			cfg.Recorder = o
+			status := newStatusLine(a.errOut)
+			cfg.Progress = status.show
+			ctx := cmd.Context()
+			r, err := replay.New(ctx, cfg)
+			if err != nil {
+				o.Abort()
+				return err
+			}
+			a.log.Info().Str("endpoint", cfg.Endpoint).Str("model", r.Model()).Str("workload", cfg.Workload.Header.Name).
+				Str("profile", profile).Str("out", out).Msg("bench starting")
+			var sum *replay.Summary
+			var runErr error
+			if agents > 0 {
+				sum, runErr = r.Fixed(ctx, agents)
+			} else {
+				sum, runErr = r.Search(ctx)
+			}
+			status.done()
+			if sum == nil {
+				o.Abort()
+				return runErr
+			}
+			if err := o.Finish(r.ProbesFile(), sum); err != nil {
+				return errors.Join(runErr, err)
+			}
+			if err := r.RecordError(); err != nil {
+				return errors.Join(runErr, err)
+			}
+			a.log.Info().Str("out", out).Int("requests", o.Count()).Msg("wrote results")
+			if err := printBenchSummary(a, sum); err != nil {
+				return err
+			}
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Endpoint, "endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
+	f.StringVar(&cfg.Model, "model", "", "model name (default: the one /v1/models lists)")
+	f.StringVar(&cfg.AffinityHeader, "affinity-header", "", "header carrying each request's session id, for session-affinity routers")
+	f.StringVar(&workloadFile, "workload", "", "workload file (default: the built-in "+workload.DefaultName+")")
+	f.StringVar(&tiers, "tiers", "", "comma-separated tier ids (default: every tier of the rules)")
+	f.IntVar(&agents, "agents", 0, "judge this many agents instead of searching")
+	f.BoolVar(&search, "search", false, "search N_max per tier (the default)")
+	f.StringVar(&profile, "profile", spec.ProfileQuick, "rules profile: official, quick or test")
+	f.StringVar(&rulesVersion, "rules", "v1", "rules version")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for trajectory order, start turns, session salts and the chunk-timing sample")
+	f.StringVar(&cfg.History, "history", replay.HistoryRecorded, "assistant history: recorded (live needs literal-text workloads)")
+	f.StringVar(&template, "chat-template", fmt.Sprintf("%d,%d,%d", sim.TemplateTokensPerRequest, sim.TemplateTokensPerMessage, sim.TemplateTokensPerToolCall),
+		"chat-template tokens per request, per message, per tool call")
+	f.StringVar(&out, "out", "", "directory for requests.jsonl.zst, probes.json, summary.json (required)")
+	_ = cmd.MarkFlagRequired("endpoint")
+	return cmd
+}
+
+// parseTemplate reads "per-request,per-message,per-tool-call".
+func parseTemplate(s string) (workload.ChatTemplate, error) {
+	parts := strings.Split(s, ",")
+	var v [3]int
+	if len(parts) != 3 {
+		return workload.ChatTemplate{}, fmt.Errorf("--chat-template %q: want three numbers, per request,per message,per tool call", s)
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 0 {
+			return workload.ChatTemplate{}, fmt.Errorf("--chat-template %q: %q is not a token count", s, p)
+		}
+		v[i] = n
+	}
+	return workload.ChatTemplate{PerRequest: v[0], PerMessage: v[1], PerToolCall: v[2]}, nil
+}
+
+// statusLine redraws one progress line on a terminal; elsewhere it is
+// silent (the log carries each probe).
+type statusLine struct {
+	w     io.Writer
+	shown bool
+}
+
+func newStatusLine(w io.Writer) *statusLine {
+	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
+		return &statusLine{}
+	}
+	return &statusLine{w: w}
+}
+
+func (s *statusLine) show(p replay.Progress) {
+	if s.w == nil {
+		return
+	}
+	fmt.Fprintf(s.w, "\r\033[K%s", p)
+	s.shown = true
+}
+
+func (s *statusLine) done() {
+	if s.w != nil && s.shown {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+}
+
+// printBenchSummary prints the summary: JSON with -o json, else a table of
+// tiers and one of probes.
+func printBenchSummary(a *app, s *replay.Summary) error {
+	if a.json() {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model %s, workload %s, rules %s/%s, %d probes", s.Model, s.Workload.Name, s.Rules, s.Profile, len(s.Probes))
+	if s.Interrupted {
+		fmt.Fprint(tw, " (interrupted)")
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "TIER\tTARGET\tMAX_AGENTS\tCONFIRMED\tNOTE")
+	ids := make([]string, 0, len(s.Tiers))
+	for id := range s.Tiers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return s.Tiers[ids[i]].MinDecodeTPS < s.Tiers[ids[j]].MinDecodeTPS })
+	for _, id := range ids {
+		t := s.Tiers[id]
+		fmt.Fprintf(tw, "%s\t≥%g tok/s, TTFT ≤%gs\t%d\t%v\t%s\n", id, t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, t.Confirmed, t.Reason)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprint(tw, "PROBE\tN\tWINDOW\tREQUESTS\tERRORS\tTTFT_P50\tDECODE_P10\tVALID")
+	for _, id := range ids {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(id))
+	}
+	fmt.Fprintln(tw)
+	for _, p := range s.Probes {
+		fmt.Fprintf(tw, "%d\t%d\t%.1fs\t%d\t%d\t%.3fs\t%.1f\t%v", p.Probe, p.Agents, p.WindowS, p.Requests, p.Errors, p.TTFTP50S, p.DecodeTPSP10, p.Valid)
+		for _, id := range ids {
+			pt := p.Tiers[id]
+			mark := "fail"
+			if pt.Passed {
+				mark = "pass"
+			}
+			fmt.Fprintf(tw, "\t%s %.1f%%", mark, 100*pt.MetShare)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

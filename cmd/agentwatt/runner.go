@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/agentrunner"
+	"github.com/agentwatt/agentwatt/agentrunner/hardware"
+	"github.com/agentwatt/agentwatt/agentrunner/power"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload/blobstore"
+)
+
+func init() { runnerSetups = append(runnerSetups, setupRunnerDaemon) }
+
+// runnerFlags are the daemon's flags.
+type runnerFlags struct {
+	nf                     natsFlags
+	sf                     s3Flags
+	id, pool, workDir, key string
+	metricsAddr            string
+	fixedAgents            int
+	idle, grace            time.Duration
+	engineCPUs, clientCPUs string
+	seed                   uint64
+}
+
+// setupRunnerDaemon makes 'agentwatt runner' itself the daemon.
+func setupRunnerDaemon(a *app, cmd *cobra.Command) {
+	var f runnerFlags
+	cmd.Short = "Run the benchmark runner daemon (and enrol runner keys with 'runner trust')"
+	cmd.Long = `runner is the daemon on a GPU node (or, for tests and the demo, beside the
+sim engine). It takes the jobs of its pool from the queue one at a time and runs
+each through every phase: preflight (the spec's accelerator and count against
+this node), workload, engine launch and health, idle-power baseline, the
+accuracy phase (GSM8K subset, greedy), the capacity search per tier with the
+power sampler running, engine stop, then a signed bundle uploaded to
+runs/<job>/<attempt>/ and the job marked uploaded for verification. Progress
+events at every phase and probe are what 'agentwatt status -f' shows.
+
+The pool comes from the GPUs (NVML: "h100x1", "h200x8") unless --pool names it.
+Without an NVIDIA driver only --pool sim is possible: the runner then launches
+the sim engine of each job and samples its simulated power; it never pretends
+to have GPUs.
+
+The signing key (--key, default WORK/runner.key) is created on first start,
+readable only by its owner; its public half is written beside it (.pub). A
+maintainer must enrol it ('agentwatt runner trust KEY.pub --name ID') before the
+verifier accepts the runner's bundles.
+
+Bundles are built in WORK/spool. If object storage is unreachable they stay
+there and are uploaded when it returns, also after a restart. SIGTERM interrupts
+the job's current phase, stops the engine, spools what was measured and releases
+the job to the queue.
+
+--fixed-agents N judges one N (two windows) instead of searching: for tests and
+quick checks; such a run is labelled mode "fixed".`
+	cmd.Example = `  agentwatt runner --pool sim --work-dir /var/lib/agentwatt-runner
+  agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
+  agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --by alice`
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
+	fl := cmd.Flags()
+	addNATSFlags(fl, &f.nf)
+	addS3Flags(fl, &f.sf)
+	host, _ := os.Hostname()
+	fl.StringVar(&f.id, "id", host, "runner id: its liveness entry and the name its key is enrolled under")
+	fl.StringVar(&f.pool, "pool", "", "pool to take jobs from (default: derived from the GPUs; sim without a driver)")
+	fl.StringVar(&f.workDir, "work-dir", "agentwatt-runner", "work directory: spool, job files, engine records, workload cache")
+	fl.StringVar(&f.key, "key", "", "ed25519 signing key, created on first start (default WORK/runner.key)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
+	fl.IntVar(&f.fixedAgents, "fixed-agents", 0, "judge this N instead of searching (tests, quick checks)")
+	fl.DurationVar(&f.idle, "idle-baseline", 5*time.Second, "idle-power baseline window before load")
+	fl.DurationVar(&f.grace, "grace-period", 30*time.Second, "engine stop grace period (SIGTERM, then SIGKILL)")
+	fl.StringVar(&f.engineCPUs, "engine-cpus", "", "CPU list for the engine process (e.g. 2-15); empty: unrestricted")
+	fl.StringVar(&f.clientCPUs, "client-cpus", "", "CPU list of the load generator, recorded in the bundle")
+	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
+}
+
+func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
+	if f.key == "" {
+		f.key = filepath.Join(f.workDir, "runner.key")
+	}
+	key, err := bundle.LoadOrCreateKey(f.key)
+	if err != nil {
+		return fmt.Errorf("runner key: %w", err)
+	}
+	cfg, closeHW, err := runnerHardware(a.log, f.pool)
+	if err != nil {
+		return err
+	}
+	defer closeHW()
+	q, closeQ, err := connectQueue(ctx, a, &f.nf)
+	if err != nil {
+		return err
+	}
+	defer closeQ()
+	st, err := openStore(ctx, &f.sf)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	if f.metricsAddr != "" {
+		stop, err := serveMetrics(f.metricsAddr, reg, a.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	cfg.ID, cfg.Version, cfg.WorkDir, cfg.Key = f.id, agentwattVersion(), f.workDir, key
+	cfg.Queue, cfg.Store = q, st
+	cfg.Workloads = blobstore.NewRegistry(st, filepath.Join(f.workDir, "cache"))
+	cfg.FixedAgents, cfg.IdleBaseline, cfg.GracePeriod = f.fixedAgents, f.idle, f.grace
+	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
+	cfg.Metrics, cfg.Log = reg, a.log
+	r, err := agentrunner.New(cfg)
+	if err != nil {
+		return err
+	}
+	a.log.Info().Str("id", cfg.ID).Str("pool", cfg.Pool).Str("key", f.key).Str("key_id", r.KeyID()).
+		Msg("runner starting; its key must be enrolled ('agentwatt runner trust') for its bundles to verify")
+	return r.Run(ctx)
+}
+
+// runnerHardware finds the node's GPUs and decides the pool: a sim runner
+// without NVML, the GPUs' pool (or --pool) with it.
+func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func(), error) {
+	n, err := hardware.Open()
+	if errors.Is(err, hardware.ErrNoNVML) {
+		if pool != "" && pool != spec.Sim {
+			return agentrunner.Config{}, nil, fmt.Errorf("--pool %s: %w", pool, err)
+		}
+		log.Info().Msg("no NVIDIA driver: running as a sim runner (--pool sim); power comes from each job's sim engine")
+		return agentrunner.Config{Pool: spec.Sim}, func() {}, nil
+	}
+	if err != nil {
+		return agentrunner.Config{}, nil, err
+	}
+	closeHW := func() { _ = n.Close() }
+	if pool == spec.Sim {
+		return agentrunner.Config{Pool: spec.Sim}, closeHW, nil
+	}
+	inv := n.Inventory()
+	if pool == "" {
+		if pool, err = inv.Pool(); err != nil {
+			closeHW()
+			return agentrunner.Config{}, nil, fmt.Errorf("derive the pool from the GPUs (name it with --pool): %w", err)
+		}
+	}
+	invJSON, err := json.Marshal(inv)
+	if err != nil {
+		closeHW()
+		return agentrunner.Config{}, nil, err
+	}
+	acc := ""
+	if len(inv.GPUs) > 0 {
+		acc = inv.GPUs[0].Accelerator
+	}
+	cfg := agentrunner.Config{
+		Pool: pool, Inventory: invJSON, GPUs: len(inv.GPUs), Accelerator: acc,
+		Software: map[string]string{"driver": inv.DriverVersion, "nvml": inv.NVMLVersion, "cuda": inv.CUDAVersion},
+		Power:    func() (power.Source, error) { return power.NewNVMLSource(n.Lib(), n.Devices()...) },
+		BusyGPUs: func() []string {
+			var busy []string
+			for _, g := range n.Inventory().GPUs {
+				for _, p := range g.Processes {
+					busy = append(busy, fmt.Sprintf("gpu %d: %+v", g.Index, p))
+				}
+			}
+			return busy
+		},
+	}
+	return cfg, closeHW, nil
+}
+
+// serveMetrics serves reg on addr until stop.
+func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server")
+		}
+	}()
+	log.Info().Str("url", "http://"+ln.Addr().String()+"/metrics").Msg("serving metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// agentwattVersion is the module version this binary was built from.
+func agentwattVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentwatt/agentwatt/agentrunner"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload/blobstore"
+)
+
+// localRunnerID is the local stack's runner and the name its key is
+// enrolled under.
+const localRunnerID = "local-sim"
+
+// stackRunner is the local stack's one runner of pool sim, in process.
+type stackRunner struct {
+	r      *agentrunner.Runner
+	keyID  string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startStackRunner enrols the stack's runner key (DIR/runner/runner.key,
+// created on first start) and runs a sim runner until Stop. The sim
+// example's engine.command is "agentwatt sim serve …": the runner puts this
+// binary in place of "agentwatt".
+func startStackRunner(ctx context.Context, s *localStack) (*stackRunner, error) {
+	dir := filepath.Join(s.cfg.Dir, "runner")
+	key, err := bundle.LoadOrCreateKey(filepath.Join(dir, "runner.key"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.queue.TrustRunnerKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local"); err != nil {
+		return nil, fmt.Errorf("enrol the local runner's key: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, err := agentrunner.New(agentrunner.Config{
+		ID: localRunnerID, Pool: spec.Sim, Version: agentwattVersion(), WorkDir: dir, Key: key,
+		Queue: s.queue, Store: s.store, Workloads: blobstore.NewRegistry(s.store, filepath.Join(dir, "cache")),
+		FixedAgents: s.cfg.RunnerFixedAgents, IdleBaseline: 2 * time.Second, GracePeriod: 10 * time.Second,
+		Self: self, Metrics: prometheus.NewRegistry(), Log: s.log.With().Str("component", "runner").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sr := &stackRunner{r: r, keyID: r.KeyID(), cancel: cancel}
+	sr.wg.Add(1)
+	go func() {
+		defer sr.wg.Done()
+		if err := r.Run(rctx); err != nil {
+			s.log.Error().Err(err).Msg("local runner")
+		}
+	}()
+	return sr, nil
+}
+
+// Stop stops the runner: a job in progress has its current phase
+// interrupted, its engine stopped and is released to the queue.
+func (sr *stackRunner) Stop() {
+	sr.cancel()
+	sr.wg.Wait()
+}
