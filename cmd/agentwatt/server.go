@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
 )
 
 func init() { addCommand(newServerCmd) }
@@ -19,6 +20,7 @@ func init() { addCommand(newServerCmd) }
 func newServerCmd(a *app) *cobra.Command {
 	var (
 		nf          natsFlags
+		s3          s3Flags
 		listen      string
 		replicas    int
 		allowProc   bool
@@ -37,6 +39,8 @@ where vendors submit configurations, and the job API.
   GET  /v1/jobs/{id}           the job record (404 when unknown)
   GET  /v1/jobs?state=&vendor=&pool=
   POST /v1/jobs/{id}/cancel    the job's vendor only
+  GET  /api/results            published/results.json (with --s3-endpoint)
+  GET  /                       the leaderboard page (with --s3-endpoint)
 
 It creates the queue's streams and buckets when they are missing (--replicas 3
 on a cluster) and runs the dead-letter watcher, which turns jobs whose message
@@ -62,10 +66,18 @@ ran out of deliveries into failed jobs with the reason. Vendors get tokens from
 			}
 			mux := http.NewServeMux()
 			bots.NewIntake(q, bots.IntakeConfig{AllowProcessMode: allowProc}, a.log.With().Str("component", "intake").Logger()).Register(mux)
+			if s3.endpoint != "" {
+				store, err := openStore(ctx, &s3)
+				if err != nil {
+					return err
+				}
+				verifier.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
+			}
 			return serveHTTP(ctx, a, listen, mux)
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)
+	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the queue's streams and buckets: 1, or 3 on a NATS cluster")
 	cmd.Flags().BoolVar(&allowProc, "allow-process-mode", false, "accept engine.command outside the sim (operators' own trusted engines only)")

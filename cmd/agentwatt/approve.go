@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/verifier"
+)
+
+func init() { addCommand(newApproveCmd) }
+
+func newApproveCmd(a *app) *cobra.Command {
+	var (
+		nf    natsFlags
+		s3    s3Flags
+		by    string
+		note  string
+		local bool
+	)
+	cmd := &cobra.Command{
+		Use:   "approve JOB",
+		Short: "Approve a verified job and publish it on the leaderboard",
+		Long: `approve publishes a verified job's recomputed results and records the approval
+(who, when, the note) in the job record: verified → published. Only a job the
+verifier accepted can be approved.
+
+Publishing writes to object storage: the job's entry published/history/<date>-<job>.json
+and published/runners.json (the enrolled keys, for offline verification) first,
+then published/results.json in one replace — readers see the old or the new
+board, never a mix — then the static site published/site/index.html. A retest
+of the same configuration appends to its history and becomes its latest result.
+
+Only official-profile, non-simulated results are hardware results; --local
+(the local stack and demo) also publishes simulated and quick results, badged
+"simulated — not hardware" on the site.`,
+		Example: `  agentwatt approve 3f9a…c2 --by alice --note "numbers match the vendor's own run"
+  agentwatt approve 3f9a…c2 --by demo --local`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			q, closeQ, err := connectQueue(ctx, a, &nf)
+			if err != nil {
+				return err
+			}
+			defer closeQ()
+			store, err := openStore(ctx, &s3)
+			if err != nil {
+				return err
+			}
+			job, lb, err := verifier.Approve(ctx, q, store, args[0], verifier.Approval{By: by, Note: note, At: time.Now()}, local)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				enc := json.NewEncoder(a.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"job": job, "results": lb.Results})
+			}
+			fmt.Fprintf(a.out, "%s: %s by %s; %d results on the board (%s)\n", job.ID, job.State, by, len(lb.Results), store.URL(verifier.SiteIndexKey))
+			return nil
+		},
+	}
+	addNATSFlags(cmd.Flags(), &nf)
+	addS3Flags(cmd.Flags(), &s3)
+	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")
+	cmd.Flags().StringVar(&note, "note", "", "why, recorded with the approval")
+	cmd.Flags().BoolVar(&local, "local", false, "also publish simulated and non-official results, badged (local stack, demo)")
+	_ = cmd.MarkFlagRequired("by")
+	return cmd
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+)
+
+// TestVerifierAndApproveCmds runs `agentwatt verifier` as a daemon against
+// embedded NATS and S3, lets it judge an uploaded job, then approves it
+// with `agentwatt approve` and reads the published board.
+func TestVerifierAndApproveCmds(t *testing.T) {
+	ctx := context.Background()
+	f := newQueueFixture(t)
+	cfg := blobtest.Start(t)
+	store, err := blob.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-access-key", cfg.AccessKey, "--s3-secret-key", cfg.SecretKey, "--s3-bucket", cfg.Bucket}
+
+	// A job run to uploaded by runner r1, its bundle in S3.
+	_, key, _ := ed25519.GenerateKey(nil)
+	if err := f.q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint"); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
+		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"}})
+	job, _, err := f.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: "sim", Spec: spec, Trigger: "submit:test",
+		SpecDigest: "sha256:0000000000000000000000000000000000000000000000000000000000000002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := f.q.NewWorker("sim", "r1").Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 4, Job: job.ID, Attempt: lease.Attempt(), Key: key,
+		Answers: func(id int) string { return qs[id].Expected }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Upload(ctx, store.PutFile, bundle.Prefix(job.ID, lease.Attempt())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Complete(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Approval before the verdict is refused.
+	if _, code := f.run(t, append([]string{"approve", job.ID, "--by", "alice", "--local"}, s3...)...); code == 0 {
+		t.Fatalf("approve an unverified job: exit 0")
+	}
+
+	// The daemon judges it.
+	raw, _ := json.Marshal(append([]string{"verifier", "--nats", f.url, "--log-level", "error", "--workload-cache", t.TempDir()}, s3...))
+	dctx, stop := context.WithCancel(ctx)
+	daemon := exec.CommandContext(dctx, os.Args[0])
+	daemon.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	var dlog bytes.Buffer
+	daemon.Stderr = &dlog
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		_ = daemon.Wait()
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j, err := f.q.Get(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == queue.Verified {
+			break
+		}
+		if j.State == queue.Rejected || time.Now().After(deadline) {
+			t.Fatalf("job %s: %s (%s); daemon log: %s", job.ID, j.State, j.Reason, dlog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := store.Stat(ctx, bundle.Key(job.ID, 1, bundle.VerdictFile)); err != nil {
+		t.Fatalf("verdict.json: %v", err)
+	}
+
+	// Approval publishes it.
+	out, code := f.run(t, append([]string{"approve", job.ID, "--by", "alice", "--note", "checked", "--local"}, s3...)...)
+	if code != 0 {
+		t.Fatalf("approve: exit %d: %s", code, out)
+	}
+	if !strings.Contains(out, "published by alice") {
+		t.Errorf("approve output: %q", out)
+	}
+	j, err := f.q.Get(ctx, job.ID)
+	if err != nil || j.State != queue.Published {
+		t.Fatalf("job after approve: %v %+v", err, j)
+	}
+	lb, err := verifier.LoadResults(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lb.Results) != 1 || lb.Results[0].Job != job.ID || lb.Results[0].ApprovedBy != "alice" {
+		t.Fatalf("published results: %+v", lb.Results)
+	}
+
+	// The server serves the board and the page beside its API.
+	addr := freeLoopbackAddr(t)
+	raw, _ = json.Marshal(append([]string{"server", "--nats", f.url, "--listen", addr, "--log-level", "warn"}, s3...))
+	server := exec.Command(os.Args[0])
+	server.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	var serverOut bytes.Buffer
+	server.Stdout, server.Stderr = &serverOut, &serverOut
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
+	var body []byte
+	deadline = time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/api/results")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /api/results: %v\n%s", err, serverOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var served verifier.Leaderboard
+	if err := json.Unmarshal(body, &served); err != nil || len(served.Results) != 1 || served.Results[0].Job != job.ID {
+		t.Fatalf("GET /api/results: %v %s", err, body)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `data-job="`+job.ID+`"`) {
+		t.Errorf("GET /: %d, page lacks the job's row", resp.StatusCode)
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/workload"
+	"github.com/agentwatt/agentwatt/workload/blobstore"
+)
+
+func init() { addCommand(newVerifyCmd) }
+
+func newVerifyCmd(a *app) *cobra.Command {
+	var (
+		s3               s3Flags
+		workloadFile     string
+		keysFile         string
+		workloadCacheDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify BUNDLE",
+		Short: "Recompute a bundle's numbers from its raw traces and judge them",
+		Long: `Verify one attempt's bundle as the verifier daemon does, offline: anyone can
+recompute any published number.
+
+BUNDLE is a directory or an s3://bucket/runs/<job>/<attempt>/ URL (with the
+--s3-* options). The checks: integrity (every file listed with its sha256 and
+size, no unlisted file, manifest.json equal to the signed statement, the
+signature by an enrolled runner key); recomputation of every probe, tier,
+N_max, the confirmation window's energy and average power, Agents/MW, agents
+per GPU, tok/s and J/token from requests.jsonl.zst, power.jsonl.zst,
+probes.json and the workload only, compared with summary.json (more than the
+rules' runner-claim tolerance apart, or any different pass/fail, rejects);
+the rules (window lengths, error share, client health, forced output
+lengths, prompt tokens within tolerance of the workload's targets, power
+gaps, resets, cross-check and bounds); accuracy against the GSM8K reference
+answers and the model's reference score.
+
+Keys: --keys FILE (a runners.json, or one public key as 'agentwatt runner
+trust' takes it); for an s3:// bundle without --keys, published/runners.json
+of the same bucket. The workload: --workload FILE, else the embedded default
+when the manifest names it, else the registry of the bundle's bucket.
+
+Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
+		Example: `  agentwatt verify ./runs/job-1234/1 --keys runners.json
+  agentwatt verify s3://agentwatt/runs/job-1234/1/ --s3-endpoint 127.0.0.1:9000
+  agentwatt verify -o json ./bundle --keys runner.pub --workload my.jsonl.zst`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			in := verifyInputs{workloadFile: workloadFile, keysFile: keysFile, cacheDir: workloadCacheDir}
+			v, err := runVerify(ctx, a, args[0], &s3, in)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if a.json() {
+				enc := json.NewEncoder(a.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(v); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			} else if err := verifier.WriteText(a.out, v); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if !v.Verified() {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	addS3Flags(cmd.Flags(), &s3)
+	cmd.Flags().StringVar(&workloadFile, "workload", "", "the workload file the bundle names (default: the embedded default or the bucket's registry)")
+	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json or one public key")
+	cmd.Flags().StringVar(&workloadCacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
+	return cmd
+}
+
+type verifyInputs struct {
+	workloadFile, keysFile, cacheDir string
+}
+
+// runVerify resolves the bundle, keys, workload and references, then
+// verifies.
+func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyInputs) (*verifier.Verdict, error) {
+	var (
+		src   bundle.Source
+		store *blob.Store
+	)
+	if strings.HasPrefix(arg, "s3://") {
+		bucket, prefix, err := blob.ParseURL(arg)
+		if err != nil {
+			return nil, err
+		}
+		s3.bucket = bucket
+		if store, err = openStore(ctx, s3); err != nil {
+			return nil, err
+		}
+		src = verifier.StoreSource(store, prefix)
+	} else {
+		st, err := os.Stat(arg)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%s: not a directory or an s3:// URL", arg)
+		}
+		src = bundle.DirSource(arg)
+	}
+	keys, err := verifyKeys(ctx, store, in.keysFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := verifier.PeekManifest(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	wl, err := verifyWorkload(ctx, store, m, in)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := gsm8kReferences()
+	if err != nil {
+		return nil, err
+	}
+	return verifier.Verify(ctx, src, verifier.Options{Trusted: keys, Workload: wl, References: refs, Log: a.log})
+}
+
+func verifyKeys(ctx context.Context, store *blob.Store, file string) (map[string]ed25519.PublicKey, error) {
+	switch {
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := verifier.ParseKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		return keys, nil
+	case store != nil:
+		data, err := store.GetBytes(ctx, verifier.RunnersKey, 16<<20)
+		if err != nil {
+			return nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE)", verifier.RunnersKey, err)
+		}
+		return verifier.ParseKeys(data)
+	default:
+		return nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key)", verifier.ErrNoKeys)
+	}
+}
+
+func verifyWorkload(ctx context.Context, store *blob.Store, m *bundle.Manifest, in verifyInputs) (*workload.Workload, error) {
+	switch {
+	case in.workloadFile != "":
+		return workload.Load(in.workloadFile)
+	case m.Workload.Digest == string(workload.DefaultDigest()):
+		return workload.LoadBytes(workload.DefaultBytes())
+	case store != nil:
+		path, _, err := blobstore.NewRegistry(store, in.cacheDir).Resolve(ctx, m.Workload.Name+"@"+m.Workload.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)
+		}
+		return workload.Load(path)
+	default:
+		return nil, fmt.Errorf("%w: %s@%s (pass --workload FILE)", verifier.ErrNoWorkload, m.Workload.Name, m.Workload.Digest)
+	}
+}
+
+// gsm8kReferences are the embedded GSM8K test split's reference answers.
+func gsm8kReferences() ([]verifier.Reference, error) {
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]verifier.Reference, len(qs))
+	for i, q := range qs {
+		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
+	}
+	return refs, nil
+}

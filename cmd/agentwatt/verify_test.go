@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+)
+
+// verifyFixture builds a known-good bundle whose accuracy answers are the
+// embedded GSM8K references, and writes the runner's key as runners.json.
+func verifyFixture(t *testing.T) (b *verifiertest.Bundle, keys string) {
+	t.Helper()
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b, err = verifiertest.Build(context.Background(), filepath.Join(dir, "bundle"), verifiertest.Options{
+		Seed: 2, Answers: func(id int) string { return qs[id].Expected },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(verifier.RunnersOf(b.Trusted, time.Now()))
+	keys = filepath.Join(dir, "runners.json")
+	if err := os.WriteFile(keys, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return b, keys
+}
+
+func TestVerifyCmd(t *testing.T) {
+	b, keys := verifyFixture(t)
+	tampered := filepath.Join(t.TempDir(), "tampered")
+	if err := b.Derive(context.Background(), tampered, func(dir string) error {
+		p := filepath.Join(dir, bundle.SummaryFile)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		data[len(data)/2] ^= 1
+		return os.WriteFile(p, data, 0o600)
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{"verified", []string{"verify", b.Dir, "--keys", keys}, 0,
+			[]string{"VERIFIED: job " + b.Job, "PASS integrity", "PASS tiers", "PASS accuracy", "Agents/MW"}},
+		{"rejected", []string{"verify", tampered, "--keys", keys}, 1,
+			[]string{"REJECTED", "FAIL integrity", "digest_mismatch"}},
+		{"no keys", []string{"verify", b.Dir}, 2, nil},
+		{"not a bundle", []string{"verify", filepath.Join(b.Dir, "nope"), "--keys", keys}, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := runAW(t, append(tc.args, "--log-level", "error")...)
+			if code != tc.wantCode {
+				t.Fatalf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, stderr)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyCmdJSON(t *testing.T) {
+	b, keys := verifyFixture(t)
+	out, stderr, code := runAW(t, "verify", b.Dir, "--keys", keys, "-o", "json", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	v, err := verifier.DecodeVerdict([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := b.Summary.Tiers[verifiertest.Tier]
+	if !v.Verified() || len(v.Results.Tiers) != 1 || v.Results.Tiers[0].MaxAgents != claim.MaxAgents {
+		t.Fatalf("verdict: status %s, results %+v; want verified with N_max %d", v.Status, v.Results, claim.MaxAgents)
+	}
+	if got := v.Results.Tiers[0].AgentsPerMW; got != claim.AgentsPerMW {
+		t.Errorf("agents_per_mw: got %v, want the claim %v", got, claim.AgentsPerMW)
+	}
+}
+
+// TestVerifyRealRunnerBundle runs the demo (local stack, sim runner, a real
+// signed bundle in the embedded S3's POSIX backend) and verifies that
+// bundle offline with the runner's public key. The runner launches the sim
+// engine from its own executable, so the demo runs from a built binary, not
+// from the test binary.
+func TestVerifyRealRunnerBundle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds agentwatt and runs the demo (about 90 s)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "agentwatt")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(args ...string) (string, int) {
+		cmd := exec.CommandContext(ctx, bin, append(args, "--log-level", "error")...)
+		out, err := cmd.CombinedOutput()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatalf("agentwatt %v: %v", args, err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	data := filepath.Join(dir, "demo")
+	if out, code := run("demo", "--dir", data, "--fixed-agents", "2"); code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+	bundles, err := filepath.Glob(filepath.Join(data, "s3", "data", "*", "runs", "*", "*"))
+	if err != nil || len(bundles) != 1 {
+		t.Fatalf("demo bundles: %v %v", bundles, err)
+	}
+	out, code := run("verify", bundles[0], "--keys", filepath.Join(data, "runner", "runner.key.pub"))
+	if code != 0 {
+		t.Fatalf("verify the runner's bundle: exit %d\n%s", code, out)
+	}
+	for _, w := range []string{"VERIFIED", "PASS integrity", "PASS probes", "PASS power", "PASS accuracy"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package verifier
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+)
+
+// ApproveQueue is what approval needs from the queue.
+type ApproveQueue interface {
+	Get(ctx context.Context, id string) (*queue.Job, error)
+	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
+	TransitionBy(ctx context.Context, id string, attempt int, to queue.State, by, reason string) (*queue.Job, error)
+}
+
+var _ ApproveQueue = (*queue.Queue)(nil)
+
+// Approve publishes a verified job and records the approval (who, when,
+// note) in its record: verified → published. Only a verified job can be
+// approved. Publication comes first; a failed record update leaves the job
+// verified, and approving it again republishes the same entries.
+func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string, ap Approval, local bool) (*queue.Job, *Leaderboard, error) {
+	if ap.By == "" {
+		return nil, nil, fmt.Errorf("approve %s: who approves is required", id)
+	}
+	if ap.At.IsZero() {
+		ap.At = time.Now()
+	}
+	job, err := q.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if job.State != queue.Verified {
+		return nil, nil, fmt.Errorf("approve %s: %w (state %s)", id, ErrNotVerified, job.State)
+	}
+	data, err := store.GetBytes(ctx, bundle.Key(job.ID, job.Attempt, bundle.VerdictFile), 64<<20)
+	if err != nil {
+		return nil, nil, fmt.Errorf("approve %s: verdict: %w", id, err)
+	}
+	v, err := DecodeVerdict(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !v.Verified() || v.Job != job.ID || v.Attempt != job.Attempt {
+		return nil, nil, fmt.Errorf("approve %s: %w: the verdict is %s for attempt %d of %s", id, ErrNotVerified, v.Status, v.Attempt, v.Job)
+	}
+	keys, err := q.TrustedRunnerKeys(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubs := make(map[string]ed25519.PublicKey, len(keys))
+	for name, k := range keys {
+		pubs[name] = k.PublicKey
+	}
+	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(pubs, ap.At), Local: local})
+	if err != nil {
+		return nil, nil, err
+	}
+	reason := "approved"
+	if ap.Note != "" {
+		reason = "approved: " + ap.Note
+	}
+	job, err = q.TransitionBy(ctx, id, job.Attempt, queue.Published, ap.By, reason)
+	if err != nil {
+		return nil, nil, fmt.Errorf("approve %s: published, but recording the approval failed (approve again): %w", id, err)
+	}
+	return job, lb, nil
+}

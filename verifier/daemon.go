@@ -1,0 +1,199 @@
+package verifier
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// DaemonQueue is what the daemon needs from the queue.
+type DaemonQueue interface {
+	JobSource
+	NextVerify(ctx context.Context, wait time.Duration) (*queue.VerifyLease, error)
+	Transition(ctx context.Context, id string, attempt int, to queue.State, reason string) (*queue.Job, error)
+	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
+}
+
+var _ DaemonQueue = (*queue.Queue)(nil)
+
+// BundleStore is what the daemon needs from object storage: reading
+// bundles and writing verdict.json beside them.
+type BundleStore interface {
+	ObjectStore
+	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
+}
+
+// WorkloadResolver fetches the workload name@digest names.
+type WorkloadResolver func(ctx context.Context, name, digest string) (*workload.Workload, error)
+
+// DaemonConfig configures the verifier daemon.
+type DaemonConfig struct {
+	Queue      DaemonQueue
+	Store      BundleStore
+	Workloads  WorkloadResolver
+	References []Reference
+	// Wait is how long one fetch waits for a request; RetryDelay how long a
+	// request that could not be verified (I/O) waits before another try.
+	Wait       time.Duration
+	RetryDelay time.Duration
+	Log        zerolog.Logger
+}
+
+// Daemon consumes agentwatt.verify: each request's bundle is verified,
+// its verdict written beside it, and the job moved to verified or
+// rejected (attempt-fenced).
+type Daemon struct{ cfg DaemonConfig }
+
+// NewDaemon returns a daemon; Run starts it.
+func NewDaemon(cfg DaemonConfig) *Daemon {
+	if cfg.Wait <= 0 {
+		cfg.Wait = 5 * time.Second
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 30 * time.Second
+	}
+	return &Daemon{cfg: cfg}
+}
+
+// Run handles verify requests until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	for {
+		lease, err := d.cfg.Queue.NextVerify(ctx, d.cfg.Wait)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, queue.ErrNoMessage):
+			continue
+		case err != nil:
+			d.cfg.Log.Warn().Err(err).Msg("fetch verify request")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		d.handle(ctx, lease)
+	}
+}
+
+// handle verifies one request. A bundle that could not be read is handed
+// back for a later try; everything else ends with a verdict.
+func (d *Daemon) handle(ctx context.Context, lease *queue.VerifyLease) {
+	req := lease.Request()
+	log := d.cfg.Log.With().Str("job", req.Job).Int("attempt", req.Attempt).Logger()
+	v, err := d.Once(ctx, req)
+	switch {
+	case errors.Is(err, errJudged):
+		log.Info().Err(err).Msg("verify request already judged")
+		_ = lease.Ack(ctx)
+		return
+	case errors.Is(err, queue.ErrStaleAttempt):
+		log.Info().Err(err).Msg("verify request for a superseded attempt; dropping it")
+		_ = lease.Term("stale attempt")
+		return
+	case err != nil:
+		log.Warn().Err(err).Msg("could not verify; retrying later")
+		_ = lease.Nak(d.cfg.RetryDelay)
+		return
+	}
+	log.Info().Str("status", v.Status).Msg("verdict")
+	if err := lease.Ack(ctx); err != nil {
+		log.Warn().Err(err).Msg("ack verify request")
+	}
+}
+
+// Once verifies one request: the job moves uploaded → verifying (unless a
+// previous try got that far), the bundle is verified, verdict.json is
+// written beside it, and the job moves to verified or rejected.
+func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, error) {
+	q := d.cfg.Queue
+	job, err := q.Get(ctx, req.Job)
+	if err != nil {
+		return nil, err
+	}
+	if job.Attempt != req.Attempt {
+		return nil, fmt.Errorf("%w: request for attempt %d, the job is at %d", queue.ErrStaleAttempt, req.Attempt, job.Attempt)
+	}
+	switch job.State {
+	case queue.Verified, queue.Rejected, queue.Published:
+		// Judged by an earlier try whose ack was lost.
+		return nil, fmt.Errorf("%w: job %s is already %s", errJudged, job.ID, job.State)
+	}
+	if job.State == queue.Uploaded {
+		if _, err := q.Transition(ctx, req.Job, req.Attempt, queue.Verifying, "verifier took it"); err != nil {
+			return nil, err
+		}
+	} else if job.State != queue.Verifying {
+		return nil, fmt.Errorf("%w: job %s is %s", queue.ErrStaleAttempt, job.ID, job.State)
+	}
+	keys, err := q.TrustedRunnerKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	trusted := make(map[string]ed25519.PublicKey, len(keys))
+	for name, k := range keys {
+		trusted[name] = k.PublicKey
+	}
+	src := StoreSource(d.cfg.Store, req.Bundle)
+	opts := Options{Trusted: trusted, Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
+	if m, err := PeekManifest(ctx, src); err == nil {
+		if opts.Workload, err = d.cfg.Workloads(ctx, m.Workload.Name, m.Workload.Digest); err != nil {
+			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)
+		}
+	} // else: no readable manifest; integrity rejects before a workload is needed
+	v, err := Verify(ctx, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if v.Job != req.Job || v.Attempt != req.Attempt {
+		if v.Job != "" {
+			v.Status = StatusRejected
+			v.Checks = append(v.Checks, Check{Name: CheckAttempt, Reason: fmt.Sprintf("the bundle is job %s attempt %d, the request names %s attempt %d", v.Job, v.Attempt, req.Job, req.Attempt)})
+		}
+		v.Job, v.Attempt = req.Job, req.Attempt
+	}
+	data, err := v.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.cfg.Store.PutBytes(ctx, strings.TrimSuffix(req.Bundle, "/")+"/"+bundle.VerdictFile, data, "application/json"); err != nil {
+		return nil, fmt.Errorf("write verdict: %w", err)
+	}
+	to, reason := queue.Verified, "verified: every number recomputed"
+	if !v.Verified() {
+		to, reason = queue.Rejected, "rejected: "+failSummary(v)
+	}
+	if _, err := q.Transition(ctx, req.Job, req.Attempt, to, reason); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// errJudged: a redelivered request whose job already has its verdict.
+var errJudged = errors.New("already judged")
+
+// placeholderWorkload stands in when the manifest cannot be read: Verify
+// rejects on integrity before it needs a workload.
+var placeholderWorkload = &workload.Workload{}
+
+func failSummary(v *Verdict) string {
+	var parts []string
+	for _, c := range v.Failed() {
+		r := c.Reason
+		if len(r) > 300 {
+			r = r[:300] + "…"
+		}
+		parts = append(parts, c.Name+": "+r)
+	}
+	return joinCapped(parts, 5)
+}

@@ -1,0 +1,176 @@
+package verifier_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+type daemonEnv struct {
+	q     *queue.Queue
+	store *blob.Store
+	key   ed25519.PrivateKey // runner r1's
+}
+
+func newDaemonEnv(t *testing.T) *daemonEnv {
+	t.Helper()
+	ctx := context.Background()
+	e, err := queue.StartEmbedded(queue.EmbeddedConfig{Dir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	nc, err := e.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	q, err := queue.Open(ctx, nc, queue.Config{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint"); err != nil {
+		t.Fatal(err)
+	}
+	return &daemonEnv{q: q, store: blobtest.Store(t), key: key}
+}
+
+// uploaded enqueues a job, runs it as runner "r1" to uploaded with the
+// bundle edit made of the known-good one, and returns the job id.
+func (e *daemonEnv) uploaded(t *testing.T, trigger string, edit func(dir string) error) string {
+	t.Helper()
+	ctx := context.Background()
+	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
+		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"}})
+	job, _, err := e.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: "sim", Spec: spec,
+		SpecDigest: "sha256:0000000000000000000000000000000000000000000000000000000000000001", Trigger: trigger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := e.q.NewWorker("sim", "r1").Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: job.ID, Attempt: lease.Attempt(), Key: e.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := b.Dir
+	if edit != nil {
+		dir = filepath.Join(t.TempDir(), "edited")
+		if err := b.Derive(ctx, dir, edit, nil); err != nil {
+			t.Fatal(err)
+		}
+		b.Dir = dir
+	}
+	if err := b.Upload(ctx, e.store.PutFile, bundle.Prefix(job.ID, lease.Attempt())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Complete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return job.ID
+}
+
+func (e *daemonEnv) waitState(t *testing.T, id string, want queue.State) *queue.Job {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := e.q.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == want {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: state %s (%s), want %s", id, j.State, j.Reason, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestVerifierDaemonAndApprove(t *testing.T) {
+	e := newDaemonEnv(t)
+	good := e.uploaded(t, "submit:good", nil)
+	bad := e.uploaded(t, "submit:bad", func(dir string) error {
+		p := filepath.Join(dir, bundle.SummaryFile)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		data[len(data)/2] ^= 1
+		return os.WriteFile(p, data, 0o600)
+	})
+	d := verifier.NewDaemon(verifier.DaemonConfig{
+		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References, Wait: 200 * time.Millisecond,
+		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
+		Log:       zerolog.Nop(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	e.waitState(t, good, queue.Verified)
+	rej := e.waitState(t, bad, queue.Rejected)
+	if !strings.Contains(rej.Reason, "digest_mismatch") {
+		t.Errorf("rejected job's reason: got %q, want the digest mismatch", rej.Reason)
+	}
+	for _, tc := range []struct {
+		id   string
+		want string
+	}{{good, verifier.StatusVerified}, {bad, verifier.StatusRejected}} {
+		data, err := e.store.GetBytes(context.Background(), bundle.Key(tc.id, 1, bundle.VerdictFile), 16<<20)
+		if err != nil {
+			t.Fatalf("verdict.json of %s: %v", tc.id, err)
+		}
+		v, err := verifier.DecodeVerdict(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != tc.want || v.Job != tc.id {
+			t.Errorf("verdict of %s: got %s for %s, want %s", tc.id, v.Status, v.Job, tc.want)
+		}
+	}
+
+	// Approval: only a verified job, then published with who and when.
+	_, _, err := verifier.Approve(context.Background(), e.q, e.store, bad, verifier.Approval{By: "alice"}, true)
+	if !errors.Is(err, verifier.ErrNotVerified) {
+		t.Errorf("approve a rejected job: got %v, want ErrNotVerified", err)
+	}
+	job, lb, err := verifier.Approve(context.Background(), e.q, e.store, good, verifier.Approval{By: "alice", Note: "checked"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := job.History[len(job.History)-1]
+	if job.State != queue.Published || last.By != "alice" || last.At.IsZero() || last.Reason != "approved: checked" {
+		t.Errorf("job after approval: state %s, last transition %+v", job.State, last)
+	}
+	if len(lb.Results) != 1 || lb.Results[0].Job != good || !lb.Results[0].Simulated {
+		t.Errorf("board: %+v", lb.Results)
+	}
+}

@@ -1,0 +1,21 @@
+// Package verifier decides whether a bundle's numbers may be published. It
+// checks the bundle's integrity and signature (bundle.VerifyIntegrity), then
+// recomputes every figure from the raw records alone — requests.jsonl.zst,
+// power.jsonl.zst, probes.json, accuracy.jsonl and the workload the manifest
+// names — with the formulas of metrics/, applies the rules of spec/rules/,
+// and compares with the runner's claim (summary.json). The result is a
+// Verdict: one Check per rule, each with whether it passed and why not.
+//
+// The verifier never takes a number from summary.json; it takes the probe
+// schedule (windows, N, the client's health self-check) from probes.json,
+// because those are inputs of the measurement, not results, and the target
+// prompt and output lengths from the workload (workload.TargetPromptTokens),
+// never from the runner's records.
+//
+// Publication (publish.go) writes approved results to object storage and
+// renders the static leaderboard site (site.go).
+//
+// Memory: request records are streamed and kept as 48-byte slim records;
+// probes are evaluated one at a time. Power samples are held whole (a few
+// tens of MB for a long run on 8 GPUs).
+package verifier

@@ -1,0 +1,71 @@
+package verifier
+
+import (
+	"context"
+	"crypto/ed25519"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// JobSource is what the attempt check needs from the queue.
+type JobSource interface {
+	Get(ctx context.Context, id string) (*queue.Job, error)
+}
+
+var _ JobSource = (*queue.Queue)(nil)
+
+// Reference is one accuracy question's reference answer (GSM8K: the final
+// number of the worked solution).
+type Reference struct {
+	ID       int
+	Expected string
+}
+
+// Options are what Verify needs besides the bundle.
+type Options struct {
+	// Trusted are the enrolled runner keys, by name.
+	Trusted map[string]ed25519.PublicKey
+	// Workload is the workload the manifest names (checked by digest).
+	Workload *workload.Workload
+	// References are the accuracy set's reference answers, by question id.
+	References []Reference
+	// Jobs, when set, is asked for the job's current attempt.
+	Jobs JobSource
+	// Rules and Models default to the embedded files of the manifest's
+	// rules version.
+	Rules  *spec.Rules
+	Models *spec.ModelRefs
+	// Model is the model id whose reference score the accuracy gate uses;
+	// empty: "sim" for a simulated bundle, else environment.json's model.
+	Model string
+	// Limits bound what reading the bundle may cost; zero fields take
+	// bundle's defaults. MaxRecords bounds the request records kept (48
+	// bytes each); default DefaultMaxRecords.
+	Limits     bundle.Limits
+	ZstdLimits bundle.ZstdLimits
+	MaxRecords int
+	// Now stamps the verdict; default time.Now.
+	Now func() time.Time
+	Log zerolog.Logger
+}
+
+// DefaultMaxRecords bounds the records of one bundle: a 20M-record run
+// (four times the largest expected) holds under 1 GB of slim records; a
+// stream of tiny records past it is refused, not held.
+const DefaultMaxRecords = 20_000_000
+
+// Per-file limits on the small JSON documents of a bundle.
+const (
+	maxProbesBytes      = 64 << 20
+	maxSummaryBytes     = 64 << 20
+	maxEnvironmentBytes = 16 << 20
+	maxAccuracyLine     = 1 << 20
+	maxAccuracyBytes    = 256 << 20
+	maxPowerLine        = 64 << 10
+)

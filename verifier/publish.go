@@ -1,0 +1,295 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+)
+
+// Object keys of the publication, under PublishedPrefix.
+const (
+	PublishedPrefix = "published/"
+	ResultsKey      = PublishedPrefix + "results.json"
+	RunnersKey      = PublishedPrefix + "runners.json"
+	HistoryPrefix   = PublishedPrefix + "history/"
+	SitePrefix      = PublishedPrefix + "site/"
+	SiteIndexKey    = SitePrefix + "index.html"
+)
+
+// ResultsSchemaVersion is the version of published/results.json.
+const ResultsSchemaVersion = 1
+
+// PublishStore is what publication needs from object storage.
+type PublishStore interface {
+	GetBytes(ctx context.Context, key string, limit int64) ([]byte, error)
+	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
+	URL(key string) string
+}
+
+var _ PublishStore = (*blob.Store)(nil)
+
+// Result is one published result: one tier of one approved job.
+type Result struct {
+	Config           string    `json:"config"` // vendor/name/model/system/framework: a retest of it appends to its history
+	Job              string    `json:"job"`
+	Attempt          int       `json:"attempt"`
+	Vendor           string    `json:"vendor"`
+	Name             string    `json:"name"`
+	Model            string    `json:"model"`
+	System           string    `json:"system"` // accelerator × count
+	Pool             string    `json:"pool"`
+	Framework        string    `json:"framework"`
+	FrameworkVersion string    `json:"framework_version"`
+	Tier             string    `json:"tier"`
+	MinDecodeTPS     float64   `json:"min_decode_tps"`
+	MaxTTFTS         float64   `json:"max_ttft_s"`
+	MaxAgents        int       `json:"max_agents"`
+	AgentsPerMW      float64   `json:"agents_per_mw"`
+	AgentsPerGPU     float64   `json:"agents_per_gpu"`
+	OutputTokensPerS float64   `json:"output_tokens_per_s"`
+	JoulesPerToken   float64   `json:"joules_per_token"`
+	AvgPowerW        float64   `json:"avg_power_w"`
+	GPUs             int       `json:"gpus"`
+	PowerBoundary    string    `json:"power_boundary"`
+	RulesVersion     string    `json:"rules_version"`
+	Profile          string    `json:"profile"`
+	WorkloadName     string    `json:"workload_name"`
+	WorkloadDigest   string    `json:"workload_digest"`
+	Accuracy         float64   `json:"accuracy"`
+	Date             time.Time `json:"date"`
+	ApprovedBy       string    `json:"approved_by"`
+	Bundle           string    `json:"bundle"`  // s3:// URL of the bundle
+	Verdict          string    `json:"verdict"` // s3:// URL of verdict.json
+	VerifyCommand    string    `json:"verify_command"`
+	Simulated        bool      `json:"simulated"`
+	// Hardware: an official-profile, non-simulated result; the others are
+	// badged on the site.
+	Hardware bool `json:"hardware"`
+}
+
+// Leaderboard is published/results.json: the latest result of every config and
+// tier, and the history of every config.
+type Leaderboard struct {
+	SchemaVersion int       `json:"schema_version"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	Results       []Result  `json:"results"`
+	History       []Result  `json:"history"` // every published result, oldest first
+}
+
+// Approval is who approved a job and why.
+type Approval struct {
+	By   string
+	Note string
+	At   time.Time
+}
+
+// PublishInput is one approved job.
+type PublishInput struct {
+	Job      *queue.Job
+	Verdict  *Verdict
+	Approval Approval
+	// Runners are the enrolled keys to publish as runners.json; nil leaves
+	// it as it is.
+	Runners *Runners
+	// Local allows publishing simulated and non-official results (badged);
+	// the production publisher refuses them as hardware results.
+	Local bool
+}
+
+// ErrNotPublishable: a result that may not be published here.
+var ErrNotPublishable = errors.New("result may not be published")
+
+// jobSpec is the part of the submission publication shows.
+type jobSpec struct {
+	Metadata struct {
+		Vendor string `json:"vendor"`
+		Name   string `json:"name"`
+	} `json:"metadata"`
+	Model struct {
+		ID string `json:"id"`
+	} `json:"model"`
+	System struct {
+		Accelerator  string `json:"accelerator"`
+		Accelerators int    `json:"accelerators"`
+	} `json:"system"`
+	Framework struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"framework"`
+}
+
+// ResultsOf turns a verified job into its published results, one per
+// confirmed tier.
+func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, error) {
+	v, j := in.Verdict, in.Job
+	if v == nil || !v.Verified() || v.Results == nil {
+		return nil, fmt.Errorf("%w: job %s has no verified verdict", ErrNotPublishable, j.ID)
+	}
+	hardware := v.Profile == "official" && !v.Simulated
+	if !hardware && !in.Local {
+		return nil, fmt.Errorf("%w: job %s is %s-profile, simulated=%v: only official, non-simulated results are published as hardware", ErrNotPublishable, j.ID, v.Profile, v.Simulated)
+	}
+	var sp jobSpec
+	if len(j.Spec) > 0 {
+		_ = json.Unmarshal(j.Spec, &sp) // a record without a spec publishes what the job record has
+	}
+	vendor, name := firstOf(sp.Metadata.Vendor, j.Vendor), firstOf(sp.Metadata.Name, j.Name)
+	model := firstOf(sp.Model.ID, v.Results.Model)
+	system := j.Pool
+	if sp.System.Accelerator != "" {
+		system = fmt.Sprintf("%s×%d", sp.System.Accelerator, sp.System.Accelerators)
+	}
+	fw, fwv := firstOf(sp.Framework.Name, "unknown"), sp.Framework.Version
+	prefix := bundle.Prefix(v.Job, v.Attempt)
+	bundleURL := bucketURL(prefix)
+	var out []Result
+	for _, t := range v.Results.Tiers {
+		if !t.Confirmed || t.MaxAgents == 0 {
+			continue
+		}
+		out = append(out, Result{
+			Config: strings.Join([]string{vendor, name, model, system, fw}, "/"),
+			Job:    v.Job, Attempt: v.Attempt, Vendor: vendor, Name: name, Model: model, System: system, Pool: j.Pool,
+			Framework: fw, FrameworkVersion: fwv, Tier: t.Tier, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS,
+			MaxAgents: t.MaxAgents, AgentsPerMW: t.AgentsPerMW, AgentsPerGPU: t.AgentsPerGPU, OutputTokensPerS: t.OutputTokensPerS,
+			JoulesPerToken: t.JoulesPerToken, AvgPowerW: t.AvgPowerW, GPUs: v.Results.GPUs, PowerBoundary: v.Results.PowerBoundary,
+			RulesVersion: v.RulesVersion, Profile: v.Profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
+			Accuracy: v.Results.Accuracy, Date: in.Approval.At.UTC(), ApprovedBy: in.Approval.By,
+			Bundle: bundleURL, Verdict: bucketURL(prefix + bundle.VerdictFile),
+			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: v.Simulated, Hardware: hardware,
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: job %s has no confirmed tier", ErrNotPublishable, j.ID)
+	}
+	return out, nil
+}
+
+// Publish adds an approved job's results to the publication: it writes
+// the new objects first (the job's history entry, runners.json), then
+// switches published/results.json — one object, replaced in one PUT — and
+// finally renders the site from it. A reader sees the old or the new
+// results, never a mix; a retest of the same config appends to that
+// config's history.
+func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderboard, error) {
+	add, err := ResultsOf(in, store.URL)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := LoadResults(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	at := in.Approval.At.UTC()
+	entry, err := json.MarshalIndent(map[string]any{"job": in.Job.ID, "attempt": in.Verdict.Attempt,
+		"approved_by": in.Approval.By, "note": in.Approval.Note, "approved_at": at, "results": add}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	histKey := fmt.Sprintf("%s%s-%s.json", HistoryPrefix, at.Format("2006-01-02"), in.Job.ID)
+	if err := store.PutBytes(ctx, histKey, append(entry, '\n'), "application/json"); err != nil {
+		return nil, fmt.Errorf("publish history: %w", err)
+	}
+	if in.Runners != nil {
+		b, _ := json.MarshalIndent(in.Runners, "", "  ")
+		if err := store.PutBytes(ctx, RunnersKey, append(b, '\n'), "application/json"); err != nil {
+			return nil, fmt.Errorf("publish runners: %w", err)
+		}
+	}
+	next := merge(cur, add, at)
+	b, err := json.MarshalIndent(next, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
+		return nil, fmt.Errorf("publish results: %w", err)
+	}
+	html, err := RenderSite(next)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.PutBytes(ctx, SiteIndexKey, html, "text/html; charset=utf-8"); err != nil {
+		return nil, fmt.Errorf("publish site: %w", err)
+	}
+	return next, nil
+}
+
+// LoadResults reads published/results.json; none yet is an empty set.
+func LoadResults(ctx context.Context, store PublishStore) (*Leaderboard, error) {
+	data, err := store.GetBytes(ctx, ResultsKey, 256<<20)
+	if errors.Is(err, blob.ErrNotFound) {
+		return &Leaderboard{SchemaVersion: ResultsSchemaVersion, Results: []Result{}, History: []Result{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ResultsKey, err)
+	}
+	var r Leaderboard
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s: %w", ResultsKey, err)
+	}
+	if r.SchemaVersion != ResultsSchemaVersion {
+		return nil, fmt.Errorf("%s: schema_version %d, want %d", ResultsKey, r.SchemaVersion, ResultsSchemaVersion)
+	}
+	return &r, nil
+}
+
+// merge appends add to the history and makes it the latest result of its
+// config and tier. Republishing the same job replaces its own entries.
+func merge(cur *Leaderboard, add []Result, at time.Time) *Leaderboard {
+	next := &Leaderboard{SchemaVersion: ResultsSchemaVersion, UpdatedAt: at}
+	same := func(a, b Result) bool { return a.Job == b.Job && a.Tier == b.Tier }
+	for _, h := range cur.History {
+		if !slices.ContainsFunc(add, func(r Result) bool { return same(r, h) }) {
+			next.History = append(next.History, h)
+		}
+	}
+	next.History = append(next.History, add...)
+	slices.SortStableFunc(next.History, func(a, b Result) int { return a.Date.Compare(b.Date) })
+	latest := map[string]Result{}
+	var order []string
+	for _, h := range next.History {
+		k := h.Config + "\x00" + h.Tier
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = h
+	}
+	for _, k := range order {
+		next.Results = append(next.Results, latest[k])
+	}
+	slices.SortStableFunc(next.Results, func(a, b Result) int {
+		if c := strings.Compare(a.Model, b.Model); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Tier, b.Tier); c != 0 {
+			return c
+		}
+		switch {
+		case a.AgentsPerMW > b.AgentsPerMW:
+			return -1
+		case a.AgentsPerMW < b.AgentsPerMW:
+			return 1
+		}
+		return 0
+	})
+	return next
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

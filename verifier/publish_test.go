@@ -1,0 +1,138 @@
+package verifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+)
+
+// verdictOf verifies the known-good bundle.
+func verdictOf(t *testing.T) *verifier.Verdict {
+	t.Helper()
+	b := goodBundle(t)
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), options(b))
+	if err != nil || !v.Verified() {
+		t.Fatalf("verify the known-good bundle: %v %+v", err, v)
+	}
+	return v
+}
+
+// jobOf is a job record for a verified verdict, on accelerator acc.
+func jobOf(v *verifier.Verdict, id, acc string) *queue.Job {
+	spec, _ := json.Marshal(map[string]any{
+		"metadata":  map[string]any{"vendor": "acme", "name": "fast-" + acc},
+		"model":     map[string]any{"id": "sim"},
+		"system":    map[string]any{"accelerator": acc, "accelerators": 1},
+		"framework": map[string]any{"name": "sim", "version": "1.0"},
+	})
+	return &queue.Job{ID: id, State: queue.Verified, Attempt: v.Attempt, Pool: "sim", Vendor: "acme", Spec: spec}
+}
+
+// withJob is v as if it were job id's verdict.
+func withJob(v *verifier.Verdict, id string) *verifier.Verdict {
+	c := *v
+	c.Job = id
+	return &c
+}
+
+func TestPublishRefusesSimAsHardware(t *testing.T) {
+	v := verdictOf(t)
+	store := blobtest.Store(t)
+	_, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
+		Job: jobOf(v, v.Job, "sim"), Verdict: v, Approval: verifier.Approval{By: "maint", At: time.Now()},
+	})
+	if !errors.Is(err, verifier.ErrNotPublishable) {
+		t.Fatalf("publish a simulated test-profile result as hardware: got %v, want ErrNotPublishable", err)
+	}
+	if _, err := store.GetBytes(context.Background(), verifier.ResultsKey, 1<<20); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("results.json after a refused publication: got %v, want not found", err)
+	}
+}
+
+func TestPublishRollingHistory(t *testing.T) {
+	ctx := context.Background()
+	v := verdictOf(t)
+	store := blobtest.Store(t)
+	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(48 * time.Hour)
+	runners := verifier.RunnersOf(goodBundle(t).Trusted, t1)
+	for i, step := range []struct {
+		job string
+		at  time.Time
+	}{{"job-a", t1}, {"job-b", t2}} {
+		lb, err := verifier.Publish(ctx, store, verifier.PublishInput{
+			Job: jobOf(v, step.job, "sim"), Verdict: withJob(v, step.job), Local: true, Runners: runners,
+			Approval: verifier.Approval{By: "maint", Note: "looks right", At: step.at},
+		})
+		if err != nil {
+			t.Fatalf("publish %s: %v", step.job, err)
+		}
+		if got, want := len(lb.History), i+1; got != want {
+			t.Errorf("after %s: history has %d results, want %d", step.job, got, want)
+		}
+	}
+	lb, err := verifier.LoadResults(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lb.Results) != 1 || lb.Results[0].Job != "job-b" {
+		t.Fatalf("latest results: got %+v, want job-b only (a retest replaces the latest, appends to history)", lb.Results)
+	}
+	r := lb.Results[0]
+	tier := v.Results.Tiers[0]
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"simulated", r.Simulated, true},
+		{"hardware", r.Hardware, false},
+		{"model", r.Model, "sim"},
+		{"system", r.System, "sim×1"},
+		{"max_agents", r.MaxAgents, tier.MaxAgents},
+		{"agents_per_mw", r.AgentsPerMW, tier.AgentsPerMW},
+		{"rules", r.RulesVersion + "/" + r.Profile, "v1/test"},
+		{"workload_digest", r.WorkloadDigest, v.WorkloadDigest},
+		{"bundle", r.Bundle, store.URL("runs/job-b/1/")},
+		{"verdict", r.Verdict, store.URL("runs/job-b/1/verdict.json")},
+		{"verify_command", r.VerifyCommand, "agentwatt verify " + store.URL("runs/job-b/1/")},
+		{"approved_by", r.ApprovedBy, "maint"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	for _, key := range []string{verifier.HistoryPrefix + "2026-11-01-job-a.json", verifier.HistoryPrefix + "2026-11-03-job-b.json", verifier.RunnersKey, verifier.SiteIndexKey} {
+		if _, err := store.Stat(ctx, key); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+	html, err := store.GetBytes(ctx, verifier.SiteIndexKey, 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"simulated — not hardware", "agentwatt verify s3://", `class="result-row"`, `class="chart bars"`, `class="chart curves"`, `class="chart history"`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("site lacks %q", want)
+		}
+	}
+	if strings.Contains(string(html), "src=\"http") || strings.Contains(string(html), "href=\"http://") && !strings.Contains(string(html), "s3://") {
+		t.Errorf("site references an external asset")
+	}
+	keys, err := store.GetBytes(ctx, verifier.RunnersKey, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := verifier.ParseKeys(keys)
+	if err != nil || len(parsed) != 1 {
+		t.Errorf("runners.json: %v, %d keys", err, len(parsed))
+	}
+}

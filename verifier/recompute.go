@@ -1,0 +1,314 @@
+package verifier
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
+)
+
+// probeRules maps the rules and a profile onto metrics.ProbeRules, the same
+// mapping as the runner's replay.ProbeRules (which the verifier may not
+// import): an agent stays active across a gap of at most the think-time cap
+// plus the client's allowed scheduling lag.
+func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
+	return metrics.ProbeRules{
+		Confidence:      r.Probe.Confidence,
+		MinMetShare:     r.Probe.MinMetShare,
+		MinAgentShare:   r.Probe.AgentMedianShare,
+		MaxErrorShare:   r.Probe.MaxErrorShare,
+		ActiveTolerance: r.Probe.ActiveSessionTolerance,
+		MaxIdleGap:      p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
+		MinWindow:       p.Window.Duration,
+		MinRequests:     p.MinRequests,
+		Health: metrics.HealthLimits{
+			MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration,
+			MaxCPUShare:    p.Client.MaxCPUShare,
+		},
+	}
+}
+
+// evaluated is one probe, recomputed.
+type evaluated struct {
+	rec    probeRecord
+	res    metrics.ProbeResult
+	energy *bundle.WindowEnergy // nil without power samples bracketing the window
+	tokens float64              // output tokens in the window
+}
+
+func (e *evaluated) tier(name string) (metrics.TierResult, bool) {
+	for _, t := range e.res.Tiers {
+		if t.Tier == name {
+			return t, true
+		}
+	}
+	return metrics.TierResult{}, false
+}
+
+// passes is the runner's verdict rule: valid, conclusive and the tier passed.
+func (e *evaluated) passes(tier string) bool {
+	t, ok := e.tier(tier)
+	return ok && e.res.Valid && e.res.Conclusive && t.Passed
+}
+
+// evaluateProbes recomputes every probe of the schedule from the records
+// (sorted by send time) and the power samples. A probe's records are those
+// the runner held when it evaluated it: sent at or after the probe's start
+// and finished by the time the last window request finished.
+func evaluateProbes(pf *probesFile, recs []slim, power []metrics.PowerSample, pr metrics.ProbeRules, tiers []metrics.Tier) []evaluated {
+	out := make([]evaluated, 0, len(pf.Probes))
+	var buf []metrics.Request
+	for _, p := range pf.Probes {
+		e := evaluated{rec: p}
+		if !p.hasWindow() {
+			out = append(out, e)
+			continue
+		}
+		lo := sort.Search(len(recs), func(i int) bool { return recs[i].tSend >= p.StartNs })
+		buf = buf[:0]
+		for i := lo; i < len(recs) && recs[i].tSend <= p.DoneNs; i++ {
+			if recs[i].end() <= p.DoneNs || recs[i].tSend < p.WindowEndNs {
+				buf = append(buf, recs[i].request())
+			}
+		}
+		e.res = metrics.EvaluateProbe(metrics.ProbeInput{
+			Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs,
+			Records: buf, Client: p.Client,
+		}, pr, tiers)
+		e.tokens = metrics.OutputTokensInWindow(buf, p.WindowStartNs, p.WindowEndNs)
+		if len(power) > 0 {
+			e.energy = windowEnergy(power, p.WindowStartNs, p.WindowEndNs, e.tokens)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// windowEnergy is the energy of [start, end) by counter and by instant
+// power; nil when the samples do not bracket the window.
+func windowEnergy(samples []metrics.PowerSample, start, end int64, outputTokens float64) *bundle.WindowEnergy {
+	counter, err := metrics.EnergyFromCounters(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	gap := metrics.MaxGap(samples, start, end)
+	return bundle.WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), outputTokens, gap.Seconds())
+}
+
+// tierOutcome is the capacity search's result recomputed from the probes:
+// N_max is the largest N that passed 1 + confirmations windows, the
+// confirmation window the last of them.
+type tierOutcome struct {
+	name      string
+	maxAgents int
+	confirmed bool
+	confirm   *evaluated
+	resolved  bool // a failed or inconclusive probe above N_max within the search precision
+	fixed     bool // fixed-N probes only: no search to resolve
+}
+
+func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome {
+	out := tierOutcome{name: name, fixed: len(ev) > 0}
+	want := 1 + sr.Confirmations
+	passing := map[int][]int{} // N → indices into ev
+	for i := range ev {
+		if ev[i].rec.Purpose != "fixed" {
+			out.fixed = false
+		}
+		if ev[i].passes(name) {
+			passing[ev[i].rec.Agents] = append(passing[ev[i].rec.Agents], i)
+		}
+	}
+	for n, idx := range passing {
+		if len(idx) >= want && n > out.maxAgents {
+			out.maxAgents, out.confirmed = n, true
+			out.confirm = &ev[idx[len(idx)-1]]
+		}
+	}
+	if out.maxAgents == 0 {
+		return out
+	}
+	for i := range ev {
+		n := ev[i].rec.Agents
+		if n > out.maxAgents && ev[i].rec.hasWindow() && !ev[i].passes(name) &&
+			metrics.SearchResolved(out.maxAgents, n, sr.Precision, sr.MinStep) {
+			out.resolved = true
+		}
+	}
+	return out
+}
+
+// comparer collects differences between the runner's claims and the
+// recomputed values.
+type comparer struct {
+	tol   float64
+	fails capped
+}
+
+// num compares a claimed number with the recomputed one: a relative
+// difference above the tolerance is a failure, both values in the reason.
+func (c *comparer) num(field string, claimed, recomputed float64) {
+	if math.IsNaN(claimed) || math.IsInf(claimed, 0) {
+		c.fails.addf("%s: claimed %v, recomputed %.6g", field, claimed, recomputed)
+		return
+	}
+	if recomputed == 0 {
+		if math.Abs(claimed) > 1e-9 {
+			c.fails.addf("%s: claimed %.6g, recomputed 0", field, claimed)
+		}
+		return
+	}
+	if d := metrics.RelativeDifference(claimed, recomputed); d > c.tol {
+		c.fails.addf("%s: claimed %.6g, recomputed %.6g (%.2f%% apart, tolerance %.2f%%)",
+			field, claimed, recomputed, 100*d, 100*c.tol)
+	}
+}
+
+func (c *comparer) int(field string, claimed, recomputed int) {
+	if claimed != recomputed {
+		c.fails.addf("%s: claimed %d, recomputed %d", field, claimed, recomputed)
+	}
+}
+
+func (c *comparer) bool(field string, claimed, recomputed bool) {
+	if claimed != recomputed {
+		c.fails.addf("%s: claimed %v, recomputed %v", field, claimed, recomputed)
+	}
+}
+
+// compareProbes checks summary.json's probes against the recomputation.
+func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
+	c := &comparer{tol: tol}
+	byIndex := map[int]*evaluated{}
+	for i := range ev {
+		byIndex[ev[i].rec.Probe] = &ev[i]
+	}
+	claimed := map[int]bool{}
+	for i, p := range sum.Probes {
+		f := fmt.Sprintf("summary.json probes[%d] (probe %d)", i, p.Index)
+		claimed[p.Index] = true
+		e := byIndex[p.Index]
+		if e == nil {
+			c.fails.addf("%s: not in probes.json", f)
+			continue
+		}
+		c.int(f+".agents", p.Agents, e.rec.Agents)
+		if !e.rec.hasWindow() {
+			if p.Valid && p.Conclusive {
+				c.fails.addf("%s: claims a conclusive window, probes.json has none", f)
+			}
+			continue
+		}
+		if p.WindowStartNs != e.rec.WindowStartNs || p.WindowEndNs != e.rec.WindowEndNs {
+			c.fails.addf("%s: window [%d, %d), probes.json [%d, %d)", f, p.WindowStartNs, p.WindowEndNs, e.rec.WindowStartNs, e.rec.WindowEndNs)
+		}
+		r := &e.res
+		c.int(f+".requests", p.Requests, r.Requests)
+		c.int(f+".errors", p.Errors, r.Errors)
+		c.int(f+".truncated", p.Truncated, r.Truncated)
+		c.num(f+".ttft_p50_s", p.TTFTP50S, r.TTFTP50S)
+		c.num(f+".ttft_p90_s", p.TTFTP90S, r.TTFTP90S)
+		c.num(f+".decode_tps_p10", p.DecodeTPSP10, r.DecodeTPSP10)
+		c.num(f+".decode_tps_p50", p.DecodeTPSP50, r.DecodeTPSP50)
+		c.num(f+".cached_token_share", p.CachedTokenShare, r.CachedTokenShare)
+		c.num(f+".output_tokens_per_s", p.OutputTokensPerS, r.OutputTokensPerS)
+		c.num(f+".active_sessions", p.ActiveSessions, r.ActiveSessions)
+		c.num(f+".in_flight", p.InFlight, r.InFlight)
+		c.bool(f+".valid", p.Valid, r.Valid)
+		c.bool(f+".conclusive", p.Conclusive, r.Conclusive)
+		for _, name := range sortedKeys(p.Tiers) {
+			pt := p.Tiers[name]
+			t, ok := e.tier(name)
+			if !ok {
+				c.fails.addf("%s.tiers.%s: not a tier of the rules", f, name)
+				continue
+			}
+			tf := f + ".tiers." + name
+			c.bool(tf+".passed", pt.Passed, t.Passed)
+			c.num(tf+".met_share", pt.MetShare, t.MetShare)
+			c.num(tf+".met_share_lower99", pt.MetShareLower99, t.MetShareLower)
+			c.num(tf+".agent_share", pt.AgentShare, t.AgentShare)
+		}
+		switch {
+		case p.Energy == nil && e.energy != nil:
+		case p.Energy != nil && e.energy == nil:
+			c.fails.addf("%s.energy: claimed %.6g J, the power samples do not cover the window", f, p.Energy.CounterJ)
+		case p.Energy != nil:
+			c.num(f+".energy.counter_j", p.Energy.CounterJ, e.energy.CounterJ)
+			c.num(f+".energy.instant_j", p.Energy.InstantJ, e.energy.InstantJ)
+			c.num(f+".energy.avg_power_w", p.Energy.AvgPowerW, e.energy.AvgPowerW)
+			c.num(f+".energy.joules_per_token", p.Energy.JoulesPerToken, e.energy.JoulesPerToken)
+			c.int(f+".energy.counter_resets", p.Energy.CounterResets, e.energy.CounterResets)
+			c.num(f+".energy.max_gap_s", p.Energy.MaxGapS, e.energy.MaxGapS)
+		}
+	}
+	for i := range ev {
+		if ev[i].rec.hasWindow() && !claimed[ev[i].rec.Probe] {
+			c.fails.addf("probes.json probe %d: measured, missing from summary.json", ev[i].rec.Probe)
+		}
+	}
+	return c.fails.reasons()
+}
+
+// compareTiers checks summary.json's tiers (max agents, confirmation and
+// the confirmation window's figures) against the recomputed search.
+func compareTiers(sum *bundle.Summary, outs map[string]tierOutcome, gpus int, tol float64) []string {
+	c := &comparer{tol: tol}
+	for _, name := range sortedKeys(sum.Tiers) {
+		t := sum.Tiers[name]
+		o := outs[name]
+		f := "summary.json tiers." + name
+		c.bool(f+".confirmed", t.Confirmed, o.confirmed)
+		if !t.Confirmed {
+			continue // an unconfirmed tier is not published; its N is not judged
+		}
+		c.int(f+".max_agents", t.MaxAgents, o.maxAgents)
+		if o.confirm == nil {
+			continue
+		}
+		if !o.fixed && !o.resolved {
+			c.fails.addf("%s: no failed probe above N_max=%d within the search precision: the search did not resolve", f, o.maxAgents)
+		}
+		if t.ConfirmProbe == nil || *t.ConfirmProbe != o.confirm.rec.Probe {
+			got := "none"
+			if t.ConfirmProbe != nil {
+				got = fmt.Sprint(*t.ConfirmProbe)
+			}
+			c.fails.addf("%s.confirm_probe: claimed %s, recomputed %d", f, got, o.confirm.rec.Probe)
+		}
+		c.num(f+".output_tokens_per_s", t.OutputTokensPerS, o.confirm.res.OutputTokensPerS)
+		if e := o.confirm.energy; e != nil {
+			c.num(f+".energy_counter_j", t.EnergyCounterJ, e.CounterJ)
+			c.num(f+".energy_instant_j", t.EnergyInstantJ, e.InstantJ)
+			c.num(f+".avg_power_w", t.AvgPowerW, e.AvgPowerW)
+			c.num(f+".joules_per_token", t.JoulesPerToken, e.JoulesPerToken)
+			if e.AvgPowerW > 0 {
+				c.num(f+".agents_per_mw", t.AgentsPerMW, metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW))
+			}
+			if gpus > 0 {
+				c.num(f+".agents_per_gpu", t.AgentsPerGPU, float64(o.maxAgents)/float64(gpus))
+			}
+		} else if t.AgentsPerMW > 0 {
+			c.fails.addf("%s.agents_per_mw: claimed %.6g, the power samples do not cover the confirmation window", f, t.AgentsPerMW)
+		}
+	}
+	return c.fails.reasons()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

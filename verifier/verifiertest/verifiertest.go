@@ -1,0 +1,463 @@
+// Package verifiertest builds a known-good, self-consistent bundle for the
+// verifier's tests — request records, power samples, probes, accuracy
+// answers and a summary computed from them with metrics/ — and derives
+// tampered bundles from it. It stands in for a runner's bundle until a real
+// one is in the tests; its data are synthetic and labelled simulated.
+package verifiertest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// Template is the chat-template overhead the records' targets use (the
+// sim engine's).
+var Template = workload.ChatTemplate{PerRequest: 3, PerMessage: 3, PerToolCall: 1}
+
+// Tier is the one tier the bundle's search measured.
+const Tier = "t20"
+
+// Bundle is a built bundle and what verifying it needs.
+type Bundle struct {
+	Dir      string
+	Job      string
+	Attempt  int
+	Key      ed25519.PrivateKey
+	Trusted  map[string]ed25519.PublicKey
+	Workload *workload.Workload
+	// Answers are the accuracy questions' reference answers by id.
+	Answers map[int]string
+	Summary *bundle.Summary
+	// ConfirmWindow is the confirmation window [start, end).
+	ConfirmWindow [2]int64
+	Records       int
+}
+
+// Options size the bundle.
+type Options struct {
+	Agents  int           // N_max; default 40
+	Window  time.Duration // each window; default 20s
+	Seed    uint64
+	Profile string // default "test"
+	// Key signs the bundle; default a fresh key.
+	Key ed25519.PrivateKey
+	// Job and Attempt name the bundle (default job-test-0001, 1).
+	Job     string
+	Attempt int
+	// Answers gives question id's reference answer (default 17 + 3·id);
+	// every recorded output answers it correctly.
+	Answers func(id int) string
+	// Probes repeats the search's three probes (pass, fail, confirm) this
+	// many times at growing N for a larger bundle (benchmarks); default 1.
+	Repeat int
+}
+
+// probe is one probe of the generated schedule.
+type probe struct {
+	Probe         int                  `json:"probe"`
+	Agents        int                  `json:"agents"`
+	Purpose       string               `json:"purpose"`
+	Tier          string               `json:"tier"`
+	StartNs       int64                `json:"start_ns"`
+	WarmupStartNs int64                `json:"warmup_start_ns"`
+	WindowStartNs int64                `json:"window_start_ns"`
+	WindowEndNs   int64                `json:"window_end_ns"`
+	DoneNs        int64                `json:"done_ns"`
+	Client        metrics.ClientHealth `json:"client"`
+}
+
+type probesFile struct {
+	Format  string  `json:"format"`
+	Version int     `json:"version"`
+	Probes  []probe `json:"probes"`
+}
+
+// PowerLine is one line of power.jsonl.zst.
+type PowerLine struct {
+	metrics.PowerSample
+	TUnixNs     int64  `json:"t_unix_ns"`
+	PowerSource string `json:"power_source,omitempty"`
+	Err         string `json:"err,omitempty"`
+}
+
+// AccuracyLine is one line of accuracy.jsonl.
+type AccuracyLine struct {
+	ID       int    `json:"id"`
+	Prompt   string `json:"prompt"`
+	Output   string `json:"output"`
+	Expected string `json:"expected"`
+	Correct  bool   `json:"correct"`
+}
+
+const (
+	sampleNs = int64(100 * time.Millisecond)
+	idleW    = 90.0
+)
+
+// Build writes a complete, signed bundle into dir.
+func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
+	if o.Agents <= 0 {
+		o.Agents = 40
+	}
+	if o.Window <= 0 {
+		o.Window = 20 * time.Second
+	}
+	if o.Profile == "" {
+		o.Profile = "test"
+	}
+	if o.Repeat <= 0 {
+		o.Repeat = 1
+	}
+	rules, err := spec.LoadRules("v1")
+	if err != nil {
+		return nil, err
+	}
+	prof, err := rules.Profile(o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	wl, err := workload.LoadBytes(workload.DefaultBytes())
+	if err != nil {
+		return nil, err
+	}
+	priv := o.Key
+	if priv == nil {
+		if _, priv, err = ed25519.GenerateKey(nil); err != nil {
+			return nil, err
+		}
+	}
+	if o.Job == "" {
+		o.Job = "job-test-0001"
+	}
+	if o.Attempt <= 0 {
+		o.Attempt = 1
+	}
+	b := &Bundle{Dir: dir, Job: o.Job, Attempt: o.Attempt, Key: priv, Trusted: bundle.Trusted(priv.Public().(ed25519.PublicKey)), Workload: wl, Answers: map[int]string{}}
+	w, err := bundle.NewWriter(dir)
+	if err != nil {
+		return nil, err
+	}
+	g := &gen{rng: rand.New(rand.NewPCG(o.Seed, 7)), turns: smallTurns(wl)}
+
+	// Schedule: idle baseline [0.5 s, 2.5 s), then per repetition a search
+	// probe at N that passes, one at N+1 that fails, a confirmation at N.
+	cursor := int64(3 * time.Second)
+	var probes []probe
+	var all [][]metrics.Request
+	for rep := 0; rep < o.Repeat; rep++ {
+		n := o.Agents * (rep + 1)
+		for _, step := range []struct {
+			n       int
+			purpose string
+			slow    bool
+		}{{n, "search", false}, {n + 1, "search", true}, {n, "confirm", false}} {
+			p := probe{Probe: len(probes), Agents: step.n, Purpose: step.purpose, Tier: Tier, StartNs: cursor}
+			if len(probes) > 0 {
+				p.StartNs = probes[len(probes)-1].WindowEndNs
+			}
+			begin := cursor
+			p.WarmupStartNs = begin + int64(prof.Settle.Duration)
+			p.WindowStartNs = p.WarmupStartNs + int64(6*time.Second)
+			p.WindowEndNs = p.WindowStartNs + int64(o.Window)
+			recs := g.probe(p.Probe, step.n, begin, p.WindowEndNs, step.slow, len(probes)*100000)
+			p.DoneNs = p.WindowEndNs
+			for i := range recs {
+				p.DoneNs = max(p.DoneNs, recs[i].EndNs())
+			}
+			p.Client = metrics.ClientHealth{WallNs: p.WindowEndNs - p.WindowStartNs, SchedLagP99Ns: int64(time.Millisecond), CPUShare: 0.2, CPUSet: []int{0}}
+			probes = append(probes, p)
+			all = append(all, recs)
+			cursor = p.DoneNs + int64(time.Millisecond)
+		}
+	}
+	end := cursor + int64(time.Second)
+
+	// Records.
+	rf, err := w.Create(bundle.RequestsFile)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := metrics.NewRecordWriter(rf)
+	if err != nil {
+		return nil, err
+	}
+	for _, recs := range all {
+		for i := range recs {
+			if err := rw.Write(&recs[i]); err != nil {
+				return nil, err
+			}
+			b.Records++
+		}
+	}
+	if err := rw.Close(); err != nil {
+		return nil, err
+	}
+	if err := rf.Close(); err != nil {
+		return nil, err
+	}
+
+	// Power: one simulated GPU at 10 Hz; idle before the first probe.
+	samples := g.power(end, probes[0].StartNs)
+	pf, err := w.CreateZstd(bundle.PowerFile)
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(pf)
+	for _, s := range samples {
+		if err := enc.Encode(PowerLine{PowerSample: s, TUnixNs: 1_700_000_000_000_000_000 + s.TMonoNs, PowerSource: "sim"}); err != nil {
+			return nil, err
+		}
+	}
+	if err := pf.Close(); err != nil {
+		return nil, err
+	}
+
+	if err := w.WriteJSON(bundle.ProbesFile, probesFile{Format: "agentwatt-probes", Version: 1, Probes: probes}); err != nil {
+		return nil, err
+	}
+
+	// Accuracy: every answer right.
+	af, err := w.Create(bundle.AccuracyFile)
+	if err != nil {
+		return nil, err
+	}
+	aenc := json.NewEncoder(af)
+	for id := 0; id < prof.AccuracyQuestions; id++ {
+		want := fmt.Sprint(17 + 3*id)
+		if o.Answers != nil {
+			want = o.Answers(id)
+		}
+		b.Answers[id] = want
+		if err := aenc.Encode(AccuracyLine{ID: id, Prompt: fmt.Sprintf("question %d", id), Output: "so the answer is\n#### " + want, Expected: want, Correct: true}); err != nil {
+			return nil, err
+		}
+	}
+	if err := af.Close(); err != nil {
+		return nil, err
+	}
+	lf, err := w.CreateZstd(bundle.EngineLogFile)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(lf, "sim engine log\n")
+	if err := lf.Close(); err != nil {
+		return nil, err
+	}
+	if err := w.WriteJSON(bundle.EnvironmentFile, map[string]any{"model": "sim", "mode": "search", "seed": o.Seed, "chat_template": Template}); err != nil {
+		return nil, err
+	}
+
+	// The runner's claim, computed as the runner does.
+	pr := probeRules(rules, prof)
+	tier, _ := rules.Tier(Tier)
+	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
+	sum := &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: o.Profile, PowerBoundary: "sim", GPUs: 1, Tiers: map[string]bundle.TierSummary{}}
+	base := windowEnergy(samples, int64(500*time.Millisecond), int64(2500*time.Millisecond), 0)
+	sum.IdleBaseline = &bundle.IdleBaseline{State: "engine-idle", StartNs: int64(500 * time.Millisecond), EndNs: int64(2500 * time.Millisecond), DurationS: 2, EnergyJ: base.CounterJ, AvgPowerW: base.AvgPowerW}
+	for i, p := range probes {
+		res := metrics.EvaluateProbe(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Records: all[i], Client: p.Client}, pr, tiers)
+		ps := bundle.ProbeSummaryOf(p.Probe, res, p.WindowStartNs, p.WindowEndNs, p.Client)
+		ps.Tier, ps.Role = p.Tier, p.Purpose
+		ps.Energy = windowEnergy(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
+		sum.Probes = append(sum.Probes, ps)
+	}
+	last := sum.Probes[len(sum.Probes)-1]
+	if !last.Tiers[Tier].Passed || sum.Probes[len(sum.Probes)-2].Tiers[Tier].Passed {
+		return nil, fmt.Errorf("testbundle: generated probes do not pass and fail as designed: %+v", last.Tiers[Tier])
+	}
+	cp := last.Index
+	nMax := last.Agents
+	sum.Tiers[Tier] = bundle.TierSummary{MaxAgents: nMax, Confirmed: true, MinDecodeTPS: tier.MinDecodeRate, MaxTTFTS: tier.MaxTTFT.Seconds(),
+		ConfirmProbe: &cp, OutputTokensPerS: last.OutputTokensPerS, EnergyCounterJ: last.Energy.CounterJ, EnergyInstantJ: last.Energy.InstantJ,
+		AvgPowerW: last.Energy.AvgPowerW, AgentsPerMW: metrics.AgentsPerMW(nMax, last.Energy.AvgPowerW), AgentsPerGPU: float64(nMax),
+		JoulesPerToken: last.Energy.JoulesPerToken}
+	if err := w.WriteJSON(bundle.SummaryFile, sum); err != nil {
+		return nil, err
+	}
+	b.Summary = sum
+	lp := probes[len(probes)-1]
+	b.ConfirmWindow = [2]int64{lp.WindowStartNs, lp.WindowEndNs}
+	m := manifest(b, o.Profile)
+	if err := w.Seal(ctx, m, bundle.NewSigner(priv)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func manifest(b *Bundle, profile string) *bundle.Manifest {
+	return &bundle.Manifest{
+		Job: b.Job, Attempt: b.Attempt, SpecDigest: "sha256:" + fmt.Sprintf("%064x", 1),
+		Runner:    bundle.Runner{ID: "test-runner", Version: "test"},
+		Inventory: json.RawMessage(`{"source":"sim","gpus":[{"index":0,"power_limit_w":700}]}`),
+		Software:  map[string]string{"agentwatt": "test"},
+		Rules:     bundle.Rules{Version: "v1", Profile: profile},
+		Workload:  bundle.Workload{Name: "default", Digest: string(b.Workload.Digest)},
+		Simulated: true,
+		CreatedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
+	}
+}
+
+// probeRules is the runner's mapping of rules onto metrics.ProbeRules.
+func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
+	return metrics.ProbeRules{
+		Confidence: r.Probe.Confidence, MinMetShare: r.Probe.MinMetShare, MinAgentShare: r.Probe.AgentMedianShare,
+		MaxErrorShare: r.Probe.MaxErrorShare, ActiveTolerance: r.Probe.ActiveSessionTolerance,
+		MaxIdleGap: p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
+		MinWindow:  p.Window.Duration, MinRequests: p.MinRequests,
+		Health: metrics.HealthLimits{MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration, MaxCPUShare: p.Client.MaxCPUShare},
+	}
+}
+
+func windowEnergy(samples []metrics.PowerSample, start, end int64, tokens float64) *bundle.WindowEnergy {
+	counter, err := metrics.EnergyFromCounters(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	gap := metrics.MaxGap(samples, start, end)
+	return bundle.WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), tokens, gap.Seconds())
+}
+
+type turnRef struct {
+	traj string
+	turn int
+	t    *workload.Turn
+}
+
+// smallTurns are root-trajectory turns with short answers, so that windows
+// fill quickly.
+func smallTurns(wl *workload.Workload) []turnRef {
+	var out []turnRef
+	for _, tr := range wl.Trajectories {
+		for k := range tr.Turns {
+			if o := tr.Turns[k].OutputTokens; o >= 40 && o <= 400 {
+				out = append(out, turnRef{tr.ID, k, &tr.Turns[k]})
+			}
+		}
+	}
+	return out
+}
+
+type gen struct {
+	rng   *rand.Rand
+	turns []turnRef
+	next  int
+}
+
+// probe generates n closed-loop agents sending from begin until windowEnd.
+// A slow probe decodes at 8–15 tok/s (fails t20); otherwise 40–90 tok/s
+// with TTFT 0.2–1.2 s, and 1 request in 40 takes 9.2–9.6 s to its first
+// token (still inside t20's 10 s).
+func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int) []metrics.Request {
+	var out []metrics.Request
+	for a := 0; a < n; a++ {
+		t := begin + int64(g.rng.IntN(200))*int64(time.Millisecond)
+		for t < windowEnd {
+			tr := g.turns[g.next%len(g.turns)]
+			g.next++
+			ttft := 0.2 + g.rng.Float64()
+			if g.rng.IntN(40) == 0 {
+				ttft = 9.2 + 0.4*g.rng.Float64()
+			}
+			rate := 40 + 50*g.rng.Float64()
+			if slow {
+				rate = 8 + 7*g.rng.Float64()
+			}
+			out1 := max(1, tr.t.OutputTokens)
+			first := t + int64(ttft*1e9)
+			last := first + int64(float64(out1-1)/rate*1e9)
+			target := workload.TargetPromptTokens(tr.t, Template)
+			r := metrics.Request{Probe: p, Phase: metrics.PhaseWindow, Agent: agentBase + a, Session: fmt.Sprintf("s%d", agentBase+a),
+				Trajectory: tr.traj, Turn: tr.turn, TSendNs: t, TFirstNs: first, TLastNs: last,
+				PromptTokens: target + g.rng.IntN(5) - 2, CachedTokens: metrics.Int(target / 2), CompletionTokens: out1,
+				TargetPromptTokens: target, TargetCompletionTokens: out1, Chunks: out1, Status: metrics.StatusOK,
+				TokenCountSource: metrics.TokenSourceUsage}
+			out = append(out, r)
+			t = last + int64((0.05+0.3*g.rng.Float64())*1e9)
+		}
+	}
+	return out
+}
+
+// power samples one simulated GPU every 100 ms from 0 to end: idle before
+// load, then 300 W with a slow wave; the counter integrates the trapezoids,
+// so counter and instant energy agree.
+func (g *gen) power(end, load int64) []metrics.PowerSample {
+	var out []metrics.PowerSample
+	var e float64
+	prevW := 0.0
+	for t := int64(0); t <= end; t += sampleNs {
+		w := idleW
+		if t >= load {
+			w = 300 + 40*math.Sin(float64(t)/3e9)
+		}
+		if t > 0 {
+			e += (prevW + w) / 2 * float64(sampleNs) / 1e9 * 1000
+		}
+		out = append(out, metrics.PowerSample{GPU: 0, TMonoNs: t, EnergyMJ: e, PowerW: w})
+		prevW = w
+	}
+	return out
+}
+
+// Upload copies the bundle's files to prefix in store.
+func (b *Bundle) Upload(ctx context.Context, put func(ctx context.Context, key, path string) error, prefix string) error {
+	ents, err := os.ReadDir(b.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := put(ctx, prefix+e.Name(), filepath.Join(b.Dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Derive copies the bundle to dir, lets edit change its files, and, when
+// key is set, seals it again with key (a dishonest enrolled runner, or an
+// outsider with its own key); with key nil the old manifest and envelope
+// stay (an outsider without the key).
+func (b *Bundle) Derive(ctx context.Context, dir string, edit func(dir string) error, key ed25519.PrivateKey) error {
+	if err := os.CopyFS(dir, os.DirFS(b.Dir)); err != nil {
+		return err
+	}
+	if err := edit(dir); err != nil {
+		return err
+	}
+	if key == nil {
+		return nil
+	}
+	var m bundle.Manifest
+	data, err := os.ReadFile(filepath.Join(dir, bundle.ManifestFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(dir, bundle.ManifestFile))
+	os.Remove(filepath.Join(dir, bundle.EnvelopeFile))
+	m.Runner.KeyID, m.Files = "", nil
+	w, err := bundle.NewWriter(dir)
+	if err != nil {
+		return err
+	}
+	return w.Seal(ctx, &m, bundle.NewSigner(key))
+}

@@ -1,0 +1,482 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+// environment is the part of environment.json the verifier reads.
+type environment struct {
+	Model        string                `json:"model"`
+	ChatTemplate workload.ChatTemplate `json:"chat_template"`
+}
+
+// inventory is the part of the manifest's hardware inventory the power
+// bounds need.
+type inventory struct {
+	GPUs []struct {
+		Index               int     `json:"index"`
+		PowerLimitW         float64 `json:"power_limit_w"`
+		EnforcedPowerLimitW float64 `json:"enforced_power_limit_w"`
+	} `json:"gpus"`
+}
+
+// Verify checks one bundle and recomputes its figures. It returns a
+// verdict (verified or rejected, every check with its reason) or an error
+// when the bundle could not be verified at all: the source unreadable, no
+// keys, the workload or reference answers missing, a rules version this
+// build does not know.
+func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, error) {
+	if len(opts.Trusted) == 0 {
+		return nil, ErrNoKeys
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	v := &Verdict{SchemaVersion: VerdictSchemaVersion, VerifiedAt: now().UTC(), Status: StatusRejected}
+	cl := &checkList{}
+	defer func() { v.Checks = cl.checks }()
+
+	b, err := bundle.Open(ctx, src, opts.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	m, ps := b.VerifyIntegrity(ctx, opts.Trusted)
+	if bundle.HasReason(ps, bundle.ReasonRead) {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, ps)
+	}
+	if m != nil {
+		v.Job, v.Attempt, v.Simulated = m.Job, m.Attempt, m.Simulated
+		v.Runner, v.RunnerKeyID = m.Runner.ID, m.Runner.KeyID
+		v.RulesVersion, v.Profile = m.Rules.Version, m.Rules.Profile
+		v.WorkloadName, v.WorkloadDigest, v.SpecDigest = m.Workload.Name, m.Workload.Digest, m.SpecDigest
+	}
+	if len(ps) > 0 {
+		fails := make([]string, len(ps))
+		for i, p := range ps {
+			fails[i] = p.Error()
+		}
+		cl.add(CheckIntegrity, fails, "")
+		return v, nil
+	}
+	if m.Incomplete {
+		cl.add(CheckIntegrity, []string{"incomplete bundle: " + m.IncompleteReason}, "")
+		return v, nil
+	}
+	cl.add(CheckIntegrity, nil, fmt.Sprintf("%d files match the manifest, signed by %s (runner %s)", len(m.Files), m.Runner.KeyID, m.Runner.ID))
+
+	if opts.Jobs != nil {
+		job, err := opts.Jobs.Get(ctx, m.Job)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", m.Job, err)
+		}
+		if job.Attempt != m.Attempt {
+			cl.add(CheckAttempt, []string{fmt.Sprintf("stale attempt: the bundle is attempt %d, the job's current attempt is %d", m.Attempt, job.Attempt)}, "")
+			return v, nil
+		}
+		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
+	}
+
+	r := &run{b: b, m: m, opts: opts, v: v, cl: cl}
+	if err := r.recompute(ctx); err != nil {
+		return nil, err
+	}
+	v.Checks = cl.checks
+	if len(v.Failed()) == 0 {
+		v.Status = StatusVerified
+	}
+	return v, nil
+}
+
+// run is one recomputation.
+type run struct {
+	b     *bundle.Bundle
+	m     *bundle.Manifest
+	opts  Options
+	v     *Verdict
+	cl    *checkList
+	rules *spec.Rules
+	prof  *spec.Profile
+}
+
+// reject records a failed check that ends the recomputation (an input the
+// rest depends on is malformed).
+func (r *run) reject(name string, fails ...string) error {
+	r.cl.add(name, fails, "")
+	return nil
+}
+
+func (r *run) recompute(ctx context.Context) error {
+	var err error
+	r.rules = r.opts.Rules
+	if r.rules == nil {
+		if r.rules, err = spec.LoadRules(r.m.Rules.Version); err != nil {
+			return fmt.Errorf("rules of the bundle: %w", err)
+		}
+	}
+	if r.prof, err = r.rules.Profile(r.m.Rules.Profile); err != nil {
+		return fmt.Errorf("rules of the bundle: %w", err)
+	}
+	wl := r.opts.Workload
+	if wl == nil {
+		return fmt.Errorf("%w: %s@%s", ErrNoWorkload, r.m.Workload.Name, r.m.Workload.Digest)
+	}
+	if string(wl.Digest) != r.m.Workload.Digest {
+		return fmt.Errorf("%w: given %s, manifest names %s", ErrWorkloadMismatch, wl.Digest, r.m.Workload.Digest)
+	}
+
+	// Inputs: the claim, the environment, the schedule.
+	sumData, err := r.readAll(ctx, bundle.SummaryFile, maxSummaryBytes)
+	if errors.Is(err, bundle.ErrTooLarge) {
+		return r.reject(CheckProbes, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	sum, err := bundle.DecodeSummary(sumData)
+	if err != nil {
+		return r.reject(CheckProbes, err.Error())
+	}
+	if sum.Simulated != r.m.Simulated || sum.Profile != r.m.Rules.Profile {
+		return r.reject(CheckProbes, fmt.Sprintf("summary.json says simulated=%v profile %q, the manifest simulated=%v profile %q",
+			sum.Simulated, sum.Profile, r.m.Simulated, r.m.Rules.Profile))
+	}
+	var env environment
+	envData, err := r.readAll(ctx, bundle.EnvironmentFile, maxEnvironmentBytes)
+	if errors.Is(err, bundle.ErrTooLarge) {
+		return r.reject(CheckRecords, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(envData, &env); err != nil {
+		return r.reject(CheckRecords, fmt.Sprintf("%s: %v", bundle.EnvironmentFile, err))
+	}
+	probesData, err := r.readAll(ctx, bundle.ProbesFile, maxProbesBytes)
+	if errors.Is(err, bundle.ErrTooLarge) {
+		return r.reject(CheckProbes, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	pf, err := decodeProbes(probesData)
+	if err != nil {
+		return r.reject(CheckProbes, err.Error())
+	}
+
+	// Records: one streaming pass.
+	rf, err := r.b.OpenFile(ctx, bundle.RequestsFile)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	st, err := scanRecords(rf, newTargets(wl, env.ChatTemplate), r.rules.Verify, r.opts.ZstdLimits, r.opts.MaxRecords)
+	rf.Close()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	r.cl.add(CheckRecords, st.recordFails.reasons(), fmt.Sprintf("%d request records decode, in clock order; %d chunk timings agree", st.total, st.chunked))
+	r.cl.add(CheckTargets, st.targetFails.reasons(), fmt.Sprintf("every prompt within max(%.0f%%, %d tokens) of the workload's target (%d without usage, not judged)",
+		100*r.rules.Verify.PromptTokens.Share, r.rules.Verify.PromptTokens.Tokens, st.noUsage))
+	forced := st.forcedFails.reasons()
+	answered := st.total - st.errors
+	if answered > 0 && float64(st.truncated)/float64(answered) > r.rules.Probe.MaxErrorShare {
+		forced = append(forced, fmt.Sprintf("%d of %d answers (%.2f%%) ended before the forced length, above %.2f%%",
+			st.truncated, answered, 100*float64(st.truncated)/float64(answered), 100*r.rules.Probe.MaxErrorShare))
+	}
+	r.cl.add(CheckForced, forced, fmt.Sprintf("completion_tokens equal the forced length; %d of %d answers ended early (counted)", st.truncated, answered))
+
+	// Power.
+	pw, err := r.power(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Probes and tiers.
+	tiers, err := r.tiers(sum)
+	if err != nil {
+		return r.reject(CheckTiers, err.Error())
+	}
+	pr := probeRules(r.rules, r.prof)
+	ev := evaluateProbes(pf, st.records, pw.valid, pr, tiers)
+	tol := r.rules.Verify.RunnerClaimTolerance
+	r.cl.add(CheckProbes, compareProbes(sum, ev, tol), fmt.Sprintf("%d probes recomputed, every claim within %.2f%%", len(ev), 100*tol))
+	gpus := distinctGPUs(pw.valid)
+	outs := map[string]tierOutcome{}
+	for _, t := range tiers {
+		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
+	}
+	tierFails := compareTiers(sum, outs, gpus, tol)
+	if len(pw.valid) > 0 && sum.GPUs != gpus {
+		tierFails = append(tierFails, fmt.Sprintf("summary.json gpus: claimed %d, the power samples cover %d", sum.GPUs, gpus))
+	}
+	r.cl.add(CheckTiers, tierFails, "max agents, confirmation and headline figures recomputed")
+
+	res := &Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total}
+	r.v.Results = res
+	r.rulesChecks(ev, outs, tiers)
+	r.powerChecks(sum, outs, pw, res)
+	for _, t := range tiers {
+		o := outs[t.Name]
+		tr := TierResult{Tier: t.Name, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFT.Seconds(),
+			MaxAgents: o.maxAgents, Confirmed: o.confirmed, ConfirmProbe: -1}
+		if c := o.confirm; c != nil {
+			tr.ConfirmProbe = c.rec.Probe
+			tr.WindowS = c.res.WindowS
+			tr.OutputTokensPerS = c.res.OutputTokensPerS
+			if e := c.energy; e != nil {
+				tr.EnergyJ, tr.AvgPowerW, tr.JoulesPerToken = e.CounterJ, e.AvgPowerW, e.JoulesPerToken
+				tr.AgentsPerMW = metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW)
+			}
+			if gpus > 0 {
+				tr.AgentsPerGPU = float64(o.maxAgents) / float64(gpus)
+			}
+		}
+		res.Tiers = append(res.Tiers, tr)
+	}
+
+	// Accuracy.
+	if err := r.accuracy(ctx, env, res); err != nil {
+		return err
+	}
+	r.cached(st, wl)
+	return nil
+}
+
+// tiers are the rules' definitions of the tiers the summary reports.
+func (r *run) tiers(sum *bundle.Summary) ([]metrics.Tier, error) {
+	var out []metrics.Tier
+	for _, id := range sortedKeys(sum.Tiers) {
+		t, ok := r.rules.Tier(id)
+		if !ok {
+			return nil, fmt.Errorf("summary.json tier %q is not a tier of rules %s", id, r.rules.Version)
+		}
+		out = append(out, metrics.Tier{Name: t.ID, MinDecodeTPS: t.MinDecodeRate, MaxTTFT: t.MaxTTFT.Duration})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("summary.json reports no tier")
+	}
+	return out, nil
+}
+
+// rulesChecks judges the confirmation windows against the profile.
+func (r *run) rulesChecks(ev []evaluated, outs map[string]tierOutcome, tiers []metrics.Tier) {
+	var win, errs, health capped
+	for _, t := range tiers {
+		o := outs[t.Name]
+		for i := range ev {
+			e := &ev[i]
+			if !e.rec.hasWindow() || e.rec.Agents != o.maxAgents || !e.passes(t.Name) {
+				continue
+			}
+			d := time.Duration(e.rec.WindowEndNs - e.rec.WindowStartNs)
+			slack := r.prof.Client.MaxSchedLagP99.Duration
+			if d < r.prof.Window.Duration || d > r.prof.MaxWindow.Duration+slack {
+				win.addf("%s probe %d: window %v outside [%v, %v]", t.Name, e.rec.Probe, d, r.prof.Window.Duration, r.prof.MaxWindow.Duration)
+			}
+			if e.res.Requests < r.prof.MinRequests {
+				win.addf("%s probe %d: %d window requests, fewer than %d", t.Name, e.rec.Probe, e.res.Requests, r.prof.MinRequests)
+			}
+			if e.res.ErrorShare > r.rules.Probe.MaxErrorShare {
+				errs.addf("%s probe %d: error share %.4f above %.4f", t.Name, e.rec.Probe, e.res.ErrorShare, r.rules.Probe.MaxErrorShare)
+			}
+			for _, reason := range e.res.InvalidReasons {
+				health.addf("%s probe %d: %s", t.Name, e.rec.Probe, reason)
+			}
+		}
+	}
+	r.cl.add(CheckWindows, win.reasons(), fmt.Sprintf("passing windows at N_max last %v–%v with ≥ %d requests", r.prof.Window.Duration, r.prof.MaxWindow.Duration, r.prof.MinRequests))
+	r.cl.add(CheckErrorShare, errs.reasons(), fmt.Sprintf("error share ≤ %.2f%% in the windows at N_max", 100*r.rules.Probe.MaxErrorShare))
+	r.cl.add(CheckClientHealth, health.reasons(), fmt.Sprintf("active sessions within %.0f%% of N and the client healthy in the windows at N_max", 100*r.rules.Probe.ActiveSessionTolerance))
+}
+
+// power reads power.jsonl.zst.
+func (r *run) power(ctx context.Context) (*powerSamples, error) {
+	rc, err := r.b.OpenFile(ctx, bundle.PowerFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	defer rc.Close()
+	ps, err := readPowerSamples(rc, r.opts.ZstdLimits)
+	if errors.Is(err, bundle.ErrDigestMismatch) {
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	if err != nil {
+		r.cl.add(CheckPower, []string{err.Error()}, "")
+		return &powerSamples{}, nil
+	}
+	return ps, nil
+}
+
+// powerChecks judges each confirmation window's power: sample gaps,
+// counter resets, the counter-vs-instant cross-check and the bounds (idle
+// baseline ≤ average ≤ Σ power limits).
+func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, res *Results) {
+	if _, done := r.v.Check(CheckPower); done {
+		return // power.jsonl.zst did not decode
+	}
+	var fails capped
+	if len(pw.valid) == 0 {
+		fails.addf("%s holds no valid power sample (%d failed reads)", bundle.PowerFile, pw.failed)
+		r.cl.add(CheckPower, fails.reasons(), "")
+		return
+	}
+	idle := 0.0
+	if b := sum.IdleBaseline; b != nil && b.EndNs > b.StartNs {
+		if e := windowEnergy(pw.valid, b.StartNs, b.EndNs, 0); e != nil {
+			idle = e.AvgPowerW
+			res.IdlePowerW = idle
+			c := &comparer{tol: r.rules.Verify.RunnerClaimTolerance}
+			c.num("summary.json idle_baseline.avg_power_w", b.AvgPowerW, idle)
+			fails.list = append(fails.list, c.fails.reasons()...)
+		} else {
+			fails.addf("the power samples do not cover the idle baseline [%d, %d)", b.StartNs, b.EndNs)
+		}
+	}
+	var inv inventory
+	_ = json.Unmarshal(r.m.Inventory, &inv) // an inventory without limits leaves the upper bound unchecked
+	limit := 0.0
+	for _, g := range inv.GPUs {
+		if g.EnforcedPowerLimitW > 0 {
+			limit += g.EnforcedPowerLimitW
+		} else {
+			limit += g.PowerLimitW
+		}
+	}
+	maxGap := r.rules.Power.MaxSampleGap.Duration.Seconds()
+	for _, name := range sortedKeys(outs) {
+		o := outs[name]
+		if o.confirm == nil {
+			continue
+		}
+		e, p := o.confirm.energy, o.confirm.rec.Probe
+		if e == nil {
+			fails.addf("%s probe %d: the power samples do not cover the confirmation window", name, p)
+			continue
+		}
+		if e.MaxGapS > maxGap {
+			fails.addf("%s probe %d: power sample gap %.3f s above %.3f s", name, p, e.MaxGapS, maxGap)
+		}
+		if e.CounterResets > 0 {
+			fails.addf("%s probe %d: %d energy counter resets in the window", name, p, e.CounterResets)
+		}
+		if d := metrics.RelativeDifference(e.InstantJ, e.CounterJ); d > r.rules.Power.CrossCheckTolerance {
+			fails.addf("%s probe %d: counter energy %.6g J and integral of instantaneous power %.6g J differ by %.2f%%, above %.2f%%",
+				name, p, e.CounterJ, e.InstantJ, 100*d, 100*r.rules.Power.CrossCheckTolerance)
+		}
+		if idle > 0 && e.AvgPowerW < idle {
+			fails.addf("%s probe %d: average power %.1f W below the idle baseline %.1f W", name, p, e.AvgPowerW, idle)
+		}
+		if limit > 0 && e.AvgPowerW > limit {
+			fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
+		}
+	}
+	note := fmt.Sprintf("%d samples (%d failed reads left out); gaps ≤ %.2f s, no resets, cross-check within %.0f%%",
+		len(pw.valid), pw.failed, maxGap, 100*r.rules.Power.CrossCheckTolerance)
+	if limit == 0 {
+		note += "; no power limits in the inventory, upper bound not checked"
+	}
+	r.cl.add(CheckPower, fails.reasons(), note)
+}
+
+// accuracy scores accuracy.jsonl against the references and the model's
+// reference score.
+func (r *run) accuracy(ctx context.Context, env environment, res *Results) error {
+	if len(r.opts.References) == 0 {
+		return fmt.Errorf("no reference answers for %s", r.rules.Accuracy.Dataset)
+	}
+	models := r.opts.Models
+	if models == nil {
+		var err error
+		if models, err = spec.Models(); err != nil {
+			return err
+		}
+	}
+	model := r.opts.Model
+	switch {
+	case model != "":
+	case r.m.Simulated:
+		model = "sim"
+	default:
+		model = env.Model
+	}
+	res.Model = model
+	ref, ok := models.Lookup(model)
+	if !ok {
+		r.cl.add(CheckAccuracy, []string{fmt.Sprintf("model %q has no reference score in models.yaml", model)}, "")
+		return nil
+	}
+	rc, err := r.b.OpenFile(ctx, bundle.AccuracyFile)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	defer rc.Close()
+	as, err := scoreAccuracy(rc, r.opts.References, r.prof.AccuracyQuestions)
+	if err != nil {
+		return fmt.Errorf("score accuracy: %w", err)
+	}
+	res.Accuracy, res.AccuracyN = as.score(), as.questions
+	fails := as.fails
+	need := r.rules.Accuracy.MinFraction * ref.Score
+	if as.score() < need {
+		fails = append(fails, fmt.Sprintf("accuracy %.4f (%d of %d) below %.4f (%.0f%% of %s's reference %.4f)",
+			as.score(), as.correct, as.questions, need, 100*r.rules.Accuracy.MinFraction, model, ref.Score))
+	}
+	r.cl.add(CheckAccuracy, fails, fmt.Sprintf("accuracy %.4f (%d of %d) reaches %.4f", as.score(), as.correct, as.questions, need))
+	return nil
+}
+
+// cached reports the share of prompt tokens the server served from cache,
+// beside the workload's theoretical prefix-cache hit rate.
+func (r *run) cached(st *recordStats, wl *workload.Workload) {
+	var cached, prompt int64
+	n := 0
+	for i := range st.records {
+		if s := &st.records[i]; s.flags&flagCachedKnown != 0 {
+			n++
+			cached += int64(s.cached)
+			prompt += int64(s.prompt)
+		}
+	}
+	theory := workload.StatsOf(wl).PrefixHitRate
+	if n == 0 || prompt == 0 {
+		r.cl.info(CheckCachedShare, fmt.Sprintf("the server reported no cached tokens; the workload's theoretical prefix hit rate is %.4f", theory))
+		return
+	}
+	r.cl.info(CheckCachedShare, fmt.Sprintf("%.4f of prompt tokens served from cache over %d requests; the workload's theoretical prefix hit rate is %.4f (reported, not judged)",
+		float64(cached)/float64(prompt), n, theory))
+}
+
+// readAll reads a small listed file whole.
+func (r *run) readAll(ctx context.Context, name string, limit int64) ([]byte, error) {
+	rc, err := r.b.OpenFile(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: more than %d bytes: %w", name, limit, bundle.ErrTooLarge)
+	}
+	return data, nil
+}
+
+func distinctGPUs(samples []metrics.PowerSample) int {
+	seen := map[int]bool{}
+	for _, s := range samples {
+		seen[s.GPU] = true
+	}
+	return len(seen)
+}

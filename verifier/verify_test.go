@@ -1,0 +1,304 @@
+package verifier_test
+
+import (
+	"bytes"
+
+	"context"
+	"crypto/ed25519"
+	"github.com/klauspost/compress/zstd"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+)
+
+// good is the known-good bundle, built once per test run.
+var (
+	goodOnce sync.Once
+	good     *verifiertest.Bundle
+	goodErr  error
+	goodDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goodDir != "" {
+		os.RemoveAll(goodDir)
+	}
+	os.Exit(code)
+}
+
+func goodBundle(t testing.TB) *verifiertest.Bundle {
+	t.Helper()
+	goodOnce.Do(func() {
+		goodDir, goodErr = os.MkdirTemp("", "verifier-good-")
+		if goodErr == nil {
+			good, goodErr = verifiertest.Build(context.Background(), filepath.Join(goodDir, "b"), verifiertest.Options{Seed: 1})
+		}
+	})
+	if goodErr != nil {
+		t.Fatalf("build the known-good bundle: %v", goodErr)
+	}
+	return good
+}
+
+func options(b *verifiertest.Bundle) verifier.Options {
+	refs := make([]verifier.Reference, 0, len(b.Answers))
+	for id, a := range b.Answers {
+		refs = append(refs, verifier.Reference{ID: id, Expected: a})
+	}
+	return verifier.Options{Trusted: b.Trusted, Workload: b.Workload, References: refs,
+		Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
+}
+
+// jobs is a JobSource whose job is at a given attempt.
+type jobs struct{ attempt int }
+
+func (j jobs) Get(_ context.Context, id string) (*queue.Job, error) {
+	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt}, nil
+}
+
+func TestVerifyHappyPath(t *testing.T) {
+	b := goodBundle(t)
+	opts := options(b)
+	opts.Jobs = jobs{attempt: b.Attempt}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() {
+		t.Fatalf("status %s, failed checks: %+v", v.Status, v.Failed())
+	}
+	for _, name := range []string{verifier.CheckIntegrity, verifier.CheckAttempt, verifier.CheckRecords, verifier.CheckTargets,
+		verifier.CheckForced, verifier.CheckProbes, verifier.CheckTiers, verifier.CheckWindows, verifier.CheckErrorShare,
+		verifier.CheckClientHealth, verifier.CheckPower, verifier.CheckAccuracy} {
+		if c, ok := v.Check(name); !ok || !c.Passed {
+			t.Errorf("check %s: got %+v (present %v), want passed", name, c, ok)
+		}
+	}
+	claim := b.Summary.Tiers[verifiertest.Tier]
+	if len(v.Results.Tiers) != 1 {
+		t.Fatalf("results tiers: got %d, want 1", len(v.Results.Tiers))
+	}
+	got := v.Results.Tiers[0]
+	if got.MaxAgents != claim.MaxAgents || !got.Confirmed || got.ConfirmProbe != *claim.ConfirmProbe {
+		t.Errorf("tier: got N=%d confirmed=%v probe %d, want N=%d probe %d", got.MaxAgents, got.Confirmed, got.ConfirmProbe, claim.MaxAgents, *claim.ConfirmProbe)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"agents_per_mw", got.AgentsPerMW, claim.AgentsPerMW},
+		{"avg_power_w", got.AvgPowerW, claim.AvgPowerW},
+		{"joules_per_token", got.JoulesPerToken, claim.JoulesPerToken},
+		{"output_tokens_per_s", got.OutputTokensPerS, claim.OutputTokensPerS},
+		{"agents_per_gpu", got.AgentsPerGPU, claim.AgentsPerGPU},
+	} {
+		if c.want == 0 || metrics.RelativeDifference(c.got, c.want) > 1e-9 {
+			t.Errorf("%s: recomputed %v, the known-good claim %v", c.name, c.got, c.want)
+		}
+	}
+	if v.Results.Accuracy != 1 || v.Results.Model != "sim" {
+		t.Errorf("accuracy: got %v for %q, want 1 for sim", v.Results.Accuracy, v.Results.Model)
+	}
+}
+
+func TestVerifyRejectsTampering(t *testing.T) {
+	b := goodBundle(t)
+	_, stranger, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := b.ConfirmWindow
+	tests := []struct {
+		name      string
+		edit      func(dir string) error
+		key       ed25519.PrivateKey // nil: not re-signed
+		attempt   int                // the job's current attempt; 0: no queue
+		check     string             // the check that must fail
+		reasonHas string             // in its reason
+	}{
+		{
+			name:  "outsider: file changed without re-signing",
+			edit:  func(dir string) error { return flipByte(filepath.Join(dir, bundle.SummaryFile)) },
+			check: verifier.CheckIntegrity, reasonHas: string(bundle.ReasonDigestMismatch),
+		},
+		{
+			name:  "outsider: file missing",
+			edit:  func(dir string) error { return os.Remove(filepath.Join(dir, bundle.AccuracyFile)) },
+			check: verifier.CheckIntegrity, reasonHas: string(bundle.ReasonFileMissing),
+		},
+		{
+			name:  "outsider: re-signed with an unenrolled key",
+			edit:  func(dir string) error { return nil },
+			key:   stranger,
+			check: verifier.CheckIntegrity, reasonHas: string(bundle.ReasonUntrustedKey),
+		},
+		{
+			name:    "outsider: stale attempt",
+			edit:    func(dir string) error { return nil },
+			attempt: 2,
+			check:   verifier.CheckAttempt, reasonHas: "stale attempt: the bundle is attempt 1, the job's current attempt is 2",
+		},
+		{
+			name: "runner: a first-token time moved by 1 s",
+			edit: func(dir string) error {
+				moved := false
+				return verifiertest.EditRecords(dir, func(r *metrics.Request) {
+					// The slowest first token in the confirmation window
+					// crosses the tier's 10 s: the recomputed met share
+					// drops below the claim.
+					if !moved && r.TSendNs >= cw[0] && r.TSendNs < cw[1] && r.TFirstNs-r.TSendNs > 9e9 && r.TLastNs-r.TFirstNs > 1.2e9 {
+						r.TFirstNs += 1e9
+						moved = true
+					}
+				})
+			},
+			key:   nil, // set below: the enrolled key
+			check: verifier.CheckProbes, reasonHas: "met_share",
+		},
+		{
+			name: "runner: 0.7 s of power samples removed",
+			edit: func(dir string) error {
+				from := cw[0] + 5e9
+				return verifiertest.EditPower(dir, func(s *verifiertest.PowerLine) bool {
+					return s.TMonoNs <= from || s.TMonoNs > from+7e8
+				})
+			},
+			check: verifier.CheckPower, reasonHas: "power sample gap",
+		},
+		{
+			name: "runner: summary claims inflated by 1%",
+			edit: func(dir string) error {
+				return verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) {
+					t := s.Tiers[verifiertest.Tier]
+					t.AgentsPerMW *= 1.01
+					s.Tiers[verifiertest.Tier] = t
+				})
+			},
+			check: verifier.CheckTiers, reasonHas: "agents_per_mw: claimed",
+		},
+		{
+			name: "runner: accuracy below the threshold",
+			edit: func(dir string) error {
+				return verifiertest.EditAccuracy(dir, func(l *verifiertest.AccuracyLine) {
+					if l.ID == 3 {
+						l.Output = "#### 4" // the oracle erred; the runner still claims correct
+					}
+				})
+			},
+			check: verifier.CheckAccuracy, reasonHas: "below 0.9900",
+		},
+		{
+			name: "runner: forced lengths ignored by the engine",
+			edit: func(dir string) error {
+				n := 0
+				return verifiertest.EditRecords(dir, func(r *metrics.Request) {
+					if n++; n%10 == 0 {
+						r.CompletionTokens = max(2, r.CompletionTokens/2)
+					}
+				})
+			},
+			check: verifier.CheckForced, reasonHas: "below the forced length",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := tc.key
+			if strings.HasPrefix(tc.name, "runner:") {
+				key = b.Key // dishonest but enrolled: re-signs its edit
+			}
+			dir := filepath.Join(t.TempDir(), "b")
+			if err := b.Derive(context.Background(), dir, tc.edit, key); err != nil {
+				t.Fatal(err)
+			}
+			opts := options(b)
+			if tc.attempt > 0 {
+				opts.Jobs = jobs{attempt: tc.attempt}
+			}
+			v, err := verifier.Verify(context.Background(), bundle.DirSource(dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Verified() {
+				t.Fatalf("tampered bundle verified")
+			}
+			c, ok := v.Check(tc.check)
+			if !ok || c.Passed {
+				t.Fatalf("check %s: got %+v (present %v), want failed; failed: %+v", tc.check, c, ok, v.Failed())
+			}
+			if !strings.Contains(c.Reason, tc.reasonHas) {
+				t.Errorf("check %s reason: got %q, want it to contain %q", tc.check, c.Reason, tc.reasonHas)
+			}
+		})
+	}
+}
+
+// flipByte changes one byte in the middle of a file, keeping its size.
+func flipByte(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	data[len(data)/2] ^= 0x01
+	return os.WriteFile(path, data, 0o600)
+}
+
+// A runner's records file that expands to a 64 MiB line is refused with a
+// reason, in bounded memory (the line limit is 4 MiB).
+func TestVerifyRefusesHugeLine(t *testing.T) {
+	b := goodBundle(t)
+	dir := filepath.Join(t.TempDir(), "b")
+	err := b.Derive(context.Background(), dir, func(dir string) error {
+		f, err := os.Create(filepath.Join(dir, bundle.RequestsFile))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zw, err := zstd.NewWriter(f)
+		if err != nil {
+			return err
+		}
+		chunk := bytes.Repeat([]byte("a"), 1<<20)
+		for range 64 {
+			if _, err := zw.Write(chunk); err != nil {
+				return err
+			}
+		}
+		return zw.Close()
+	}, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v.Check(verifier.CheckRecords)
+	if v.Verified() || c.Passed || !strings.Contains(c.Reason, "line") {
+		t.Fatalf("records check: got %+v, want failed on a too long line", c)
+	}
+}
+
+// A stream of more records than the limit is refused, not held.
+func TestVerifyRefusesTooManyRecords(t *testing.T) {
+	b := goodBundle(t)
+	opts := options(b)
+	opts.MaxRecords = 10
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v.Check(verifier.CheckRecords)
+	if v.Verified() || c.Passed || !strings.Contains(c.Reason, "more than 10 records") {
+		t.Fatalf("records check: got %+v, want failed past 10 records", c)
+	}
+}
