@@ -22,6 +22,7 @@ import (
 	"github.com/agentwatt/agentwatt/examples"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/workload"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -77,6 +78,7 @@ type localStack struct {
 	vendor  string
 	token   string
 	runner  *stackRunner
+	verify  *stackVerifier
 }
 
 // localInfo is written to DIR/local.json so that people and scripts can find the
@@ -158,6 +160,9 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 			return nil, fmt.Errorf("start the local runner: %w", err)
 		}
 	}
+	if s.verify, err = startStackVerifier(ctx, s); err != nil {
+		return nil, fmt.Errorf("start the local verifier: %w", err)
+	}
 	if err := s.writeInfo(); err != nil {
 		return nil, err
 	}
@@ -201,6 +206,7 @@ func (s *localStack) startHTTP() error {
 	}
 	mux := http.NewServeMux()
 	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
+	verifier.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.httpURL = "http://" + ln.Addr().String()
 	go func() {
@@ -241,6 +247,9 @@ func (s *localStack) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.http.Shutdown(ctx)
 		cancel()
+	}
+	if s.verify != nil {
+		s.verify.Stop()
 	}
 	if s.runner != nil {
 		s.runner.Stop()

@@ -126,14 +126,27 @@ func TestVerifyRealRunnerBundle(t *testing.T) {
 		return string(out), cmd.ProcessState.ExitCode()
 	}
 	data := filepath.Join(dir, "demo")
-	if out, code := run("demo", "--dir", data, "--fixed-agents", "2"); code != 0 {
+	out, code := run("demo", "--dir", data, "-o", "json")
+	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+	// The demo ends published: one simulated, badged result on the board and
+	// the static site written beside the bundles.
+	var report demoReport
+	if err := json.Unmarshal([]byte(out[strings.LastIndex(out, "\n{")+1:]), &report); err != nil {
+		t.Fatalf("demo -o json: %v\n%s", err, out)
+	}
+	if report.State != "published" || len(report.Results) != 1 || !report.Results[0].Simulated || report.Results[0].MaxAgents < 1 {
+		t.Fatalf("demo report: %+v", report)
+	}
+	if _, err := os.Stat(report.Site); err != nil {
+		t.Errorf("static site: %v", err)
 	}
 	bundles, err := filepath.Glob(filepath.Join(data, "s3", "data", "*", "runs", "*", "*"))
 	if err != nil || len(bundles) != 1 {
 		t.Fatalf("demo bundles: %v %v", bundles, err)
 	}
-	out, code := run("verify", bundles[0], "--keys", filepath.Join(data, "runner", "runner.key.pub"))
+	out, code = run("verify", bundles[0], "--keys", filepath.Join(data, "runner", "runner.key.pub"))
 	if code != 0 {
 		t.Fatalf("verify the runner's bundle: exit %d\n%s", code, out)
 	}
