@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
@@ -271,7 +270,7 @@ func (jr *jobRun) summary() *bundle.Summary {
 			ps := bundle.ProbeSummaryOf(rec.Probe, rec.Result, rec.WindowStartNs, rec.WindowEndNs, rec.Client)
 			ps.Tier, ps.Role = rec.Tier, rec.Purpose
 			if rec.WindowStartNs >= 0 && rec.WindowEndNs > rec.WindowStartNs && len(samples) > 0 {
-				ps.Energy = windowEnergy(samples, rec.WindowStartNs, rec.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
+				ps.Energy = bundle.WindowEnergyFrom(samples, rec.WindowStartNs, rec.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 			}
 			s.Probes = append(s.Probes, ps)
 		}
@@ -298,19 +297,4 @@ func (jr *jobRun) summary() *bundle.Summary {
 		s.Tiers[id] = ts
 	}
 	return s
-}
-
-// windowEnergy is the energy of [start, end) by counter and by instant
-// power; nil when the samples do not bracket the window.
-func windowEnergy(samples []metrics.PowerSample, start, end int64, outputTokens float64) *bundle.WindowEnergy {
-	counter, err := metrics.EnergyFromCounters(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	gap := metrics.MaxGap(samples, start, end)
-	return bundle.WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), outputTokens, gap.Seconds())
 }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/agentwatt/agentwatt/metrics"
 )
@@ -184,6 +185,23 @@ func ProbeSummaryOf(index int, r metrics.ProbeResult, start, end int64, client m
 		}
 	}
 	return p
+}
+
+// WindowEnergyFrom is the energy of [start, end) by the cumulative
+// counters and by the integral of instantaneous power, from the power
+// samples of every GPU; nil when the samples do not bracket the window. The
+// runner reports it and the verifier recomputes it with this one function.
+func WindowEnergyFrom(samples []metrics.PowerSample, start, end int64, outputTokens float64) *WindowEnergy {
+	counter, err := metrics.EnergyFromCounters(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
+	if err != nil {
+		return nil
+	}
+	gap := metrics.MaxGap(samples, start, end)
+	return WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), outputTokens, gap.Seconds())
 }
 
 // WindowEnergyOf is the energy of a window of windowS seconds in which

@@ -5,18 +5,18 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/spec"
 )
 
-// probeRules maps the rules and a profile onto metrics.ProbeRules, the same
+// ProbeRules maps the rules and a profile onto metrics.ProbeRules, the same
 // mapping as the runner's replay.ProbeRules (which the verifier may not
-// import): an agent stays active across a gap of at most the think-time cap
-// plus the client's allowed scheduling lag.
-func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
+// import; cmd/agentwatt's TestProbeRulesAgree holds the two equal): an agent
+// stays active across a gap of at most the think-time cap plus the client's
+// allowed scheduling lag.
+func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
 	return metrics.ProbeRules{
 		Confidence:      r.Probe.Confidence,
 		MinMetShare:     r.Probe.MinMetShare,
@@ -82,26 +82,11 @@ func evaluateProbes(pf *probesFile, recs []slim, power []metrics.PowerSample, pr
 		}, pr, tiers)
 		e.tokens = metrics.OutputTokensInWindow(buf, p.WindowStartNs, p.WindowEndNs)
 		if len(power) > 0 {
-			e.energy = windowEnergy(power, p.WindowStartNs, p.WindowEndNs, e.tokens)
+			e.energy = bundle.WindowEnergyFrom(power, p.WindowStartNs, p.WindowEndNs, e.tokens)
 		}
 		out = append(out, e)
 	}
 	return out
-}
-
-// windowEnergy is the energy of [start, end) by counter and by instant
-// power; nil when the samples do not bracket the window.
-func windowEnergy(samples []metrics.PowerSample, start, end int64, outputTokens float64) *bundle.WindowEnergy {
-	counter, err := metrics.EnergyFromCounters(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	gap := metrics.MaxGap(samples, start, end)
-	return bundle.WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), outputTokens, gap.Seconds())
 }
 
 // tierOutcome is the capacity search's result recomputed from the probes:

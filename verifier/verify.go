@@ -206,7 +206,7 @@ func (r *run) recompute(ctx context.Context) error {
 	if err != nil {
 		return r.reject(CheckTiers, err.Error())
 	}
-	pr := probeRules(r.rules, r.prof)
+	pr := ProbeRules(r.rules, r.prof)
 	ev := evaluateProbes(pf, st.records, pw.valid, pr, tiers)
 	tol := r.rules.Verify.RunnerClaimTolerance
 	r.cl.add(CheckProbes, compareProbes(sum, ev, tol), fmt.Sprintf("%d probes recomputed, every claim within %.2f%%", len(ev), 100*tol))
@@ -332,7 +332,7 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 	}
 	idle := 0.0
 	if b := sum.IdleBaseline; b != nil && b.EndNs > b.StartNs {
-		if e := windowEnergy(pw.valid, b.StartNs, b.EndNs, 0); e != nil {
+		if e := bundle.WindowEnergyFrom(pw.valid, b.StartNs, b.EndNs, 0); e != nil {
 			idle = e.AvgPowerW
 			res.IdlePowerW = idle
 			c := &comparer{tol: r.rules.Verify.RunnerClaimTolerance}

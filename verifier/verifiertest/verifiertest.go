@@ -265,13 +265,13 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	tier, _ := rules.Tier(Tier)
 	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
 	sum := &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: o.Profile, PowerBoundary: "sim", GPUs: 1, Tiers: map[string]bundle.TierSummary{}}
-	base := windowEnergy(samples, int64(500*time.Millisecond), int64(2500*time.Millisecond), 0)
+	base := bundle.WindowEnergyFrom(samples, int64(500*time.Millisecond), int64(2500*time.Millisecond), 0)
 	sum.IdleBaseline = &bundle.IdleBaseline{State: "engine-idle", StartNs: int64(500 * time.Millisecond), EndNs: int64(2500 * time.Millisecond), DurationS: 2, EnergyJ: base.CounterJ, AvgPowerW: base.AvgPowerW}
 	for i, p := range probes {
 		res := metrics.EvaluateProbe(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Records: all[i], Client: p.Client}, pr, tiers)
 		ps := bundle.ProbeSummaryOf(p.Probe, res, p.WindowStartNs, p.WindowEndNs, p.Client)
 		ps.Tier, ps.Role = p.Tier, p.Purpose
-		ps.Energy = windowEnergy(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
+		ps.Energy = bundle.WindowEnergyFrom(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 		sum.Probes = append(sum.Probes, ps)
 	}
 	last := sum.Probes[len(sum.Probes)-1]
@@ -319,19 +319,6 @@ func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
 		MinWindow:  p.Window.Duration, MinRequests: p.MinRequests,
 		Health: metrics.HealthLimits{MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration, MaxCPUShare: p.Client.MaxCPUShare},
 	}
-}
-
-func windowEnergy(samples []metrics.PowerSample, start, end int64, tokens float64) *bundle.WindowEnergy {
-	counter, err := metrics.EnergyFromCounters(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	instant, err := metrics.EnergyFromPowerIntegral(samples, start, end)
-	if err != nil {
-		return nil
-	}
-	gap := metrics.MaxGap(samples, start, end)
-	return bundle.WindowEnergyOf(counter, instant, time.Duration(end-start).Seconds(), tokens, gap.Seconds())
 }
 
 type turnRef struct {
