@@ -449,6 +449,10 @@ func (jr *jobRun) onReplayEvent(e replay.Event) {
 // stopEngine stops the sampler and the engine; it is safe to call twice.
 func (jr *jobRun) stopEngine() {
 	if jr.sampler != nil {
+		// The last probe window ended just before this; its energy needs a
+		// sample at or after its end on every GPU, which a sampler stopped at
+		// once (less than one interval later) may not have taken yet.
+		jr.awaitSamplesAfter(jr.sampler.Clock().Now(), 2*time.Second)
 		if err := jr.sampler.Stop(); err != nil {
 			jr.log.Warn().Err(err).Msg("power samples")
 		}
@@ -485,4 +489,23 @@ type environment struct {
 	PowerEvents   []power.Event         `json:"power_events,omitempty"`
 	Accuracy      *accuracy.Result      `json:"accuracy,omitempty"`
 	IdleBaseline  *power.Baseline       `json:"idle_baseline,omitempty"`
+}
+
+// awaitSamplesAfter waits, at most limit, until every GPU has a sample taken
+// at or after t on the run clock.
+func (jr *jobRun) awaitSamplesAfter(t int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		latest := jr.sampler.Latest()
+		done := len(latest) > 0
+		for _, smp := range latest {
+			if smp.TMonoNs < t {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
