@@ -75,9 +75,8 @@ func (e *daemonEnv) uploaded(t *testing.T, trigger string, edit func(dir string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := b.Dir
 	if edit != nil {
-		dir = filepath.Join(t.TempDir(), "edited")
+		dir := filepath.Join(t.TempDir(), "edited")
 		if err := b.Derive(ctx, dir, edit, nil); err != nil {
 			t.Fatal(err)
 		}

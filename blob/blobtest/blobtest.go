@@ -40,6 +40,7 @@ var (
 	// lifeline is the write end of the child's stdin. It is never
 	// closed or dropped (a dropped *os.File would be closed by its
 	// finalizer): the child lives exactly as long as this process.
+	//lint:ignore U1000 only ever written: holding it is the point.
 	lifeline io.WriteCloser
 	exited   atomic.Value // error from child.Wait, once it returns
 	buckets  atomic.Int64
