@@ -73,8 +73,8 @@ func (d *doc) lineCol(off int64) (int, int) {
 // decode unmarshals d.data into v (which may ignore unknown fields) and
 // turns a JSON error into a located FormatError.
 func (d *doc) decode(v any, maxNesting int) error {
-	if off, ok := nestingOK(d.data, maxNesting); !ok {
-		line, col := d.lineCol(off)
+	if off, ok := workload.NestingOK(d.data, maxNesting); !ok {
+		line, col := d.lineCol(int64(off))
 		return &workload.FormatError{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf("JSON nested deeper than %d", maxNesting), Err: workload.ErrTooLarge}
 	}
 	err := json.Unmarshal(d.data, v)
@@ -172,36 +172,4 @@ func skipValue(dec *json.Decoder) error {
 			return nil
 		}
 	}
-}
-
-// nestingOK reports whether JSON brackets in b nest no deeper than max, and
-// the offset where they first do.
-func nestingOK(b []byte, max int) (int64, bool) {
-	depth := 0
-	inStr, esc := false, false
-	for i, c := range b {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return int64(i), false
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return 0, true
 }

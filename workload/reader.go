@@ -258,8 +258,8 @@ func (r *Reader) readLine() ([]byte, error) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return nil, r.fail(r.line, "empty line", nil)
 	}
-	if col, ok := nestingOK(line, r.limits.MaxNesting); !ok {
-		r.err = &FormatError{File: r.name, Line: r.line, Col: col,
+	if off, ok := NestingOK(line, r.limits.MaxNesting); !ok {
+		r.err = &FormatError{File: r.name, Line: r.line, Col: off + 1,
 			Msg: fmt.Sprintf("JSON nested deeper than %d", r.limits.MaxNesting), Err: ErrTooLarge}
 		return nil, r.err
 	}
@@ -308,9 +308,10 @@ func (r *Reader) fail(line int, msg string, cause error) error {
 	return r.err
 }
 
-// nestingOK reports whether JSON brackets in b nest no deeper than max, and
-// the 1-based column where they first do.
-func nestingOK(b []byte, max int) (int, bool) {
+// NestingOK reports whether the JSON brackets in b nest no deeper than max,
+// and the 0-based offset where they first do. It is a cheap guard to run
+// before decoding untrusted JSON (the workload reader and ingest use it).
+func NestingOK(b []byte, max int) (int, bool) {
 	depth := 0
 	inStr, esc := false, false
 	for i, c := range b {
@@ -331,7 +332,7 @@ func nestingOK(b []byte, max int) (int, bool) {
 		case '{', '[':
 			depth++
 			if depth > max {
-				return i + 1, false
+				return i, false
 			}
 		case '}', ']':
 			depth--
