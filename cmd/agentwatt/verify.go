@@ -4,16 +4,20 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/workload"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
@@ -24,6 +28,7 @@ func init() { addCommand(newVerifyCmd) }
 func newVerifyCmd(a *app) *cobra.Command {
 	var (
 		s3               s3Flags
+		nf               natsFlags
 		workloadFile     string
 		keysFile         string
 		workloadCacheDir string
@@ -47,9 +52,12 @@ lengths, prompt tokens within tolerance of the workload's targets, power
 gaps, resets, cross-check and bounds); accuracy against the GSM8K reference
 answers and the model's reference score.
 
-Keys: --keys FILE (a runners.json, or one public key as 'agentwatt runner
-trust' takes it); for an s3:// bundle without --keys, published/runners.json
-of the same bucket. The workload: --workload FILE, else the embedded default
+Keys, the first that answers: --keys FILE (a runners.json, or one public key
+as 'agentwatt runner trust' takes it); the enrolled keys in the queue at
+--nats when it is reachable (then the attempt is also checked against the
+job's current attempt, when the queue knows the job); for an s3:// bundle,
+published/runners.json of the same bucket. An explicit --nats that cannot be
+reached is an error; the default one is only tried. The workload: --workload FILE, else the embedded default
 when the manifest names it, else the registry of the bundle's bucket.
 
 Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
@@ -59,7 +67,8 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			in := verifyInputs{workloadFile: workloadFile, keysFile: keysFile, cacheDir: workloadCacheDir}
+			in := verifyInputs{workloadFile: workloadFile, keysFile: keysFile, cacheDir: workloadCacheDir,
+				nats: &nf, natsExplicit: cmd.Flags().Changed("nats")}
 			v, err := runVerify(ctx, a, args[0], &s3, in)
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -80,6 +89,7 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 		},
 	}
 	addS3Flags(cmd.Flags(), &s3)
+	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&workloadFile, "workload", "", "the workload file the bundle names (default: the embedded default or the bucket's registry)")
 	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json or one public key")
 	cmd.Flags().StringVar(&workloadCacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
@@ -88,6 +98,8 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 
 type verifyInputs struct {
 	workloadFile, keysFile, cacheDir string
+	nats                             *natsFlags
+	natsExplicit                     bool // --nats was given: unreachable is an error
 }
 
 // runVerify resolves the bundle, keys, workload and references, then
@@ -117,11 +129,11 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 		}
 		src = bundle.DirSource(arg)
 	}
-	keys, err := verifyKeys(ctx, store, in.keysFile)
+	m, err := verifier.PeekManifest(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	m, err := verifier.PeekManifest(ctx, src)
+	keys, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
 	if err != nil {
 		return nil, err
 	}
@@ -133,30 +145,97 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 	if err != nil {
 		return nil, err
 	}
-	return verifier.Verify(ctx, src, verifier.Options{Trusted: keys, Workload: wl, References: refs, Log: a.log})
+	opts := verifier.Options{Trusted: keys, Workload: wl, References: refs, Log: a.log}
+	if jobs != nil {
+		opts.Jobs = jobs
+	}
+	return verifier.Verify(ctx, src, opts)
 }
 
-func verifyKeys(ctx context.Context, store *blob.Store, file string) (map[string]ed25519.PublicKey, error) {
-	switch {
-	case file != "":
-		data, err := os.ReadFile(file)
+// verifyKeys finds the enrolled runner keys: --keys FILE, else the queue's
+// enrolled keys when NATS answers, else the bucket's published runners.json.
+// jobs is the queue when it knows the bundle's job (the attempt check).
+func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (keys map[string]ed25519.PublicKey, jobs *queue.Queue, err error) {
+	if in.keysFile != "" {
+		data, err := os.ReadFile(in.keysFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keys, err := verifier.ParseKeys(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
 		}
-		return keys, nil
-	case store != nil:
+		return keys, nil, nil
+	}
+	if in.nats != nil {
+		keys, q, err := queueKeys(ctx, a, in.nats, job)
+		switch {
+		case err == nil:
+			return keys, q, nil
+		case in.natsExplicit:
+			return nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
+		default:
+			a.log.Info().Err(err).Str("nats", in.nats.url).Msg("queue not reachable; enrolled keys from elsewhere")
+		}
+	}
+	if store != nil {
 		data, err := store.GetBytes(ctx, verifier.RunnersKey, 16<<20)
 		if err != nil {
-			return nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE)", verifier.RunnersKey, err)
+			return nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
 		}
-		return verifier.ParseKeys(data)
-	default:
-		return nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key)", verifier.ErrNoKeys)
+		keys, err := verifier.ParseKeys(data)
+		return keys, nil, err
 	}
+	return nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
+}
+
+// queueKeys reads the enrolled keys from the queue at f. The queue is kept
+// open (and returned) only when it knows job; the connection closes when ctx
+// ends.
+func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+	nc, err := queue.Connect(f.url, f.creds, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// A read-only command must not create the queue's streams on a NATS
+	// server that has none: look before binding.
+	js, err := jetstream.New(nc)
+	if err == nil {
+		if _, err = js.KeyValue(openCtx, queue.BucketJobs); errors.Is(err, jetstream.ErrBucketNotFound) {
+			err = fmt.Errorf("no agentwatt queue there (bucket %s not found)", queue.BucketJobs)
+		}
+	}
+	var q *queue.Queue
+	if err == nil {
+		q, err = queue.Open(openCtx, nc, queue.Config{}, a.log)
+	}
+	if err == nil {
+		var enrolled map[string]queue.RunnerKey
+		if enrolled, err = q.TrustedRunnerKeys(openCtx); err == nil {
+			if len(enrolled) == 0 {
+				nc.Close()
+				return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
+			}
+			keys := make(map[string]ed25519.PublicKey, len(enrolled))
+			for name, k := range enrolled {
+				keys[name] = k.PublicKey
+			}
+			_, err = q.Get(openCtx, job)
+			switch {
+			case err == nil:
+				context.AfterFunc(ctx, nc.Close)
+				return keys, q, nil
+			case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
+				a.log.Info().Str("job", job).Msg("the queue does not know this job: its attempt is not checked")
+				nc.Close()
+				return keys, nil, nil
+			}
+		}
+	}
+	nc.Close()
+	return nil, nil, err
 }
 
 func verifyWorkload(ctx context.Context, store *blob.Store, m *bundle.Manifest, in verifyInputs) (*workload.Workload, error) {

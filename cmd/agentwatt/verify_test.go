@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -154,5 +155,59 @@ func TestVerifyRealRunnerBundle(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// TestVerifyCmdKeysFromNATS takes the enrolled keys from the queue when it
+// answers, and checks the attempt against the job's record when the queue
+// knows the job.
+func TestVerifyCmdKeysFromNATS(t *testing.T) {
+	f := newQueueFixture(t)
+	ctx := context.Background()
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := func(id int) string { return qs[id].Expected }
+	j := f.enqueue(t, 1) // queued, never taken: attempt 0
+	dir := t.TempDir()
+	unknown, err := verifiertest.Build(ctx, filepath.Join(dir, "unknown"), verifiertest.Options{Seed: 2, Answers: answers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := verifiertest.Build(ctx, filepath.Join(dir, "stale"), verifiertest.Options{Seed: 2, Answers: answers, Job: j.ID, Attempt: j.Attempt + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// No key enrolled at all: nothing to verify against.
+	_, stderr, code := runAW(t, "verify", unknown.Dir, "--nats", f.url)
+	if code != 2 || !strings.Contains(stderr, "no enrolled runner keys") {
+		t.Fatalf("no keys enrolled: exit %d, want 2\n%s", code, stderr)
+	}
+	if err := f.q.TrustRunnerKey(ctx, "runner-stale", stale.Key.Public().(ed25519.PublicKey), "test"); err != nil {
+		t.Fatal(err)
+	}
+	// Another runner's key is enrolled, not this one's.
+	out, stderr, code := runAW(t, "verify", unknown.Dir, "--nats", f.url)
+	if code != 1 || !strings.Contains(out, "FAIL integrity") {
+		t.Fatalf("signed by an unenrolled key: exit %d, want 1 with FAIL integrity\n%s%s", code, out, stderr)
+	}
+	if err := f.q.TrustRunnerKey(ctx, "runner-test", unknown.Key.Public().(ed25519.PublicKey), "test"); err != nil {
+		t.Fatal(err)
+	}
+	out, code = f.run(t, "verify", unknown.Dir)
+	if code != 0 || !strings.Contains(out, "VERIFIED") || strings.Contains(out, "attempt") && strings.Contains(out, "FAIL") {
+		t.Fatalf("enrolled, job unknown to the queue: exit %d, want 0\n%s", code, out)
+	}
+	out, code = f.run(t, "verify", stale.Dir)
+	if code != 1 || !strings.Contains(out, "stale attempt") {
+		t.Fatalf("job known, attempt ahead of the record: exit %d, want 1 naming the stale attempt\n%s", code, out)
+	}
+
+	// An explicit --nats that does not answer is an error, not a fallback.
+	_, stderr, code = runAW(t, "verify", unknown.Dir, "--nats", "nats://127.0.0.1:1")
+	if code != 2 || !strings.Contains(stderr, "enrolled keys from nats://127.0.0.1:1") {
+		t.Fatalf("unreachable --nats: exit %d, want 2\n%s", code, stderr)
 	}
 }
