@@ -97,7 +97,7 @@ func simSubmission(t *testing.T, vendor string) []byte {
 func TestSubmitStatusCodes(t *testing.T) {
 	env := newIntakeEnv(t, "acme", "globex")
 	valid := simSubmission(t, "acme")
-	invalid := bytes.Replace(valid, []byte("accelerators: 1"), []byte("acelerators: 1"), 1)
+	invalid := bytes.Replace(valid, []byte("accelerators: 8"), []byte("acelerators: 8"), 1)
 	huge := append(bytes.Repeat([]byte("#"), int(spec.MaxFileSize)), '\n')
 
 	tests := []struct {
@@ -146,7 +146,7 @@ func TestSubmitStatusCodes(t *testing.T) {
 func TestSubmitInvalidListsEveryProblemWithLineCol(t *testing.T) {
 	env := newIntakeEnv(t, "acme")
 	body := simSubmission(t, "acme")
-	body = bytes.Replace(body, []byte("accelerators: 1"), []byte("acelerators: 1"), 1)
+	body = bytes.Replace(body, []byte("accelerators: 8"), []byte("acelerators: 8"), 1)
 	body = bytes.Replace(body, []byte("tiers: [t20]"), []byte("tiers: [t20, t999]"), 1)
 	status, raw := env.do(t, http.MethodPost, "/v1/submissions", env.tokens["acme"], body, nil)
 	if status != http.StatusBadRequest {
@@ -266,7 +266,7 @@ func TestJobAPI(t *testing.T) {
 func TestClientReportsProblems(t *testing.T) {
 	env := newIntakeEnv(t, "acme")
 	client := Client{BaseURL: env.srv.URL, Token: env.tokens["acme"]}
-	body := bytes.Replace(simSubmission(t, "acme"), []byte("accelerators: 1"), []byte("acelerators: 1"), 1)
+	body := bytes.Replace(simSubmission(t, "acme"), []byte("accelerators: 8"), []byte("acelerators: 8"), 1)
 	_, err := client.Submit(context.Background(), body, "")
 	apiErr, ok := err.(*APIError)
 	if !ok {

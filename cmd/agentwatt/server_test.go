@@ -88,7 +88,7 @@ func TestServerAndSubmit(t *testing.T) {
 	// A broken file: the server's LINE:COL problems reach the user.
 	broken := t.TempDir() + "/broken.yaml"
 	b, _ := os.ReadFile(example)
-	_ = os.WriteFile(broken, bytes.Replace(b, []byte("accelerators: 1"), []byte("acelerators: 1"), 1), 0o600)
+	_ = os.WriteFile(broken, bytes.Replace(b, []byte("accelerators: 8"), []byte("acelerators: 8"), 1), 0o600)
 	_, errOut, code = runChild(t, "submit", broken, "--server", url, "--token", token)
 	if code != 1 || !strings.Contains(errOut, "acelerators") || !strings.Contains(errOut, "400") {
 		t.Errorf("submit broken: exit %d, stderr %q", code, errOut)
