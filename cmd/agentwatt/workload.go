@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -28,16 +30,19 @@ canonical format (docs/workload-format.md), made by 'agentwatt ingest'.
   push   stores a workload in object storage under its sha256 digest and
          points its name's "latest" at it
   list   lists the names and digests in the registry
+  synth  generates a small SYNTHETIC workload (for the sim's tiny profile,
+         smoke tests, demos): generated words, not a real agent's trace
 
 Runners, 'bench' and the verifier refer to a workload as NAME (its latest) or
 NAME@sha256:… and fetch it from the registry, verifying the digest.`,
 		Example: `  agentwatt workload stats mooncake.jsonl.zst
   agentwatt workload push mooncake.jsonl.zst --name mooncake-conversation
-  agentwatt workload list -o json`,
+  agentwatt workload list -o json
+  agentwatt workload synth --out tiny.jsonl.zst`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newWorkloadStatsCmd(a), newWorkloadPushCmd(a), newWorkloadListCmd(a))
+	cmd.AddCommand(newWorkloadStatsCmd(a), newWorkloadPushCmd(a), newWorkloadListCmd(a), newWorkloadSynthCmd(a))
 	return cmd
 }
 
@@ -195,6 +200,96 @@ and every digest stored under it.`,
 		},
 	}
 	addS3Flags(cmd.Flags(), &s3)
+	return cmd
+}
+
+func newWorkloadSynthCmd(a *app) *cobra.Command {
+	o := workload.DefaultSynthOptions()
+	var (
+		out   string
+		think = time.Duration(o.ThinkS * float64(time.Second))
+	)
+	cmd := &cobra.Command{
+		Use:   "synth --out FILE",
+		Short: "Generate a small synthetic workload (not a real trace) for the sim and smoke tests",
+		Long: `Generate a SYNTHETIC workload in the canonical format: agent-shaped
+trajectories made of generated words, not recorded from any agent. Use it
+where the built-in agentic-coding-sample (real traces, contexts far beyond
+8K tokens) does not fit, e.g. the simulated engine's tiny profile:
+
+  agentwatt sim serve --profile tiny --addr 127.0.0.1:8000 &
+  agentwatt workload synth --out tiny.jsonl.zst
+  agentwatt bench --endpoint http://127.0.0.1:8000 --workload tiny.jsonl.zst \
+      --search --profile quick --out ./tiny-run
+
+Every trajectory starts with the same --shared-tokens system prompt (a
+prefix cache can share it; replay salts each session right after it) and
+its own --first-tokens task. Each later turn re-sends the history, then the
+previous answer as the assistant and --turn-tokens of tool result, after
+--think of tool time. Answers are --output-tokens ± --output-spread tokens,
+drawn per turn. --subagents N gives each trajectory N sub-agents that start
+when its middle turn's answer arrives (half the turns, half the task).
+
+By default prompts are hashed blocks whose words are one token each (in the
+sim and in the Llama-3, Qwen3, DeepSeek-V3 and GPT-4o tokenizers), so prompt
+lengths are exact. --literal writes literal chat messages with tool calls
+and tool results instead (same words), for replay with live history.
+
+The header says what it is: source format "synthetic", created_by
+"` + workload.SynthCreatedBy + `", licence ` + workload.SynthLicence + ` (the word list's), and every
+option in the description. The same options and --seed give the same bytes
+and digest. The file is written to a temporary name and renamed. The longest
+request (prompt + answer) is printed and must stay within --max-context;
+chat templates and the session salt add a few dozen tokens on top.`,
+		Example: `  agentwatt workload synth --out tiny.jsonl.zst
+  agentwatt workload synth --trajectories 64 --turns 10 --subagents 1 --out mid.jsonl.zst -o json
+  agentwatt workload synth --literal --output-tokens 32 --think 500ms --out chat.jsonl.zst
+  agentwatt workload synth --max-context 8192 --turns 40 --out check.jsonl.zst`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out FILE is required")
+			}
+			o.ThinkS = think.Seconds()
+			w, err := workload.Synthesize(o)
+			if err != nil {
+				return err
+			}
+			if _, err := w.WriteFile(out); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			st := workload.StatsOf(w)
+			ref := workload.Ref{Name: w.Header.Name, Digest: w.Digest}
+			a.log.Info().Str("file", out).Str("workload", ref.String()).Msg("wrote synthetic workload")
+			if a.json() {
+				return json.NewEncoder(a.out).Encode(map[string]any{
+					"output": out, "name": w.Header.Name, "digest": w.Digest, "ref": ref.String(),
+					"trajectories": st.Trajectories, "subagents": st.Subagents, "turns": st.Turns,
+					"max_context_tokens": st.MaxContextTokens, "synthetic": true,
+				})
+			}
+			fmt.Fprintf(a.out, "wrote %s: SYNTHETIC workload %s\n", out, ref)
+			fmt.Fprintf(a.out, "  %d trajectories, %d sub-agents, %d turns; input tokens per turn p50 %d, max %d; output p50 %d\n",
+				st.Trajectories, st.Subagents, st.Turns, st.InputTokens.P50, st.InputTokens.Max, st.OutputTokens.P50)
+			fmt.Fprintf(a.out, "  longest request %d tokens (prompt + answer; max-context %d)\n", st.MaxContextTokens, o.MaxContext)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "the workload file to write (NAME.jsonl.zst)")
+	f.StringVar(&o.Name, "name", o.Name, "workload name in the header (the registry name)")
+	f.IntVar(&o.Trajectories, "trajectories", o.Trajectories, "top-level trajectories (agent sessions)")
+	f.IntVar(&o.Turns, "turns", o.Turns, "turns per trajectory")
+	f.IntVar(&o.SharedTokens, "shared-tokens", o.SharedTokens, "system-prompt tokens every trajectory shares (0: none)")
+	f.IntVar(&o.FirstTokens, "first-tokens", o.FirstTokens, "tokens of each trajectory's own first message (its task)")
+	f.IntVar(&o.TurnTokens, "turn-tokens", o.TurnTokens, "tokens each later turn adds after the previous answer (a tool result)")
+	f.IntVar(&o.OutputTokens, "output-tokens", o.OutputTokens, "answer length in tokens")
+	f.IntVar(&o.OutputSpread, "output-spread", o.OutputSpread, "answers are output-tokens ± this, drawn per turn")
+	f.DurationVar(&think, "think", think, "think (tool) time before each later turn")
+	f.IntVar(&o.Subagents, "subagents", o.Subagents, "sub-agents per trajectory")
+	f.BoolVar(&o.Literal, "literal", o.Literal, "literal chat messages with tool calls instead of hashed blocks (allows live history)")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "content seed: the same options and seed give the same file")
+	f.IntVar(&o.MaxContext, "max-context", o.MaxContext, "fail if any request's prompt + answer would exceed this many tokens")
 	return cmd
 }
 

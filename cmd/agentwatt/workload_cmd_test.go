@@ -159,3 +159,99 @@ func TestWorkloadPushListCmd(t *testing.T) {
 		t.Errorf("list without endpoint: exit %d, %s", code, stderr)
 	}
 }
+
+func TestWorkloadSynthCmd(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "tiny.jsonl.zst")
+	stdout, stderr, code := runAW(t, "workload", "synth", "--out", out, "-o", "json", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("synth exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Output       string          `json:"output"`
+		Digest       workload.Digest `json:"digest"`
+		Trajectories int             `json:"trajectories"`
+		Turns        int             `json:"turns"`
+		MaxContext   int             `json:"max_context_tokens"`
+		Synthetic    bool            `json:"synthetic"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout)
+	}
+	w, err := workload.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Output != out || rep.Digest != w.Digest || rep.Trajectories != 16 || rep.Turns != 96 || !rep.Synthetic ||
+		rep.MaxContext <= 0 || rep.MaxContext > 8192 {
+		t.Errorf("report = %+v (file digest %s)", rep, w.Digest)
+	}
+
+	// stats reads it like any workload and shows it is synthetic.
+	stdout, stderr, code = runAW(t, "workload", "stats", out, "-o", "json")
+	if code != 0 {
+		t.Fatalf("stats exit %d: %s", code, stderr)
+	}
+	var st workload.Stats
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Digest != w.Digest || st.Turns != 96 || st.MaxContextTokens != rep.MaxContext || len(st.Sources) != 1 ||
+		st.Sources[0].Format != "synthetic" || st.Sources[0].Licence != "ISC" {
+		t.Errorf("stats = %+v", st)
+	}
+
+	// Same options, same bytes; the text report names what it wrote.
+	again := filepath.Join(dir, "again.jsonl.zst")
+	stdout, stderr, code = runAW(t, "workload", "synth", "--out", again, "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("synth again exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"SYNTHETIC workload synthetic@" + string(w.Digest), "16 trajectories", "longest request"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("text report lacks %q:\n%s", want, stdout)
+		}
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(again)
+	if !bytes.Equal(a, b) {
+		t.Error("the same options wrote different files")
+	}
+
+	// Options change the shape.
+	lit := filepath.Join(dir, "lit.jsonl.zst")
+	stdout, stderr, code = runAW(t, "workload", "synth", "--out", lit, "--literal", "--subagents", "1", "--trajectories", "4",
+		"--turns", "3", "--think", "500ms", "--name", "chat-synth", "-o", "json", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("synth --literal exit %d: %s", code, stderr)
+	}
+	lw, err := workload.Load(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := workload.StatsOf(lw); lw.Header.Name != "chat-synth" || lw.Header.Sources[0].BlockSize != 0 ||
+		st.Trajectories != 4 || st.Subagents != 4 || st.ThinkTimeS.Max != 0.5 {
+		t.Errorf("--literal workload: header %+v, stats %+v", lw.Header, st)
+	}
+
+	// Bad options fail with the option named, and write nothing.
+	bad := filepath.Join(dir, "bad.jsonl.zst")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"zero trajectories", []string{"--trajectories", "0", "--out", bad}, "trajectories: 0, want 1..100000"},
+		{"past max context", []string{"--turns", "40", "--max-context", "8192", "--out", bad}, "more than max-context 8192"},
+		{"no output", nil, "--out FILE is required"},
+	}
+	for _, tt := range tests {
+		_, stderr, code := runAW(t, append([]string{"workload", "synth"}, tt.args...)...)
+		if code != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", tt.name, code, stderr, tt.want)
+		}
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("a failed synth left %s: %v", bad, err)
+	}
+}
