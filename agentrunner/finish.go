@@ -213,7 +213,7 @@ func (jr *jobRun) environment() environment {
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		EngineCPUs: jr.r.cfg.EngineCPUs, ClientCPUs: jr.r.cfg.ClientCPUs, Mode: replay.ModeSearch,
 		FixedAgents: jr.r.cfg.FixedAgents, Seed: jr.r.cfg.Seed, ChatTemplate: jr.chatTemplate(),
-		Accuracy: jr.acc, IdleBaseline: jr.base,
+		Accuracy: jr.acc, IdleBaseline: jr.base, ClientAffinity: jr.affinity,
 	}
 	env.Host, _ = os.Hostname()
 	if jr.r.cfg.FixedAgents > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
+	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
@@ -57,6 +58,9 @@ type jobRun struct {
 	repSum  *replay.Summary
 	acc     *accuracy.Result
 	started time.Time
+
+	pin      *cpuset.Pinning // the client CPUs, while the load runs
+	affinity *clientAffinity
 
 	lastProgress time.Time
 	lastRequests int64
@@ -162,6 +166,7 @@ func (jr *jobRun) measure(ctx context.Context) (err error) {
 		return err
 	}
 	defer jr.stopEngine()
+	defer jr.unpinClient() // before the engine stops
 	type phase struct {
 		name string
 		f    func(context.Context) error
@@ -173,12 +178,21 @@ func (jr *jobRun) measure(ctx context.Context) (err error) {
 		launchAndBaseline = []phase{{PhaseLaunch, jr.launch}, {PhaseBaseline, jr.baseline}}
 	}
 	phases := append([]phase{{PhasePreflight, jr.preflight}, {PhaseWorkload, jr.loadWorkload}}, launchAndBaseline...)
-	phases = append(phases, phase{PhaseAccuracy, jr.accuracy}, phase{PhaseSearch, jr.search})
+	// The load generator runs on the client CPUs from its first request
+	// (the accuracy phase) to its last (the search's end).
+	loaded := func(ctx context.Context) error {
+		if err := jr.pinClient(); err != nil {
+			return err
+		}
+		return jr.accuracy(ctx)
+	}
+	phases = append(phases, phase{PhaseAccuracy, loaded}, phase{PhaseSearch, jr.search})
 	for _, p := range phases {
 		if err := step(p.name, p.f); err != nil {
 			return err
 		}
 	}
+	jr.unpinClient()
 	jr.phase(PhaseStop)
 	return nil
 }
@@ -489,6 +503,9 @@ type environment struct {
 	PowerEvents   []power.Event         `json:"power_events,omitempty"`
 	Accuracy      *accuracy.Result      `json:"accuracy,omitempty"`
 	IdleBaseline  *power.Baseline       `json:"idle_baseline,omitempty"`
+
+	// ClientAffinity is what ClientCPUs did: applied, read back per thread.
+	ClientAffinity *clientAffinity `json:"client_affinity,omitempty"`
 }
 
 // awaitSamplesAfter waits, at most limit, until every GPU has a sample taken

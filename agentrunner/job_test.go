@@ -2,6 +2,7 @@ package agentrunner
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,14 +13,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
+	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // TestJobEndToEnd: a sim job runs through every phase to a complete bundle
 // in the bucket whose hashes and signature verify with the runner's key;
-// the job is uploaded with its verification requested.
+// the job is uploaded with its verification requested. The engine and the
+// runner's load run on different CPUs, and the bundle says so.
 func TestJobEndToEnd(t *testing.T) {
+	clientCPUs, engineCPUs := twoCPUs(t)
+	allowedBefore, err := cpuset.Allowed()
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t, envOpts{})
 	j := e.submit("test:e2e")
 	var events []queue.Event
@@ -32,6 +43,7 @@ func TestJobEndToEnd(t *testing.T) {
 	cfg := e.config("runner-a")
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
+	cfg.ClientCPUs, cfg.EngineCPUs = clientCPUs, engineCPUs
 	_, stop := e.startRunner(cfg)
 	got := e.waitState(j.ID, 90*time.Second, queue.Uploaded, queue.Failed)
 	if got.State != queue.Uploaded {
@@ -75,6 +87,10 @@ func TestJobEndToEnd(t *testing.T) {
 		t20.AgentsPerGPU <= 0 || t20.JoulesPerToken <= 0 {
 		t.Errorf("tier t20: %+v", t20)
 	}
+	checkClientCPUs(t, dir, clientCPUs, engineCPUs)
+	if now, err := cpuset.Allowed(); err != nil || now != allowedBefore {
+		t.Errorf("after the job the runner may run on CPUs %q (%v), before it %q", now, err, allowedBefore)
+	}
 	acc, err := os.ReadFile(filepath.Join(dir, bundle.AccuracyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +124,29 @@ func TestJobEndToEnd(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(e.dir, "work-runner-a", "spool", "runs")); len(left) != 0 {
 		t.Errorf("spool not emptied: %v", left)
+	}
+}
+
+// checkClientCPUs reads environment.json: the client's CPUs were applied
+// to every runner thread, held to the end of the load and lifted.
+func checkClientCPUs(t *testing.T, dir, client, engine string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, bundle.EnvironmentFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env environment
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	a := env.ClientAffinity
+	if env.ClientCPUs != client || env.EngineCPUs != engine || a == nil {
+		t.Fatalf("environment: client cpus %q, engine cpus %q, affinity %+v; want %q, %q and the affinity", env.ClientCPUs, env.EngineCPUs, a, client, engine)
+	}
+	t.Logf("client affinity: %s", data[strings.Index(string(data), `"client_affinity"`):])
+	if a.Applied == nil || !a.Applied.OK() || a.Applied.Applied != client || a.AtEnd == nil || !a.AtEnd.OK() ||
+		!a.Restored || a.Error != "" || a.Scope != affinityScope {
+		t.Errorf("client affinity %+v (applied %+v, at end %+v): want every thread on %s from start to end, then restored", a, a.Applied, a.AtEnd, client)
 	}
 }
 
@@ -181,5 +220,51 @@ func TestFullSearch(t *testing.T) {
 	t.Logf("t20: max %d confirmed %v agents/MW %.0f, %d probes", t20.MaxAgents, t20.Confirmed, t20.AgentsPerMW, len(sum.Probes))
 	if len(sum.Probes) < 3 || t20.MaxAgents < 2 || !t20.Confirmed || t20.AgentsPerMW <= 0 || t20.ConfirmProbe == nil {
 		t.Errorf("search summary: %d probes, t20 %+v", len(sum.Probes), t20)
+	}
+	e.verify(j.ID, 1, len(sum.Probes))
+}
+
+// verify runs the verifier on a stored bundle, as the verifier daemon
+// would (from the bucket, the job's current attempt asked of the queue,
+// the runner's enrolled key, the pinned workload, the GSM8K references),
+// and requires the verdict verified with every probe re-evaluated.
+func (e *testEnv) verify(job string, attempt, probes int) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	path, _, err := e.reg.Resolve(ctx, e.wlName+"@"+string(e.wlDigest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl, err := workload.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]verifier.Reference, len(qs))
+	for i, q := range qs {
+		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
+	}
+	v, err := verifier.Verify(ctx, verifier.StoreSource(e.store, bundle.Prefix(job, attempt)), verifier.Options{
+		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: e.q, Log: testLog(),
+	})
+	if err != nil {
+		t.Fatalf("verify runs/%s/%d: %v", job, attempt, err)
+	}
+	pc, ok := v.Check(verifier.CheckProbes)
+	t.Logf("verdict %s; %s: %s (the summary has %d)", v.Status, verifier.CheckProbes, pc.Reason, probes)
+	if !v.Verified() {
+		for _, c := range v.Failed() {
+			t.Errorf("check %s failed: %s", c.Name, c.Reason)
+		}
+		t.Fatalf("verdict %s, want %s", v.Status, verifier.StatusVerified)
+	}
+	// The count is in the check's reason ("9 probes recomputed, …"), which
+	// is text, not API: logged above, not parsed.
+	if !ok || !pc.Passed {
+		t.Errorf("probes check %+v: want it passed, the summary's %d probes re-evaluated", pc, probes)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/blob"
@@ -80,7 +81,11 @@ type Config struct {
 	// GracePeriod bounds an engine's stop and a cancel (default 30s).
 	GracePeriod time.Duration
 	// EngineCPUs and ClientCPUs keep the engine and the load generator on
-	// separate CPUs (Linux CPU lists); empty leaves them unset.
+	// separate CPUs (Linux CPU lists); empty leaves them unset. EngineCPUs
+	// is the engine process's affinity. ClientCPUs pins every thread of
+	// this process (package cpuset) from the accuracy phase to the end of
+	// the search; it must lie within the CPUs the process may use and share
+	// none with EngineCPUs.
 	EngineCPUs, ClientCPUs string
 	// Self is the path of this agentwatt binary, put in place of a leading
 	// "agentwatt" in a process-mode engine command (the sim example).
@@ -121,6 +126,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Pool != spec.Sim && c.Power == nil {
 		errs = append(errs, fmt.Sprintf("pool %s needs a GPU power source (NVML)", c.Pool))
+	}
+	if c.ClientCPUs != "" {
+		if err := cpuset.Validate(c.ClientCPUs, c.EngineCPUs); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if c.FixedAgents < 0 {
 		errs = append(errs, "FixedAgents must not be negative")

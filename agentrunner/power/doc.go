@@ -7,11 +7,15 @@
 // Each Sample holds a GPU's cumulative energy counter (mJ) and instantaneous
 // power (W), stamped on the run's monotonic clock — the same clock as the
 // load generator's request records (nanoseconds since the run's start
-// time.Time) — and on the wall clock. NVML power comes from the field
-// FI_DEV_POWER_INSTANT (GPU scope); where the driver does not support it the
-// source falls back to nvmlDeviceGetPowerUsage (a 1 s average on Ampere and
-// newer) and every sample says which it is (PowerSource). SM clock,
-// temperature and the clock-event (throttle) reasons ride along.
+// time.Time) — and on the wall clock. NVML reads both in one
+// nvmlDeviceGetFieldValues call per GPU per sample: the fields
+// FI_DEV_TOTAL_ENERGY_CONSUMPTION and FI_DEV_POWER_INSTANT (GPU scope).
+// A field the driver does not support is read by its own call from then on
+// — nvmlDeviceGetTotalEnergyConsumption, or nvmlDeviceGetPowerUsage (a 1 s
+// average on Ampere and newer) — and every sample says which it was
+// (EnergySource, PowerSource). SM clock, temperature and the clock-event
+// (throttle) reasons, which no field carries, are read once a second
+// (DefaultAuxPeriod explains why).
 //
 // The sampler records, as Events: energy-counter decreases (resets), gaps
 // between a GPU's valid samples longer than the rules' max_sample_gap, read

@@ -22,9 +22,15 @@ type Measurement struct {
 	// nothing else, so it is the sampler's cost.
 	CPU        time.Duration `json:"cpu_ns"`
 	CPUPercent float64       `json:"cpu_pct_of_core"`
-	GPUs       []GPUStats    `json:"gpus"`
-	Stats      Stats         `json:"stats"`
-	Events     []Event       `json:"events"`
+	// SourceCalls is how many calls into its library (NVML) the source
+	// made, where it counts them (CallCounter); CallsPerSample is that per
+	// GPU reading (valid or failed sample).
+	SourceCalls    int64   `json:"source_calls,omitempty"`
+	CallsPerSample float64 `json:"calls_per_sample,omitempty"`
+
+	GPUs   []GPUStats `json:"gpus"`
+	Stats  Stats      `json:"stats"`
+	Events []Event    `json:"events"`
 	// Samples are every sample taken (not in JSON; Config.Sink writes them).
 	Samples []Sample `json:"-"`
 }
@@ -38,6 +44,11 @@ func Measure(ctx context.Context, src Source, d time.Duration, cfg Config, log z
 	s, err := NewSampler(src, time.Now(), cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	counter, counts := src.(CallCounter)
+	var calls0 int64
+	if counts {
+		calls0 = counter.Calls()
 	}
 	cpu0, cpuOK := processCPU()
 	t0 := time.Now()
@@ -65,6 +76,16 @@ func Measure(ctx context.Context, src Source, d time.Duration, cfg Config, log z
 		m.CPUPercent = 100 * m.CPU.Seconds() / wall.Seconds()
 	}
 	m.GPUs = Summarize(m.Samples)
+	if counts {
+		m.SourceCalls = counter.Calls() - calls0
+		n := 0
+		for _, g := range m.GPUs {
+			n += g.Samples + g.Errors
+		}
+		if n > 0 {
+			m.CallsPerSample = float64(m.SourceCalls) / float64(n)
+		}
+	}
 	if sinkErr != nil {
 		return m, fmt.Errorf("write samples: %w", sinkErr)
 	}

@@ -9,8 +9,19 @@ const (
 	// SourcePowerUsage is nvmlDeviceGetPowerUsage: a 1 s average on Ampere
 	// (except GA100) and newer, instantaneous on older GPUs.
 	SourcePowerUsage = "nvml-power-usage"
-	// SourceSim is the sim engine's simulated power.
+	// SourceSim is the sim engine's simulated power (and energy).
 	SourceSim = "sim"
+)
+
+// Energy sources a Sample's EnergyMJ came from. Both NVML sources read the
+// same counter; they differ in what reading it costs.
+const (
+	// SourceEnergyField is NVML's field FI_DEV_TOTAL_ENERGY_CONSUMPTION,
+	// read in the same nvmlDeviceGetFieldValues call as instant power.
+	SourceEnergyField = "nvml-field"
+	// SourceEnergyCall is nvmlDeviceGetTotalEnergyConsumption, a call of
+	// its own, where the field is not supported.
+	SourceEnergyCall = "nvml-total-energy"
 )
 
 // Sample is one reading of one GPU: a line of power.jsonl.zst. Its
@@ -22,10 +33,14 @@ type Sample struct {
 	// TUnixNs is the wall-clock time of TMonoNs (Unix ns): the run start's
 	// wall clock plus TMonoNs, so it never jumps with the system clock.
 	TUnixNs int64 `json:"t_unix_ns"`
-	// PowerSource says where PowerW came from (SourceInstant, …).
-	PowerSource string `json:"power_source,omitempty"`
+	// PowerSource says where PowerW came from (SourceInstant, …), and
+	// EnergySource where EnergyMJ did (SourceEnergyField, …).
+	PowerSource  string `json:"power_source,omitempty"`
+	EnergySource string `json:"energy_source,omitempty"`
 	// SMClockMHz, TempC and ClockEvents (NVML's clock-event, or throttle,
-	// reason bits) are read with the power; 0 when unavailable (AuxErr).
+	// reason bits) are read with the power on some samples only (once a
+	// second by default, DefaultAuxPeriod); 0 when not read or unavailable
+	// (AuxErr).
 	SMClockMHz  uint32 `json:"sm_clock_mhz,omitempty"`
 	TempC       uint32 `json:"temp_c,omitempty"`
 	ClockEvents uint64 `json:"clock_events,omitempty"`

@@ -51,8 +51,9 @@ type Stats struct {
 	Gaps          int `json:"gaps"`           // gaps above MaxGap
 	Dropped       int `json:"dropped"`        // samples the sink did not get
 	EventsDropped int `json:"events_dropped"` // events beyond MaxEvents
-	// PowerSources is the power source now used per GPU.
-	PowerSources map[int]string `json:"power_sources"`
+	// PowerSources and EnergySources are the sources now used per GPU.
+	PowerSources  map[int]string `json:"power_sources"`
+	EnergySources map[int]string `json:"energy_sources,omitempty"`
 }
 
 // NewSampler samples src on the clock of a run that started at runStart
@@ -70,7 +71,7 @@ func NewSampler(src Source, runStart time.Time, cfg Config, log zerolog.Logger) 
 		failing: map[int]string{},
 		seen:    map[int]bool{},
 		logged:  map[string]int{},
-		stats:   Stats{PowerSources: map[int]string{}},
+		stats:   Stats{PowerSources: map[int]string{}, EnergySources: map[int]string{}},
 	}, nil
 }
 
@@ -190,6 +191,9 @@ func (s *Sampler) add(x Sample) {
 		delete(s.failing, x.GPU)
 		s.stats.Samples++
 		s.stats.PowerSources[x.GPU] = x.PowerSource
+		if x.EnergySource != "" {
+			s.stats.EnergySources[x.GPU] = x.EnergySource
+		}
 		if prev, ok := s.last[x.GPU]; ok {
 			if x.EnergyMJ < prev.EnergyMJ {
 				s.stats.Resets++
@@ -291,6 +295,7 @@ func (s *Sampler) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.PowerSources = maps.Clone(s.stats.PowerSources)
+	st.EnergySources = maps.Clone(s.stats.EnergySources)
 	return st
 }
 

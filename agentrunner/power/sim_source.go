@@ -103,7 +103,7 @@ func (s *SimSource) Read(ctx context.Context, clk Clock) ([]Sample, error) {
 		x.GPU = g.Index
 		x.EnergyMJ = float64(g.EnergyMJ)
 		x.PowerW = g.PowerW
-		x.PowerSource = SourceSim
+		x.PowerSource, x.EnergySource = SourceSim, SourceSim
 		x.SrcTUnixNs = g.TUnixNS
 		x.ReadNs = t1 - t0
 		x.TMonoNs = t0 + (t1-t0)/2

@@ -36,8 +36,10 @@ type GPUStats struct {
 	MaxW   float64       `json:"max_w"`
 	MaxGap time.Duration `json:"max_gap_ns"`
 	Resets int           `json:"resets"`
-	// PowerSource is the last valid sample's (SourceInstant, …).
-	PowerSource string `json:"power_source"`
+	// PowerSource and EnergySource are the last valid sample's
+	// (SourceInstant, SourceEnergyField, …).
+	PowerSource  string `json:"power_source"`
+	EnergySource string `json:"energy_source,omitempty"`
 	// ClockEvents is the OR of the clock-event reasons seen, named in
 	// ClockEventNames.
 	ClockEvents     uint64   `json:"clock_events"`
@@ -82,7 +84,7 @@ func summarizeGPU(gpu int, all []Sample) GPUStats {
 			st.MinSMClockMHz = s.SMClockMHz
 		}
 		st.MaxSMClockMHz = max(st.MaxSMClockMHz, s.SMClockMHz)
-		st.PowerSource = s.PowerSource
+		st.PowerSource, st.EnergySource = s.PowerSource, s.EnergySource
 	}
 	st.Samples = len(valid)
 	st.ClockEventNames = ClockEventNames(st.ClockEvents)

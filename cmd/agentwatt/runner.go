@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/agentrunner"
+	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/bundle"
@@ -67,10 +68,21 @@ there and are uploaded when it returns, also after a restart. SIGTERM interrupts
 the job's current phase, stops the engine, spools what was measured and releases
 the job to the queue.
 
+--engine-cpus and --client-cpus keep the engine and the load generator on
+separate CPUs (Linux CPU lists, "2-15", "0,1"). The engine process starts with
+--engine-cpus as its affinity. --client-cpus pins every thread of the runner
+process (Go runs goroutines on any of its threads, so the load generator
+cannot be pinned alone) from the accuracy phase to the end of the search, and
+puts them back afterwards; it must lie within the CPUs the runner may use and
+share none with --engine-cpus. environment.json in the bundle records both
+lists and, for the client, the CPUs read back from every thread when the pin
+was applied and when it was lifted.
+
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
 quick checks; such a run is labelled mode "fixed".`
 	cmd.Example = `  agentwatt runner --pool sim --work-dir /var/lib/agentwatt-runner
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
+  agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
   agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --by alice`
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
@@ -87,11 +99,18 @@ quick checks; such a run is labelled mode "fixed".`
 	fl.DurationVar(&f.idle, "idle-baseline", 5*time.Second, "idle-power baseline window before load")
 	fl.DurationVar(&f.grace, "grace-period", 30*time.Second, "engine stop grace period (SIGTERM, then SIGKILL)")
 	fl.StringVar(&f.engineCPUs, "engine-cpus", "", "CPU list for the engine process (e.g. 2-15); empty: unrestricted")
-	fl.StringVar(&f.clientCPUs, "client-cpus", "", "CPU list of the load generator, recorded in the bundle")
+	fl.StringVar(&f.clientCPUs, "client-cpus", "", "CPU list the runner's threads (the load generator) are pinned to during a job's load, apart from --engine-cpus; recorded in the bundle")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 }
 
 func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
+	// Checked again by agentrunner.New; here before any connection, so that
+	// a bad list is the one error shown.
+	if f.clientCPUs != "" {
+		if err := cpuset.Validate(f.clientCPUs, f.engineCPUs); err != nil {
+			return fmt.Errorf("--client-cpus: %w", err)
+		}
+	}
 	if f.key == "" {
 		f.key = filepath.Join(f.workDir, "runner.key")
 	}

@@ -8,8 +8,13 @@
 # resolve the energy counter's update period) and 10 s at 10 Hz reading only
 # energy and power (what the other NVML reads cost), and reports per GPU: the
 # counter's update period, energy by counter vs integral of instantaneous
-# power (goal: at most 2% apart), and the sampler's CPU cost at 10 Hz (goal:
-# at most 1% of one core). With $OUT set, everything is also written there.
+# power (goal: at most 2% apart), the NVML calls per sample, and the
+# sampler's CPU cost at 10 Hz (goal: at most 1% of one core). With $OUT set,
+# everything is also written there.
+#
+# Every phase reads the SM clock, temperature and clock events once a second
+# (--aux-every HZ), as a runner does (power.DefaultAuxPeriod); energy and
+# instant power come from one NVML field call per GPU per sample.
 #
 # Exit status: 0 all goals met, 2 a goal missed (figures printed), 1 the
 # check could not run (no binary, no driver, no PyTorch, a failed step).
@@ -107,9 +112,11 @@ fi
 sample() { # name seconds hz [extra args]
 	local name=$1 secs=$2 hz=$3
 	shift 3
-	timeout $((${secs%.*} + 60)) "$BIN" --log-level warn gpu sample --seconds "$secs" --hz "$hz" "${sample_src[@]}" -o json "$@" >"$work/$name.json" ||
+	# --aux-every HZ: the SM clock, temperature and clock events once a
+	# second, as a runner reads them; a later --aux-every in "$@" wins.
+	timeout $((${secs%.*} + 60)) "$BIN" --log-level warn gpu sample --seconds "$secs" --hz "$hz" --aux-every "${hz%.*}" "${sample_src[@]}" -o json "$@" >"$work/$name.json" ||
 		fail "agentwatt gpu sample ($name) failed"
-	echo "$name: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["gpus"]), "GPU(s),", sum(g["samples"] for g in m["gpus"]), "samples, CPU %.2f%% of one core" % m["cpu_pct_of_core"])' "$work/$name.json")"
+	echo "$name: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); c=m.get("calls_per_sample"); print(len(m["gpus"]), "GPU(s),", sum(g["samples"] for g in m["gpus"]), "samples, CPU %.2f%% of one core," % m["cpu_pct_of_core"], ("%.2f NVML calls per GPU sample" % c) if c else "NVML calls not counted")' "$work/$name.json")"
 }
 
 step "idle: ${IDLE_S}s at 10 Hz"
@@ -173,7 +180,7 @@ fi
 step "load: ${FAST_S}s at ${FAST_HZ} Hz (to resolve the update periods)"
 sample fast "$FAST_S" "$FAST_HZ"
 
-step "load: ${NOAUX_S}s at 10 Hz reading energy and power only (--aux-every 0: what clocks, temperature and clock events cost)"
+step "load: ${NOAUX_S}s at 10 Hz reading energy and power only (--aux-every 0: what the once-a-second clock, temperature and clock-event reads cost)"
 sample noaux "$NOAUX_S" 10 --aux-every 0
 
 kill "$load_pid" 2>/dev/null || true
@@ -196,15 +203,20 @@ def ms(ns):
     return ns / 1e6
 
 hdr = ("phase", "gpu", "samples", "rate Hz", "counter upd ms", "power upd ms", "counter J", "integral J",
-       "diff %", "avg W", "min W", "max W", "max gap ms", "resets", "errors", "read ms", "power source", "clock events")
+       "diff %", "avg W", "min W", "max W", "max gap ms", "resets", "errors", "read ms", "calls/sample",
+       "energy source", "power source", "clock events")
 rows = []
+def calls(m):
+    c = m.get("calls_per_sample")
+    return f"{c:.2f}" if c else "-"
+
 for name, m in phases.items():
     for g in m["gpus"]:
         rows.append((name, g["gpu"], g["samples"], f'{g["rate_hz"]:.2f}', f'{ms(g["counter_update_period_ns"]):.1f}',
                      f'{ms(g["power_update_period_ns"]):.1f}', f'{g["counter_j"]:.1f}', f'{g["integral_j"]:.1f}',
                      f'{100 * g["rel_diff"]:.3f}', f'{g["avg_w"]:.1f}', f'{g["min_w"]:.1f}', f'{g["max_w"]:.1f}',
                      f'{ms(g["max_gap_ns"]):.1f}', g["resets"], g["errors"], f'{ms(g["median_read_ns"]):.2f}',
-                     g["power_source"], ",".join(g["clock_event_names"]) or "-"))
+                     calls(m), g.get("energy_source") or "-", g["power_source"], ",".join(g["clock_event_names"]) or "-"))
 widths = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
 for r in [hdr] + rows:
     print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
@@ -214,7 +226,7 @@ for m in phases.values():
 for name, m in phases.items():
     hz = 1e9 / m["interval_ns"]
     print(f'{name}: source {m["source"]} ({m["boundary"]}), {m["wall_ns"] / 1e9:.1f} s at {hz:g} Hz, '
-          f'sampler CPU {m["cpu_pct_of_core"]:.3f}% of one core, {len(m["events"])} event(s)')
+          f'sampler CPU {m["cpu_pct_of_core"]:.3f}% of one core, {calls(m)} NVML calls per GPU sample, {len(m["events"])} event(s)')
     for e in m["events"][:10]:
         print(f'  event gpu {e["gpu"]} {e["kind"]}: {e["detail"]}')
 
@@ -233,7 +245,8 @@ for text, ok in goals:
 summary = {
     "goals": [{"check": t, "ok": ok} for t, ok in goals],
     "phases": {n: {"source": m["source"], "boundary": m["boundary"], "interval_ns": m["interval_ns"],
-                   "wall_ns": m["wall_ns"], "cpu_pct_of_core": m["cpu_pct_of_core"], "gpus": m["gpus"]}
+                   "wall_ns": m["wall_ns"], "cpu_pct_of_core": m["cpu_pct_of_core"],
+                   "source_calls": m.get("source_calls"), "calls_per_sample": m.get("calls_per_sample"), "gpus": m["gpus"]}
                for n, m in phases.items()},
 }
 if os.path.exists(os.path.join(work, "inventory.json")):
