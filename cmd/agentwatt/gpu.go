@@ -148,8 +148,10 @@ reads; the power source; the clock-event reasons seen. It also prints the
 sampler's own CPU cost: this process's CPU time over the wall time, in percent
 of one core.
 
---aux-every N reads the SM clock, temperature and clock-event reasons on every
-Nth sample only (three of the five NVML calls per GPU), to see what they cost.
+Energy and instant power are read in one NVML call per GPU per sample; the SM
+clock, temperature and clock-event reasons (three more calls) once a second,
+as a runner reads them. --aux-every N reads those three on every Nth sample
+instead (1: every sample, 0: never), to see what they cost.
 --out FILE writes every sample as power.jsonl.zst, as a runner's bundle holds
 them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 		Example: `  agentwatt gpu sample --seconds 30
@@ -189,7 +191,9 @@ them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
-				ns.SetAuxEvery(auxEvery)
+				if cmd.Flags().Changed("aux-every") {
+					ns.SetAuxEvery(auxEvery)
+				}
 				src = ns
 			}
 			var w *power.Writer
@@ -231,7 +235,7 @@ them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 	}
 	cmd.Flags().Float64Var(&seconds, "seconds", 10, "how long to sample, in seconds")
 	cmd.Flags().Float64Var(&hz, "hz", 10, "samples per second per GPU (the rules' rate is 10)")
-	cmd.Flags().IntVar(&auxEvery, "aux-every", 1, "read SM clock, temperature and clock events on every Nth sample only (0: never); energy and power are read every time")
+	cmd.Flags().IntVar(&auxEvery, "aux-every", 0, "read SM clock, temperature and clock events on every Nth sample (1: every one, 0: never; default: once a second, as a runner does); energy and power are read every time")
 	cmd.Flags().StringVar(&simURL, "sim", "", "sample the sim engine at this base URL instead of NVML (simulated power)")
 	cmd.Flags().StringVar(&out, "out", "", "also write every sample to this file (power.jsonl.zst format)")
 	return cmd

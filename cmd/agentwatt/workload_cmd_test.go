@@ -220,7 +220,7 @@ func TestWorkloadSynthCmd(t *testing.T) {
 
 	// Options change the shape.
 	lit := filepath.Join(dir, "lit.jsonl.zst")
-	stdout, stderr, code = runAW(t, "workload", "synth", "--out", lit, "--literal", "--subagents", "1", "--trajectories", "4",
+	_, stderr, code = runAW(t, "workload", "synth", "--out", lit, "--literal", "--subagents", "1", "--trajectories", "4",
 		"--turns", "3", "--think", "500ms", "--name", "chat-synth", "-o", "json", "--log-level", "error")
 	if code != 0 {
 		t.Fatalf("synth --literal exit %d: %s", code, stderr)
