@@ -12,4 +12,6 @@ var (
 	// ErrStale is an attempt that the queue has fenced: another attempt
 	// holds the job now.
 	ErrStale = errors.New("stale attempt")
+	// ErrWorkDirBusy is a work directory another runner process holds.
+	ErrWorkDirBusy = errors.New("work dir in use")
 )

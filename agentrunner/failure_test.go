@@ -54,6 +54,12 @@ func TestJobEnds(t *testing.T) {
 			files: []string{bundle.EngineLogFile, bundle.AccuracyFile, bundle.PowerFile, bundle.RequestsFile, bundle.ProbesFile},
 		},
 		{
+			name:  "sim accelerators differ from the engine's profile",
+			mod:   func(s *spec.Submission) { s.System.Accelerators = 1 },
+			state: queue.Failed, reason: "simulates 8 GPUs",
+			files: []string{bundle.EngineLogFile, bundle.EnvironmentFile},
+		},
+		{
 			name:  "multi-node refused",
 			mod:   func(s *spec.Submission) { s.System.Topology = spec.TopologyMultiNode },
 			state: queue.Failed, reason: "single-node",

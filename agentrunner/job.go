@@ -319,6 +319,12 @@ func (jr *jobRun) baseline(ctx context.Context) error {
 	}
 	jr.base = &b
 	jr.log.Info().Float64("idle_w", b.TotalW).Msg("idle baseline")
+	// A sim runner has no GPUs of its own to check in preflight: the engine's
+	// profile says how many it simulates, and agents per GPU divides by them.
+	if jr.r.cfg.Power == nil && len(b.PerGPUW) != jr.sub.System.Accelerators {
+		return fmt.Errorf("%w: system.accelerators %d, the sim engine's profile simulates %d GPUs",
+			ErrPreflight, jr.sub.System.Accelerators, len(b.PerGPUW))
+	}
 	return nil
 }
 

@@ -215,6 +215,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// One runner per work dir: a second one would reap the first's engine as
+	// an orphan and upload its spool twice.
+	unlock, err := lockWorkDir(r.cfg.WorkDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if n, err := engine.ReapOrphans(ctx, r.engineDir(), r.log); err != nil {
 		r.log.Warn().Err(err).Msg("reap orphan engines")
 	} else if n > 0 {
