@@ -22,6 +22,15 @@ type Chunk struct {
 	// chunk and the usage chunk carry none.
 	Output       bool
 	FinishReason string // the last non-null finish_reason among the choices; "" when none
+	// Content is the raw body of the last non-empty delta.content string
+	// among the choices, JSON escapes left in place (AppendJSONStringText
+	// decodes it). It points into the parsed data: valid until that data
+	// changes, which for an SSEDecoder's event is the next call to Next.
+	Content []byte
+	// Reasoning and ToolCalls: a delta carried non-empty reasoning_content
+	// or reasoning text, or a non-empty tool_calls array.
+	Reasoning bool
+	ToolCalls bool
 
 	Usage            bool // a usage object (not null) was present
 	PromptTokens     int
@@ -48,7 +57,7 @@ func ParseChunk(data []byte, c *Chunk) error {
 	err := s.object(func(key []byte) error {
 		switch string(key) {
 		case "choices":
-			c.Output, c.FinishReason = false, ""
+			c.Output, c.FinishReason, c.Content, c.Reasoning, c.ToolCalls = false, "", nil, false, false
 			return s.choices(c)
 		case "usage":
 			c.Usage, c.PromptTokens, c.CompletionTokens, c.CachedTokens = false, 0, 0, metrics.OptionalInt{}
@@ -344,7 +353,7 @@ func (s *chunkScanner) choices(c *Chunk) error {
 		return nil
 	}
 	return s.array(func() error {
-		var output bool
+		var d deltaFields
 		var finish []byte
 		var hasFinish bool
 		if !s.is('{') {
@@ -353,9 +362,7 @@ func (s *chunkScanner) choices(c *Chunk) error {
 		err := s.object(func(key []byte) error {
 			switch string(key) {
 			case "delta":
-				var err error
-				output, err = s.delta()
-				return err
+				return s.delta(&d)
 			case "finish_reason":
 				v, isStr, err := s.stringOrSkip()
 				finish, hasFinish = v, isStr
@@ -366,7 +373,12 @@ func (s *chunkScanner) choices(c *Chunk) error {
 		if err != nil {
 			return err
 		}
-		c.Output = c.Output || output
+		c.Output = c.Output || d.hasContent || d.reasoning || d.toolCalls
+		c.Reasoning = c.Reasoning || d.reasoning
+		c.ToolCalls = c.ToolCalls || d.toolCalls
+		if len(d.content) > 0 {
+			c.Content = d.content
+		}
 		if hasFinish {
 			c.FinishReason = internFinish(finish)
 		}
@@ -374,29 +386,49 @@ func (s *chunkScanner) choices(c *Chunk) error {
 	})
 }
 
-// delta reads a choice's delta and reports whether it carries output.
-func (s *chunkScanner) delta() (bool, error) {
+// deltaFields is what one choice's delta carries: whether it has content
+// (a non-empty string or array), the raw string when it is a string, and
+// whether reasoning text or tool calls came with it.
+type deltaFields struct {
+	content                          []byte
+	hasContent, reasoning, toolCalls bool
+}
+
+// delta reads a choice's delta into d. Keys repeat as in encoding/json:
+// the last one wins.
+func (s *chunkScanner) delta(d *deltaFields) error {
+	*d = deltaFields{}
 	if !s.is('{') {
-		return false, s.skip()
+		return s.skip()
 	}
-	var content, reasoningContent, reasoning, toolCalls bool
+	var reasoningContent, reasoning bool
 	err := s.object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "content":
-			content, err = s.nonEmpty()
+			d.content = nil
+			if s.is('"') {
+				var v []byte
+				v, err = s.str()
+				if d.hasContent = len(v) > 0; d.hasContent {
+					d.content = v
+				}
+				return err
+			}
+			d.hasContent, err = s.nonEmpty()
 		case "reasoning_content":
 			reasoningContent, err = s.nonEmpty()
 		case "reasoning":
 			reasoning, err = s.nonEmpty()
 		case "tool_calls":
-			toolCalls, err = s.nonEmpty()
+			d.toolCalls, err = s.nonEmpty()
 		default:
 			err = s.skip()
 		}
 		return err
 	})
-	return content || reasoningContent || reasoning || toolCalls, err
+	d.reasoning = reasoningContent || reasoning
+	return err
 }
 
 // nonEmpty consumes a value and reports whether it is a non-empty string or

@@ -19,11 +19,15 @@ func TestParseChunk(t *testing.T) {
 	}{
 		{"role-only first chunk (vLLM)", `{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`, Chunk{}},
 		{"role-only first chunk (TensorRT-LLM nulls)", `{"choices":[{"delta":{"role":"assistant","content":null,"reasoning_content":null,"reasoning":null,"tool_calls":null}}],"usage":null} `, Chunk{}},
-		{"content", `{"choices":[{"delta":{"content":"Hi"}}]}`, Chunk{Output: true}},
-		{"content of one escaped newline", `{"choices":[{"delta":{"content":"\n"}}]}`, Chunk{Output: true}},
-		{"reasoning_content", `{"choices":[{"delta":{"reasoning_content":"hmm","content":null}}]}`, Chunk{Output: true}},
-		{"reasoning", `{"choices":[{"delta":{"reasoning":"hmm"}}]}`, Chunk{Output: true}},
-		{"tool_calls", `{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}`, Chunk{Output: true}},
+		{"content", `{"choices":[{"delta":{"content":"Hi"}}]}`, Chunk{Output: true, Content: text("Hi")}},
+		{"content of one escaped newline", `{"choices":[{"delta":{"content":"\n"}}]}`, Chunk{Output: true, Content: text("\n")}},
+		{"content with escapes", `{"choices":[{"delta":{"content":"a\"\u00e9\ud83d\ude00\/\t"}}]}`, Chunk{Output: true, Content: text("a\"é😀/\t")}},
+		{"content as parts carries output, no text", `{"choices":[{"delta":{"content":[{"type":"text","text":"x"}]}}]}`, Chunk{Output: true}},
+		{"repeated content key: the last wins", `{"choices":[{"delta":{"content":"a","content":null}}]}`, Chunk{}},
+		{"reasoning_content", `{"choices":[{"delta":{"reasoning_content":"hmm","content":null}}]}`, Chunk{Output: true, Reasoning: true}},
+		{"reasoning", `{"choices":[{"delta":{"reasoning":"hmm"}}]}`, Chunk{Output: true, Reasoning: true}},
+		{"reasoning and content", `{"choices":[{"delta":{"reasoning":"hmm","content":"ok"}}]}`, Chunk{Output: true, Reasoning: true, Content: text("ok")}},
+		{"tool_calls", `{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}`, Chunk{Output: true, ToolCalls: true}},
 		{"empty tool_calls", `{"choices":[{"delta":{"tool_calls":[]}}]}`, Chunk{}},
 		{"finish reason length", `{"choices":[{"delta":{},"finish_reason":"length"}]}`, Chunk{FinishReason: "length"}},
 		{"other finish reason", `{"choices":[{"delta":{},"finish_reason":"eos\u0021"}]}`, Chunk{FinishReason: "eos!"}},
@@ -38,9 +42,9 @@ func TestParseChunk(t *testing.T) {
 			Chunk{Usage: true, PromptTokens: 1, CompletionTokens: 2}},
 		{"cached_tokens zero is known", `{"usage":{"prompt_tokens":1,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0}}}`,
 			Chunk{Usage: true, PromptTokens: 1, CompletionTokens: 2, CachedTokens: known(0)}},
-		{"usage null", `{"choices":[{"delta":{"content":"a"}}],"usage":null}`, Chunk{Output: true}},
+		{"usage null", `{"choices":[{"delta":{"content":"a"}}],"usage":null}`, Chunk{Output: true, Content: text("a")}},
 		{"usage on a content chunk", `{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":9}}`,
-			Chunk{Output: true, FinishReason: "length", Usage: true, PromptTokens: 3, CompletionTokens: 9}},
+			Chunk{Output: true, Content: text("a"), FinishReason: "length", Usage: true, PromptTokens: 3, CompletionTokens: 9}},
 		{"error object", `{"error":{"message":"CUDA out of memory","type":"InternalServerError","code":500}}`,
 			Chunk{Error: true, ErrorMessage: "CUDA out of memory"}},
 		{"error string", `{"error":"overloaded \"now\""}`, Chunk{Error: true, ErrorMessage: `overloaded "now"`}},
@@ -48,10 +52,10 @@ func TestParseChunk(t *testing.T) {
 		{"object error (older vLLM)", `{"object":"error","message":"bad request","type":"BadRequestError","code":400}`,
 			Chunk{Error: true, ErrorMessage: "bad request"}},
 		{"unknown fields skipped", `{"sglext":{"a":[1,2,{"b":null}],"c":-1.5e+3},"choices":[{"delta":{"content":"x","x":true},"avg_decoded_tokens_per_iter":2.0}]}`,
-			Chunk{Output: true}},
+			Chunk{Output: true, Content: text("x")}},
 		{"duplicate key: the last wins", `{"choices":[{"delta":{"content":"x"}}],"choices":[]}`, Chunk{}},
 		{"several choices", `{"choices":[{"delta":{"content":""}},{"delta":{"content":"y"},"finish_reason":"stop"}]}`,
-			Chunk{Output: true, FinishReason: "stop"}},
+			Chunk{Output: true, Content: text("y"), FinishReason: "stop"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,8 +63,8 @@ func TestParseChunk(t *testing.T) {
 			if err := ParseChunk([]byte(tc.data), &got); err != nil {
 				t.Fatal(err)
 			}
-			if got != tc.want {
-				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			if g, w := fieldsOf(got), fieldsOf(tc.want); g != w {
+				t.Fatalf("got %+v\nwant %+v", g, w)
 			}
 			ref, err := referenceChunk([]byte(tc.data))
 			if err != nil || !sameChunk(ref, got) {
@@ -108,13 +112,21 @@ func referenceChunk(data []byte) (Chunk, error) {
 				continue
 			}
 			if d, ok := cm["delta"].(map[string]any); ok {
-				for _, k := range []string{"content", "reasoning_content", "reasoning"} {
+				for _, k := range []string{"reasoning_content", "reasoning"} {
 					if s, ok := d[k].(string); ok && s != "" {
-						c.Output = true
+						c.Output, c.Reasoning = true, true
 					}
 				}
+				switch v := d["content"].(type) {
+				case string:
+					if v != "" {
+						c.Output, c.Content = true, []byte(v)
+					}
+				case []any:
+					c.Output = c.Output || len(v) > 0
+				}
 				if tc, ok := d["tool_calls"].([]any); ok && len(tc) > 0 {
-					c.Output = true
+					c.Output, c.ToolCalls = true, true
 				}
 			}
 			if f, ok := cm["finish_reason"].(string); ok {
@@ -171,10 +183,37 @@ func referenceChunk(data []byte) (Chunk, error) {
 }
 
 // sameChunk compares chunks, ignoring the message of an error given as a
-// raw non-string value (the reference cannot reproduce its bytes).
+// raw non-string value (the reference cannot reproduce its bytes). The
+// reference's Content is decoded text, got's the raw string body.
 func sameChunk(ref, got Chunk) bool {
 	if ref.ErrorMessage == "\x00raw" {
 		ref.ErrorMessage = got.ErrorMessage
 	}
-	return ref == got
+	want := fieldsOf(ref)
+	want.Content = string(ref.Content)
+	return want == fieldsOf(got)
+}
+
+// text is a Chunk.Content as ParseChunk leaves it: the raw JSON string
+// body of s.
+func text(s string) []byte { return AppendJSONStringContent(nil, []byte(s)) }
+
+// chunkFields is a comparable view of a Chunk, its Content decoded.
+type chunkFields struct {
+	Output, Reasoning, ToolCalls bool
+	Content, FinishReason        string
+	Usage                        bool
+	PromptTokens, Completion     int
+	Cached                       metrics.OptionalInt
+	Error                        bool
+	ErrorMessage                 string
+}
+
+func fieldsOf(c Chunk) chunkFields {
+	return chunkFields{
+		Output: c.Output, Reasoning: c.Reasoning, ToolCalls: c.ToolCalls,
+		Content: string(AppendJSONStringText(nil, c.Content)), FinishReason: c.FinishReason,
+		Usage: c.Usage, PromptTokens: c.PromptTokens, Completion: c.CompletionTokens, Cached: c.CachedTokens,
+		Error: c.Error, ErrorMessage: c.ErrorMessage,
+	}
 }

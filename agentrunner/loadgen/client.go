@@ -30,10 +30,18 @@ type ClientConfig struct {
 	TopP           float64
 	Clock          Clock // the run's clock; every timestamp comes from it
 
-	IdleConnTimeout time.Duration // keep-alive of idle connections; default 4 s, below uvicorn's 5 s
-	ReadBufferSize  int           // per connection; default 32 KiB
-	WriteBufferSize int           // per connection; default 64 KiB
-	MaxEventBytes   int           // largest server-sent event; default 4 MiB
+	// MaxThinkTime is the longest an agent waits between the end of one
+	// answer and its next request (the rules profile's think-time cap).
+	MaxThinkTime time.Duration
+	// IdleConnTimeout is how long an idle keep-alive connection is kept;
+	// default MaxThinkTime + IdleMargin, so that an agent's connection is
+	// still there after its longest think and no dial lands inside the next
+	// request's TTFT. (A server whose own keep-alive is shorter still closes
+	// it: see Stream.)
+	IdleConnTimeout time.Duration
+	ReadBufferSize  int // per connection; default 32 KiB
+	WriteBufferSize int // per connection; default 64 KiB
+	MaxEventBytes   int // largest server-sent event; default 4 MiB
 	// StallTimeout aborts a request that receives no event for this long,
 	// counting from the send (so it must exceed the worst TTFT); 0: never.
 	StallTimeout time.Duration
@@ -41,6 +49,11 @@ type ClientConfig struct {
 	// HealthMonitor implements it).
 	Observer RequestObserver
 }
+
+// IdleMargin is what the default idle timeout adds to MaxThinkTime: room
+// for scheduling lag and for the time between an answer's last event and
+// its connection going back to the pool.
+const IdleMargin = 10 * time.Second
 
 // RequestObserver receives the connection timing of every request.
 type RequestObserver interface {
@@ -64,6 +77,9 @@ type ChatRequest struct {
 	// RecordChunks records every output event's arrival offset (the rules'
 	// seeded sample of requests).
 	RecordChunks bool
+	// Answer, when set, receives the answer's text (see Answer); it is reset
+	// first. Nil: no text is captured.
+	Answer *Answer
 }
 
 // StreamInfo is how one request went on the wire, beyond its record.
@@ -97,8 +113,11 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("client: a run clock is required")
 	}
 	cfg.Endpoint = baseURL(cfg.Endpoint)
+	if cfg.MaxThinkTime < 0 {
+		return nil, errors.New("client: negative think time")
+	}
 	if cfg.IdleConnTimeout <= 0 {
-		cfg.IdleConnTimeout = 4 * time.Second
+		cfg.IdleConnTimeout = cfg.MaxThinkTime + IdleMargin
 	}
 	if cfg.ReadBufferSize <= 0 {
 		cfg.ReadBufferSize = 32 << 10
@@ -186,6 +205,10 @@ var closeBrace = []byte("}")
 // errStalled is the cancellation cause of a stalled stream.
 var errStalled = errors.New("no event within the stall timeout")
 
+// maxStaleRetries bounds the resends of a request whose reused connection
+// turned out to be closed (see Stream).
+const maxStaleRetries = 2
+
 // maxErrorText bounds the error text kept in a record.
 const maxErrorText = 512
 
@@ -217,7 +240,9 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 	var getConn, gotConn, wrote, firstByte atomic.Int64
 	var reused atomic.Bool
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
-		GetConn: func(string) { getConn.Store(clock.Now()) },
+		// The first GetConn: a request resent on a new connection (see
+		// below) waited for both.
+		GetConn: func(string) { getConn.CompareAndSwap(0, clock.Now()) },
 		GotConn: func(ci httptrace.GotConnInfo) {
 			gotConn.Store(clock.Now())
 			reused.Store(ci.Reused)
@@ -245,6 +270,17 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 
 	rec.TSendNs = clock.Now()
 	resp, err := c.http.Do(hreq)
+	// A server whose keep-alive is shorter than an agent's think time
+	// closes idle connections; one that closes just as a request goes out
+	// on it fails that request before any response byte. Such a request is
+	// sent again on another connection (at most twice); its record's clock
+	// runs from the first try, and the connection wait covers them all.
+	for try := 1; err != nil && try <= maxStaleRetries && reused.Load() && firstByte.Load() == 0 && reqCtx.Err() == nil; try++ {
+		reused.Store(false)
+		hreq = hreq.Clone(reqCtx)
+		hreq.Body = body.Clone()
+		resp, err = c.http.Do(hreq)
+	}
 	info.ReusedConn = reused.Load()
 	if gc, gt := getConn.Load(), gotConn.Load(); gc > 0 && gt >= gc {
 		info.ConnWait = time.Duration(gt - gc)
@@ -277,6 +313,9 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 	}()
 	if req.RecordChunks {
 		rec.ChunkOffsetsNs = make([]int64, 0, min(max(req.MaxTokens, 16), 1<<16))
+	}
+	if req.Answer != nil {
+		req.Answer.Reset()
 	}
 
 	var (
@@ -325,6 +364,9 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 			rec.TLastNs = ev.TimeNs
 			if req.RecordChunks {
 				rec.ChunkOffsetsNs = append(rec.ChunkOffsetsNs, ev.TimeNs-rec.TSendNs)
+			}
+			if req.Answer != nil {
+				req.Answer.add(&ch)
 			}
 		}
 		if ch.Usage {

@@ -12,9 +12,13 @@
 //     deltas, finish_reason, usage with cached_tokens known or not, error
 //     objects);
 //   - client.go: Client, HTTP/1.1 with one keep-alive connection per
-//     in-flight stream, request bodies streamed from shared immutable
-//     segments (body.go), one metrics.Request record per request;
-//   - models.go: DiscoverModel (/v1/models);
+//     in-flight stream, kept idle longer than the longest think time,
+//     request bodies streamed from shared immutable segments (body.go),
+//     one metrics.Request record per request;
+//   - answer.go: Answer, the opt-in capture of an answer's content text
+//     (for live history), and AppendJSONStringText;
+//   - models.go: DiscoverModel and ListModels (/v1/models, with each
+//     model's context length when the server reports it);
 //   - health.go: HealthMonitor, the client's self-check (scheduling lag, CPU
 //     share and set, connection wait vs server time to first byte);
 //   - clock.go: Clock, the run's monotonic clock.

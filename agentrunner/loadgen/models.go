@@ -9,6 +9,21 @@ import (
 	"strings"
 )
 
+// ModelInfo is one model a server's /v1/models lists.
+type ModelInfo struct {
+	ID string
+	// ContextLength is the longest sequence, prompt plus output, the server
+	// accepts for this model, in tokens, when the listing reports it; 0
+	// when it does not. ContextField names the field it came from.
+	ContextLength int
+	ContextField  string
+}
+
+// ContextFields are the /v1/models fields read as a model's context length,
+// in order of preference: vLLM, SGLang and the simulated engine report
+// max_model_len; other OpenAI-compatible servers use the others.
+var ContextFields = []string{"max_model_len", "context_length", "max_context_length", "context_window"}
+
 // DiscoverModel asks an OpenAI-compatible server which model it serves
 // (GET /v1/models). The server must list exactly one; otherwise the caller
 // must name the model (ErrNoModel, ErrAmbiguousModel).
@@ -16,43 +31,73 @@ func DiscoverModel(ctx context.Context, endpoint string) (string, error) {
 	return discoverModel(ctx, &http.Client{Transport: NewTransport(ClientConfig{})}, baseURL(endpoint), "")
 }
 
+// ListModels returns the models a server's /v1/models lists, each with its
+// context length when reported. apiKey is sent as a bearer token when set.
+func ListModels(ctx context.Context, endpoint, apiKey string) ([]ModelInfo, error) {
+	hc := &http.Client{Transport: NewTransport(ClientConfig{})}
+	defer hc.CloseIdleConnections()
+	return listModels(ctx, hc, baseURL(endpoint), apiKey)
+}
+
 func discoverModel(ctx context.Context, hc *http.Client, base, apiKey string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
+	list, err := listModels(ctx, hc, base, apiKey)
 	if err != nil {
 		return "", fmt.Errorf("discover model: %w", err)
+	}
+	url := base + "/v1/models"
+	switch len(list) {
+	case 0:
+		return "", fmt.Errorf("discover model: %s: %w", url, ErrNoModel)
+	case 1:
+		return list[0].ID, nil
+	}
+	ids := make([]string, len(list))
+	for i, m := range list {
+		ids[i] = m.ID
+	}
+	return "", fmt.Errorf("discover model: %s: %w (%s); name one", url, ErrAmbiguousModel, strings.Join(ids, ", "))
+}
+
+func listModels(ctx context.Context, hc *http.Client, base, apiKey string) ([]ModelInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
+	if err != nil {
+		return nil, err
 	}
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("discover model: %w", err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return "", fmt.Errorf("discover model: read %s: %w", req.URL, err)
+		return nil, fmt.Errorf("read %s: %w", req.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("discover model: %s: http %d: %s", req.URL, resp.StatusCode, boundText(strings.TrimSpace(string(body)), 200))
+		return nil, fmt.Errorf("%s: http %d: %s", req.URL, resp.StatusCode, boundText(strings.TrimSpace(string(body)), 200))
 	}
 	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
+		Data []map[string]json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return "", fmt.Errorf("discover model: %s: %w", req.URL, err)
+		return nil, fmt.Errorf("%s: %w", req.URL, err)
 	}
-	switch len(list.Data) {
-	case 0:
-		return "", fmt.Errorf("discover model: %s: %w", req.URL, ErrNoModel)
-	case 1:
-		return list.Data[0].ID, nil
-	}
-	ids := make([]string, len(list.Data))
+	out := make([]ModelInfo, 0, len(list.Data))
 	for i, m := range list.Data {
-		ids[i] = m.ID
+		var info ModelInfo
+		if err := json.Unmarshal(m["id"], &info.ID); err != nil || info.ID == "" {
+			return nil, fmt.Errorf("%s: data[%d]: no model id", req.URL, i)
+		}
+		for _, f := range ContextFields {
+			var n int
+			if raw, ok := m[f]; ok && json.Unmarshal(raw, &n) == nil && n > 0 {
+				info.ContextLength, info.ContextField = n, f
+				break
+			}
+		}
+		out = append(out, info)
 	}
-	return "", fmt.Errorf("discover model: %s: %w (%s); name one", req.URL, ErrAmbiguousModel, strings.Join(ids, ", "))
+	return out, nil
 }

@@ -88,6 +88,9 @@ func (a *agent) run(ctx context.Context) {
 			k0 = pick(draw, len(t.Turns))
 		}
 		s := &stream{a: a, root: t, traj: t, session: sessionID(r.seed, a.id, seq), buf: buf}
+		if r.cfg.History == HistoryLive {
+			s.live = newLiveHistory()
+		}
 		if !s.replay(ctx, k0) {
 			return
 		}
@@ -104,6 +107,7 @@ type stream struct {
 	path    string               // sub-agent path ("" for the root agent)
 	session uint64
 	buf     [][]byte
+	live    *liveHistory // nil unless the history is live
 }
 
 // replay sends the trajectory's turns from k0 on; false when the agent was
@@ -152,6 +156,9 @@ func (s *stream) launchSubagents(ctx context.Context, k0, sent int) {
 			path = s.path + "/" + sub.ID
 		}
 		child := &stream{a: s.a, root: s.root, traj: sub, path: path, session: subSessionID(s.session, i+1)}
+		if s.live != nil {
+			child.live = newLiveHistory()
+		}
 		s.a.subs.Add(1)
 		go func() {
 			defer s.a.subs.Done()
@@ -167,22 +174,35 @@ func (s *stream) launchSubagents(ctx context.Context, k0, sent int) {
 func (s *stream) send(ctx context.Context, k int, salt *salt, name string) bool {
 	r := s.a.r
 	turn := &s.traj.Turns[k]
-	s.buf = r.render.messages(s.buf, s.traj, k, salt)
+	var live []liveMessage
+	target := workload.TargetPromptTokens(turn, r.cfg.Template)
+	if s.live != nil {
+		s.live.prepare(s.traj, r.render.plan(s.traj), k)
+		live = s.live.msgs
+		target += s.live.delta()
+	}
+	s.buf = r.render.messages(s.buf, s.traj, k, salt, live)
 	req := loadgen.ChatRequest{
 		Messages:     s.buf,
 		MaxTokens:    max(1, turn.OutputTokens),
 		Session:      name,
 		RecordChunks: sampled(r.seed, s.session, k, r.cfg.Rules.Verify.ChunkTimingSampleShare),
 	}
+	if s.live != nil {
+		req.Answer = &s.live.answer
+	}
 	rec := metrics.Request{
 		Agent: s.a.id, Session: name, Subagent: s.path, Trajectory: s.root.ID, Turn: k,
-		TargetPromptTokens: workload.TargetPromptTokens(turn, r.cfg.Template),
+		TargetPromptTokens: target,
 	}
 	f := r.flights.begin(r.clock.Now())
 	_, err := r.client.Stream(ctx, &req, &rec)
 	r.flights.end(f)
 	if err != nil {
 		return false
+	}
+	if s.live != nil {
+		s.live.answered(k, rec.Status == metrics.StatusOK)
 	}
 	r.complete(&rec)
 	if s.path == "" {

@@ -19,8 +19,10 @@ const (
 	// HistoryRecorded replays the trace's own assistant turns (its text or
 	// blocks), so that every prompt matches the trace exactly. The default.
 	HistoryRecorded = "recorded"
-	// HistoryLive replaces them with what the server answered; allowed only
-	// for workloads whose sources are all literal text.
+	// HistoryLive replaces them with what the server answered (live.go);
+	// allowed only for workloads whose trajectories are all literal text.
+	// The prompts then differ from the trace, and a turn's
+	// target_prompt_tokens is counted from the request actually sent.
 	HistoryLive = "live"
 )
 
@@ -109,14 +111,10 @@ func (c *Config) Validate() error {
 	case HistoryRecorded:
 	case HistoryLive:
 		if c.Workload != nil {
-			for _, s := range c.Workload.Header.Sources {
-				if s.BlockSize > 0 {
-					errs = append(errs, fmt.Sprintf("history %q needs literal-text sources; source %s is hashed blocks", HistoryLive, s.ID))
-					break
-				}
+			if err := checkLiveHistory(c.Workload); err != nil {
+				errs = append(errs, err.Error())
 			}
 		}
-		errs = append(errs, fmt.Sprintf("history %q is not supported yet: the streaming client does not return the answer text", HistoryLive))
 	default:
 		errs = append(errs, fmt.Sprintf("history %q: want %s or %s", c.History, HistoryRecorded, HistoryLive))
 	}

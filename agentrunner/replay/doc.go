@@ -14,6 +14,11 @@
 //     per session), handed to loadgen without copying a history. The rules
 //     for messages, salt placement and target_prompt_tokens live in
 //     package workload (targets.go), which the verifier shares.
+//   - live.go: live assistant history (Config.History = HistoryLive): the
+//     server's answers in place of the recorded assistant text of
+//     literal-text trajectories, and the targets of such requests.
+//   - preflight.go: CheckContext, the workload's longest request against
+//     the server's context length, before any load.
 //   - pool.go: the live set of agents; N changes between probes by adding
 //     (ramped) or retiring agents, never by restarting.
 //   - probe.go: one probe — ramp, settle, warm-up until every agent has

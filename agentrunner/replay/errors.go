@@ -13,4 +13,7 @@ var (
 	ErrClientUnhealthy = errors.New("client unhealthy")
 	// ErrOutputClosed: a record arrived after Output.Finish or Abort.
 	ErrOutputClosed = errors.New("output closed")
+	// ErrContextTooSmall: the workload's longest request does not fit the
+	// server's context length (ContextError has the detail).
+	ErrContextTooSmall = errors.New("server context too small for the workload")
 )

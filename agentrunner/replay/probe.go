@@ -70,9 +70,14 @@ const ProbesFormat = "agentwatt-probes"
 
 // ProbesFile is probes.json: the clock anchor and every probe.
 type ProbesFile struct {
-	Format  string        `json:"format"`
-	Version int           `json:"version"`
-	Clock   ClockAnchor   `json:"clock"`
+	Format  string      `json:"format"`
+	Version int         `json:"version"`
+	Clock   ClockAnchor `json:"clock"`
+	// History is the assistant history replayed: HistoryRecorded, whose
+	// target_prompt_tokens a verifier recomputes from the workload, or
+	// HistoryLive, whose turns after a session's first carry the server's
+	// answers and targets counted from the request sent (live.go).
+	History string        `json:"history"`
 	Probes  []ProbeRecord `json:"probes"`
 }
 

@@ -134,11 +134,15 @@ type literal struct {
 type trajPlan struct {
 	once     sync.Once
 	literals [][]*literal // [turn][segment]; nil for block runs
+	// kept[k] is how many leading literal messages turn k shares with turn
+	// k-1 (the same rendering); 0 for turn 0.
+	kept []int
 }
 
 func (p *trajPlan) build(t *workload.Trajectory) {
 	p.once.Do(func() {
 		p.literals = make([][]*literal, len(t.Turns))
+		p.kept = make([]int, len(t.Turns))
 		var prev []workload.Segment
 		var prevLit []*literal
 		for k := range t.Turns {
@@ -156,6 +160,9 @@ func (p *trajPlan) build(t *workload.Trajectory) {
 				lits[i] = renderLiteral(s)
 			}
 			p.literals[k] = lits
+			for k > 0 && p.kept[k] < len(lits) && p.kept[k] < len(prevLit) && lits[p.kept[k]] != nil && lits[p.kept[k]] == prevLit[p.kept[k]] {
+				p.kept[k]++
+			}
 			prev, prevLit = in, lits
 		}
 	})
@@ -274,8 +281,9 @@ func newSalt(session uint64) *salt {
 
 // messages returns the JSON array of turn k's messages (brackets included)
 // as pieces, with the session's salt after the trajectory's shared prefix.
-// dst is reused when it has room.
-func (r *renderer) messages(dst [][]byte, t *workload.Trajectory, k int, s *salt) [][]byte {
+// live, sorted by segment, replaces recorded literal messages (live
+// history); nil for none. dst is reused when it has room.
+func (r *renderer) messages(dst [][]byte, t *workload.Trajectory, k int, s *salt, live []liveMessage) [][]byte {
 	in := t.Turns[k].Input
 	lits := r.plan(t).literals[k]
 	bs := r.w.Source(t).BlockSize
@@ -290,6 +298,12 @@ func (r *renderer) messages(dst [][]byte, t *workload.Trajectory, k int, s *salt
 		first = false
 		if !in[i].IsBlocks() {
 			l := lits[i]
+			for len(live) > 0 && live[0].seg < i {
+				live = live[1:]
+			}
+			if len(live) > 0 && live[0].seg == i {
+				l = live[0].lit
+			}
 			dst = append(dst, l.open)
 			if sp.Seg == -1 && i == 0 {
 				if len(l.text) > 0 && !isSpace(l.text[0]) {

@@ -36,7 +36,7 @@ func TestRenderedPromptMatchesTarget(t *testing.T) {
 	for _, root := range w.Trajectories {
 		root.Walk(func(tr *workload.Trajectory, _ int) {
 			for k := range tr.Turns {
-				msgs := decodeMessages(t, r.messages(nil, tr, k, s))
+				msgs := decodeMessages(t, r.messages(nil, tr, k, s, nil))
 				got := sim.PromptTokens(msgs)
 				want := workload.TargetPromptTokens(&tr.Turns[k], simTemplate)
 				if got != want {
@@ -59,7 +59,7 @@ func TestSaltFollowsSharedPrefix(t *testing.T) {
 	w := genWorkload(t, genOpts{trajectories: 2, turns: 3, blockSize: bs, sharedBlocks: shared, firstBlocks: 2, addBlocks: 1, output: 4})
 	r := newRenderer(w)
 	words := func(tr *workload.Trajectory, k int, session uint64) []string {
-		msgs := decodeMessages(t, r.messages(nil, tr, k, newSalt(session)))
+		msgs := decodeMessages(t, r.messages(nil, tr, k, newSalt(session), nil))
 		if len(msgs) != 1 || msgs[0].Role != workload.DefaultRole {
 			t.Fatalf("got %d messages (%+v), want one %s message", len(msgs), msgs, workload.DefaultRole)
 		}
@@ -100,7 +100,7 @@ func TestLaterTurnExtendsEarlier(t *testing.T) {
 	tr := w.Trajectories[0]
 	prev := ""
 	for k := range tr.Turns {
-		msgs := decodeMessages(t, r.messages(nil, tr, k, s))
+		msgs := decodeMessages(t, r.messages(nil, tr, k, s, nil))
 		cur := msgs[0].Content
 		if !strings.HasPrefix(cur, prev) {
 			t.Errorf("turn %d does not extend turn %d", k, k-1)
@@ -117,7 +117,7 @@ func TestLiteralMessages(t *testing.T) {
 	tr := w.Trajectories[0]
 	r := newRenderer(w)
 	k := len(tr.Turns) - 1
-	msgs := decodeMessages(t, r.messages(nil, tr, k, newSalt(5)))
+	msgs := decodeMessages(t, r.messages(nil, tr, k, newSalt(5), nil))
 	in := tr.Turns[k].Input
 	if len(msgs) != len(in) {
 		t.Fatalf("got %d messages, want %d", len(msgs), len(in))
@@ -158,7 +158,7 @@ func TestLiteralMessages(t *testing.T) {
 func TestSaltBeforeLiteralText(t *testing.T) {
 	tr := &workload.Trajectory{ID: "x", Source: 1, Turns: []workload.Turn{{Input: []workload.Segment{message("user", "hello there")}, OutputTokens: 1}}}
 	w := &workload.Workload{Header: workload.Header{Sources: []workload.Source{{ID: "a"}, {ID: "b"}}}, Trajectories: []*workload.Trajectory{tr}}
-	msgs := decodeMessages(t, newRenderer(w).messages(nil, tr, 0, newSalt(1)))
+	msgs := decodeMessages(t, newRenderer(w).messages(nil, tr, 0, newSalt(1), nil))
 	want := workload.SaltText(1) + " hello there"
 	if msgs[0].Content != want {
 		t.Errorf("content %q, want %q", msgs[0].Content, want)
@@ -174,8 +174,8 @@ func TestPiecesAreShared(t *testing.T) {
 	w := genWorkload(t, genOpts{trajectories: 1, turns: 2, blockSize: 16, sharedBlocks: 1, firstBlocks: 20, addBlocks: 5, output: 4})
 	r := newRenderer(w)
 	tr := w.Trajectories[0]
-	a := r.messages(nil, tr, 1, newSalt(1))
-	b := r.messages(nil, tr, 1, newSalt(2))
+	a := r.messages(nil, tr, 1, newSalt(1), nil)
+	b := r.messages(nil, tr, 1, newSalt(2), nil)
 	if len(a) != len(b) {
 		t.Fatalf("%d and %d pieces", len(a), len(b))
 	}
@@ -189,7 +189,7 @@ func TestPiecesAreShared(t *testing.T) {
 		t.Errorf("%d pieces differ between two sessions, want 1 (the salt)", differ)
 	}
 	before := r.texts.Bytes()
-	r.messages(nil, tr, 0, newSalt(3))
+	r.messages(nil, tr, 0, newSalt(3), nil)
 	if r.texts.Bytes() != before {
 		t.Error("rendering an earlier turn synthesised its blocks again")
 	}

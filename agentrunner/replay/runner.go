@@ -115,7 +115,10 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		TopP:           cfg.Rules.Sampling.TopP,
 		Clock:          r.clock,
 		StallTimeout:   cfg.stallTimeout(),
-		Observer:       r.health,
+		// Connections outlive the longest think, so that no agent dials
+		// inside its next request's TTFT (loadgen.IdleMargin on top).
+		MaxThinkTime: cfg.Profile.ThinkTimeCap.Duration,
+		Observer:     r.health,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -147,7 +150,7 @@ func (r *Runner) Probes() []ProbeRecord {
 
 // ProbesFile is probes.json for the probes measured so far.
 func (r *Runner) ProbesFile() *ProbesFile {
-	return &ProbesFile{Format: ProbesFormat, Version: 1, Clock: r.anchor, Probes: r.Probes()}
+	return &ProbesFile{Format: ProbesFormat, Version: 1, Clock: r.anchor, History: r.cfg.History, Probes: r.Probes()}
 }
 
 // RecordError is the first error the Recorder returned, if any; records

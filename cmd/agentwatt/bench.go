@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,23 @@ profile, salts its session right after the prefix shared with other
 trajectories, and replays the recorded assistant history. Sub-agents are extra
 streams, not counted in N.
 
+--history live sends the server's own answers back as the assistant history
+instead of the recorded text (literal-text workloads only; the recorded tool
+calls stay, reasoning is never history). Its prompts no longer match the
+trace: each record's target_prompt_tokens is counted from the request sent,
+and summary.json and probes.json say "history": "live".
+
+Before any load, bench compares the server's context length (max_model_len in
+/v1/models, as vLLM, SGLang and the sim report it) with the workload's longest
+request (prompt with salt and chat template, plus the forced output) and stops
+if it cannot fit. A server that reports none is not checked (the log says so).
+
+Idle connections are kept for the profile's think-time cap plus 10 s, so an
+agent finds its connection after a think. A server whose own keep-alive is
+shorter (vLLM's uvicorn: 5 s; VLLM_HTTP_TIMEOUT_KEEP_ALIVE raises it) closes
+them, and the next request's TTFT then includes a new connection; probes.json
+records connection wait apart from the server's time to first byte.
+
 DIR receives requests.jsonl.zst (one record per request: timings on the run's
 monotonic clock, tokens, status), probes.json (each probe's N, its window in
 wall-clock and monotonic time, the client's health) and summary.json
@@ -113,6 +131,13 @@ length; the default is the simulated engine's.`,
 			}
 			cfg.APIKey = os.Getenv(apiKeyEnv)
 			cfg.Log = a.log
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := checkContext(ctx, a, &cfg); err != nil {
+				return err
+			}
 
 			o, err := replay.CreateOutput(out)
 			if err != nil {
@@ -121,7 +146,6 @@ length; the default is the simulated engine's.`,
 			cfg.Recorder = o
 			status := newStatusLine(a.errOut)
 			cfg.Progress = status.show
-			ctx := cmd.Context()
 			r, err := replay.New(ctx, cfg)
 			if err != nil {
 				o.Abort()
@@ -165,12 +189,33 @@ length; the default is the simulated engine's.`,
 	f.StringVar(&profile, "profile", spec.ProfileQuick, "rules profile: official, quick or test")
 	f.StringVar(&rulesVersion, "rules", "v1", "rules version")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for trajectory order, start turns, session salts and the chunk-timing sample")
-	f.StringVar(&cfg.History, "history", replay.HistoryRecorded, "assistant history: recorded (live needs literal-text workloads)")
+	f.StringVar(&cfg.History, "history", replay.HistoryRecorded, "assistant history: recorded, or live (the server's answers; literal-text workloads only)")
 	f.StringVar(&template, "chat-template", fmt.Sprintf("%d,%d,%d", sim.TemplateTokensPerRequest, sim.TemplateTokensPerMessage, sim.TemplateTokensPerToolCall),
 		"chat-template tokens per request, per message, per tool call")
 	f.StringVar(&out, "out", "", "directory for requests.jsonl.zst, probes.json, summary.json (required)")
 	_ = cmd.MarkFlagRequired("endpoint")
 	return cmd
+}
+
+// checkContext fails before any load when the workload's longest request
+// cannot fit the server's context length; a server that does not report
+// one, or does not answer /v1/models, is logged as not checked.
+func checkContext(ctx context.Context, a *app, cfg *replay.Config) error {
+	c, err := replay.CheckContext(ctx, cfg.Endpoint, cfg.APIKey, cfg.Model, cfg.Workload, cfg.Template)
+	var ce *replay.ContextError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w: use a workload that fits (agentwatt workload synth …) or a larger engine", err)
+	case err != nil:
+		a.log.Warn().Err(err).Msg("context length not checked")
+	case c.Limit == 0:
+		a.log.Info().Int("needs_tokens", c.Need.Tokens()).Str("longest", c.Need.Where()).
+			Msg("context length not checked: the server's /v1/models reports none")
+	default:
+		a.log.Debug().Int("needs_tokens", c.Need.Tokens()).Str("longest", c.Need.Where()).
+			Int(c.Field, c.Limit).Str("model", c.Model).Msg("context length checked")
+	}
+	return nil
 }
 
 // parseTemplate reads "per-request,per-message,per-tool-call".

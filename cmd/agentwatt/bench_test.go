@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/agentrunner/replay"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/workload"
@@ -221,7 +223,10 @@ func TestBenchWritesFiles(t *testing.T) {
 		}
 	}
 	pf := readJSON(t, filepath.Join(dir, "probes.json"))
-	hasKeys(t, "probes.json", pf, "clock.run_start", "clock.run_start_monotonic_ns")
+	hasKeys(t, "probes.json", pf, "clock.run_start", "clock.run_start_monotonic_ns", "history")
+	if sum["history"] != "recorded" || pf["history"] != "recorded" {
+		t.Errorf("history: summary %v, probes.json %v; want recorded in both", sum["history"], pf["history"])
+	}
 	for i, p := range pf["probes"].([]any) {
 		hasKeys(t, fmt.Sprintf("probes.json probe %d", i), p.(map[string]any), "agents", "window_start", "window_end",
 			"window_start_ns", "window_end_ns", "window_start_monotonic_ns", "window_end_monotonic_ns",
@@ -289,6 +294,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{"bad template", []string{"--out", t.TempDir(), "--chat-template", "3,x,1"}, `"x" is not a token count`},
 		{"unknown profile", []string{"--out", t.TempDir(), "--profile", "fast"}, `unknown profile "fast"`},
 		{"existing run", []string{"--out", existing}, "already holds a run"},
+		{"live history of blocks", []string{"--out", t.TempDir(), "--history", "live"}, `history "live" needs literal-text sources (`},
+		{"unknown tier", []string{"--out", t.TempDir(), "--tiers", "t7"}, `tier "t7" is not in rules`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,5 +305,53 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 1 and %q", code, msg, tc.want)
 			}
 		})
+	}
+}
+
+// TestBenchRefusesWorkloadLongerThanContext: the built-in workload needs
+// more context than the tiny sim's max_model_len; bench says so before
+// sending any load and writes nothing.
+func TestBenchRefusesWorkloadLongerThanContext(t *testing.T) {
+	url := benchSim(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd, _, stderr := benchChild(t, "--endpoint", url, "--agents", "1", "--profile", "test", "--out", dir)
+	msg, _ := io.ReadAll(stderr)
+	if code := exitStatus(t, cmd, 30*time.Second); code != 1 {
+		t.Fatalf("exit status %d, want 1: %s", code, msg)
+	}
+	w, err := workload.LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := replay.LongestRequest(w, workload.ChatTemplate{
+		PerRequest: sim.TemplateTokensPerRequest, PerMessage: sim.TemplateTokensPerMessage, PerToolCall: sim.TemplateTokensPerToolCall,
+	})
+	if need.Tokens() <= 8192 {
+		t.Fatalf("the built-in workload's longest request (%d tokens) fits the tiny profile: the test needs a larger one", need.Tokens())
+	}
+	for _, want := range []string{
+		"workload " + workload.DefaultName + " needs up to ",
+		need.Where(),
+		"the server's max_model_len for sim-tiny is 8,192",
+		"agentwatt workload synth",
+	} {
+		if !strings.Contains(string(msg), want) {
+			t.Errorf("stderr %q does not say %q", msg, want)
+		}
+	}
+	var stats sim.Stats
+	resp, err := http.Get(url + "/sim/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Requests != 0 {
+		t.Errorf("the sim received %d chat requests before the refusal", stats.Requests)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s was created (%v)", dir, err)
 	}
 }
