@@ -9,6 +9,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // TestJobEnds: the ways a job ends early, each in its state with the
@@ -58,6 +59,16 @@ func TestJobEnds(t *testing.T) {
 			mod:   func(s *spec.Submission) { s.System.Accelerators = 1 },
 			state: queue.Failed, reason: "simulates 8 GPUs",
 			files: []string{bundle.EngineLogFile, bundle.EnvironmentFile},
+		},
+		{
+			name: "workload too long for the engine's context",
+			mod: func(s *spec.Submission) {
+				s.System.Accelerators = 1
+				s.Benchmark.Workload = workload.DefaultName + "@" + string(workload.DefaultDigest())
+			},
+			args:  []string{"--profile", "tiny"},
+			state: queue.Failed, reason: "max_model_len",
+			files: []string{bundle.EngineLogFile, bundle.PowerFile},
 		},
 		{
 			name:  "multi-node refused",

@@ -346,6 +346,16 @@ func (jr *jobRun) accuracy(ctx context.Context) error {
 		return err
 	}
 	jr.out = out
+	// A workload the engine cannot hold would turn every long request into
+	// an error: say so once, before any load.
+	if c, err := replay.CheckContext(ctx, jr.eng.URL(), "", "", jr.wl, jr.chatTemplate()); err != nil {
+		if errors.Is(err, replay.ErrContextTooSmall) {
+			return fmt.Errorf("%w: %w", ErrPreflight, err)
+		}
+		jr.log.Warn().Err(err).Msg("context length not checked")
+	} else if c.Limit == 0 {
+		jr.log.Info().Msg("the engine reports no context length; not checked")
+	}
 	jr.rep, err = replay.New(ctx, replay.Config{
 		Endpoint: jr.eng.URL(), Workload: jr.wl, Rules: jr.rules, Profile: jr.profile,
 		Tiers: jr.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: jr.chatTemplate(),
