@@ -51,6 +51,11 @@
 //
 // # Per probe (EvaluateProbe)
 //
+// EvaluateProbe takes a slice of records; ProbeAccumulator takes them one
+// at a time, in any order, and keeps no record (the verifier streams a
+// bundle through it). EvaluateProbe is the accumulator fed the slice, so
+// the two cannot disagree. The definitions:
+//
 //   - window requests: those with t_send in [start, end), sub-agent requests
 //     included.
 //   - met share = window requests meeting the tier / window requests; it must

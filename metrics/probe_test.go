@@ -129,17 +129,14 @@ func TestAgentMedianRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &agentScores{}
+			a := NewProbeAccumulator(ProbeInput{Agents: 1, WindowStartNs: 0, WindowEndNs: 1000 * sec}, testRules, []Tier{t20})
+			idx := a.agentIndex(7)
 			for _, r := range tc.reqs {
-				ttft, rate, has := requestScores(r)
-				a.ttft = append(a.ttft, ttft)
-				if has {
-					a.rate = append(a.rate, rate)
-				}
+				a.Add(&Request{Agent: 7, TSendNs: r.TSendNs, TFirstNs: r.TFirstNs, TLastNs: r.TLastNs,
+					CompletionTokens: r.CompletionTokens, Status: r.Status})
 			}
-			sortScores(a)
-			if got := a.meets(t20); got != tc.want {
-				t.Fatalf("meets = %v, want %v (ttft %v rate %v)", got, tc.want, a.ttft, a.rate)
+			if got := a.meets(int(idx), 0); got != tc.want {
+				t.Fatalf("meets = %v, want %v (%+v, within %v slow %v)", got, tc.want, a.agents[idx], a.within, a.slow)
 			}
 		})
 	}

@@ -64,3 +64,71 @@ func nearestRank(n int, q float64) int {
 	k := int(r)
 	return min(max(k, 1), n)
 }
+
+// selectKth returns the k-th smallest (0-based) of values, reordering them
+// so that values[:k] are ≤ it and values[k+1:] ≥ it: the value
+// Quantile would read at rank k+1 of the sorted slice, found in linear
+// expected time. Quickselect with a median-of-three pivot and a three-way
+// partition; after 64 rounds the rest is sorted, which bounds the worst
+// case. values must not hold NaN.
+func selectKth(values []float64, k int) float64 {
+	lo, hi := 0, len(values)
+	for round := 0; hi-lo > 16; round++ {
+		if round == 64 {
+			break
+		}
+		p := median3(values[lo], values[lo+(hi-lo)/2], values[hi-1])
+		// [lo, lt) < p, [lt, i) == p, [gt, hi) > p.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch v := values[i]; {
+			case v < p:
+				values[lt], values[i] = v, values[lt]
+				lt++
+				i++
+			case v > p:
+				gt--
+				values[i], values[gt] = values[gt], v
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt
+		case k >= gt:
+			lo = gt
+		default:
+			return p
+		}
+	}
+	slices.Sort(values[lo:hi])
+	return values[k]
+}
+
+func median3(a, b, c float64) float64 {
+	if a > b {
+		a, b = b, a
+	}
+	if b > c {
+		b = c
+	}
+	return max(a, b)
+}
+
+// quantilePair is the nearest-rank p and q quantiles (p ≤ q) of values,
+// which it reorders; 0 for an empty set or a non-finite quantile.
+func quantilePair(values []float64, p, q float64) (float64, float64) {
+	n := len(values)
+	if n == 0 {
+		return 0, 0
+	}
+	kp, kq := nearestRank(n, p)-1, nearestRank(n, q)-1
+	vp := selectKth(values, kp)
+	// values[kp+1:] now holds the values ranked above kp.
+	vq := vp
+	if kq > kp {
+		vq = selectKth(values[kp+1:], kq-kp-1)
+	}
+	return zeroNaN(vp), zeroNaN(vq)
+}

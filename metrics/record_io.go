@@ -86,6 +86,16 @@ type RecordReaderOptions struct {
 	MaxLineBytes  int   // longest line; default 4 MiB (a sampled record carries every chunk offset)
 	MaxTotalBytes int64 // most decompressed bytes; default unlimited (0)
 	MaxWindowMB   int   // largest zstd window accepted, MiB; default 64
+	// SkipChecksum skips the zstd frames' content checksums, for a stream
+	// whose compressed bytes are verified otherwise (a bundle file read
+	// through its manifest's sha256): the decompressed bytes are then known
+	// already, and the checksum costs a few percent of the reading.
+	SkipChecksum bool
+	// DiscardText reads each record's session and error (they must be JSON
+	// strings) without keeping them: Next leaves them empty. For a reader
+	// that uses neither, every record then allocates nothing for them (a
+	// runner's file interleaves agents, so each record has another session).
+	DiscardText bool
 }
 
 // RecordError locates a bad record: its 1-based line.
@@ -103,10 +113,15 @@ type RecordReader struct {
 	zr    *zstd.Decoder
 	br    *bufio.Reader
 	lim   RecordReaderOptions
+	ids   *interner // trajectory and sub-agent ids, shared between records
 	line  int
 	total int64
 	long  []byte
 }
+
+// maxInternedIDs bounds the distinct trajectory and sub-agent ids a reader
+// shares (a few hundred KB); past it, ids are allocated per record.
+const maxInternedIDs = 1 << 14
 
 // NewRecordReader reads a requests.jsonl.zst stream with default limits.
 func NewRecordReader(r io.Reader) (*RecordReader, error) {
@@ -122,17 +137,19 @@ func NewRecordReaderWithOptions(r io.Reader, opt RecordReaderOptions) (*RecordRe
 	if opt.MaxWindowMB <= 0 {
 		opt.MaxWindowMB = 64
 	}
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 		zstd.WithDecoderMaxWindow(uint64(opt.MaxWindowMB)<<20),
-		zstd.WithDecoderMaxMemory(uint64(opt.MaxWindowMB)<<21))
+		zstd.WithDecoderMaxMemory(uint64(opt.MaxWindowMB)<<21),
+		zstd.IgnoreChecksum(opt.SkipChecksum))
 	if err != nil {
 		return nil, fmt.Errorf("record reader: %w", err)
 	}
-	return &RecordReader{zr: zr, br: bufio.NewReaderSize(zr, 256<<10), lim: opt}, nil
+	return &RecordReader{zr: zr, br: bufio.NewReaderSize(zr, 256<<10), lim: opt, ids: newInterner(maxInternedIDs)}, nil
 }
 
-// Next decodes the next record into r, replacing all its fields, and returns
-// io.EOF after the last. Reusing one Request across calls avoids allocating
+// Next decodes the next record into r, replacing all its fields (Session
+// and Error left empty with DiscardText), and returns io.EOF after the
+// last. Reusing one Request across calls avoids allocating
 // (see Request.DecodeJSON). Errors are *RecordError with the line number. A
 // final line without a newline is read; blank lines are errors.
 func (rr *RecordReader) Next(r *Request) error {
@@ -140,7 +157,7 @@ func (rr *RecordReader) Next(r *Request) error {
 	if err != nil {
 		return err
 	}
-	if err := r.DecodeJSON(line); err != nil {
+	if err := r.decode(line, rr.lim.DiscardText, rr.ids); err != nil {
 		return &RecordError{Line: rr.line, Err: err}
 	}
 	return nil

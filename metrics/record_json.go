@@ -171,8 +171,22 @@ var errSyntax = errors.New("invalid record JSON")
 // Strings equal to the ones r already holds are kept without allocating, so
 // decoding a stream into one reused Request is cheap; ChunkOffsetsNs is always
 // a fresh slice.
-func (r *Request) DecodeJSON(line []byte) error {
-	d := recordDecoder{b: line}
+func (r *Request) DecodeJSON(line []byte) error { return r.decode(line, false, nil) }
+
+// decode is DecodeJSON, discarding Session and Error when discard is set
+// and taking trajectory and sub-agent ids from ids when not nil.
+func (r *Request) decode(line []byte, discard bool, ids *interner) error {
+	r.ChunkOffsetsNs = nil
+	if r.decodeCanonical(line, discard, ids) {
+		return nil
+	}
+	return r.decodeGeneral(line, discard)
+}
+
+// decodeGeneral is DecodeJSON for any JSON object: fields in any order,
+// white space, escapes; it says where a line is wrong.
+func (r *Request) decodeGeneral(line []byte, discard bool) error {
+	d := recordDecoder{b: line, discard: discard}
 	r.ChunkOffsetsNs = nil
 	var seen uint32
 	d.ws()
@@ -231,9 +245,10 @@ func (r *Request) DecodeJSON(line []byte) error {
 }
 
 type recordDecoder struct {
-	b   []byte
-	i   int
-	str []byte // scratch for unescaped strings
+	b       []byte
+	i       int
+	str     []byte // scratch for unescaped strings
+	discard bool   // Session and Error are read but not kept
 }
 
 func (d *recordDecoder) fail(msg string) error {
@@ -302,7 +317,7 @@ func (d *recordDecoder) field(r *Request, idx int) error {
 	case fAgent:
 		r.Agent, err = d.int()
 	case fSession:
-		err = d.string(&r.Session)
+		err = d.text(&r.Session)
 	case fSubagent:
 		err = d.string(&r.Subagent)
 	case fTrajectory:
@@ -336,7 +351,7 @@ func (d *recordDecoder) field(r *Request, idx int) error {
 	case fStatus:
 		err = d.internedString(&r.Status, StatusOK, StatusError, StatusTruncated)
 	case fError:
-		err = d.string(&r.Error)
+		err = d.text(&r.Error)
 	case fSource:
 		err = d.internedString(&r.TokenCountSource, TokenSourceUsage, TokenSourceClient)
 	case fOffsets:
@@ -441,6 +456,17 @@ func (d *recordDecoder) internedString(dst *string, known ...string) error {
 		*dst = string(s)
 	}
 	return nil
+}
+
+// text reads Session or Error: into dst, or, when the decoder discards
+// them, checked and dropped (dst left empty).
+func (d *recordDecoder) text(dst *string) error {
+	if !d.discard {
+		return d.string(dst)
+	}
+	_, err := d.stringBytes()
+	*dst = ""
+	return err
 }
 
 // string reads a string into dst, keeping dst's current value (and its

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -142,6 +143,61 @@ func TestRecordWriterReaderRoundTrip(t *testing.T) {
 	if err := rr.Next(&r); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last record: %v", err)
 	}
+}
+
+// TestRecordReaderDiscardText: with DiscardText and SkipChecksum a reader
+// returns the same records but for Session and Error, left empty; a
+// session or error that is not a JSON string is still refused.
+func TestRecordReaderDiscardText(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewRecordWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		r := sampleRecord(i)
+		r.Error = fmt.Sprintf("error %d", i)
+		if i%5 == 0 {
+			r.Session = "é\u2028" // not the fast path's plain ASCII
+		}
+		if err := w.Write(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := NewRecordReaderWithOptions(bytes.NewReader(buf.Bytes()), RecordReaderOptions{DiscardText: true, SkipChecksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	var r Request
+	for i := range n {
+		if err := rr.Next(&r); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		want := sampleRecord(i)
+		want.Session = ""
+		if !reflect.DeepEqual(r, want) {
+			t.Fatalf("record %d = %+v, want %+v", i, r, want)
+		}
+	}
+	for _, line := range []string{
+		strings.Replace(string(mustJSON(t, sampleRecord(1))), `"session":"s-1"`, `"session":1`, 1),
+		strings.Replace(string(mustJSON(t, sampleRecord(1))), `"error":""`, `"error":"\q"`, 1),
+	} {
+		var r Request
+		if err := r.decode([]byte(line), true, nil); err == nil {
+			t.Errorf("accepted %s", line)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, r Request) []byte {
+	t.Helper()
+	return r.AppendJSON(nil)
 }
 
 func compress(t testing.TB, s string) []byte {
@@ -298,5 +354,85 @@ func BenchmarkRecordDecodeJSON(b *testing.B) {
 		if err := out.DecodeJSON(line); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRecordDecodeJSONGeneral is the decoder DecodeJSON falls back to
+// for lines not written by AppendJSON.
+func BenchmarkRecordDecodeJSONGeneral(b *testing.B) {
+	r := sampleRecord(3)
+	line := r.AppendJSON(nil)
+	var out Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := out.decodeGeneral(line, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzRecordDecodeCanonical: the fast path accepts only lines the general
+// decoder reads, and reads them the same way.
+func FuzzRecordDecodeCanonical(f *testing.F) {
+	for i := range 8 {
+		r := sampleRecord(i * 7)
+		f.Add(r.AppendJSON(nil))
+	}
+	neg := Request{Probe: -1, Agent: -0, TSendNs: -5, TFirstNs: 999_999_999_999_999_999, Status: "custom", Phase: "p", TokenCountSource: "x", ChunkOffsetsNs: []int64{-1, 0, 7}}
+	f.Add(neg.AppendJSON(nil))
+	empty := Request{ChunkOffsetsNs: []int64{}}
+	f.Add(append(empty.AppendJSON(nil)[:len(empty.AppendJSON(nil))-1], `,"chunk_offsets_ns":[]}`...))
+	f.Add([]byte(`{"probe":1,"phase":"window","agent":0,"session":"s","subagent":"","trajectory":"t","turn":0,"t_send_ns":1,"t_first_ns":2,"t_last_ns":3,"prompt_tokens":4,"cached_tokens":null,"completion_tokens":5,"target_prompt_tokens":6,"target_completion_tokens":7,"chunks":8,"status":"ok","error":"","token_count_source":"usage"} `))
+	f.Add([]byte(`{"probe":1,"phase":"window","agent":0,"session":"s","subagent":"","trajectory":"t","turn":0,"t_send_ns":1234567890123456789,"t_first_ns":2,"t_last_ns":3,"prompt_tokens":4,"cached_tokens":01,"completion_tokens":5,"target_prompt_tokens":6,"target_completion_tokens":7,"chunks":8,"status":"ok","error":"","token_count_source":"usage","chunk_offsets_ns":null}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast Request
+		if !fast.decodeCanonical(line, false, nil) {
+			return
+		}
+		var general Request
+		if err := general.decodeGeneral(line, false); err != nil {
+			t.Fatalf("the fast path accepted what the general decoder rejects (%v): %q", err, line)
+		}
+		if !reflect.DeepEqual(fast, general) {
+			t.Fatalf("fast %+v\ngeneral %+v\ninput %q", fast, general, line)
+		}
+		var fastI Request
+		if !fastI.decodeCanonical(line, false, newInterner(1)) || !reflect.DeepEqual(fastI, fast) {
+			t.Fatalf("with interned ids: %+v\nwithout %+v\ninput %q", fastI, fast, line)
+		}
+		var fastD, generalD Request
+		if !fastD.decodeCanonical(line, true, nil) || generalD.decodeGeneral(line, true) != nil || !reflect.DeepEqual(fastD, generalD) {
+			t.Fatalf("discarding text: fast %+v\ngeneral %+v\ninput %q", fastD, generalD, line)
+		}
+	})
+}
+
+// TestRecordDecodeCanonicalTaken: lines AppendJSON writes take the fast
+// path (the benchmarks' figures depend on it).
+func TestRecordDecodeCanonicalTaken(t *testing.T) {
+	for i := range 60 {
+		r := sampleRecord(i)
+		var got Request
+		if line := r.AppendJSON(nil); !got.decodeCanonical(line, false, nil) {
+			t.Fatalf("record %d: fast path refused %s", i, line)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("record %d: got %+v, want %+v", i, got, r)
+		}
+	}
+}
+
+// TestInterner: equal ids come back as one string while there is room,
+// and as correct fresh strings past the bound.
+func TestInterner(t *testing.T) {
+	in := newInterner(2)
+	a1, a2 := in.get([]byte("traj-a")), in.get([]byte("traj-a"))
+	if a1 != "traj-a" || unsafe.StringData(a1) != unsafe.StringData(a2) {
+		t.Fatalf("traj-a: %q %q not shared", a1, a2)
+	}
+	in.get([]byte("traj-b"))
+	c1, c2 := in.get([]byte("traj-c")), in.get([]byte("traj-c"))
+	if c1 != "traj-c" || c2 != "traj-c" || len(in.m) != 2 {
+		t.Fatalf("past the bound: %q %q, %d held", c1, c2, len(in.m))
 	}
 }

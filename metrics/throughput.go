@@ -12,29 +12,35 @@ func OutputTokensInWindow(records []Request, start, end int64) float64 {
 	}
 	var tokens float64
 	for i := range records {
-		r := &records[i]
-		if r.CompletionTokens <= 0 || r.TFirstNs <= 0 {
-			continue
-		}
-		if r.TFirstNs >= start && r.TFirstNs < end {
-			tokens++
-		}
-		rest := float64(r.CompletionTokens - 1)
-		if rest == 0 {
-			continue
-		}
-		if r.TLastNs <= r.TFirstNs {
-			if r.TFirstNs >= start && r.TFirstNs < end {
-				tokens += rest
-			}
-			continue
-		}
-		lo, hi := max(r.TFirstNs, start), min(r.TLastNs, end)
-		if hi > lo {
-			tokens += rest * float64(hi-lo) / float64(r.TLastNs-r.TFirstNs)
-		}
+		addOutputTokens(&tokens, &records[i], start, end)
 	}
 	return tokens
+}
+
+// addOutputTokens adds one record's share of OutputTokensInWindow to
+// *tokens (in the same steps as a loop over the records, so that a sum fed
+// one record at a time is the same to the last bit).
+func addOutputTokens(tokens *float64, r *Request, start, end int64) {
+	if r.CompletionTokens <= 0 || r.TFirstNs <= 0 || end <= start {
+		return
+	}
+	if r.TFirstNs >= start && r.TFirstNs < end {
+		*tokens++
+	}
+	rest := float64(r.CompletionTokens - 1)
+	if rest == 0 {
+		return
+	}
+	if r.TLastNs <= r.TFirstNs {
+		if r.TFirstNs >= start && r.TFirstNs < end {
+			*tokens += rest
+		}
+		return
+	}
+	lo, hi := max(r.TFirstNs, start), min(r.TLastNs, end)
+	if hi > lo {
+		*tokens += rest * float64(hi-lo) / float64(r.TLastNs-r.TFirstNs)
+	}
 }
 
 // OutputTokensPerSecond is OutputTokensInWindow divided by the window's length

@@ -80,6 +80,11 @@ type ProbeRules struct {
 	EveryAgentCompletes bool `json:"every_agent_completes"`
 	// MaxErrorShare is the largest share of errored window requests.
 	MaxErrorShare float64 `json:"max_error_share"`
+	// MaxTruncatedShare is the largest share of truncated answers: window
+	// requests the engine ended before the forced output length (status
+	// truncated), counted among the answered (not errored) window requests
+	// of every measured probe. The verifier judges it over the whole run.
+	MaxTruncatedShare float64 `json:"max_truncated_share"`
 	// ActiveSessionTolerance: the time-averaged number of active sessions
 	// must be within this share of N.
 	ActiveSessionTolerance float64 `json:"active_session_tolerance"`

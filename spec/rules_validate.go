@@ -53,6 +53,7 @@ func (r *Rules) Validate() error {
 	}
 	share("probe.agent_median_share", p.AgentMedianShare, false)
 	share("probe.max_error_share", p.MaxErrorShare, true)
+	share("probe.max_truncated_share", p.MaxTruncatedShare, true)
 	share("probe.active_session_tolerance", p.ActiveSessionTolerance, true)
 	if !(r.Sampling.Temperature >= 0 && r.Sampling.Temperature <= 2) {
 		bad("sampling.temperature: %v is not in [0, 2]", r.Sampling.Temperature)

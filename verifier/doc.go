@@ -15,7 +15,13 @@
 // Publication (publish.go) writes approved results to object storage and
 // renders the static leaderboard site (site.go).
 //
-// Memory: request records are streamed and kept as 48-byte slim records;
-// probes are evaluated one at a time. Power samples are held whole (a few
-// tens of MB for a long run on 8 GPUs).
+// Memory and time: requests.jsonl.zst is read once and no record is kept.
+// Each record is checked against the workload's targets and handed to the
+// accumulator (metrics.ProbeAccumulator) of every probe it belongs to,
+// which keeps counts, two numbers per successful window request and about
+// 32 bytes per agent (probeset.go); a 5M-record bundle verifies in a few
+// hundred MB (docs/performance.md). Power samples are held whole (a few tens of MB for a long run on
+// 8 GPUs) and each window's energy is computed from the samples around it.
+// power.jsonl.zst lines as the runner writes them are read without
+// reflection (power_decode.go), any other line by encoding/json.
 package verifier

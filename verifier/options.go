@@ -45,8 +45,8 @@ type Options struct {
 	// empty: "sim" for a simulated bundle, else environment.json's model.
 	Model string
 	// Limits bound what reading the bundle may cost; zero fields take
-	// bundle's defaults. MaxRecords bounds the request records kept (48
-	// bytes each); default DefaultMaxRecords.
+	// bundle's defaults. MaxRecords bounds the request records read;
+	// default DefaultMaxRecords.
 	Limits     bundle.Limits
 	ZstdLimits bundle.ZstdLimits
 	MaxRecords int
@@ -55,9 +55,10 @@ type Options struct {
 	Log zerolog.Logger
 }
 
-// DefaultMaxRecords bounds the records of one bundle: a 20M-record run
-// (four times the largest expected) holds under 1 GB of slim records; a
-// stream of tiny records past it is refused, not held.
+// DefaultMaxRecords bounds the records of one bundle: four times the
+// largest run expected. No record is kept, but the probes' accumulators
+// keep up to 16 bytes per window request; a stream of tiny records past the
+// bound is refused, not read for ever.
 const DefaultMaxRecords = 20_000_000
 
 // Per-file limits on the small JSON documents of a bundle.

@@ -2,10 +2,13 @@ package verifier
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
@@ -56,8 +59,10 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 			return nil, fmt.Errorf("%s:%d: blank line", bundle.PowerFile, line)
 		}
 		var s powerLine
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
+		if !decodePowerFast(b, &s) {
+			if err := json.Unmarshal(b, &s); err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
+			}
 		}
 		if s.Err != "" {
 			ps.failed++
@@ -68,4 +73,54 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 		}
 		ps.valid = append(ps.valid, s.PowerSample)
 	}
+}
+
+// powerIndex holds the valid samples by GPU, each GPU's in time order, so
+// that a window's energy is computed from the samples around it rather
+// than from every sample of the run.
+type powerIndex struct {
+	gpus [][]metrics.PowerSample
+	buf  []metrics.PowerSample
+}
+
+func newPowerIndex(samples []metrics.PowerSample) *powerIndex {
+	byGPU := map[int][]metrics.PowerSample{}
+	for _, s := range samples {
+		byGPU[s.GPU] = append(byGPU[s.GPU], s)
+	}
+	px := &powerIndex{}
+	for _, g := range sortedIntKeys(byGPU) {
+		gs := byGPU[g]
+		slices.SortStableFunc(gs, func(a, b metrics.PowerSample) int { return cmp.Compare(a.TMonoNs, b.TMonoNs) })
+		px.gpus = append(px.gpus, gs)
+	}
+	return px
+}
+
+// windowEnergy is bundle.WindowEnergyFrom over the samples that matter to
+// [start, end): per GPU, from its last sample at or before start to its
+// first at or after end. The energy formulas read nothing outside that
+// range (intervals that do not overlap the window add nothing, and the
+// gaps that count overlap it), so the result is the same as from every
+// sample.
+func (px *powerIndex) windowEnergy(start, end int64, outputTokens float64) *bundle.WindowEnergy {
+	if len(px.gpus) == 0 {
+		return nil
+	}
+	px.buf = px.buf[:0]
+	for _, gs := range px.gpus {
+		lo := sort.Search(len(gs), func(i int) bool { return gs[i].TMonoNs > start }) - 1
+		hi := sort.Search(len(gs), func(i int) bool { return gs[i].TMonoNs >= end })
+		px.buf = append(px.buf, gs[max(lo, 0):min(hi+1, len(gs))]...)
+	}
+	return bundle.WindowEnergyFrom(px.buf, start, end, outputTokens)
+}
+
+func sortedIntKeys[V any](m map[int]V) []int {
+	ks := make([]int, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }

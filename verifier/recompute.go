@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
@@ -54,39 +53,6 @@ func (e *evaluated) tier(name string) (metrics.TierResult, bool) {
 func (e *evaluated) passes(tier string) bool {
 	t, ok := e.tier(tier)
 	return ok && e.res.Valid && e.res.Conclusive && t.Passed
-}
-
-// evaluateProbes recomputes every probe of the schedule from the records
-// (sorted by send time) and the power samples. A probe's records are those
-// the runner held when it evaluated it: sent at or after the probe's start
-// and finished by the time the last window request finished.
-func evaluateProbes(pf *probesFile, recs []slim, power []metrics.PowerSample, pr metrics.ProbeRules, tiers []metrics.Tier) []evaluated {
-	out := make([]evaluated, 0, len(pf.Probes))
-	var buf []metrics.Request
-	for _, p := range pf.Probes {
-		e := evaluated{rec: p}
-		if !p.hasWindow() {
-			out = append(out, e)
-			continue
-		}
-		lo := sort.Search(len(recs), func(i int) bool { return recs[i].tSend >= p.StartNs })
-		buf = buf[:0]
-		for i := lo; i < len(recs) && recs[i].tSend <= p.DoneNs; i++ {
-			if recs[i].end() <= p.DoneNs || recs[i].tSend < p.WindowEndNs {
-				buf = append(buf, recs[i].request())
-			}
-		}
-		e.res = metrics.EvaluateProbe(metrics.ProbeInput{
-			Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs,
-			Records: buf, Client: p.Client,
-		}, pr, tiers)
-		e.tokens = metrics.OutputTokensInWindow(buf, p.WindowStartNs, p.WindowEndNs)
-		if len(power) > 0 {
-			e.energy = bundle.WindowEnergyFrom(power, p.WindowStartNs, p.WindowEndNs, e.tokens)
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // tierOutcome is the capacity search's result recomputed from the probes:

@@ -1,7 +1,6 @@
 package verifier
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -14,94 +13,61 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// slim is what the recomputation keeps of a request record: 48 bytes
-// instead of the record's few hundred, so a 5M-request run fits in a few
-// hundred MB.
-type slim struct {
-	tSend, tFirst, tLast int64
-	agent                int32
-	completion           int32
-	prompt               int32
-	cached               int32
-	flags                uint8
-}
-
-const (
-	flagSubagent uint8 = 1 << iota
-	flagCachedKnown
-	flagError
-	flagTruncated
-)
-
-func slimOf(r *metrics.Request) slim {
-	s := slim{tSend: r.TSendNs, tFirst: r.TFirstNs, tLast: r.TLastNs, agent: int32(r.Agent),
-		completion: int32(r.CompletionTokens), prompt: int32(r.PromptTokens), cached: int32(r.CachedTokens.Value)}
-	if r.Subagent != "" {
-		s.flags |= flagSubagent
-	}
-	if r.CachedTokens.Known {
-		s.flags |= flagCachedKnown
-	}
-	switch r.Status {
-	case metrics.StatusError:
-		s.flags |= flagError
-	case metrics.StatusTruncated:
-		s.flags |= flagTruncated
-	}
-	return s
-}
-
-// request rebuilds the fields of a record that metrics.EvaluateProbe reads.
-func (s *slim) request() metrics.Request {
-	r := metrics.Request{TSendNs: s.tSend, TFirstNs: s.tFirst, TLastNs: s.tLast, Agent: int(s.agent),
-		CompletionTokens: int(s.completion), PromptTokens: int(s.prompt), Status: metrics.StatusOK}
-	if s.flags&flagSubagent != 0 {
-		r.Subagent = "sub"
-	}
-	if s.flags&flagCachedKnown != 0 {
-		r.CachedTokens = metrics.Int(int(s.cached))
-	}
-	switch {
-	case s.flags&flagError != 0:
-		r.Status = metrics.StatusError
-	case s.flags&flagTruncated != 0:
-		r.Status = metrics.StatusTruncated
-	}
-	return r
-}
-
-func (s *slim) end() int64 { return max(s.tLast, s.tSend) }
-
 // targets recomputes each turn's targets from the workload.
 type targets struct {
-	wl    *workload.Workload
 	tpl   workload.ChatTemplate
-	roots map[string]*workload.Trajectory
-	subs  map[string]*workload.Trajectory // root id + "\x00" + sub path
-	// prompts caches TargetPromptTokens by turn.
-	prompts map[*workload.Turn]int
+	roots map[string]*trajTargets
+	subs  map[subKey]*trajTargets // nil: not in the workload
+	// The trajectory found last: a run of records often replays one.
+	lastRoot, lastPath string
+	last               *trajTargets
+}
+
+// subKey names a sub-agent trajectory: its root's id and its path.
+type subKey struct{ root, path string }
+
+// trajTargets is one trajectory (root or sub-agent) with its turns'
+// targets: the forced output length, and the target prompt length,
+// computed once per turn.
+type trajTargets struct {
+	tr      *workload.Trajectory
+	prompts []int // by turn; -1 until computed
+	outputs []int // by turn: the forced output length
 }
 
 func newTargets(wl *workload.Workload, tpl workload.ChatTemplate) *targets {
-	t := &targets{wl: wl, tpl: tpl, roots: map[string]*workload.Trajectory{}, subs: map[string]*workload.Trajectory{}, prompts: map[*workload.Turn]int{}}
+	t := &targets{tpl: tpl, roots: make(map[string]*trajTargets, len(wl.Trajectories)), subs: map[subKey]*trajTargets{}}
 	for _, tr := range wl.Trajectories {
-		t.roots[tr.ID] = tr
+		t.roots[tr.ID] = newTrajTargets(tr)
 	}
 	return t
 }
 
-// turn finds the turn a record replayed: trajectory root id, sub-agent path
-// ("a/b", empty for the root) and turn index.
-func (t *targets) turn(root, path string, k int) (*workload.Turn, error) {
-	tr := t.roots[root]
-	if tr == nil {
+func newTrajTargets(tr *workload.Trajectory) *trajTargets {
+	n := len(tr.Turns)
+	tt := &trajTargets{tr: tr, prompts: make([]int, n), outputs: make([]int, n)}
+	for i := range tt.prompts {
+		tt.prompts[i] = -1
+		tt.outputs[i] = max(1, tr.Turns[i].OutputTokens)
+	}
+	return tt
+}
+
+// trajectory finds the trajectory a record replayed: root id and sub-agent
+// path ("a/b", empty for the root).
+func (t *targets) trajectory(root, path string) (*trajTargets, error) {
+	if t.last != nil && root == t.lastRoot && path == t.lastPath {
+		return t.last, nil
+	}
+	tt := t.roots[root]
+	if tt == nil {
 		return nil, fmt.Errorf("trajectory %q is not in the workload", root)
 	}
 	if path != "" {
-		key := root + "\x00" + path
+		key := subKey{root, path}
 		sub, ok := t.subs[key]
 		if !ok {
-			cur := tr
+			cur := tt.tr
 			for _, id := range strings.Split(path, "/") {
 				var next *workload.Trajectory
 				for _, s := range cur.Subagents {
@@ -116,28 +82,35 @@ func (t *targets) turn(root, path string, k int) (*workload.Turn, error) {
 				}
 				cur = next
 			}
-			t.subs[key] = cur
-			sub = cur
+			if cur != nil {
+				sub = newTrajTargets(cur)
+			}
+			t.subs[key] = sub
 		}
 		if sub == nil {
 			return nil, fmt.Errorf("sub-agent %q of trajectory %q is not in the workload", path, root)
 		}
-		tr = sub
+		tt = sub
 	}
-	if k < 0 || k >= len(tr.Turns) {
-		return nil, fmt.Errorf("turn %d of trajectory %q (sub-agent %q): it has %d turns", k, root, path, len(tr.Turns))
-	}
-	return &tr.Turns[k], nil
+	t.lastRoot, t.lastPath, t.last = root, path, tt
+	return tt, nil
 }
 
-// prompt is the turn's target prompt length, computed once per turn.
-func (t *targets) prompt(turn *workload.Turn) int {
-	if n, ok := t.prompts[turn]; ok {
-		return n
+// targetsOf returns the targets of the turn a record replayed: its prompt
+// length (salt and chat-template overhead included) and its forced output
+// length.
+func (t *targets) targetsOf(root, path string, k int) (prompt, output int, err error) {
+	tt, err := t.trajectory(root, path)
+	if err != nil {
+		return 0, 0, err
 	}
-	n := workload.TargetPromptTokens(turn, t.tpl)
-	t.prompts[turn] = n
-	return n
+	if k < 0 || k >= len(tt.prompts) {
+		return 0, 0, fmt.Errorf("turn %d of trajectory %q (sub-agent %q): it has %d turns", k, root, path, len(tt.prompts))
+	}
+	if tt.prompts[k] < 0 {
+		tt.prompts[k] = workload.TargetPromptTokens(&tt.tr.Turns[k], t.tpl)
+	}
+	return tt.prompts[k], tt.outputs[k], nil
 }
 
 // lineRef locates a record in a reason; it is formatted only when used.
@@ -145,9 +118,9 @@ type lineRef int
 
 func (l lineRef) String() string { return fmt.Sprintf("%s:%d", bundle.RequestsFile, int(l)) }
 
-// recordStats is what one pass over requests.jsonl.zst yields.
+// recordStats is what one pass over requests.jsonl.zst yields besides the
+// probes' accumulators: no record is kept.
 type recordStats struct {
-	records   []slim
 	total     int
 	truncated int
 	errors    int
@@ -155,21 +128,34 @@ type recordStats struct {
 	noUsage   int // prompt tokens not reported (client token count)
 	chunked   int // records with chunk timings checked
 
+	// Window requests (sent inside a probe's measurement window) and, of
+	// those, the errored and the truncated: the truncated share is judged
+	// among the answered ones.
+	window, windowErrors, windowTruncated int
+
+	// Cached tokens, over the records that reported them.
+	cachedReported       int
+	cached, cachedPrompt int64
+
 	recordFails capped // decoding, clock order, chunk timings
 	targetFails capped // prompt tokens, recorded targets
 	forcedFails capped // completion tokens vs the forced length
 }
 
 // scanRecords streams the records once: per-record checks against the
-// workload's targets, and the slim copy the probes are evaluated on.
-func scanRecords(r io.Reader, tg *targets, vr spec.VerifyRules, lim bundle.ZstdLimits, maxRecords int) (*recordStats, error) {
+// workload's targets, and each record handed to the probes it belongs to
+// (none when probes is nil).
+func scanRecords(r io.Reader, tg *targets, vr spec.VerifyRules, lim bundle.ZstdLimits, maxRecords int, probes *probeSet) (*recordStats, error) {
 	if lim.MaxDecompressed <= 0 {
 		lim.MaxDecompressed = bundle.DefaultZstdLimits.MaxDecompressed
 	}
 	if maxRecords <= 0 {
 		maxRecords = DefaultMaxRecords
 	}
-	opt := metrics.RecordReaderOptions{MaxLineBytes: lim.MaxLine, MaxTotalBytes: lim.MaxDecompressed}
+	// The file is read through its manifest digest (bundle's checked
+	// reader): the zstd checksum would check the same bytes again. Nothing
+	// here reads a record's session or error text.
+	opt := metrics.RecordReaderOptions{MaxLineBytes: lim.MaxLine, MaxTotalBytes: lim.MaxDecompressed, SkipChecksum: true, DiscardText: true}
 	if lim.MaxWindow > 0 {
 		opt.MaxWindowMB = int(max(1, lim.MaxWindow>>20))
 	}
@@ -199,13 +185,21 @@ func scanRecords(r io.Reader, tg *targets, vr spec.VerifyRules, lim bundle.ZstdL
 			break
 		}
 		st.total++
-		line := rr.Line()
-		st.checkRecord(&rec, line, tg, vr)
-		st.records = append(st.records, slimOf(&rec))
-	}
-	bySend := func(a, b slim) int { return cmp.Compare(a.tSend, b.tSend) }
-	if !slices.IsSortedFunc(st.records, bySend) {
-		slices.SortFunc(st.records, bySend)
+		st.checkRecord(&rec, rr.Line(), tg, vr)
+		if rec.CachedTokens.Known {
+			st.cachedReported++
+			st.cached += int64(rec.CachedTokens.Value)
+			st.cachedPrompt += int64(rec.PromptTokens)
+		}
+		if probes != nil && probes.add(&rec) {
+			st.window++
+			switch rec.Status {
+			case metrics.StatusError:
+				st.windowErrors++
+			case metrics.StatusTruncated:
+				st.windowTruncated++
+			}
+		}
 	}
 	return st, nil
 }
@@ -247,13 +241,11 @@ func (st *recordStats) checkRecord(r *metrics.Request, line int, tg *targets, vr
 	case metrics.StatusTruncated:
 		st.truncated++
 	}
-	turn, err := tg.turn(r.Trajectory, r.Subagent, r.Turn)
+	wantPrompt, wantOut, err := tg.targetsOf(r.Trajectory, r.Subagent, r.Turn)
 	if err != nil {
 		st.targetFails.addf("%s: %v", at, err)
 		return
 	}
-	wantPrompt := tg.prompt(turn)
-	wantOut := max(1, turn.OutputTokens)
 	if r.TargetPromptTokens != wantPrompt {
 		st.targetFails.addf("%s: target_prompt_tokens %d, the workload gives %d", at, r.TargetPromptTokens, wantPrompt)
 	}

@@ -174,12 +174,14 @@ func (r *run) recompute(ctx context.Context) error {
 		return r.reject(CheckProbes, err.Error())
 	}
 
-	// Records: one streaming pass.
+	// Records: one streaming pass, every probe evaluated as it goes.
+	tiers, tiersErr := r.tiers(sum)
+	probes := newProbeSet(pf, ProbeRules(r.rules, r.prof), tiers)
 	rf, err := r.b.OpenFile(ctx, bundle.RequestsFile)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
-	st, err := scanRecords(rf, newTargets(wl, env.ChatTemplate), r.rules.Verify, r.opts.ZstdLimits, r.opts.MaxRecords)
+	st, err := scanRecords(rf, newTargets(wl, env.ChatTemplate), r.rules.Verify, r.opts.ZstdLimits, r.opts.MaxRecords, probes)
 	rf.Close()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreadable, err)
@@ -187,13 +189,7 @@ func (r *run) recompute(ctx context.Context) error {
 	r.cl.add(CheckRecords, st.recordFails.reasons(), fmt.Sprintf("%d request records decode, in clock order; %d chunk timings agree", st.total, st.chunked))
 	r.cl.add(CheckTargets, st.targetFails.reasons(), fmt.Sprintf("every prompt within max(%.0f%%, %d tokens) of the workload's target (%d without usage, not judged)",
 		100*r.rules.Verify.PromptTokens.Share, r.rules.Verify.PromptTokens.Tokens, st.noUsage))
-	forced := st.forcedFails.reasons()
-	answered := st.total - st.errors
-	if answered > 0 && float64(st.truncated)/float64(answered) > r.rules.Probe.MaxErrorShare {
-		forced = append(forced, fmt.Sprintf("%d of %d answers (%.2f%%) ended before the forced length, above %.2f%%",
-			st.truncated, answered, 100*float64(st.truncated)/float64(answered), 100*r.rules.Probe.MaxErrorShare))
-	}
-	r.cl.add(CheckForced, forced, fmt.Sprintf("completion_tokens equal the forced length; %d of %d answers ended early (counted)", st.truncated, answered))
+	r.forcedCheck(st)
 
 	// Power.
 	pw, err := r.power(ctx)
@@ -202,15 +198,14 @@ func (r *run) recompute(ctx context.Context) error {
 	}
 
 	// Probes and tiers.
-	tiers, err := r.tiers(sum)
-	if err != nil {
-		return r.reject(CheckTiers, err.Error())
+	if tiersErr != nil {
+		return r.reject(CheckTiers, tiersErr.Error())
 	}
-	pr := ProbeRules(r.rules, r.prof)
-	ev := evaluateProbes(pf, st.records, pw.valid, pr, tiers)
+	px := newPowerIndex(pw.valid)
+	ev := probes.evaluate(px)
 	tol := r.rules.Verify.RunnerClaimTolerance
 	r.cl.add(CheckProbes, compareProbes(sum, ev, tol), fmt.Sprintf("%d probes recomputed, every claim within %.2f%%", len(ev), 100*tol))
-	gpus := distinctGPUs(pw.valid)
+	gpus := len(px.gpus)
 	outs := map[string]tierOutcome{}
 	for _, t := range tiers {
 		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
@@ -224,7 +219,7 @@ func (r *run) recompute(ctx context.Context) error {
 	res := &Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total}
 	r.v.Results = res
 	r.rulesChecks(ev, outs, tiers)
-	r.powerChecks(sum, outs, pw, res)
+	r.powerChecks(sum, outs, pw, px, res)
 	for _, t := range tiers {
 		o := outs[t.Name]
 		tr := TierResult{Tier: t.Name, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFT.Seconds(),
@@ -266,6 +261,26 @@ func (r *run) tiers(sum *bundle.Summary) ([]metrics.Tier, error) {
 		return nil, errors.New("summary.json reports no tier")
 	}
 	return out, nil
+}
+
+// forcedCheck judges the forced output lengths: no record may claim a
+// length the workload did not force, and answers the engine ended early
+// (status truncated) may be at most probe.max_truncated_share of the
+// answered window requests.
+func (r *run) forcedCheck(st *recordStats) {
+	fails := st.forcedFails.reasons()
+	limit := r.rules.Probe.MaxTruncatedShare
+	answered := st.window - st.windowErrors
+	share := 0.0
+	if answered > 0 {
+		share = float64(st.windowTruncated) / float64(answered)
+	}
+	if share > limit {
+		fails = append(fails, fmt.Sprintf("%d of %d answered window requests (%.2f%%) ended before the forced length, above max_truncated_share %.2f%%",
+			st.windowTruncated, answered, 100*share, 100*limit))
+	}
+	r.cl.add(CheckForced, fails, fmt.Sprintf("completion_tokens equal the forced length; %d of %d answered window requests ended early (≤ %.2f%%), %d of %d answers in all",
+		st.windowTruncated, answered, 100*limit, st.truncated, st.total-st.errors))
 }
 
 // rulesChecks judges the confirmation windows against the profile.
@@ -320,7 +335,7 @@ func (r *run) power(ctx context.Context) (*powerSamples, error) {
 // powerChecks judges each confirmation window's power: sample gaps,
 // counter resets, the counter-vs-instant cross-check and the bounds (idle
 // baseline ≤ average ≤ Σ power limits).
-func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, res *Results) {
+func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px *powerIndex, res *Results) {
 	if _, done := r.v.Check(CheckPower); done {
 		return // power.jsonl.zst did not decode
 	}
@@ -332,7 +347,7 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 	}
 	idle := 0.0
 	if b := sum.IdleBaseline; b != nil && b.EndNs > b.StartNs {
-		if e := bundle.WindowEnergyFrom(pw.valid, b.StartNs, b.EndNs, 0); e != nil {
+		if e := px.windowEnergy(b.StartNs, b.EndNs, 0); e != nil {
 			idle = e.AvgPowerW
 			res.IdlePowerW = idle
 			c := &comparer{tol: r.rules.Verify.RunnerClaimTolerance}
@@ -438,22 +453,13 @@ func (r *run) accuracy(ctx context.Context, env environment, res *Results) error
 // cached reports the share of prompt tokens the server served from cache,
 // beside the workload's theoretical prefix-cache hit rate.
 func (r *run) cached(st *recordStats, wl *workload.Workload) {
-	var cached, prompt int64
-	n := 0
-	for i := range st.records {
-		if s := &st.records[i]; s.flags&flagCachedKnown != 0 {
-			n++
-			cached += int64(s.cached)
-			prompt += int64(s.prompt)
-		}
-	}
 	theory := workload.StatsOf(wl).PrefixHitRate
-	if n == 0 || prompt == 0 {
+	if st.cachedReported == 0 || st.cachedPrompt == 0 {
 		r.cl.info(CheckCachedShare, fmt.Sprintf("the server reported no cached tokens; the workload's theoretical prefix hit rate is %.4f", theory))
 		return
 	}
 	r.cl.info(CheckCachedShare, fmt.Sprintf("%.4f of prompt tokens served from cache over %d requests; the workload's theoretical prefix hit rate is %.4f (reported, not judged)",
-		float64(cached)/float64(prompt), n, theory))
+		float64(st.cached)/float64(st.cachedPrompt), st.cachedReported, theory))
 }
 
 // readAll reads a small listed file whole.
@@ -471,12 +477,4 @@ func (r *run) readAll(ctx context.Context, name string, limit int64) ([]byte, er
 		return nil, fmt.Errorf("%s: more than %d bytes: %w", name, limit, bundle.ErrTooLarge)
 	}
 	return data, nil
-}
-
-func distinctGPUs(samples []metrics.PowerSample) int {
-	seen := map[int]bool{}
-	for _, s := range samples {
-		seen[s.GPU] = true
-	}
-	return len(seen)
 }

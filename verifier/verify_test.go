@@ -16,6 +16,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 )
@@ -198,6 +199,11 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			check: verifier.CheckAccuracy, reasonHas: "below 0.9900",
 		},
 		{
+			name:  "runner: too many answers ended early",
+			edit:  truncateAnswers(cw),
+			check: verifier.CheckForced, reasonHas: "ended before the forced length, above max_truncated_share",
+		},
+		{
 			name: "runner: forced lengths ignored by the engine",
 			edit: func(dir string) error {
 				n := 0
@@ -237,6 +243,66 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			}
 			if !strings.Contains(c.Reason, tc.reasonHas) {
 				t.Errorf("check %s reason: got %q, want it to contain %q", tc.check, c.Reason, tc.reasonHas)
+			}
+		})
+	}
+}
+
+// truncateAnswers is an edit that makes every 10th window request of the
+// confirmation window cw an answer the engine ended early (status
+// truncated, half the forced length): about 4% of the known-good bundle's
+// answered window requests.
+func truncateAnswers(cw [2]int64) func(dir string) error {
+	return func(dir string) error {
+		n := 0
+		return verifiertest.EditRecords(dir, func(r *metrics.Request) {
+			if r.TSendNs >= cw[0] && r.TSendNs < cw[1] {
+				if n++; n%10 == 0 {
+					r.Status = metrics.StatusTruncated
+					r.CompletionTokens = max(1, r.TargetCompletionTokens/2)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyTruncatedShare: the share of answers the engine ended before
+// the forced length is judged against probe.max_truncated_share, its own
+// number, not the error share's.
+func TestVerifyTruncatedShare(t *testing.T) {
+	b := goodBundle(t)
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := b.Derive(context.Background(), dir, truncateAnswers(b.ConfirmWindow), b.Key); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := spec.LoadRules("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		truncated float64
+		errors    float64
+		passed    bool
+		reasonHas string
+	}{
+		{"v1: 1% allowed", rules.Probe.MaxTruncatedShare, rules.Probe.MaxErrorShare, false, "answered window requests"},
+		{"a looser truncated share", 0.5, rules.Probe.MaxErrorShare, true, ""},
+		{"a looser error share does not help", 0.01, 0.5, false, "above max_truncated_share 1.00%"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := *rules
+			r.Probe.MaxTruncatedShare, r.Probe.MaxErrorShare = tc.truncated, tc.errors
+			opts := options(b)
+			opts.Rules = &r
+			v, err := verifier.Verify(context.Background(), bundle.DirSource(dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := v.Check(verifier.CheckForced)
+			if !ok || c.Passed != tc.passed || !strings.Contains(c.Reason, tc.reasonHas) {
+				t.Fatalf("forced lengths check: got %+v, want passed=%v with %q", c, tc.passed, tc.reasonHas)
 			}
 		})
 	}

@@ -6,6 +6,7 @@
 package verifiertest
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
@@ -63,6 +65,10 @@ type Options struct {
 	// Probes repeats the search's three probes (pass, fail, confirm) this
 	// many times at growing N for a larger bundle (benchmarks); default 1.
 	Repeat int
+	// CompletionOrder writes each probe's records in the order the requests
+	// finished, interleaving the agents as a runner's file does; by default
+	// they are written agent after agent.
+	CompletionOrder bool
 }
 
 // probe is one probe of the generated schedule.
@@ -152,11 +158,28 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 	g := &gen{rng: rand.New(rand.NewPCG(o.Seed, 7)), turns: smallTurns(wl)}
 
+	// The runner's claim is computed as the runner does, with the metrics
+	// evaluation of each probe's records; the records are written as they
+	// are generated, so that a bundle of millions of records is built in
+	// little memory.
+	pr := probeRules(rules, prof)
+	tier, _ := rules.Tier(Tier)
+	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
+	rf, err := w.Create(bundle.RequestsFile)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := metrics.NewRecordWriter(rf)
+	if err != nil {
+		return nil, err
+	}
+
 	// Schedule: idle baseline [0.5 s, 2.5 s), then per repetition a search
 	// probe at N that passes, one at N+1 that fails, a confirmation at N.
 	cursor := int64(3 * time.Second)
 	var probes []probe
-	var all [][]metrics.Request
+	var results []metrics.ProbeResult
+	agentBase := 0 // agent ids are not reused within a run
 	for rep := 0; rep < o.Repeat; rep++ {
 		n := o.Agents * (rep + 1)
 		for _, step := range []struct {
@@ -172,36 +195,36 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			p.WarmupStartNs = begin + int64(prof.Settle.Duration)
 			p.WindowStartNs = p.WarmupStartNs + int64(6*time.Second)
 			p.WindowEndNs = p.WindowStartNs + int64(o.Window)
-			recs := g.probe(p.Probe, step.n, begin, p.WindowEndNs, step.slow, len(probes)*100000)
-			p.DoneNs = p.WindowEndNs
-			for i := range recs {
-				p.DoneNs = max(p.DoneNs, recs[i].EndNs())
-			}
 			p.Client = metrics.ClientHealth{WallNs: p.WindowEndNs - p.WindowStartNs, SchedLagP99Ns: int64(time.Millisecond), CPUShare: 0.2, CPUSet: []int{0}}
+			acc := metrics.NewProbeAccumulator(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Client: p.Client}, pr, tiers)
+			p.DoneNs = p.WindowEndNs
+			write := func(r *metrics.Request) error {
+				p.DoneNs = max(p.DoneNs, r.EndNs())
+				acc.Add(r)
+				b.Records++
+				return rw.Write(r)
+			}
+			var held []metrics.Request
+			emit := write
+			if o.CompletionOrder {
+				emit = func(r *metrics.Request) error { held = append(held, *r); return nil }
+			}
+			if err := g.probe(p.Probe, step.n, begin, p.WindowEndNs, step.slow, agentBase, emit); err != nil {
+				return nil, err
+			}
+			slices.SortStableFunc(held, func(a, b metrics.Request) int { return cmp.Compare(a.EndNs(), b.EndNs()) })
+			for i := range held {
+				if err := write(&held[i]); err != nil {
+					return nil, err
+				}
+			}
+			agentBase += step.n
 			probes = append(probes, p)
-			all = append(all, recs)
+			results = append(results, acc.Result())
 			cursor = p.DoneNs + int64(time.Millisecond)
 		}
 	}
 	end := cursor + int64(time.Second)
-
-	// Records.
-	rf, err := w.Create(bundle.RequestsFile)
-	if err != nil {
-		return nil, err
-	}
-	rw, err := metrics.NewRecordWriter(rf)
-	if err != nil {
-		return nil, err
-	}
-	for _, recs := range all {
-		for i := range recs {
-			if err := rw.Write(&recs[i]); err != nil {
-				return nil, err
-			}
-			b.Records++
-		}
-	}
 	if err := rw.Close(); err != nil {
 		return nil, err
 	}
@@ -236,7 +259,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 	aenc := json.NewEncoder(af)
 	for id := 0; id < prof.AccuracyQuestions; id++ {
-		want := fmt.Sprint(17 + 3*id)
+		want := defaultAnswer(id)
 		if o.Answers != nil {
 			want = o.Answers(id)
 		}
@@ -260,16 +283,12 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		return nil, err
 	}
 
-	// The runner's claim, computed as the runner does.
-	pr := probeRules(rules, prof)
-	tier, _ := rules.Tier(Tier)
-	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
+	// The runner's claim.
 	sum := &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: o.Profile, PowerBoundary: "sim", GPUs: 1, Tiers: map[string]bundle.TierSummary{}}
 	base := bundle.WindowEnergyFrom(samples, int64(500*time.Millisecond), int64(2500*time.Millisecond), 0)
 	sum.IdleBaseline = &bundle.IdleBaseline{State: "engine-idle", StartNs: int64(500 * time.Millisecond), EndNs: int64(2500 * time.Millisecond), DurationS: 2, EnergyJ: base.CounterJ, AvgPowerW: base.AvgPowerW}
 	for i, p := range probes {
-		res := metrics.EvaluateProbe(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Records: all[i], Client: p.Client}, pr, tiers)
-		ps := bundle.ProbeSummaryOf(p.Probe, res, p.WindowStartNs, p.WindowEndNs, p.Client)
+		ps := bundle.ProbeSummaryOf(p.Probe, results[i], p.WindowStartNs, p.WindowEndNs, p.Client)
 		ps.Tier, ps.Role = p.Tier, p.Purpose
 		ps.Energy = bundle.WindowEnergyFrom(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 		sum.Probes = append(sum.Probes, ps)
@@ -296,6 +315,10 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 	return b, nil
 }
+
+// defaultAnswer is question id's reference answer unless Options.Answers
+// says otherwise.
+func defaultAnswer(id int) string { return fmt.Sprint(17 + 3*id) }
 
 func manifest(b *Bundle, profile string) *bundle.Manifest {
 	return &bundle.Manifest{
@@ -347,12 +370,12 @@ type gen struct {
 	next  int
 }
 
-// probe generates n closed-loop agents sending from begin until windowEnd.
-// A slow probe decodes at 8–15 tok/s (fails t20); otherwise 40–90 tok/s
-// with TTFT 0.2–1.2 s, and 1 request in 40 takes 9.2–9.6 s to its first
-// token (still inside t20's 10 s).
-func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int) []metrics.Request {
-	var out []metrics.Request
+// probe generates n closed-loop agents sending from begin until windowEnd,
+// handing each record to emit, agent after agent. A slow probe decodes at
+// 8–15 tok/s (fails t20); otherwise 40–90 tok/s with TTFT 0.2–1.2 s, and 1
+// request in 40 takes 9.2–9.6 s to its first token (still inside t20's
+// 10 s).
+func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int, emit func(*metrics.Request) error) error {
 	for a := 0; a < n; a++ {
 		t := begin + int64(g.rng.IntN(200))*int64(time.Millisecond)
 		for t < windowEnd {
@@ -375,11 +398,13 @@ func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int) 
 				PromptTokens: target + g.rng.IntN(5) - 2, CachedTokens: metrics.Int(target / 2), CompletionTokens: out1,
 				TargetPromptTokens: target, TargetCompletionTokens: out1, Chunks: out1, Status: metrics.StatusOK,
 				TokenCountSource: metrics.TokenSourceUsage}
-			out = append(out, r)
+			if err := emit(&r); err != nil {
+				return err
+			}
 			t = last + int64((0.05+0.3*g.rng.Float64())*1e9)
 		}
 	}
-	return out
+	return nil
 }
 
 // power samples one simulated GPU every 100 ms from 0 to end: idle before
