@@ -17,10 +17,16 @@ const probesFormat = "agentwatt-probes"
 // probesFile is the part of probes.json the verifier reads: the schedule.
 // The runner's own evaluation (result) is ignored; it is recomputed.
 type probesFile struct {
-	Format  string        `json:"format"`
-	Version int           `json:"version"`
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	// History is how the assistant turns were replayed: "recorded" (or
+	// absent, the same) or "live".
+	History string        `json:"history"`
 	Probes  []probeRecord `json:"probes"`
 }
+
+// historyRecorded is the only history whose prompts the workload fixes.
+const historyRecorded = "recorded"
 
 // probeRecord is one probe of probes.json.
 type probeRecord struct {

@@ -173,6 +173,10 @@ func (r *run) recompute(ctx context.Context) error {
 	if err != nil {
 		return r.reject(CheckProbes, err.Error())
 	}
+	if pf.History != "" && pf.History != historyRecorded {
+		return r.reject(CheckTargets, fmt.Sprintf("probes.json history %q: the prompts carried the server's own answers, so their targets cannot be recomputed from the workload; only %s history is verifiable",
+			pf.History, historyRecorded))
+	}
 
 	// Records: one streaming pass, every probe evaluated as it goes.
 	tiers, tiersErr := r.tiers(sum)

@@ -199,6 +199,13 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			check: verifier.CheckAccuracy, reasonHas: "below 0.9900",
 		},
 		{
+			name: "runner: live history claimed",
+			edit: func(dir string) error {
+				return verifiertest.EditJSON(dir, bundle.ProbesFile, func(m *map[string]any) { (*m)["history"] = "live" })
+			},
+			check: verifier.CheckTargets, reasonHas: `history "live"`,
+		},
+		{
 			name:  "runner: too many answers ended early",
 			edit:  truncateAnswers(cw),
 			check: verifier.CheckForced, reasonHas: "ended before the forced length, above max_truncated_share",
