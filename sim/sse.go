@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/agentwatt/agentwatt/metrics"
 )
 
 // sseWriter encodes vLLM-shaped chat.completion.chunk events into a buffer
@@ -49,7 +50,7 @@ func (s *sseWriter) contentStart() {
 	s.buf = append(s.buf, `{"index":0,"delta":{"content":"`...)
 }
 
-func (s *sseWriter) appendText(t string) { s.buf = appendJSONStringBody(s.buf, t) }
+func (s *sseWriter) appendText(t string) { s.buf = metrics.AppendJSONString(s.buf, t, false) }
 
 func (s *sseWriter) contentEnd(finish string, completion int) {
 	s.buf = append(s.buf, `"},"logprobs":null,"finish_reason":`...)
@@ -115,56 +116,6 @@ func (s *sseWriter) flush() error {
 
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	b = appendJSONStringBody(b, s)
+	b = metrics.AppendJSONString(b, s, false)
 	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONStringBody escapes s for a JSON string (without the quotes).
-// Invalid UTF-8 becomes U+FFFD, as encoding/json does.
-func appendJSONStringBody(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
 }

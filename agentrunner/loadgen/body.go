@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"io"
-	"unicode/utf8"
 )
 
 // Body is a request body made of byte segments that are never copied nor
@@ -68,46 +67,3 @@ func (b *Body) WriteTo(w io.Writer) (int64, error) {
 
 // Close does nothing; a Body holds no resources.
 func (b *Body) Close() error { return nil }
-
-// AppendJSONStringContent appends s escaped for use inside a JSON string,
-// without the quotes, so that text can be stored once as a ready-to-send
-// segment of a message's "content". Invalid UTF-8 becomes U+FFFD.
-func AppendJSONStringContent(dst []byte, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
-}

@@ -196,7 +196,7 @@ func sameChunk(ref, got Chunk) bool {
 
 // text is a Chunk.Content as ParseChunk leaves it: the raw JSON string
 // body of s.
-func text(s string) []byte { return AppendJSONStringContent(nil, []byte(s)) }
+func text(s string) []byte { return metrics.AppendJSONString(nil, s, false) }
 
 // chunkFields is a comparable view of a Chunk, its Content decoded.
 type chunkFields struct {

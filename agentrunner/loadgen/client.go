@@ -177,7 +177,7 @@ func baseURL(endpoint string) string {
 // of max_tokens.
 func buildPrefix(cfg ClientConfig) []byte {
 	b := []byte(`{"model":"`)
-	b = AppendJSONStringContent(b, []byte(cfg.Model))
+	b = metrics.AppendJSONString(b, cfg.Model, false)
 	b = append(b, `","stream":true,"stream_options":{"include_usage":true},"ignore_eos":true,"temperature":`...)
 	b = strconv.AppendFloat(b, cfg.Temperature, 'g', -1, 64)
 	b = append(b, `,"top_p":`...)

@@ -469,15 +469,3 @@ func TestBody(t *testing.T) {
 		t.Fatalf("partial reads: %q", small[:n+m])
 	}
 }
-
-func TestAppendJSONStringContent(t *testing.T) {
-	in := "a\"b\\c\nd\te\x01é\xff<"
-	got := string(AppendJSONStringContent(nil, []byte(in)))
-	var back string
-	if err := json.Unmarshal([]byte(`"`+got+`"`), &back); err != nil {
-		t.Fatalf("%q is not a JSON string body: %v", got, err)
-	}
-	if want := strings.ToValidUTF8(in, "\uFFFD"); back != want {
-		t.Fatalf("round trip %q, want %q", back, want)
-	}
-}

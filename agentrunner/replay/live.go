@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
+	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -71,7 +72,7 @@ func (h *liveHistory) prepare(t *workload.Trajectory, plan *trajPlan, k int) {
 	text := string(h.answer.Content)
 	h.msgs = append(h.msgs, liveMessage{
 		seg:   p,
-		lit:   &literal{open: rec.open, text: loadgen.AppendJSONStringContent(nil, h.answer.Content), close: rec.close},
+		lit:   &literal{open: rec.open, text: metrics.AppendJSONString(nil, h.answer.Content, false), close: rec.close},
 		delta: workload.EstimateTokens(text) - workload.EstimateTokens(in[p].Text),
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
+	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -189,7 +189,7 @@ func sameLiteral(a, b *workload.Segment) bool {
 
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = loadgen.AppendJSONStringContent(dst, []byte(s))
+	dst = metrics.AppendJSONString(dst, s, false)
 	return append(dst, '"')
 }
 
@@ -197,7 +197,7 @@ func renderLiteral(s *workload.Segment) *literal {
 	open := []byte(`{"role":`)
 	open = appendJSONString(open, s.Role)
 	open = append(open, `,"content":"`...)
-	text := loadgen.AppendJSONStringContent(nil, []byte(s.Text))
+	text := metrics.AppendJSONString(nil, s.Text, false)
 	cl := []byte(`"`)
 	if len(s.ToolCalls) > 0 {
 		cl = append(cl, `,"tool_calls":[`...)
