@@ -19,6 +19,10 @@ type ClientHealth struct {
 	ConnWaitP99Ns   int64   `json:"conn_wait_p99_ns"`   // p99 time from asking for a connection to having one
 	ServerTTFBP50Ns int64   `json:"server_ttfb_p50_ns"` // p50 time from request written to first response byte
 	ServerTTFBP99Ns int64   `json:"server_ttfb_p99_ns"`
+	// KernelStamped counts the Requests whose event times are the kernel's
+	// receive times of their bytes; the others carry the client's read
+	// times, which a busy client delays.
+	KernelStamped int `json:"kernel_stamped"`
 }
 
 // HealthLimits are the profile's limits on the client. A zero limit is not

@@ -48,6 +48,10 @@ type ClientConfig struct {
 	// Observer, when set, receives each request's connection timing (the
 	// HealthMonitor implements it).
 	Observer RequestObserver
+	// UserTimestamps stamps events when the client reads them. By default
+	// (64-bit Linux) they carry the kernel's receive time of their bytes
+	// (SO_TIMESTAMPNS), which a busy client cannot delay.
+	UserTimestamps bool
 }
 
 // IdleMargin is what the default idle timeout adds to MaxThinkTime: room
@@ -60,8 +64,9 @@ type RequestObserver interface {
 	// ObserveRequest is called once per request that got a response:
 	// connWait is the time from asking the pool for a connection to having
 	// one (dial included), serverTTFB the time from the request being
-	// written to the first response byte.
-	ObserveRequest(connWait, serverTTFB time.Duration)
+	// written to the first response byte; kernelStamps tells whether its
+	// events carry the kernel's receive time (else the client's read time).
+	ObserveRequest(connWait, serverTTFB time.Duration, kernelStamps bool)
 }
 
 // ChatRequest is one turn to send.
@@ -149,11 +154,24 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // NewTransport is the client's HTTP transport: HTTP/1.1 only (no HTTP/2,
 // also not over TLS), no limit on connections per host, a large idle pool,
-// big buffers, no transparent compression (it would delay events).
+// big buffers, no transparent compression (it would delay events). With a
+// run clock and not cfg.UserTimestamps, its TCP connections keep the
+// kernel's receive time of what they read (rxConn).
 func NewTransport(cfg ClientConfig) *http.Transport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if cfg.Clock != (Clock{}) && !cfg.UserTimestamps {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return withRxTimestamps(c, cfg.Clock), nil
+		}
+	}
 	return &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dial,
 		ForceAttemptHTTP2:   false,
 		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 		MaxIdleConns:        0,
@@ -239,6 +257,7 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 	}
 	var getConn, gotConn, wrote, firstByte atomic.Int64
 	var reused atomic.Bool
+	var rx atomic.Pointer[rxConn]
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
 		// The first GetConn: a request resent on a new connection (see
 		// below) waited for both.
@@ -246,6 +265,9 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 		GotConn: func(ci httptrace.GotConnInfo) {
 			gotConn.Store(clock.Now())
 			reused.Store(ci.Reused)
+			if rc, ok := ci.Conn.(*rxConn); ok {
+				rx.Store(rc)
+			}
 		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote.Store(clock.Now()) },
 		GotFirstResponseByte: func() { firstByte.Store(clock.Now()) },
@@ -294,7 +316,7 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 	defer resp.Body.Close()
 	info.HTTPStatus = resp.StatusCode
 	if c.cfg.Observer != nil {
-		c.cfg.Observer.ObserveRequest(info.ConnWait, info.ServerTTFB)
+		c.cfg.Observer.ObserveRequest(info.ConnWait, info.ServerTTFB, rx.Load() != nil)
 	}
 	if resp.StatusCode != http.StatusOK {
 		c.finishError(rec, fmt.Sprintf("http %d: %s", resp.StatusCode, errorBodyText(resp.Body)))
@@ -307,6 +329,9 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 
 	dec := c.decoders.Get().(*SSEDecoder)
 	dec.Reset(resp.Body)
+	if rc := rx.Load(); rc != nil {
+		dec.stampFromKernel(rc, rec.TSendNs)
+	}
 	defer func() {
 		dec.Reset(nil)
 		c.decoders.Put(dec)

@@ -33,6 +33,7 @@ type HealthMonitor struct {
 	lags      []int64
 	connWait  []int64
 	ttfb      []int64
+	kernel    int // requests stamped with kernel receive times
 	beginWall time.Time
 	beginCPU  time.Duration
 
@@ -72,7 +73,7 @@ func (h *HealthMonitor) Begin() {
 	cpu := processCPU()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.lags, h.connWait, h.ttfb = h.lags[:0], h.connWait[:0], h.ttfb[:0]
+	h.lags, h.connWait, h.ttfb, h.kernel = h.lags[:0], h.connWait[:0], h.ttfb[:0], 0
 	h.beginWall, h.beginCPU = time.Now(), cpu
 }
 
@@ -94,6 +95,7 @@ func (h *HealthMonitor) End() metrics.ClientHealth {
 		ConnWaitP99Ns:   metrics.QuantileInt64Of(h.connWait, 0.99),
 		ServerTTFBP50Ns: metrics.QuantileInt64Of(h.ttfb, 0.5),
 		ServerTTFBP99Ns: metrics.QuantileInt64Of(h.ttfb, 0.99),
+		KernelStamped:   h.kernel,
 	}
 	for _, l := range h.lags {
 		rep.SchedLagMaxNs = max(rep.SchedLagMaxNs, l)
@@ -110,10 +112,13 @@ func (h *HealthMonitor) End() metrics.ClientHealth {
 
 // ObserveRequest records one request's connection wait and server time to
 // first byte.
-func (h *HealthMonitor) ObserveRequest(connWait, serverTTFB time.Duration) {
+func (h *HealthMonitor) ObserveRequest(connWait, serverTTFB time.Duration, kernelStamps bool) {
 	h.mu.Lock()
 	h.connWait = append(h.connWait, int64(connWait))
 	h.ttfb = append(h.ttfb, int64(serverTTFB))
+	if kernelStamps {
+		h.kernel++
+	}
 	h.mu.Unlock()
 }
 

@@ -43,12 +43,12 @@ func TestHealthMonitorReport(t *testing.T) {
 	defer h.Stop()
 	h.Begin()
 	for i := range 100 {
-		h.ObserveRequest(time.Duration(i)*time.Microsecond, time.Duration(100+i)*time.Millisecond)
+		h.ObserveRequest(time.Duration(i)*time.Microsecond, time.Duration(100+i)*time.Millisecond, i%2 == 0)
 	}
 	burnCPU(50 * time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	r := h.End()
-	if r.Requests != 100 || r.ConnWaitP99Ns != int64(98*time.Microsecond) || r.ServerTTFBP50Ns != int64(149*time.Millisecond) {
+	if r.Requests != 100 || r.KernelStamped != 50 || r.ConnWaitP99Ns != int64(98*time.Microsecond) || r.ServerTTFBP50Ns != int64(149*time.Millisecond) {
 		t.Fatalf("connection figures %+v", r)
 	}
 	if r.SchedLagSamples < 20 || r.WallNs < int64(90*time.Millisecond) {
@@ -58,7 +58,7 @@ func TestHealthMonitorReport(t *testing.T) {
 		t.Fatalf("cpu %v s share %v set %v", r.CPUSeconds, r.CPUShare, r.CPUSet)
 	}
 	h.Begin()
-	if r := h.End(); r.Requests != 0 {
+	if r := h.End(); r.Requests != 0 || r.KernelStamped != 0 {
 		t.Fatalf("Begin did not reset: %+v", r)
 	}
 }

@@ -128,4 +128,6 @@ func TestStaleKeepAliveIsRetried(t *testing.T) {
 
 type observerFunc func(connWait, serverTTFB time.Duration)
 
-func (f observerFunc) ObserveRequest(connWait, serverTTFB time.Duration) { f(connWait, serverTTFB) }
+func (f observerFunc) ObserveRequest(connWait, serverTTFB time.Duration, _ bool) {
+	f(connWait, serverTTFB)
+}

@@ -11,7 +11,7 @@ import (
 // "\n") and when it arrived. Data is valid until the next call to Next.
 type Event struct {
 	Data   []byte
-	TimeNs int64 // run clock after the read that completed the event
+	TimeNs int64 // run clock: when the bytes that completed the event were received (kernel time where the connection has it) or read
 }
 
 // IsDone reports whether the event is the OpenAI end-of-stream marker
@@ -32,6 +32,8 @@ type SSEDecoder struct {
 	data     []byte // the current event's data
 	hasData  bool
 	readNs   int64
+	rx       *rxConn // when set, the kernel's receive time stamps events
+	rxFloor  int64   // receive times before this belong to older reads
 	maxEvent int
 	started  bool
 	eof      bool
@@ -60,7 +62,13 @@ func NewSSEDecoder(r io.Reader, clock Clock, bufSize, maxEvent int) *SSEDecoder 
 func (d *SSEDecoder) Reset(r io.Reader) {
 	d.r, d.pos, d.end, d.data, d.hasData = r, 0, 0, d.data[:0], false
 	d.readNs, d.started, d.eof, d.err = 0, false, false, nil
+	d.rx, d.rxFloor = nil, 0
 }
+
+// stampFromKernel makes the decoder stamp events with the time the
+// connection's kernel received their bytes (rxConn) instead of the time it
+// read them, for receive times at or after floor (the request's send).
+func (d *SSEDecoder) stampFromKernel(c *rxConn, floor int64) { d.rx, d.rxFloor = c, floor }
 
 // Next returns the next event. At the end of the stream it returns io.EOF
 // when the stream ended between events and io.ErrUnexpectedEOF when it ended
@@ -116,6 +124,13 @@ func (d *SSEDecoder) fill() error {
 	n, err := d.r.Read(d.buf[d.end:])
 	if n > 0 {
 		d.readNs = d.clock.Now()
+		if d.rx != nil {
+			// Bytes reach the body only from the connection's latest read:
+			// its receive time is theirs.
+			if t := d.rx.lastRxNs(); t >= d.rxFloor && t <= d.readNs {
+				d.readNs = t
+			}
+		}
 		d.end += n
 		if !d.started && d.end >= 3 {
 			d.started = true
