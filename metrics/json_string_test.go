@@ -27,7 +27,7 @@ func TestAppendJSONString(t *testing.T) {
 		{"plain", "hello, world"},
 		{"empty", ""},
 		{"quotes and backslashes", `say "hi" \ bye`},
-		{"controls", "a\nb\rc\td\x00e\x1ff\x7f"},
+		{"controls", "a\nb\rc\td\x00e\x1ff\x7fg\bh\fi"},
 		{"html", "<a href='x'>&amp;</a>"},
 		{"line separators", "x\u2028y\u2029z"},
 		{"multibyte", "é😀中文"},
@@ -63,6 +63,56 @@ func FuzzAppendJSONString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, html bool) {
 		if got, want := string(AppendJSONString(nil, []byte(s), html)), encodingJSON(t, s, html); got != want {
 			t.Fatalf("%q (html %v): got %q, want %q", s, html, got, want)
+		}
+	})
+}
+func TestAppendJSONStringText(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"plain", `hello world`, "hello world"},
+		{"simple escapes", `a\"b\\c\/d\be\ff\ng\rh\ti`, "a\"b\\c/d\be\ff\ng\rh\ti"},
+		{"unicode escape", `caf\u00e9 \u4e2d`, "café 中"},
+		{"surrogate pair", `\ud83d\ude00!`, "😀!"},
+		{"lone high surrogate", `\ud83dx`, "\uFFFDx"},
+		{"high surrogate then a non-surrogate escape", `\ud83d\u0041`, "\uFFFDA"},
+		{"lone low surrogate", `\ude00`, "\uFFFD"},
+		{"raw UTF-8", "né 😀", "né 😀"},
+		{"invalid UTF-8 byte", "a\xffb", "a\uFFFDb"},
+		{"empty", ``, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, ok := AppendJSONStringText([]byte(">"), []byte(tc.raw))
+			got := string(out)
+			if !ok {
+				t.Errorf("%q: not ok", tc.raw)
+			}
+			if got != ">"+tc.want {
+				t.Errorf("got %q, want %q", got, ">"+tc.want)
+			}
+			var ref string
+			if err := json.Unmarshal([]byte(`"`+tc.raw+`"`), &ref); err != nil || ref != tc.want {
+				t.Errorf("encoding/json reads %q (%v), the table says %q", ref, err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzJSONStringText: for every string body encoding/json accepts,
+// AppendJSONStringText decodes the same text.
+func FuzzJSONStringText(f *testing.F) {
+	for _, s := range []string{`a\"b`, `\ud83d\ude00`, `\ud83d`, `\udc00\ud800`, "\xff\xfe", `\u0000`, `x\\u0041`, "é"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ref string
+		if json.Unmarshal(append(append([]byte(`"`), raw...), '"'), &ref) != nil {
+			return
+		}
+		if out, ok := AppendJSONStringText(nil, raw); !ok || string(out) != ref {
+			got := string(out)
+			t.Fatalf("AppendJSONStringText(%q) = %q, encoding/json %q", raw, got, ref)
 		}
 	})
 }

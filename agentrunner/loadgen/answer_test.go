@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,52 +10,6 @@ import (
 
 	"github.com/agentwatt/agentwatt/metrics"
 )
-
-func TestAppendJSONStringText(t *testing.T) {
-	tests := []struct {
-		name, raw, want string
-	}{
-		{"plain", `hello world`, "hello world"},
-		{"simple escapes", `a\"b\\c\/d\be\ff\ng\rh\ti`, "a\"b\\c/d\be\ff\ng\rh\ti"},
-		{"unicode escape", `caf\u00e9 \u4e2d`, "café 中"},
-		{"surrogate pair", `\ud83d\ude00!`, "😀!"},
-		{"lone high surrogate", `\ud83dx`, "\uFFFDx"},
-		{"high surrogate then a non-surrogate escape", `\ud83d\u0041`, "\uFFFDA"},
-		{"lone low surrogate", `\ude00`, "\uFFFD"},
-		{"raw UTF-8", "né 😀", "né 😀"},
-		{"invalid UTF-8 byte", "a\xffb", "a\uFFFDb"},
-		{"empty", ``, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := string(AppendJSONStringText([]byte(">"), []byte(tc.raw)))
-			if got != ">"+tc.want {
-				t.Errorf("got %q, want %q", got, ">"+tc.want)
-			}
-			var ref string
-			if err := json.Unmarshal([]byte(`"`+tc.raw+`"`), &ref); err != nil || ref != tc.want {
-				t.Errorf("encoding/json reads %q (%v), the table says %q", ref, err, tc.want)
-			}
-		})
-	}
-}
-
-// FuzzJSONStringText: for every string body encoding/json accepts,
-// AppendJSONStringText decodes the same text.
-func FuzzJSONStringText(f *testing.F) {
-	for _, s := range []string{`a\"b`, `\ud83d\ude00`, `\ud83d`, `\udc00\ud800`, "\xff\xfe", `\u0000`, `x\\u0041`, "é"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		var ref string
-		if json.Unmarshal(append(append([]byte(`"`), raw...), '"'), &ref) != nil {
-			return
-		}
-		if got := string(AppendJSONStringText(nil, raw)); got != ref {
-			t.Fatalf("AppendJSONStringText(%q) = %q, encoding/json %q", raw, got, ref)
-		}
-	})
-}
 
 // TestClientCapturesAnswer: with ChatRequest.Answer set, the answer's
 // content text is captured across events, escapes decoded; reasoning and

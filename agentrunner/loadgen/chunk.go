@@ -23,7 +23,7 @@ type Chunk struct {
 	Output       bool
 	FinishReason string // the last non-null finish_reason among the choices; "" when none
 	// Content is the raw body of the last non-empty delta.content string
-	// among the choices, JSON escapes left in place (AppendJSONStringText
+	// among the choices, JSON escapes left in place (metrics.AppendJSONStringText
 	// decodes it). It points into the parsed data: valid until that data
 	// changes, which for an SSEDecoder's event is the next call to Next.
 	Content []byte

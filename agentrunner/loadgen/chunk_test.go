@@ -212,8 +212,14 @@ type chunkFields struct {
 func fieldsOf(c Chunk) chunkFields {
 	return chunkFields{
 		Output: c.Output, Reasoning: c.Reasoning, ToolCalls: c.ToolCalls,
-		Content: string(AppendJSONStringText(nil, c.Content)), FinishReason: c.FinishReason,
+		Content: unescaped(c.Content), FinishReason: c.FinishReason,
 		Usage: c.Usage, PromptTokens: c.PromptTokens, Completion: c.CompletionTokens, Cached: c.CachedTokens,
 		Error: c.Error, ErrorMessage: c.ErrorMessage,
 	}
+}
+
+// unescaped is the text of a JSON string body.
+func unescaped(raw []byte) string {
+	out, _ := metrics.AppendJSONStringText(nil, raw)
+	return string(out)
 }

@@ -16,7 +16,9 @@
 //     request bodies streamed from shared immutable segments (body.go),
 //     one metrics.Request record per request;
 //   - answer.go: Answer, the opt-in capture of an answer's content text
-//     (for live history), and AppendJSONStringText;
+//     (for live history);
+//   - rxconn_linux64.go: connections that keep the kernel's receive time of
+//     what they read (SO_TIMESTAMPNS), which stamps the events;
 //   - models.go: DiscoverModel and ListModels (/v1/models, with each
 //     model's context length when the server reports it);
 //   - health.go: HealthMonitor, the client's self-check (scheduling lag, CPU

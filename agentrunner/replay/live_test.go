@@ -73,7 +73,7 @@ func (e *exchange) answer(t *testing.T) string {
 		if err := loadgen.ParseChunk(ev.Data, &ch); err != nil {
 			t.Fatal(err)
 		}
-		text = loadgen.AppendJSONStringText(text, ch.Content)
+		text, _ = metrics.AppendJSONStringText(text, ch.Content)
 	}
 }
 
