@@ -79,6 +79,10 @@ shorter (vLLM's uvicorn: 5 s; VLLM_HTTP_TIMEOUT_KEEP_ALIVE raises it) closes
 them, and the next request's TTFT then includes a new connection; probes.json
 records connection wait apart from the server's time to first byte.
 
+Event times are when their bytes reached this machine: the kernel's receive
+time (64-bit Linux), so a busy client does not inflate TTFT or inter-token
+times; probes.json counts the requests stamped so (kernel_stamped).
+
 DIR receives requests.jsonl.zst (one record per request: timings on the run's
 monotonic clock, tokens, status), probes.json (each probe's N, its window in
 wall-clock and monotonic time, the client's health) and summary.json
