@@ -32,6 +32,7 @@ const maxRounds = 10
 type Pinning struct {
 	requested  string
 	want, prev unix.CPUSet
+	prevProcs  int // GOMAXPROCS before the pin
 
 	mu       sync.Mutex
 	restored bool
@@ -118,7 +119,10 @@ func Pin(list string) (*Pinning, error) {
 		return nil, fmt.Errorf("pin to cpus %s: %w", list, err)
 	}
 	pinned = true
-	return &Pinning{requested: list, want: want, prev: prev}, nil
+	// As many Ps as pinned CPUs: more would only time-slice the load
+	// generator's threads on them.
+	prevProcs := runtime.GOMAXPROCS(want.Count())
+	return &Pinning{requested: list, want: want, prev: prev, prevProcs: prevProcs}, nil
 }
 
 // Applied is the pinned CPU set as a canonical CPU list.
@@ -162,6 +166,7 @@ func (p *Pinning) Restore() error {
 	}
 	p.restored = true
 	err := setAll(&p.prev)
+	restoreGOMAXPROCS(p.prevProcs)
 	pinMu.Lock()
 	pinned = false
 	pinMu.Unlock()
@@ -169,6 +174,17 @@ func (p *Pinning) Restore() error {
 		return fmt.Errorf("restore cpus %s: %w", engine.FormatCPUSet(p.prev), err)
 	}
 	return nil
+}
+
+// restoreGOMAXPROCS puts GOMAXPROCS back: the runtime's default (which
+// follows the CPUs and cgroup limits again) unless the GOMAXPROCS
+// environment variable fixed it, then the value it had.
+func restoreGOMAXPROCS(prev int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		runtime.GOMAXPROCS(prev)
+		return
+	}
+	runtime.SetDefaultGOMAXPROCS()
 }
 
 // setAll sets the affinity of every thread of the process. A thread created

@@ -103,6 +103,7 @@ func TestPinEveryThread(t *testing.T) {
 	cpu, _ := firstCPU(prev)
 	want := strconv.Itoa(cpu)
 	before := statusCPUs(t)
+	procsBefore := runtime.GOMAXPROCS(0)
 
 	p, err := Pin(want)
 	if err != nil {
@@ -142,12 +143,15 @@ func TestPinEveryThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.OK() || r.Threads < len(before)+1 || r.Applied != want || r.Requested != want || r.Previous != engine.FormatCPUSet(prev) {
+	if !r.OK() || r.Threads < len(before)+1 || r.Applied != want || r.Requested != want || r.Previous != engine.FormatCPUSet(prev) || r.GOMAXPROCS != 1 {
 		t.Errorf("Check() = %+v, want every thread (at least %d) on %s", r, len(before)+1, want)
 	}
 
 	if err := p.Restore(); err != nil {
 		t.Fatal(err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procsBefore {
+		t.Errorf("after Restore, GOMAXPROCS %d, want %d as before the pin", got, procsBefore)
 	}
 	wantBack := engine.FormatCPUSet(prev)
 	for tid, cpus := range statusCPUs(t) {

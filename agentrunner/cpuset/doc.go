@@ -17,9 +17,10 @@
 // One Pinning exists per process at a time (a second Pin fails with
 // ErrPinned): two runners in one process cannot each own the process's
 // threads, and everything else in the process (an in-process NATS server
-// or S3 gateway under `agentwatt local`) is pinned with them. Pin leaves
-// GOMAXPROCS alone (setting it would fix it for the process's life); the
-// Report records it beside the CPUs.
+// or S3 gateway under `agentwatt local`) is pinned with them. Pin also sets
+// GOMAXPROCS to the pinned CPUs' count and Restore gives the runtime its
+// default back (or the GOMAXPROCS environment variable's value); the Report
+// records it beside the CPUs.
 //
 // Only Linux has this; elsewhere every function returns ErrUnsupported.
 package cpuset
