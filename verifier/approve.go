@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -52,11 +51,7 @@ func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string,
 	if err != nil {
 		return nil, nil, err
 	}
-	pubs := make(map[string]ed25519.PublicKey, len(keys))
-	for name, k := range keys {
-		pubs[name] = k.PublicKey
-	}
-	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(pubs, ap.At), Local: local})
+	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(PublicKeys(keys), ap.At), Local: local})
 	if err != nil {
 		return nil, nil, err
 	}

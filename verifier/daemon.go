@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,12 +139,8 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, e
 	if err != nil {
 		return nil, err
 	}
-	trusted := make(map[string]ed25519.PublicKey, len(keys))
-	for name, k := range keys {
-		trusted[name] = k.PublicKey
-	}
 	src := StoreSource(d.cfg.Store, req.Bundle)
-	opts := Options{Trusted: trusted, Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
+	opts := Options{Trusted: PublicKeys(keys), Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
 	if m, err := PeekManifest(ctx, src); err == nil {
 		if opts.Workload, err = d.cfg.Workloads(ctx, m.Workload.Name, m.Workload.Digest); err != nil {
 			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)

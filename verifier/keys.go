@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 // RunnersSchemaVersion is the version of published/runners.json.
@@ -30,6 +31,16 @@ type RunnerPublic struct {
 	PublicKey string    `json:"public_key"` // PEM "PUBLIC KEY"
 	TrustedBy string    `json:"trusted_by,omitempty"`
 	TrustedAt time.Time `json:"trusted_at,omitzero"`
+}
+
+// PublicKeys is the public key of each enrolled runner key, by name: what
+// Options.Trusted takes.
+func PublicKeys(enrolled map[string]queue.RunnerKey) map[string]ed25519.PublicKey {
+	keys := make(map[string]ed25519.PublicKey, len(enrolled))
+	for name, k := range enrolled {
+		keys[name] = k.PublicKey
+	}
+	return keys
 }
 
 // RunnersOf lists keys (name → key) as runners.json.

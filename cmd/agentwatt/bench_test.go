@@ -106,6 +106,8 @@ func benchChild(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, io.Read
 	return cmd, &stdout, stderr
 }
 
+// exitStatus waits up to timeout for a started child to exit and returns
+// its exit code.
 func exitStatus(t *testing.T, cmd *exec.Cmd, timeout time.Duration) int {
 	t.Helper()
 	done := make(chan error, 1)
@@ -121,7 +123,7 @@ func exitStatus(t *testing.T, cmd *exec.Cmd, timeout time.Duration) int {
 		}
 		return 0
 	case <-time.After(timeout):
-		t.Fatal("agentwatt bench did not exit")
+		t.Fatalf("the agentwatt child process did not exit within %v", timeout)
 		return -1
 	}
 }

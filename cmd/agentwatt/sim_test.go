@@ -47,26 +47,6 @@ func startSimChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 	return cmd, url
 }
 
-func waitExit(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
-	case <-time.After(20 * time.Second):
-		t.Fatal("sim serve did not exit")
-		return -1
-	}
-}
-
 func TestSimServePrintsAddressAndStopsOnSIGTERM(t *testing.T) {
 	cmd, url := startSimChild(t, "--profile", "tiny")
 	resp, err := http.Get(url + "/health")
@@ -80,7 +60,7 @@ func TestSimServePrintsAddressAndStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := waitExit(t, cmd); code != 0 {
+	if code := exitStatus(t, cmd, 20*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 }
@@ -102,7 +82,7 @@ func TestSimServeCrashExitsNonZero(t *testing.T) {
 			t.Errorf("request after the crash answered HTTP %d", resp.StatusCode)
 		}
 	}
-	if code := waitExit(t, cmd); code != 3 {
+	if code := exitStatus(t, cmd, 20*time.Second); code != 3 {
 		t.Errorf("exit status %d after the crash fault, want 3", code)
 	}
 }

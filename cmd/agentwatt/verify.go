@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
@@ -197,45 +198,52 @@ func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[strin
 	if err != nil {
 		return nil, nil, err
 	}
-	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	keys, q, err := readQueueKeys(ctx, a, nc, job)
+	if q != nil {
+		context.AfterFunc(ctx, nc.Close)
+	} else {
+		nc.Close()
+	}
+	return keys, q, err
+}
+
+// readQueueKeys is queueKeys on an open connection; q is nil unless the
+// queue knows job.
+func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A read-only command must not create the queue's streams on a NATS
 	// server that has none: look before binding.
 	js, err := jetstream.New(nc)
-	if err == nil {
-		if _, err = js.KeyValue(openCtx, queue.BucketJobs); errors.Is(err, jetstream.ErrBucketNotFound) {
-			err = fmt.Errorf("no agentwatt queue there (bucket %s not found)", queue.BucketJobs)
-		}
+	if err != nil {
+		return nil, nil, err
 	}
-	var q *queue.Queue
-	if err == nil {
-		q, err = queue.Open(openCtx, nc, queue.Config{}, a.log)
+	if _, err := js.KeyValue(ctx, queue.BucketJobs); errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil, fmt.Errorf("no agentwatt queue there (bucket %s not found)", queue.BucketJobs)
+	} else if err != nil {
+		return nil, nil, err
 	}
-	if err == nil {
-		var enrolled map[string]queue.RunnerKey
-		if enrolled, err = q.TrustedRunnerKeys(openCtx); err == nil {
-			if len(enrolled) == 0 {
-				nc.Close()
-				return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
-			}
-			keys := make(map[string]ed25519.PublicKey, len(enrolled))
-			for name, k := range enrolled {
-				keys[name] = k.PublicKey
-			}
-			_, err = q.Get(openCtx, job)
-			switch {
-			case err == nil:
-				context.AfterFunc(ctx, nc.Close)
-				return keys, q, nil
-			case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
-				a.log.Info().Str("job", job).Msg("the queue does not know this job: its attempt is not checked")
-				nc.Close()
-				return keys, nil, nil
-			}
-		}
+	q, err := queue.Open(ctx, nc, queue.Config{}, a.log)
+	if err != nil {
+		return nil, nil, err
 	}
-	nc.Close()
-	return nil, nil, err
+	enrolled, err := q.TrustedRunnerKeys(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(enrolled) == 0 {
+		return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
+	}
+	keys := verifier.PublicKeys(enrolled)
+	switch _, err := q.Get(ctx, job); {
+	case err == nil:
+		return keys, q, nil
+	case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
+		a.log.Info().Str("job", job).Msg("the queue does not know this job: its attempt is not checked")
+		return keys, nil, nil
+	default:
+		return nil, nil, err
+	}
 }
 
 func verifyWorkload(ctx context.Context, store *blob.Store, m *bundle.Manifest, in verifyInputs) (*workload.Workload, error) {
