@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -24,17 +25,17 @@ func (s *Stats) WriteText(w io.Writer, histograms bool) error {
 	p("turns                %d\n", s.Turns)
 	p("turns/trajectory     p50 %d  p90 %d  max %d\n", s.TurnsPerTrajectory.P50, s.TurnsPerTrajectory.P90, s.TurnsPerTrajectory.Max)
 	p("input tokens/turn    p50 %s  p90 %s  p99 %s  max %s  (total %s)\n",
-		human(s.InputTokens.P50), human(s.InputTokens.P90), human(s.InputTokens.P99), human(s.InputTokens.Max), human(s.InputTokens.Total))
+		Thousands(s.InputTokens.P50), Thousands(s.InputTokens.P90), Thousands(s.InputTokens.P99), Thousands(s.InputTokens.Max), Thousands(s.InputTokens.Total))
 	p("output tokens/turn   p50 %s  p90 %s  p99 %s  max %s  (total %s)\n",
-		human(s.OutputTokens.P50), human(s.OutputTokens.P90), human(s.OutputTokens.P99), human(s.OutputTokens.Max), human(s.OutputTokens.Total))
+		Thousands(s.OutputTokens.P50), Thousands(s.OutputTokens.P90), Thousands(s.OutputTokens.P99), Thousands(s.OutputTokens.Max), Thousands(s.OutputTokens.Total))
 	if s.EstimatedOutputTurns > 0 {
 		p("                     %d turns' output lengths are estimates (no usage in the source)\n", s.EstimatedOutputTurns)
 	}
-	p("max context          %s tokens\n", human(int64(s.MaxContextTokens)))
+	p("max context          %s tokens\n", Thousands(int64(s.MaxContextTokens)))
 	p("think time           p50 %.1fs  p90 %.1fs  max %.1fs\n", s.ThinkTimeS.P50, s.ThinkTimeS.P90, s.ThinkTimeS.Max)
-	p("shared prefix        p50 %s  p90 %s  max %s tokens\n", human(s.SharedPrefixTokens.P50), human(s.SharedPrefixTokens.P90), human(s.SharedPrefixTokens.Max))
+	p("shared prefix        p50 %s  p90 %s  max %s tokens\n", Thousands(s.SharedPrefixTokens.P50), Thousands(s.SharedPrefixTokens.P90), Thousands(s.SharedPrefixTokens.Max))
 	p("prefix-cache hits    %.1f%% of input tokens (within trajectories %s, shared prefixes %s)\n",
-		100*s.PrefixHitRate, human(s.PrefixHit.WithinTrajectory), human(s.PrefixHit.AcrossTrajectory))
+		100*s.PrefixHitRate, Thousands(s.PrefixHit.WithinTrajectory), Thousands(s.PrefixHit.AcrossTrajectory))
 	for _, src := range s.Sources {
 		p("source               %s  %s  %s  %d trajectories, %d turns\n", src.Format, src.File, src.Licence, src.Trajectories, src.Turns)
 	}
@@ -80,21 +81,20 @@ func pow2(v int64) string {
 	case v >= 1<<10 && v%(1<<10) == 0:
 		return fmt.Sprintf("%dKi", v>>10)
 	}
-	return human(v)
+	return Thousands(v)
 }
 
-// human formats a count with thousands separators.
-func human(v int64) string {
-	s := fmt.Sprint(v)
-	if v < 0 {
-		return s
-	}
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
+// Thousands formats a count with thousands separators: 98304 → "98,304".
+func Thousands(v int64) string {
+	s := strconv.FormatInt(v, 10)
+	digits := strings.TrimPrefix(s, "-")
+	out := make([]byte, 0, len(s)+len(digits)/3)
+	out = append(out, s[:len(s)-len(digits)]...)
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
 			out = append(out, ',')
 		}
-		out = append(out, s[i])
+		out = append(out, digits[i])
 	}
 	return string(out)
 }

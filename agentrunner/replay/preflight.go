@@ -3,7 +3,6 @@ package replay
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
 	"github.com/agentwatt/agentwatt/workload"
@@ -75,8 +74,8 @@ type ContextError struct {
 
 func (e *ContextError) Error() string {
 	return fmt.Sprintf("workload %s needs up to %s tokens of context (%s: %s prompt + %s output); the server's %s for %s is %s",
-		e.Workload, thousands(e.Need.Tokens()), e.Need.Where(), thousands(e.Need.PromptTokens), thousands(e.Need.OutputTokens),
-		e.Field, e.Model, thousands(e.Limit))
+		e.Workload, workload.Thousands(int64(e.Need.Tokens())), e.Need.Where(), workload.Thousands(int64(e.Need.PromptTokens)), workload.Thousands(int64(e.Need.OutputTokens)),
+		e.Field, e.Model, workload.Thousands(int64(e.Limit)))
 }
 
 func (e *ContextError) Unwrap() error { return ErrContextTooSmall }
@@ -119,24 +118,4 @@ func CheckContext(ctx context.Context, endpoint, apiKey, model string, w *worklo
 		return c, &ContextError{Workload: w.Header.Name, Need: c.Need, Model: m.ID, Field: c.Field, Limit: c.Limit}
 	}
 	return c, nil
-}
-
-// thousands formats n with comma separators: 98304 → "98,304".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3+1)
-	if neg {
-		out = append(out, '-')
-	}
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }

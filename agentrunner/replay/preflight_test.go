@@ -86,11 +86,3 @@ func TestCheckContextAgainstSim(t *testing.T) {
 		t.Fatalf("CheckContext = %+v, %v; want sim-tiny's max_model_len 8192", c, err)
 	}
 }
-
-func TestThousands(t *testing.T) {
-	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 98304: "98,304", 1234567: "1,234,567", -8192: "-8,192"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
