@@ -151,3 +151,14 @@ func sum(v []int) int {
 	}
 	return n
 }
+
+func TestThousands(t *testing.T) {
+	for _, tc := range []struct {
+		in   int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {98304, "98,304"}, {1234567, "1,234,567"}, {-1234, "-1,234"}, {-12, "-12"}} {
+		if got := workload.Thousands(tc.in); got != tc.want {
+			t.Errorf("Thousands(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
