@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +257,72 @@ func hasReason(reasons []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// TestTierNeedsLowerBoundNotShare pins the tier criterion to the one-sided
+// Clopper–Pearson lower bound: 440 of 480 requests meeting the tier is an
+// observed share of 0.9167, above min_met_share 0.90, but its 99% lower
+// bound is 0.8827, so the tier fails. A criterion on the plain share would
+// pass it. Every agent meets the tier on its median request, so only the
+// bound can fail the tier.
+func TestTierNeedsLowerBoundNotShare(t *testing.T) {
+	// Sends at k = 4..27 fall in the window; two of them per agent are slow.
+	shape := func(_, k int) (time.Duration, float64, string) {
+		if k == 10 || k == 20 {
+			return 20 * time.Second, 60, StatusOK
+		}
+		return time.Second, 60, StatusOK
+	}
+	res := EvaluateProbe(probe(20, closedLoop(20, -20*sec, 140*sec, 5*sec, shape)), testRules, []Tier{t20})
+	if !res.Valid || !res.Conclusive {
+		t.Fatalf("valid=%v %v conclusive=%v %v", res.Valid, res.InvalidReasons, res.Conclusive, res.InconclusiveReasons)
+	}
+	tr := res.Tiers[0]
+	if tr.Met != 440 || res.Requests != 480 {
+		t.Fatalf("met %d of %d, want 440 of 480", tr.Met, res.Requests)
+	}
+	if tr.AgentsMeeting != 20 {
+		t.Fatalf("agents meeting = %d, want 20", tr.AgentsMeeting)
+	}
+	if got, want := tr.MetShare, 440.0/480; got != want {
+		t.Fatalf("met share = %v, want %v", got, want)
+	}
+	// The bound is derived here from its definition, independently of
+	// ClopperPearsonLower: the p at which P(X ≥ 440 | n=480, p) = 0.01.
+	want := bisectUpperTail(440, 480, 0.01)
+	if math.Abs(want-0.8827) > 5e-5 {
+		t.Fatalf("independent bound = %.5f, want 0.8827", want)
+	}
+	if lo := tr.MetShareLower; math.Abs(lo-want) > 1e-6 {
+		t.Fatalf("met share lower bound = %.6f, want %.6f", lo, want)
+	}
+	if tr.Passed {
+		t.Fatalf("tier passed on an observed share of %.4f whose 99%% lower bound is %.4f", tr.MetShare, tr.MetShareLower)
+	}
+}
+
+// bisectUpperTail finds p with P(X ≥ x | n, p) = alpha by summing the
+// binomial pmf in log space: a derivation that shares no code with the
+// incomplete-beta route of ClopperPearsonLower.
+func bisectUpperTail(x, n int, alpha float64) float64 {
+	tail := func(p float64) float64 {
+		var s float64
+		for k := x; k <= n; k++ {
+			lc, _ := math.Lgamma(float64(n + 1))
+			lk, _ := math.Lgamma(float64(k + 1))
+			lnk, _ := math.Lgamma(float64(n - k + 1))
+			s += math.Exp(lc - lk - lnk + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
+		}
+		return s
+	}
+	lo, hi := 0.0, float64(x)/float64(n)
+	for range 200 {
+		mid := (lo + hi) / 2
+		if tail(mid) < alpha {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
 }

@@ -30,6 +30,9 @@ func FuzzSSE(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint16(3))
 	}
+	// A multi-line CRLF event split between a CR and its LF: the CR alone
+	// must not end the line (see TestSSECRLFSplitBetweenCRAndLF).
+	f.Add([]byte(crlfMultiLine), uint16(crlfMultiLineSplit))
 	f.Fuzz(func(t *testing.T, stream []byte, split uint16) {
 		want, wantEnd := referenceEvents(stream)
 		k := 0

@@ -257,3 +257,30 @@ func TestEventIsDone(t *testing.T) {
 		}
 	}
 }
+
+// crlfMultiLine is one event of two data lines with CRLF line ends;
+// crlfMultiLineSplit falls between the first line's CR and its LF.
+const (
+	crlfMultiLine      = "data: {\"a\":1}\r\ndata: {\"b\":2}\r\n\r\ndata: [DONE]\r\n\r\n"
+	crlfMultiLineSplit = len("data: {\"a\":1}\r")
+)
+
+// TestSSECRLFSplitBetweenCRAndLF: a read that ends on a CR must wait for the
+// next byte. Taking the CR as the line end would make the LF that follows an
+// empty line, which dispatches the event after its first data line: two
+// events where the stream has one.
+func TestSSECRLFSplitBetweenCRAndLF(t *testing.T) {
+	want := []string{"{\"a\":1}\n{\"b\":2}", "[DONE]"}
+	ref, refEnd := referenceEvents([]byte(crlfMultiLine))
+	if strings.Join(ref, "|") != strings.Join(want, "|") || refEnd != io.EOF {
+		t.Fatalf("reference reading = %q %v, want %q", ref, refEnd, want)
+	}
+	in := []byte(crlfMultiLine)
+	if in[crlfMultiLineSplit-1] != '\r' || in[crlfMultiLineSplit] != '\n' {
+		t.Fatalf("split %d is not between a CR and an LF", crlfMultiLineSplit)
+	}
+	got, _, err := decodeAll(t, &splitReader{parts: [][]byte{bytes.Clone(in[:crlfMultiLineSplit]), bytes.Clone(in[crlfMultiLineSplit:])}})
+	if !errors.Is(err, io.EOF) || len(got) != len(want) || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("events = %q end %v, want %q", got, err, want)
+	}
+}
