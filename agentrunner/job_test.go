@@ -87,6 +87,7 @@ func TestJobEndToEnd(t *testing.T) {
 		t20.AgentsPerGPU <= 0 || t20.JoulesPerToken <= 0 {
 		t.Errorf("tier t20: %+v", t20)
 	}
+	checkAgentsPerMW(t, dir, sum)
 	checkClientCPUs(t, dir, clientCPUs, engineCPUs)
 	if now, err := cpuset.Allowed(); err != nil || now != allowedBefore {
 		t.Errorf("after the job the runner may run on CPUs %q (%v), before it %q", now, err, allowedBefore)
@@ -221,6 +222,7 @@ func TestFullSearch(t *testing.T) {
 	if len(sum.Probes) < 3 || t20.MaxAgents < 2 || !t20.Confirmed || t20.AgentsPerMW <= 0 || t20.ConfirmProbe == nil {
 		t.Errorf("search summary: %d probes, t20 %+v", len(sum.Probes), t20)
 	}
+	checkAgentsPerMW(t, dir, sum)
 	e.verify(j.ID, 1, len(sum.Probes))
 }
 
