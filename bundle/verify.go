@@ -66,7 +66,8 @@ func (b *Bundle) Names() []string { return slices.Clone(b.names) }
 // manifest is returned whenever it decodes, for reporting. Checks, in order:
 // the envelope decodes and is in-toto; a trusted key signed it; the
 // statement is in-toto v1 with PredicateType and a valid Manifest; the
-// manifest's runner key is the signing key; manifest.json equals the
+// manifest's runner key is the signing key — a bundle failing any of these
+// is rejected here, before any listed file is read; manifest.json equals the
 // predicate; the subjects equal the manifest's files; a complete bundle
 // lists every RequiredFiles entry; every listed file is present with its
 // size and sha256; no other object is present but manifest.json,
@@ -105,7 +106,12 @@ func (b *Bundle) VerifyIntegrity(ctx context.Context, trusted map[string]ed25519
 	case err != nil:
 		return nil, append(ps, problemf(ReasonManifestMalformed, EnvelopeFile, "%v", err))
 	}
-	if keyID != "" && m.Runner.KeyID != keyID {
+	if sp != nil {
+		// Nothing the manifest lists is read, let alone hashed, for a
+		// bundle no trusted key signed: its sizes are the attacker's.
+		return m, ps
+	}
+	if m.Runner.KeyID != keyID {
 		add(problemf(ReasonKeyMismatch, EnvelopeFile, "manifest names key %s, signed by %s", m.Runner.KeyID, keyID))
 	}
 	if len(m.Files) > b.lim.Files {

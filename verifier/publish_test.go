@@ -64,7 +64,11 @@ func TestPublishRollingHistory(t *testing.T) {
 	store := blobtest.Store(t)
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(48 * time.Hour)
-	runners := verifier.RunnersOf(goodBundle(t).Trusted, t1)
+	enrolled := map[string]queue.RunnerKey{}
+	for name, k := range goodBundle(t).Trusted {
+		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
+	}
+	runners := verifier.RunnersOf(enrolled, t1)
 	for i, step := range []struct {
 		job string
 		at  time.Time
@@ -131,8 +135,13 @@ func TestPublishRollingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := verifier.ParseKeys(keys)
-	if err != nil || len(parsed) != 1 {
-		t.Errorf("runners.json: %v, %d keys", err, len(parsed))
+	parsed, scopes, err := verifier.ParseKeys(keys)
+	if err != nil || len(parsed) != 1 || len(scopes) != 1 {
+		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
+	}
+	for _, sc := range scopes {
+		if !sc.Sim || len(sc.Pools) != 1 || sc.Pools[0] != queue.SimPool {
+			t.Errorf("runners.json scope: %+v, want the sim pool", sc)
+		}
 	}
 }

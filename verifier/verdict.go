@@ -20,7 +20,9 @@ const (
 // branch on them; the values are stable.
 const (
 	CheckIntegrity    = "integrity"     // files, digests, signature by an enrolled key
+	CheckKeyScope     = "key_scope"     // the signing key may sign results of this pool; sim agrees with inventory and power
 	CheckAttempt      = "attempt"       // the bundle's attempt is the job's current one
+	CheckJob          = "job"           // the manifest matches the job's record: spec, pool, profile, workload, rules, runner
 	CheckRecords      = "records"       // records decode, clock order, chunk timings agree
 	CheckTargets      = "prompt_tokens" // prompt_tokens within tolerance of the workload's target
 	CheckForced       = "forced_lengths"

@@ -134,7 +134,7 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 	if err != nil {
 		return nil, err
 	}
-	keys, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
+	keys, scopes, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
 	if err != nil {
 		return nil, err
 	}
@@ -146,35 +146,36 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 	if err != nil {
 		return nil, err
 	}
-	opts := verifier.Options{Trusted: keys, Workload: wl, References: refs, Log: a.log}
+	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: wl, References: refs, Log: a.log}
 	if jobs != nil {
 		opts.Jobs = jobs
 	}
 	return verifier.Verify(ctx, src, opts)
 }
 
-// verifyKeys finds the enrolled runner keys: --keys FILE, else the queue's
-// enrolled keys when NATS answers, else the bucket's published runners.json.
-// jobs is the queue when it knows the bundle's job (the attempt check).
-func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (keys map[string]ed25519.PublicKey, jobs *queue.Queue, err error) {
+// verifyKeys finds the enrolled runner keys and their scopes: --keys FILE,
+// else the queue's enrolled keys when NATS answers, else the bucket's
+// published runners.json. jobs is the queue when it knows the bundle's job
+// (the bundle is then checked against the job's record).
+func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (map[string]ed25519.PublicKey, map[string]verifier.KeyScope, *queue.Queue, error) {
 	if in.keysFile != "" {
 		data, err := os.ReadFile(in.keysFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		keys, err := verifier.ParseKeys(data)
+		keys, scopes, err := verifier.ParseKeys(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
 		}
-		return keys, nil, nil
+		return keys, scopes, nil, nil
 	}
 	if in.nats != nil {
-		keys, q, err := queueKeys(ctx, a, in.nats, job)
+		enrolled, q, err := queueKeys(ctx, a, in.nats, job)
 		switch {
 		case err == nil:
-			return keys, q, nil
+			return verifier.PublicKeys(enrolled), verifier.Scopes(enrolled), q, nil
 		case in.natsExplicit:
-			return nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
+			return nil, nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
 		default:
 			a.log.Info().Err(err).Str("nats", in.nats.url).Msg("queue not reachable; enrolled keys from elsewhere")
 		}
@@ -182,18 +183,18 @@ func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in v
 	if store != nil {
 		data, err := store.GetBytes(ctx, verifier.RunnersKey, 16<<20)
 		if err != nil {
-			return nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
+			return nil, nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
 		}
-		keys, err := verifier.ParseKeys(data)
-		return keys, nil, err
+		keys, scopes, err := verifier.ParseKeys(data)
+		return keys, scopes, nil, err
 	}
-	return nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
+	return nil, nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
 }
 
 // queueKeys reads the enrolled keys from the queue at f. The queue is kept
 // open (and returned) only when it knows job; the connection closes when ctx
 // ends.
-func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
 	nc, err := queue.Connect(f.url, f.creds, a.log)
 	if err != nil {
 		return nil, nil, err
@@ -209,7 +210,7 @@ func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[strin
 
 // readQueueKeys is queueKeys on an open connection; q is nil unless the
 // queue knows job.
-func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A read-only command must not create the queue's streams on a NATS
@@ -234,13 +235,12 @@ func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[
 	if len(enrolled) == 0 {
 		return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
 	}
-	keys := verifier.PublicKeys(enrolled)
 	switch _, err := q.Get(ctx, job); {
 	case err == nil:
-		return keys, q, nil
+		return enrolled, q, nil
 	case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
-		a.log.Info().Str("job", job).Msg("the queue does not know this job: its attempt is not checked")
-		return keys, nil, nil
+		a.log.Info().Str("job", job).Msg("the queue does not know this job: the bundle is not checked against a job record")
+		return enrolled, nil, nil
 	default:
 		return nil, nil, err
 	}
