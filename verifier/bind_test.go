@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
@@ -207,4 +209,108 @@ func TestVerifyRejectsDuplicateRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyPowerSourceAgainstInventory: the power samples' source must
+// agree with the claimed hardware, whoever signed: sim power under an
+// 8×H200 inventory (signed by a key enrolled for h200x8), and NVML power in
+// a simulated run, are rejected offline.
+func TestVerifyPowerSourceAgainstInventory(t *testing.T) {
+	b := goodBundle(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		edit  func(dir string) error
+		scope verifier.KeyScope
+	}{
+		{"sim power under an H200 inventory", relabelAsH200(""), verifier.KeyScope{Pools: []string{"h200x8"}}},
+		{"nvml power in a simulated run", func(dir string) error {
+			return verifiertest.EditPower(dir, func(s *verifiertest.PowerLine) bool { s.PowerSource = "nvml-instant"; return true })
+		}, verifier.KeyScope{Pools: []string{"sim"}, Sim: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "b")
+			if err := b.Derive(ctx, dir, tc.edit, b.Key); err != nil {
+				t.Fatal(err)
+			}
+			opts := options(b)
+			for name := range opts.Trusted {
+				opts.Scopes = map[string]verifier.KeyScope{name: tc.scope}
+			}
+			v, err := verifier.Verify(ctx, bundle.DirSource(dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := v.Check(verifier.CheckPower)
+			if v.Verified() || c.Passed || !strings.Contains(c.Reason, "power samples from source") {
+				t.Errorf("status %s, power check %+v; failed: %s", v.Status, c, failedReasons(v))
+			}
+		})
+	}
+}
+
+// TestVerifyBundleOfVersion1: a bundle written by the code before the
+// manifest named its pool (testdata/v1bundle, schema 1, with the runners
+// file of that time) still verifies offline.
+func TestVerifyBundleOfVersion1(t *testing.T) {
+	dir := filepath.Join("testdata", "v1bundle")
+	data, err := os.ReadFile(filepath.Join(dir, "runners.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, scopes, err := verifier.ParseKeys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := accuracy.GSM8K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: goodBundle(t).Workload}
+	for _, q := range qs {
+		opts.References = append(opts.References, verifier.Reference{ID: q.ID, Expected: q.Expected})
+	}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() {
+		t.Fatalf("the version 1 bundle: %s", failedReasons(v))
+	}
+	if v.Results == nil || len(v.Results.Tiers) != 1 || v.Results.Tiers[0].MaxAgents != 16 {
+		t.Errorf("results: %+v, want N_max 16", v.Results)
+	}
+	// With the queue asked, what a version 1 manifest lacks (its pool) is
+	// taken from the record: verified against its own record, rejected
+	// against a record of pool h200x8.
+	opts.Jobs = jobs{attempt: 1}
+	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() || v.Pool != queue.SimPool {
+		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, failedReasons(v))
+	}
+	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}
+	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := v.Check(verifier.CheckJob); v.Verified() || c.Passed || !strings.Contains(c.Reason, "simulated") {
+		t.Errorf("the version 1 bundle against a record of pool h200x8: check %+v", c)
+	}
+}
+
+// jobsOfPool is jobs with the record's pool changed.
+type jobsOfPool struct {
+	jobs
+	pool string
+}
+
+func (j jobsOfPool) Get(ctx context.Context, id string) (*queue.Job, error) {
+	job, err := j.jobs.Get(ctx, id)
+	if job != nil {
+		job.Pool = j.pool
+	}
+	return job, err
 }

@@ -33,8 +33,36 @@ func jobOf(v *verifier.Verdict, id, acc string) *queue.Job {
 		"model":     map[string]any{"id": "sim"},
 		"system":    map[string]any{"accelerator": acc, "accelerators": 1},
 		"framework": map[string]any{"name": "sim", "version": "1.0"},
+		"benchmark": map[string]any{"rules": "v1", "profile": "test"},
 	})
-	return &queue.Job{ID: id, State: queue.Verified, Attempt: v.Attempt, Pool: "sim", Vendor: "acme", Spec: spec}
+	return &queue.Job{ID: id, State: queue.Verified, Attempt: v.Attempt, Pool: "sim", Vendor: "acme", Spec: spec, Profile: "test"}
+}
+
+// TestPublishTakesTheRecordsClaims: a verdict that says official and not
+// simulated (a relabelled bundle's claims) for a job of pool sim, test
+// profile, is not published as hardware: publication reads the record.
+func TestPublishTakesTheRecordsClaims(t *testing.T) {
+	v := verdictOf(t)
+	forged := *v
+	forged.Simulated, forged.Profile = false, "official"
+	store := blobtest.Store(t)
+	for _, local := range []bool{false, true} {
+		_, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
+			Job: jobOf(v, v.Job, "sim"), Verdict: &forged, Local: local, Approval: verifier.Approval{By: "maint", At: time.Now()},
+		})
+		if !errors.Is(err, verifier.ErrNotPublishable) {
+			t.Errorf("local=%v: publish a verdict whose claims differ from the record: got %v, want ErrNotPublishable", local, err)
+		}
+	}
+	lb, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
+		Job: jobOf(v, v.Job, "sim"), Verdict: v, Local: true, Approval: verifier.Approval{By: "maint", At: time.Now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := lb.Results[0]; !r.Simulated || r.Hardware || r.Profile != "test" || r.Pool != "sim" {
+		t.Errorf("published %+v, want simulated, not hardware, profile test, pool sim", r)
+	}
 }
 
 // withJob is v as if it were job id's verdict.
