@@ -130,17 +130,28 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 		}
 		src = bundle.DirSource(arg)
 	}
+	// The manifest is peeked at, untrusted, to learn the job and the
+	// workload. One that cannot be read is "could not verify"; one that
+	// does not decode (an invalid file name, a bad field) is the bundle's
+	// fault: Verify rejects it on integrity, before any workload is needed.
 	m, err := verifier.PeekManifest(ctx, src)
-	if err != nil {
+	if errors.Is(err, verifier.ErrUnreadable) {
 		return nil, err
+	}
+	malformed := err != nil
+	if malformed {
+		a.log.Info().Err(err).Msg("manifest.json does not decode; the integrity check judges it")
+		m = &bundle.Manifest{}
 	}
 	keys, scopes, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
 	if err != nil {
 		return nil, err
 	}
-	wl, err := verifyWorkload(ctx, store, m, in)
-	if err != nil {
-		return nil, err
+	wl := &workload.Workload{}
+	if !malformed {
+		if wl, err = verifyWorkload(ctx, store, m, in); err != nil {
+			return nil, err
+		}
 	}
 	refs, err := gsm8kReferences()
 	if err != nil {
