@@ -192,10 +192,21 @@ func TestVerifyTampered(t *testing.T) {
 		}, ReasonKeyMismatch, false},
 		{"future schema", func(t *testing.T, dir string) {
 			m := clone()
-			m.SchemaVersion = 2
+			m.SchemaVersion = ManifestSchemaVersion + 1
 			st, _ := NewStatement(m)
 			write(t, dir, EnvelopeFile, signStatement(t, st, key))
 		}, ReasonSchemaVersion, false},
+		{"version 1 manifest, no pool", func(t *testing.T, dir string) {
+			m := clone()
+			m.SchemaVersion, m.Pool = 1, ""
+			resign(t, dir, m, key)
+		}, "", false},
+		{"version 2 manifest without its pool", func(t *testing.T, dir string) {
+			m := clone()
+			m.Pool = ""
+			st, _ := NewStatement(m)
+			write(t, dir, EnvelopeFile, signStatement(t, st, key))
+		}, ReasonManifestMalformed, false},
 		{"predicate not a manifest", func(t *testing.T, dir string) {
 			st, _ := NewStatement(clone())
 			st.Predicate, _ = structOf([]byte(`{"job": 7}`))

@@ -155,6 +155,13 @@ func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []strin
 	case !m.Simulated && hw == "":
 		fails = append(fails, "the manifest says not simulated, yet its inventory lists no hardware GPU")
 	}
+	if pool == "" && !(m.Simulated && hw == "") {
+		// A version 1 manifest names no pool: a hardware claim is judged
+		// against the pool its inventory makes, or not at all.
+		if pool = inventoryPool(m.Inventory); pool == "" {
+			fails = append(fails, "the manifest names no pool and its inventory makes none: a hardware result must name its pool")
+		}
+	}
 	name := signerName(m, opts)
 	var scope *KeyScope
 	if s, ok := opts.Scopes[name]; ok {
@@ -193,4 +200,20 @@ func checkPowerSource(m *bundle.Manifest, sources map[string]int) []string {
 		}
 	}
 	return fails
+}
+
+// inventoryPool is the pool an inventory of one accelerator makes,
+// "<accelerator>x<count>" as runners derive it; "" for none or a mix.
+func inventoryPool(raw json.RawMessage) string {
+	var inv hwInventory
+	if json.Unmarshal(raw, &inv) != nil || len(inv.GPUs) == 0 {
+		return ""
+	}
+	acc := inv.GPUs[0].Accelerator
+	for _, g := range inv.GPUs {
+		if g.Accelerator == "" || g.Accelerator != acc {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%sx%d", acc, len(inv.GPUs))
 }
