@@ -111,6 +111,9 @@ func (m *Manifest) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: empty: it binds the bundle to its job", f.name))
 			}
 		}
+		if h, ok := strings.CutPrefix(m.SpecDigest, DigestSHA256+":"); m.SpecDigest != "" && (!ok || !validSHA256(h)) {
+			errs = append(errs, fmt.Errorf("spec_digest %q: want sha256:<64 lower-case hex>", m.SpecDigest))
+		}
 	}
 	for i, f := range m.Files {
 		if !ValidName(f.Name) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/proto"
@@ -204,11 +205,18 @@ func (b *Bundle) checkManifestFile(ctx context.Context, st *intoto.Statement) []
 	return nil
 }
 
-// checkSubjects compares the statement's subjects with the manifest's files.
+// checkSubjects compares the statement's subjects with the manifest's
+// files, and its job subject with the one the manifest makes (version 2;
+// a version 1 statement has none).
 func checkSubjects(st *intoto.Statement, m *Manifest) []Problem {
 	subj := map[string]string{}
 	var ps []Problem
+	var jobs []*intoto.ResourceDescriptor
 	for _, s := range st.GetSubject() {
+		if strings.HasPrefix(s.GetName(), JobSubjectPrefix) {
+			jobs = append(jobs, s)
+			continue
+		}
 		if _, dup := subj[s.GetName()]; dup {
 			ps = append(ps, problemf(ReasonSubjectMismatch, s.GetName(), "subject listed twice"))
 		}
@@ -232,7 +240,29 @@ func checkSubjects(st *intoto.Statement, m *Manifest) []Problem {
 			ps = append(ps, problemf(ReasonSubjectMismatch, name, "a subject of the statement, not in the manifest"))
 		}
 	}
-	return ps
+	return append(ps, checkJobSubject(jobs, m)...)
+}
+
+// checkJobSubject compares the statement's job subjects with the one m
+// makes: exactly one for a version 2 manifest, none for version 1.
+func checkJobSubject(jobs []*intoto.ResourceDescriptor, m *Manifest) []Problem {
+	if m.SchemaVersion < ManifestSchemaVersion {
+		if len(jobs) > 0 {
+			return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "a version %d manifest with a job subject %q", m.SchemaVersion, jobs[0].GetName())}
+		}
+		return nil
+	}
+	want, err := JobSubject(m)
+	if err != nil {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "%v", err)}
+	}
+	if len(jobs) != 1 {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "%d job subjects, want one (%s)", len(jobs), want.GetName())}
+	}
+	if !proto.Equal(jobs[0], want) {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "job subject %q differs from the manifest's job %s", jobs[0].GetName(), want.GetName())}
+	}
+	return nil
 }
 
 // checkFile checks one listed file's presence, size and sha256.

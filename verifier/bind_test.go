@@ -314,3 +314,20 @@ func (j jobsOfPool) Get(ctx context.Context, id string) (*queue.Job, error) {
 	}
 	return job, err
 }
+
+// TestVerifySequentialAgentsInterleaved: records written in the order the
+// requests finished, the agents interleaved as a runner writes them, are
+// sequential per agent and verify.
+func TestVerifySequentialAgentsInterleaved(t *testing.T) {
+	b, err := verifiertest.Build(context.Background(), filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 6, CompletionOrder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() {
+		t.Fatalf("an honest interleaved bundle: %s", failedReasons(v))
+	}
+}

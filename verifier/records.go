@@ -144,8 +144,13 @@ type recordStats struct {
 	// streams is the last request of each agent's stream (the root agent,
 	// or one sub-agent path of it): its turns are sent one after another,
 	// so each request is sent no earlier than the previous one ended.
-	streams map[streamKey]streamLast
+	streams        map[streamKey]streamLast
+	tooManyStreams bool
 }
+
+// maxStreams bounds the sequence check's memory (about 100 bytes a
+// stream): far more agents and sub-agents than any probe runs.
+const maxStreams = 2_000_000
 
 // streamKey names one sequential stream of requests: an agent's own, or
 // one of its sub-agents'. Agent ids are not reused within a run.
@@ -172,6 +177,13 @@ func (st *recordStats) checkSequence(r *metrics.Request, line int) {
 	}
 	k := streamKey{agent: r.Agent, sub: r.Subagent}
 	prev, seen := st.streams[k]
+	if !seen && len(st.streams) >= maxStreams {
+		if !st.tooManyStreams {
+			st.tooManyStreams = true
+			st.recordFails.addf("%s: more than %d agent streams (agents and their sub-agents): not a run the rules allow", lineRef(line), maxStreams)
+		}
+		return
+	}
 	cur := streamLast{sendNs: r.TSendNs, endNs: r.EndNs(), turn: r.Turn, line: line}
 	if seen {
 		who := fmt.Sprintf("agent %d", r.Agent)
