@@ -85,8 +85,8 @@ func (m *Manifest) File(name string) (File, bool) {
 
 // Validate checks what a manifest must hold to be signed or trusted: the
 // schema version, job and attempt, the fields that bind it to its job
-// (version 2: spec digest, pool, runner id, rules version and profile,
-// workload digest), and a file list of valid, unique names in order, each
+// (version 2: spec digest, pool, runner id; for a complete bundle also the
+// rules version and profile and the workload digest), and a file list of valid, unique names in order, each
 // with a sha256 and a size.
 func (m *Manifest) Validate() error {
 	var errs []error
@@ -103,10 +103,15 @@ func (m *Manifest) Validate() error {
 		errs = append(errs, errors.New("runner.key_id: empty"))
 	}
 	if m.SchemaVersion >= ManifestSchemaVersion {
-		for _, f := range []struct{ name, v string }{
-			{"spec_digest", m.SpecDigest}, {"pool", m.Pool}, {"runner.id", m.Runner.ID},
-			{"rules.version", m.Rules.Version}, {"rules.profile", m.Rules.Profile}, {"workload.digest", m.Workload.Digest},
-		} {
+		binding := []struct{ name, v string }{{"spec_digest", m.SpecDigest}, {"pool", m.Pool}, {"runner.id", m.Runner.ID}}
+		if !m.Incomplete {
+			// An attempt that failed before it chose its rules or workload
+			// is bundled without them; a complete one names them.
+			binding = append(binding, []struct{ name, v string }{
+				{"rules.version", m.Rules.Version}, {"rules.profile", m.Rules.Profile}, {"workload.digest", m.Workload.Digest},
+			}...)
+		}
+		for _, f := range binding {
 			if f.v == "" {
 				errs = append(errs, fmt.Errorf("%s: empty: it binds the bundle to its job", f.name))
 			}

@@ -230,6 +230,11 @@ func TestVerifyTampered(t *testing.T) {
 			st.Subject[len(st.Subject)-1] = js
 			write(t, dir, EnvelopeFile, signStatement(t, st, key))
 		}, ReasonSubjectMismatch, false},
+		{"incomplete, before rules and workload were chosen", func(t *testing.T, dir string) {
+			m := clone()
+			m.Incomplete, m.IncompleteReason, m.Rules, m.Workload = true, "failed: preflight", Rules{}, Workload{}
+			resign(t, dir, m, key)
+		}, "", false},
 		{"version 1 manifest, no pool", func(t *testing.T, dir string) {
 			m := clone()
 			m.SchemaVersion, m.Pool = 1, ""
