@@ -43,7 +43,11 @@ recompute any published number.
 BUNDLE is a directory or an s3://bucket/runs/<job>/<attempt>/ URL (with the
 --s3-* options). The checks: integrity (every file listed with its sha256 and
 size, no unlisted file, manifest.json equal to the signed statement, the
-signature by an enrolled runner key); recomputation of every probe, tier,
+signature by an enrolled runner key); the binding (the key's pools cover
+the result — a sim runner's key signs only simulated results — and the
+inventory, the simulated flag and the power samples' source agree; with the
+queue, the spec digest, pool, rules, profile, workload, runner and simulated
+flag equal the job record's); recomputation of every probe, tier,
 N_max, the confirmation window's energy and average power, Agents/MW, agents
 per GPU, tok/s and J/token from requests.jsonl.zst, power.jsonl.zst,
 probes.json and the workload only, compared with summary.json (more than the
@@ -53,10 +57,12 @@ lengths, prompt tokens within tolerance of the workload's targets, power
 gaps, resets, cross-check and bounds); accuracy against the GSM8K reference
 answers and the model's reference score.
 
-Keys, the first that answers: --keys FILE (a runners.json, or one public key
-as 'agentwatt runner trust' takes it); the enrolled keys in the queue at
---nats when it is reachable (then the attempt is also checked against the
-job's current attempt, when the queue knows the job); for an s3:// bundle,
+Keys, the first that answers: --keys FILE (a runners.json, which lists each
+key's pools, or one public key as 'agentwatt runner trust' takes it, which
+vouches for simulated results only); the enrolled keys in the queue at
+--nats when it is reachable (then, when the queue knows the job, the bundle
+is checked against its record: current attempt, spec, pool, rules, profile,
+workload, runner); for an s3:// bundle,
 published/runners.json of the same bucket. An explicit --nats that cannot be
 reached is an error; the default one is only tried. The workload: --workload FILE, else the embedded default
 when the manifest names it, else the registry of the bundle's bucket.
@@ -92,7 +98,7 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 	addS3Flags(cmd.Flags(), &s3)
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&workloadFile, "workload", "", "the workload file the bundle names (default: the embedded default or the bucket's registry)")
-	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json or one public key")
+	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json (keys and their pools) or one public key (simulated results only)")
 	cmd.Flags().StringVar(&workloadCacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
 	return cmd
 }

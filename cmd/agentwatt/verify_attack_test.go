@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 )
 
 // TestVerifyCmdInvalidFileName: a correctly signed manifest that lists a
@@ -76,5 +77,32 @@ func TestVerifyCmdVersion1Bundle(t *testing.T) {
 	out, stderr, code := runAW(t, "verify", filepath.Join(dir, "bundle"), "--keys", filepath.Join(dir, "runners.json"), "--log-level", "error")
 	if code != 0 || !strings.Contains(out, "VERIFIED") || !strings.Contains(out, "PASS key_scope") {
 		t.Fatalf("exit %d, want 0 verified\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+}
+
+// TestVerifyCmdRelabelledSimRun: a sim runner's bundle relabelled as an
+// 8×H200 result and re-signed with the sim runner's key is rejected
+// offline: the runners file says the key is a sim key.
+func TestVerifyCmdRelabelledSimRun(t *testing.T) {
+	b, keys := verifyFixture(t)
+	forged := filepath.Join(t.TempDir(), "forged")
+	if err := b.Derive(context.Background(), forged, func(dir string) error {
+		if err := verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) { s.Simulated = false }); err != nil {
+			return err
+		}
+		return verifiertest.EditJSON(dir, bundle.ManifestFile, func(m *bundle.Manifest) {
+			m.Simulated, m.Pool = false, "h200x8"
+			m.Inventory = json.RawMessage(`{"source":"nvml","gpus":[{"index":0,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-0"},` +
+				`{"index":1,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-1"},{"index":2,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-2"},` +
+				`{"index":3,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-3"},{"index":4,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-4"},` +
+				`{"index":5,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-5"},{"index":6,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-6"},` +
+				`{"index":7,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-7"}]}`)
+		})
+	}, b.Key); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runAW(t, "verify", forged, "--keys", keys, "--log-level", "error")
+	if code != 1 || !strings.Contains(out, "FAIL key_scope") || !strings.Contains(out, "sim runner's key") {
+		t.Fatalf("exit %d, want 1 with FAIL key_scope naming the sim key\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 }
