@@ -196,7 +196,7 @@ func (jr *jobRun) manifest() *bundle.Manifest {
 		sw["engine"] = jr.sub.Framework.Name + " " + jr.sub.Framework.Version
 	}
 	m := &bundle.Manifest{
-		Job: jr.job.ID, Attempt: jr.lease.Attempt(), SpecDigest: jr.job.SpecDigest,
+		Job: jr.job.ID, Attempt: jr.lease.Attempt(), SpecDigest: jr.job.SpecDigest, Pool: jr.r.cfg.Pool,
 		Runner:    bundle.Runner{ID: jr.r.cfg.ID, Version: jr.r.cfg.Version},
 		Inventory: inv, Software: sw,
 		Workload:  bundle.Workload{Name: jr.wlName, Digest: string(jr.wlDig)},

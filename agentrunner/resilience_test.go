@@ -128,7 +128,8 @@ func TestRunnerKilledMidProbe(t *testing.T) {
 	if err := w.WriteJSON(bundle.EnvironmentFile, map[string]string{"late": "yes"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Seal(context.Background(), &bundle.Manifest{Job: j.ID, Attempt: 1, Inventory: json.RawMessage(`{}`)}, ra.signer); err != nil {
+	if err := w.Seal(context.Background(), &bundle.Manifest{Job: j.ID, Attempt: 1, SpecDigest: j.SpecDigest, Pool: cfgA.Pool, Runner: bundle.Runner{ID: cfgA.ID},
+		Incomplete: true, Inventory: json.RawMessage(`{}`)}, ra.signer); err != nil {
 		t.Fatal(err)
 	}
 	if err := ra.uploadUntil(context.Background(), dir, j.ID, 1, nil); !errors.Is(err, ErrStale) {

@@ -8,7 +8,7 @@
 // One bundle per attempt, under Prefix(job, attempt) in object storage and
 // in the runner's spool directory:
 //
-//	manifest.json        the Manifest (job, attempt, digests, runner, inventory, files)
+//	manifest.json        the Manifest (job, attempt, pool, digests, runner, inventory, files)
 //	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
 //	requests.jsonl.zst   per-request records (metrics.Request), zstd
 //	power.jsonl.zst      power samples (metrics.PowerSample), zstd
@@ -22,7 +22,10 @@
 // # Signing
 //
 // The statement's subjects are the bundle's files (name and sha256), its
-// predicate is the manifest (PredicateType), and the envelope's payload type
+// predicate is the manifest (PredicateType): what binds the bundle to its
+// job — job id, attempt, spec digest, pool, runner, rules version and
+// profile, workload digest, simulated — which the verifier compares with
+// the job's record; the envelope's payload type
 // is PayloadType. The runner signs with its ed25519 key (Signer, a
 // dsse.SignerVerifier); the key id is KeyID: "sha256:" and the hex sha256 of
 // the 32 public key bytes, the same fingerprint the queue records when a

@@ -23,6 +23,7 @@ func testManifest() *Manifest {
 		Job:        "0123456789abcdef0123456789abcdef",
 		Attempt:    2,
 		SpecDigest: "sha256:" + "ab" + "00000000000000000000000000000000000000000000000000000000000000",
+		Pool:       "sim",
 		Runner:     Runner{ID: "gpu-node-7", Version: "v0.1.0"},
 		Inventory:  json.RawMessage(`{"gpus":[{"name":"NVIDIA H200","memory_bytes":150754820096,"uuid":"GPU-1"}],"driver":"570.1"}`),
 		Software:   map[string]string{"agentwatt": "v0.1.0", "engine": "sim"},

@@ -11,9 +11,14 @@ import (
 	"time"
 )
 
-// ManifestSchemaVersion is the version of Manifest this build writes and
-// reads.
-const ManifestSchemaVersion = 1
+// ManifestSchemaVersion is the version of Manifest this build writes.
+// Version 2 added Pool and requires every field that binds the bundle to
+// its job (Binding); version 1 manifests are still read, and a verifier
+// with the job's record checks what they lack against it.
+const ManifestSchemaVersion = 2
+
+// manifestSchemaV1 is the first version: no pool, binding fields optional.
+const manifestSchemaV1 = 1
 
 // Manifest describes one attempt's bundle. It is the predicate of the signed
 // statement and is written, identical, to manifest.json.
@@ -22,7 +27,10 @@ type Manifest struct {
 	Job           string `json:"job"`
 	Attempt       int    `json:"attempt"`
 	SpecDigest    string `json:"spec_digest"` // digest of the canonical spec, workload pinned
-	Runner        Runner `json:"runner"`
+	// Pool is the queue pool the job was taken from ("h200x8", "sim");
+	// empty only in version 1 manifests.
+	Pool   string `json:"pool,omitempty"`
+	Runner Runner `json:"runner"`
 	// Inventory is the runner's hardware inventory as discovered (the
 	// runner's own JSON; numbers beyond 2^53 do not survive signing, so
 	// large identifiers belong in strings).
@@ -76,12 +84,14 @@ func (m *Manifest) File(name string) (File, bool) {
 }
 
 // Validate checks what a manifest must hold to be signed or trusted: the
-// schema version, job and attempt, and a file list of valid, unique names in
-// order, each with a sha256 and a size.
+// schema version, job and attempt, the fields that bind it to its job
+// (version 2: spec digest, pool, runner id; for a complete bundle also the
+// rules version and profile and the workload digest), and a file list of valid, unique names in order, each
+// with a sha256 and a size.
 func (m *Manifest) Validate() error {
 	var errs []error
-	if m.SchemaVersion != ManifestSchemaVersion {
-		errs = append(errs, fmt.Errorf("schema_version %d: %w (want %d)", m.SchemaVersion, ErrSchemaVersion, ManifestSchemaVersion))
+	if m.SchemaVersion != ManifestSchemaVersion && m.SchemaVersion != manifestSchemaV1 {
+		errs = append(errs, fmt.Errorf("schema_version %d: %w (want %d or %d)", m.SchemaVersion, ErrSchemaVersion, manifestSchemaV1, ManifestSchemaVersion))
 	}
 	if m.Job == "" {
 		errs = append(errs, errors.New("job: empty"))
@@ -91,6 +101,24 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Runner.KeyID == "" {
 		errs = append(errs, errors.New("runner.key_id: empty"))
+	}
+	if m.SchemaVersion >= ManifestSchemaVersion {
+		binding := []struct{ name, v string }{{"spec_digest", m.SpecDigest}, {"pool", m.Pool}, {"runner.id", m.Runner.ID}}
+		if !m.Incomplete {
+			// An attempt that failed before it chose its rules or workload
+			// is bundled without them; a complete one names them.
+			binding = append(binding, []struct{ name, v string }{
+				{"rules.version", m.Rules.Version}, {"rules.profile", m.Rules.Profile}, {"workload.digest", m.Workload.Digest},
+			}...)
+		}
+		for _, f := range binding {
+			if f.v == "" {
+				errs = append(errs, fmt.Errorf("%s: empty: it binds the bundle to its job", f.name))
+			}
+		}
+		if h, ok := strings.CutPrefix(m.SpecDigest, DigestSHA256+":"); m.SpecDigest != "" && (!ok || !validSHA256(h)) {
+			errs = append(errs, fmt.Errorf("spec_digest %q: want sha256:<64 lower-case hex>", m.SpecDigest))
+		}
 	}
 	for i, f := range m.Files {
 		if !ValidName(f.Name) {

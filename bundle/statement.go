@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -24,8 +25,13 @@ const PredicateType = "https://agentwatt.dev/bundle/v1"
 // DigestSHA256 is the digest algorithm of the statement's subjects.
 const DigestSHA256 = "sha256"
 
+// JobSubjectPrefix starts the name of the statement's subject that is the
+// job the bundle measured, "job:<id>/<attempt>" (no file name has a ':').
+const JobSubjectPrefix = "job:"
+
 // NewStatement builds the in-toto v1 statement of m: one subject per file
-// (its name and sha256) and m as the predicate.
+// (its name and sha256), for a version 2 manifest one subject for the job
+// (JobSubject), and m as the predicate.
 func NewStatement(m *Manifest) (*intoto.Statement, error) {
 	pred, err := predicateOf(m)
 	if err != nil {
@@ -41,6 +47,13 @@ func NewStatement(m *Manifest) (*intoto.Statement, error) {
 			Name:   f.Name,
 			Digest: map[string]string{DigestSHA256: f.SHA256},
 		})
+	}
+	if m.SchemaVersion >= ManifestSchemaVersion {
+		js, err := JobSubject(m)
+		if err != nil {
+			return nil, err
+		}
+		st.Subject = append(st.Subject, js)
 	}
 	if err := st.Validate(); err != nil {
 		return nil, fmt.Errorf("statement: %w", err)
@@ -75,6 +88,31 @@ func Sign(ctx context.Context, m *Manifest, signer dsse.Signer) ([]byte, error) 
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// JobSubject is the statement's subject for the job m binds: named
+// "job:<id>/<attempt>", its digest the spec's sha256, annotated with the
+// pool, runner, rules version and profile, workload digest and whether the
+// run was simulated — what a policy reading only subjects needs to know
+// which job, and what kind of result, the attestation is about. The
+// predicate holds the same fields; VerifyIntegrity checks the two agree.
+func JobSubject(m *Manifest) (*intoto.ResourceDescriptor, error) {
+	hexDigest, ok := strings.CutPrefix(m.SpecDigest, DigestSHA256+":")
+	if !ok || !validSHA256(hexDigest) {
+		return nil, fmt.Errorf("job subject: spec_digest %q: want sha256:<64 hex>", m.SpecDigest)
+	}
+	ann, err := structpb.NewStruct(map[string]any{
+		"pool": m.Pool, "runner": m.Runner.ID, "rules_version": m.Rules.Version, "profile": m.Rules.Profile,
+		"workload_digest": m.Workload.Digest, "simulated": m.Simulated,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job subject: %w", err)
+	}
+	return &intoto.ResourceDescriptor{
+		Name:        fmt.Sprintf("%s%s/%d", JobSubjectPrefix, m.Job, m.Attempt),
+		Digest:      map[string]string{DigestSHA256: hexDigest},
+		Annotations: ann,
+	}, nil
 }
 
 // DecodeEnvelope reads a DSSE envelope strictly: one JSON object with a

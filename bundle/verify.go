@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/proto"
@@ -66,7 +67,8 @@ func (b *Bundle) Names() []string { return slices.Clone(b.names) }
 // manifest is returned whenever it decodes, for reporting. Checks, in order:
 // the envelope decodes and is in-toto; a trusted key signed it; the
 // statement is in-toto v1 with PredicateType and a valid Manifest; the
-// manifest's runner key is the signing key; manifest.json equals the
+// manifest's runner key is the signing key — a bundle failing any of these
+// is rejected here, before any listed file is read; manifest.json equals the
 // predicate; the subjects equal the manifest's files; a complete bundle
 // lists every RequiredFiles entry; every listed file is present with its
 // size and sha256; no other object is present but manifest.json,
@@ -105,7 +107,12 @@ func (b *Bundle) VerifyIntegrity(ctx context.Context, trusted map[string]ed25519
 	case err != nil:
 		return nil, append(ps, problemf(ReasonManifestMalformed, EnvelopeFile, "%v", err))
 	}
-	if keyID != "" && m.Runner.KeyID != keyID {
+	if sp != nil {
+		// Nothing the manifest lists is read, let alone hashed, for a
+		// bundle no trusted key signed: its sizes are the attacker's.
+		return m, ps
+	}
+	if m.Runner.KeyID != keyID {
 		add(problemf(ReasonKeyMismatch, EnvelopeFile, "manifest names key %s, signed by %s", m.Runner.KeyID, keyID))
 	}
 	if len(m.Files) > b.lim.Files {
@@ -198,11 +205,18 @@ func (b *Bundle) checkManifestFile(ctx context.Context, st *intoto.Statement) []
 	return nil
 }
 
-// checkSubjects compares the statement's subjects with the manifest's files.
+// checkSubjects compares the statement's subjects with the manifest's
+// files, and its job subject with the one the manifest makes (version 2;
+// a version 1 statement has none).
 func checkSubjects(st *intoto.Statement, m *Manifest) []Problem {
 	subj := map[string]string{}
 	var ps []Problem
+	var jobs []*intoto.ResourceDescriptor
 	for _, s := range st.GetSubject() {
+		if strings.HasPrefix(s.GetName(), JobSubjectPrefix) {
+			jobs = append(jobs, s)
+			continue
+		}
 		if _, dup := subj[s.GetName()]; dup {
 			ps = append(ps, problemf(ReasonSubjectMismatch, s.GetName(), "subject listed twice"))
 		}
@@ -226,7 +240,29 @@ func checkSubjects(st *intoto.Statement, m *Manifest) []Problem {
 			ps = append(ps, problemf(ReasonSubjectMismatch, name, "a subject of the statement, not in the manifest"))
 		}
 	}
-	return ps
+	return append(ps, checkJobSubject(jobs, m)...)
+}
+
+// checkJobSubject compares the statement's job subjects with the one m
+// makes: exactly one for a version 2 manifest, none for version 1.
+func checkJobSubject(jobs []*intoto.ResourceDescriptor, m *Manifest) []Problem {
+	if m.SchemaVersion < ManifestSchemaVersion {
+		if len(jobs) > 0 {
+			return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "a version %d manifest with a job subject %q", m.SchemaVersion, jobs[0].GetName())}
+		}
+		return nil
+	}
+	want, err := JobSubject(m)
+	if err != nil {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "%v", err)}
+	}
+	if len(jobs) != 1 {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "%d job subjects, want one (%s)", len(jobs), want.GetName())}
+	}
+	if !proto.Equal(jobs[0], want) {
+		return []Problem{problemf(ReasonSubjectMismatch, EnvelopeFile, "job subject %q differs from the manifest's job %s", jobs[0].GetName(), want.GetName())}
+	}
+	return nil
 }
 
 // checkFile checks one listed file's presence, size and sha256.

@@ -51,6 +51,19 @@ func TestSealVerify(t *testing.T) {
 	if !slices.IsSorted(names) || len(names) != len(testFiles) {
 		t.Errorf("files = %v, want the %d test files sorted", names, len(testFiles))
 	}
+	// The statement names the job: subject job:<id>/<attempt> with the
+	// spec's sha256 and the binding fields.
+	payload, _ := readEnvelope(t, dir).DecodeB64Payload()
+	st, err := DecodeStatement(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := st.GetSubject()[len(st.GetSubject())-1]
+	ann := js.GetAnnotations().AsMap()
+	if js.GetName() != "job:"+sealed.Job+"/2" || "sha256:"+js.GetDigest()["sha256"] != sealed.SpecDigest ||
+		ann["pool"] != "sim" || ann["profile"] != "test" || ann["simulated"] != true || ann["runner"] != "gpu-node-7" {
+		t.Errorf("job subject = %v, want the job, its spec digest and its terms", js)
+	}
 }
 
 func compact(t *testing.T, b []byte) []byte {
@@ -192,10 +205,47 @@ func TestVerifyTampered(t *testing.T) {
 		}, ReasonKeyMismatch, false},
 		{"future schema", func(t *testing.T, dir string) {
 			m := clone()
-			m.SchemaVersion = 2
+			m.SchemaVersion = ManifestSchemaVersion + 1
 			st, _ := NewStatement(m)
 			write(t, dir, EnvelopeFile, signStatement(t, st, key))
 		}, ReasonSchemaVersion, false},
+		{"job subject dropped", func(t *testing.T, dir string) {
+			st, _ := NewStatement(clone())
+			st.Subject = st.Subject[:len(st.Subject)-1]
+			write(t, dir, EnvelopeFile, signStatement(t, st, key))
+		}, ReasonSubjectMismatch, false},
+		{"job subject of another job", func(t *testing.T, dir string) {
+			st, _ := NewStatement(clone())
+			other := clone()
+			other.Job = "ffffffffffffffffffffffffffffffff"
+			js, _ := JobSubject(other)
+			st.Subject[len(st.Subject)-1] = js
+			write(t, dir, EnvelopeFile, signStatement(t, st, key))
+		}, ReasonSubjectMismatch, false},
+		{"job subject relabelled not simulated", func(t *testing.T, dir string) {
+			st, _ := NewStatement(clone())
+			other := clone()
+			other.Simulated = false
+			js, _ := JobSubject(other)
+			st.Subject[len(st.Subject)-1] = js
+			write(t, dir, EnvelopeFile, signStatement(t, st, key))
+		}, ReasonSubjectMismatch, false},
+		{"incomplete, before rules and workload were chosen", func(t *testing.T, dir string) {
+			m := clone()
+			m.Incomplete, m.IncompleteReason, m.Rules, m.Workload = true, "failed: preflight", Rules{}, Workload{}
+			resign(t, dir, m, key)
+		}, "", false},
+		{"version 1 manifest, no pool", func(t *testing.T, dir string) {
+			m := clone()
+			m.SchemaVersion, m.Pool = 1, ""
+			resign(t, dir, m, key)
+		}, "", false},
+		{"version 2 manifest without its pool", func(t *testing.T, dir string) {
+			m := clone()
+			m.Pool = ""
+			st, _ := NewStatement(m)
+			write(t, dir, EnvelopeFile, signStatement(t, st, key))
+		}, ReasonManifestMalformed, false},
 		{"predicate not a manifest", func(t *testing.T, dir string) {
 			st, _ := NewStatement(clone())
 			st.Predicate, _ = structOf([]byte(`{"job": 7}`))

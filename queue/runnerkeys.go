@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,13 +20,47 @@ import (
 )
 
 // RunnerKey is an enrolled runner signing key. Bundles signed with it are
-// trusted by the verifier.
+// trusted by the verifier for jobs of its pools only.
 type RunnerKey struct {
 	Name        string            `json:"name"`
 	PublicKey   ed25519.PublicKey `json:"public_key"` // base64 in JSON
 	Fingerprint string            `json:"fingerprint"`
-	TrustedBy   string            `json:"trusted_by"`
-	TrustedAt   time.Time         `json:"trusted_at"`
+	// Pools are the pools the key may sign results of. A key enrolled
+	// before pools existed has none and signs nothing but simulated results.
+	Pools []string `json:"pools,omitempty"`
+	// Sim marks the key of a sim runner (pools = [sim]): it can never sign
+	// a hardware result.
+	Sim       bool      `json:"sim,omitempty"`
+	TrustedBy string    `json:"trusted_by"`
+	TrustedAt time.Time `json:"trusted_at"`
+}
+
+// SimPool is the pool of sim runners, where the sim engine stands in for
+// the hardware (spec.Sim; the queue does not import spec).
+const SimPool = "sim"
+
+// checkPools validates the pools a key is enrolled for: at least one, each
+// a valid pool, no repeats, and the sim pool only alone (a sim runner's key
+// signs nothing else). It returns them sorted and whether the key is a sim
+// key.
+func checkPools(name string, pools []string) ([]string, bool, error) {
+	if len(pools) == 0 {
+		return nil, false, invalidf("runner key %s: no pool: name the pools it may sign results of (--pool h200x8, --pool sim)", name)
+	}
+	out := slices.Sorted(slices.Values(pools))
+	for i, p := range out {
+		if !ValidPool(p) {
+			return nil, false, invalidf("runner key %s: pool %q: want lower-case letters, digits, '-' or '_'", name, p)
+		}
+		if i > 0 && out[i-1] == p {
+			return nil, false, invalidf("runner key %s: pool %s named twice", name, p)
+		}
+	}
+	sim := slices.Contains(out, SimPool)
+	if sim && len(out) > 1 {
+		return nil, false, invalidf("runner key %s: pools %v: a sim runner's key is enrolled for pool %s alone", name, out, SimPool)
+	}
+	return out, sim, nil
 }
 
 // Fingerprint names a public key: "sha256:" and the hex sha256 of its 32 bytes.
@@ -34,10 +69,11 @@ func Fingerprint(pub ed25519.PublicKey) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// TrustRunnerKey enrols pub under name, recording who did it. Enrolling the
-// same key again is a no-op; a different key under an enrolled name is
-// refused with ErrRunnerKeyConflict (revoke the old one first).
-func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.PublicKey, by string) error {
+// TrustRunnerKey enrols pub under name for pools, recording who did it.
+// Enrolling the same key again with the same pools is a no-op, with other
+// pools it changes the key's scope; a different key under an enrolled name
+// is refused with ErrRunnerKeyConflict (revoke the old one first).
+func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.PublicKey, by string, pools []string) error {
 	if !labelRe.MatchString(name) {
 		return invalidf("runner key name %q: want a DNS label", name)
 	}
@@ -47,23 +83,38 @@ func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.Pub
 	if by == "" {
 		return invalidf("runner key %s: who trusts it (by) is empty", name)
 	}
-	rec := RunnerKey{Name: name, PublicKey: pub, Fingerprint: Fingerprint(pub), TrustedBy: by, TrustedAt: q.now().UTC()}
+	pools, sim, err := checkPools(name, pools)
+	if err != nil {
+		return err
+	}
+	rec := RunnerKey{Name: name, PublicKey: pub, Fingerprint: Fingerprint(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: q.now().UTC()}
 	data, _ := json.Marshal(rec)
-	_, err := q.runnerKeys.Create(ctx, name, data)
+	_, err = q.runnerKeys.Create(ctx, name, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		old, gerr := q.RunnerKey(ctx, name)
+		e, gerr := q.runnerKeys.Get(ctx, name)
 		if gerr != nil {
-			return gerr
+			return fmt.Errorf("runner key %s: %w", name, gerr)
 		}
-		if bytes.Equal(old.PublicKey, pub) {
+		var old RunnerKey
+		if err := json.Unmarshal(e.Value(), &old); err != nil {
+			return fmt.Errorf("runner key %s: decode: %w", name, err)
+		}
+		if !bytes.Equal(old.PublicKey, pub) {
+			return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrRunnerKeyConflict)
+		}
+		if slices.Equal(old.Pools, pools) && old.Sim == sim {
 			return nil
 		}
-		return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrRunnerKeyConflict)
+		if _, err := q.runnerKeys.Update(ctx, name, data, e.Revision()); err != nil {
+			return fmt.Errorf("runner key %s: change its pools: %w", name, err)
+		}
+		q.log.Info().Str("key", name).Strs("pools", pools).Strs("old_pools", old.Pools).Str("by", by).Msg("runner key pools changed")
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("trust runner key %s: %w", name, err)
 	}
-	q.log.Info().Str("key", name).Str("fingerprint", rec.Fingerprint).Str("by", by).Msg("runner key trusted")
+	q.log.Info().Str("key", name).Str("fingerprint", rec.Fingerprint).Strs("pools", pools).Str("by", by).Msg("runner key trusted")
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -78,27 +79,33 @@ func TestRunnerKeys(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	k1, k2 := newKey(t), newKey(t)
-	if err := q.TrustRunnerKey(ctx, "runner-1", k1, "maint"); err != nil {
+	h200 := []string{"h200x8"}
+	if err := q.TrustRunnerKey(ctx, "runner-1", k1, "maint", h200); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.TrustRunnerKey(ctx, "runner-1", k1, "maint"); err != nil {
+	if err := q.TrustRunnerKey(ctx, "runner-1", k1, "maint", h200); err != nil {
 		t.Errorf("trusting the same key again: %v", err)
 	}
-	if err := q.TrustRunnerKey(ctx, "runner-1", k2, "maint"); !errors.Is(err, ErrRunnerKeyConflict) {
+	if err := q.TrustRunnerKey(ctx, "runner-1", k2, "maint", h200); !errors.Is(err, ErrRunnerKeyConflict) {
 		t.Errorf("another key under the same name: got %v, want ErrRunnerKeyConflict", err)
 	}
-	if err := q.TrustRunnerKey(ctx, "runner-2", k2, "maint"); err != nil {
+	if err := q.TrustRunnerKey(ctx, "runner-2", k2, "maint", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
 		name, key, by string
 		pub           ed25519.PublicKey
+		pools         []string
 	}{
-		{"bad name", "Runner 3", "maint", k1},
-		{"short key", "runner-3", "maint", k1[:16]},
-		{"nobody", "runner-3", "", k1},
+		{"bad name", "Runner 3", "maint", k1, h200},
+		{"short key", "runner-3", "maint", k1[:16], h200},
+		{"nobody", "runner-3", "", k1, h200},
+		{"no pool", "runner-3", "maint", k1, nil},
+		{"bad pool", "runner-3", "maint", k1, []string{"H200 x8"}},
+		{"pool twice", "runner-3", "maint", k1, []string{"h200x8", "h200x8"}},
+		{"sim with hardware", "runner-3", "maint", k1, []string{"sim", "h200x8"}},
 	} {
-		if err := q.TrustRunnerKey(ctx, tt.key, tt.pub, tt.by); !errors.Is(err, ErrInvalid) {
+		if err := q.TrustRunnerKey(ctx, tt.key, tt.pub, tt.by, tt.pools); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", tt.name, err)
 		}
 	}
@@ -109,8 +116,18 @@ func TestRunnerKeys(t *testing.T) {
 	if len(keys) != 2 || !keys["runner-1"].PublicKey.Equal(k1) || !keys["runner-2"].PublicKey.Equal(k2) {
 		t.Fatalf("TrustedRunnerKeys: %+v", keys)
 	}
-	if k := keys["runner-1"]; k.TrustedBy != "maint" || k.Fingerprint != Fingerprint(k1) || k.TrustedAt.IsZero() {
+	if k := keys["runner-1"]; k.TrustedBy != "maint" || k.Fingerprint != Fingerprint(k1) || k.TrustedAt.IsZero() || !slices.Equal(k.Pools, h200) || k.Sim {
 		t.Errorf("record: %+v", k)
+	}
+	if k := keys["runner-2"]; !slices.Equal(k.Pools, []string{"sim"}) || !k.Sim {
+		t.Errorf("sim key's record: %+v, want pools [sim], sim", k)
+	}
+	// Enrolling the same key with other pools changes its scope.
+	if err := q.TrustRunnerKey(ctx, "runner-1", k1, "maint", []string{"h200x8", "b200x8"}); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := q.RunnerKey(ctx, "runner-1"); err != nil || !slices.Equal(k.Pools, []string{"b200x8", "h200x8"}) {
+		t.Errorf("after re-enrolling with two pools: %+v, %v", k, err)
 	}
 	if err := q.RevokeRunnerKey(ctx, "runner-1"); err != nil {
 		t.Fatal(err)
@@ -118,7 +135,7 @@ func TestRunnerKeys(t *testing.T) {
 	if _, err := q.RunnerKey(ctx, "runner-1"); !errors.Is(err, ErrRunnerKeyNotFound) {
 		t.Errorf("revoked key: got %v, want ErrRunnerKeyNotFound", err)
 	}
-	if err := q.TrustRunnerKey(ctx, "runner-1", k2, "maint"); err != nil {
+	if err := q.TrustRunnerKey(ctx, "runner-1", k2, "maint", h200); err != nil {
 		t.Errorf("re-enrolling a revoked name with a new key: %v", err)
 	}
 }

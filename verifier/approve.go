@@ -51,7 +51,7 @@ func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string,
 	if err != nil {
 		return nil, nil, err
 	}
-	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(PublicKeys(keys), ap.At), Local: local})
+	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(keys, ap.At), Local: local})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -140,7 +140,7 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, e
 		return nil, err
 	}
 	src := StoreSource(d.cfg.Store, req.Bundle)
-	opts := Options{Trusted: PublicKeys(keys), Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
+	opts := Options{Trusted: PublicKeys(keys), Scopes: Scopes(keys), Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
 	if m, err := PeekManifest(ctx, src); err == nil {
 		if opts.Workload, err = d.cfg.Workloads(ctx, m.Workload.Name, m.Workload.Digest); err != nil {
 			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)

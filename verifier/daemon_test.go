@@ -25,7 +25,8 @@ import (
 type daemonEnv struct {
 	q     *queue.Queue
 	store *blob.Store
-	key   ed25519.PrivateKey // runner r1's
+	key   ed25519.PrivateKey // runner r1's, enrolled for pool sim
+	built map[string]*verifiertest.Bundle
 }
 
 func newDaemonEnv(t *testing.T) *daemonEnv {
@@ -49,10 +50,31 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint"); err != nil {
+	if err := q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
-	return &daemonEnv{q: q, store: blobtest.Store(t), key: key}
+	return &daemonEnv{q: q, store: blobtest.Store(t), key: key, built: map[string]*verifiertest.Bundle{}}
+}
+
+// enqueue queues a job of pool for the test workload and profile and
+// leases it as runner "r1".
+func (e *daemonEnv) enqueue(t *testing.T, trigger, specDigest, pool string) (*queue.Job, *queue.Lease) {
+	t.Helper()
+	ctx := context.Background()
+	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
+		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"},
+		"benchmark": map[string]any{"rules": "v1", "profile": "test"}})
+	wl := goodBundle(t).Workload
+	job, _, err := e.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: pool, Spec: spec, SpecDigest: specDigest, Trigger: trigger,
+		Workload: "default", WorkloadDigest: string(wl.Digest), Profile: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := e.q.NewWorker(pool, "r1").Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job, lease
 }
 
 // uploaded enqueues a job, runs it as runner "r1" to uploaded with the
@@ -60,21 +82,12 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 func (e *daemonEnv) uploaded(t *testing.T, trigger string, edit func(dir string) error) string {
 	t.Helper()
 	ctx := context.Background()
-	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
-		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"}})
-	job, _, err := e.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: "sim", Spec: spec,
-		SpecDigest: "sha256:0000000000000000000000000000000000000000000000000000000000000001", Trigger: trigger})
+	job, lease := e.enqueue(t, trigger, verifiertest.SpecDigest, "sim")
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: job.ID, Attempt: lease.Attempt(), Key: e.key, Runner: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, err := e.q.NewWorker("sim", "r1").Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: job.ID, Attempt: lease.Attempt(), Key: e.key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.built[job.ID] = b
 	if edit != nil {
 		dir := filepath.Join(t.TempDir(), "edited")
 		if err := b.Derive(ctx, dir, edit, nil); err != nil {

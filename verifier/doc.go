@@ -12,8 +12,18 @@
 // prompt and output lengths from the workload (workload.TargetPromptTokens),
 // never from the runner's records.
 //
+// Before recomputing, binding.go ties the bundle to its job: with the
+// queue, the signed manifest's spec digest, pool, rules, profile,
+// workload, runner and simulated flag must equal the job record's; always,
+// the signing key's enrolled pools (KeyScope; runners.json offline) must
+// cover the result, and the inventory, the simulated flag and the power
+// samples' source must agree. records.go rejects records a sequential agent
+// cannot produce (duplicates, overlapping turns), keeping one entry per
+// agent stream.
+//
 // Publication (publish.go) writes approved results to object storage and
-// renders the static leaderboard site (site.go).
+// renders the static leaderboard site (site.go); what a result is
+// (simulated, profile, hardware) comes from the job record.
 //
 // Memory and time: requests.jsonl.zst is read once and no record is kept.
 // Each record is checked against the workload's targets and handed to the

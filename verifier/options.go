@@ -13,7 +13,8 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// JobSource is what the attempt check needs from the queue.
+// JobSource is what binding a bundle to its job needs from the queue: the
+// job's record.
 type JobSource interface {
 	Get(ctx context.Context, id string) (*queue.Job, error)
 }
@@ -31,11 +32,16 @@ type Reference struct {
 type Options struct {
 	// Trusted are the enrolled runner keys, by name.
 	Trusted map[string]ed25519.PublicKey
+	// Scopes are the pools each trusted key may sign results of, by the
+	// same names; a key without an entry is unscoped (KeyScope).
+	Scopes map[string]KeyScope
 	// Workload is the workload the manifest names (checked by digest).
 	Workload *workload.Workload
 	// References are the accuracy set's reference answers, by question id.
 	References []Reference
-	// Jobs, when set, is asked for the job's current attempt.
+	// Jobs, when set, is asked for the job's record: the bundle must be of
+	// its current attempt and match it (spec, pool, profile, workload,
+	// rules, runner, simulated).
 	Jobs JobSource
 	// Rules and Models default to the embedded files of the manifest's
 	// rules version.

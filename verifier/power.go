@@ -21,13 +21,15 @@ import (
 // a counter reset.
 type powerLine struct {
 	metrics.PowerSample
-	Err string `json:"err,omitempty"`
+	PowerSource string `json:"power_source,omitempty"`
+	Err         string `json:"err,omitempty"`
 }
 
 // powerSamples are the decoded samples of a bundle.
 type powerSamples struct {
-	valid  []metrics.PowerSample
-	failed int // reads that failed (err set)
+	valid   []metrics.PowerSample
+	failed  int            // reads that failed (err set)
+	sources map[string]int // power_source → valid samples
 }
 
 // readPowerSamples decodes a power.jsonl.zst stream, line by line within
@@ -46,7 +48,7 @@ func readPowerSamples(r io.Reader, lim bundle.ZstdLimits) (*powerSamples, error)
 
 // decodePowerLines decodes power samples from a line source.
 func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
-	ps := &powerSamples{}
+	ps := &powerSamples{sources: map[string]int{}}
 	for line := 1; ; line++ {
 		b, err := next()
 		if errors.Is(err, io.EOF) {
@@ -71,9 +73,18 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 		if s.GPU < 0 {
 			return nil, fmt.Errorf("%s:%d: gpu %d negative", bundle.PowerFile, line, s.GPU)
 		}
+		if len(ps.sources) < maxPowerSources || ps.sources[s.PowerSource] > 0 {
+			ps.sources[s.PowerSource]++
+		} else {
+			return nil, fmt.Errorf("%s:%d: more than %d power sources", bundle.PowerFile, line, maxPowerSources)
+		}
 		ps.valid = append(ps.valid, s.PowerSample)
 	}
 }
+
+// maxPowerSources bounds the distinct power_source values of a bundle: a
+// runner reads its GPUs one or two ways.
+const maxPowerSources = 16
 
 // powerIndex holds the valid samples by GPU, each GPU's in time order, so
 // that a window's energy is computed from the samples around it rather

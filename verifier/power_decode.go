@@ -53,15 +53,18 @@ func decodePowerFast(b []byte, s *powerLine) bool {
 		switch {
 		case i < len(b) && b[i] == '"':
 			end, ok = plainString(b, i)
-			if ok && field != fieldNone && field != fieldErr {
+			if ok && field != fieldNone && field != fieldErr && field != fieldSource {
 				return false // a string for a number: encoding/json's error
 			}
 			if ok && field == fieldErr {
 				s.Err = string(b[i+1 : end-1])
 			}
+			if ok && field == fieldSource {
+				s.PowerSource = internSource(b[i+1 : end-1])
+			}
 		default:
 			end, ok = jsonNumber(b, i)
-			if !ok || field == fieldErr {
+			if !ok || field == fieldErr || field == fieldSource {
 				return false
 			}
 			ok = s.setNumber(field, b[i:end])
@@ -90,15 +93,30 @@ const (
 	fieldEnergy
 	fieldPower
 	fieldErr
+	fieldSource
 )
 
-var powerKeys = [...]string{fieldGPU: "gpu", fieldTMono: "t_mono_ns", fieldEnergy: "energy_mj", fieldPower: "power_w", fieldErr: "err"}
+var powerKeys = [...]string{fieldGPU: "gpu", fieldTMono: "t_mono_ns", fieldEnergy: "energy_mj", fieldPower: "power_w", fieldErr: "err", fieldSource: "power_source"}
+
+// internSource returns the runner's power source names without allocating
+// (a million samples name one or two sources).
+func internSource(b []byte) string {
+	switch string(b) {
+	case "sim":
+		return "sim"
+	case "nvml-instant":
+		return "nvml-instant"
+	case "nvml-power-usage":
+		return "nvml-power-usage"
+	}
+	return string(b)
+}
 
 // powerField is the field a key names exactly, fieldNone for another key,
 // and -1 for a key equal to a field's name in another case (encoding/json
 // matches keys case-insensitively; the slow path settles it).
 func powerField(key []byte) int {
-	for f := fieldGPU; f <= fieldErr; f++ {
+	for f := fieldGPU; f <= fieldSource; f++ {
 		name := powerKeys[f]
 		if string(key) == name {
 			return f

@@ -134,9 +134,17 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 	if v == nil || !v.Verified() || v.Results == nil {
 		return nil, fmt.Errorf("%w: job %s has no verified verdict", ErrNotPublishable, j.ID)
 	}
-	hardware := v.Profile == "official" && !v.Simulated
+	// What the result is comes from the job's record — its pool and
+	// profile — never from the bundle's claims; verification bound the two,
+	// and a verdict that disagrees with the record is not published.
+	rec := termsOf(j)
+	if v.Simulated != rec.simulated || v.Profile != rec.profile || v.Job != j.ID {
+		return nil, fmt.Errorf("%w: the verdict (job %s, profile %q, simulated=%v) is not the job record's (job %s, profile %q, pool %s)",
+			ErrNotPublishable, v.Job, v.Profile, v.Simulated, j.ID, rec.profile, j.Pool)
+	}
+	hardware := rec.profile == "official" && !rec.simulated
 	if !hardware && !in.Local {
-		return nil, fmt.Errorf("%w: job %s is %s-profile, simulated=%v: only official, non-simulated results are published as hardware", ErrNotPublishable, j.ID, v.Profile, v.Simulated)
+		return nil, fmt.Errorf("%w: job %s is %s-profile, pool %s: only official, non-simulated results are published as hardware", ErrNotPublishable, j.ID, rec.profile, j.Pool)
 	}
 	var sp jobSpec
 	if len(j.Spec) > 0 {
@@ -162,10 +170,10 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 			Framework: fw, FrameworkVersion: fwv, Tier: t.Tier, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS,
 			MaxAgents: t.MaxAgents, AgentsPerMW: t.AgentsPerMW, AgentsPerGPU: t.AgentsPerGPU, OutputTokensPerS: t.OutputTokensPerS,
 			JoulesPerToken: t.JoulesPerToken, AvgPowerW: t.AvgPowerW, GPUs: v.Results.GPUs, PowerBoundary: v.Results.PowerBoundary,
-			RulesVersion: v.RulesVersion, Profile: v.Profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
+			RulesVersion: v.RulesVersion, Profile: rec.profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
 			Accuracy: v.Results.Accuracy, Date: in.Approval.At.UTC(), ApprovedBy: in.Approval.By,
 			Bundle: bundleURL, Verdict: bucketURL(prefix + bundle.VerdictFile),
-			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: v.Simulated, Hardware: hardware,
+			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: rec.simulated, Hardware: hardware,
 		})
 	}
 	if len(out) == 0 {

@@ -33,8 +33,36 @@ func jobOf(v *verifier.Verdict, id, acc string) *queue.Job {
 		"model":     map[string]any{"id": "sim"},
 		"system":    map[string]any{"accelerator": acc, "accelerators": 1},
 		"framework": map[string]any{"name": "sim", "version": "1.0"},
+		"benchmark": map[string]any{"rules": "v1", "profile": "test"},
 	})
-	return &queue.Job{ID: id, State: queue.Verified, Attempt: v.Attempt, Pool: "sim", Vendor: "acme", Spec: spec}
+	return &queue.Job{ID: id, State: queue.Verified, Attempt: v.Attempt, Pool: "sim", Vendor: "acme", Spec: spec, Profile: "test"}
+}
+
+// TestPublishTakesTheRecordsClaims: a verdict that says official and not
+// simulated (a relabelled bundle's claims) for a job of pool sim, test
+// profile, is not published as hardware: publication reads the record.
+func TestPublishTakesTheRecordsClaims(t *testing.T) {
+	v := verdictOf(t)
+	forged := *v
+	forged.Simulated, forged.Profile = false, "official"
+	store := blobtest.Store(t)
+	for _, local := range []bool{false, true} {
+		_, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
+			Job: jobOf(v, v.Job, "sim"), Verdict: &forged, Local: local, Approval: verifier.Approval{By: "maint", At: time.Now()},
+		})
+		if !errors.Is(err, verifier.ErrNotPublishable) {
+			t.Errorf("local=%v: publish a verdict whose claims differ from the record: got %v, want ErrNotPublishable", local, err)
+		}
+	}
+	lb, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
+		Job: jobOf(v, v.Job, "sim"), Verdict: v, Local: true, Approval: verifier.Approval{By: "maint", At: time.Now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := lb.Results[0]; !r.Simulated || r.Hardware || r.Profile != "test" || r.Pool != "sim" {
+		t.Errorf("published %+v, want simulated, not hardware, profile test, pool sim", r)
+	}
 }
 
 // withJob is v as if it were job id's verdict.
@@ -64,7 +92,11 @@ func TestPublishRollingHistory(t *testing.T) {
 	store := blobtest.Store(t)
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(48 * time.Hour)
-	runners := verifier.RunnersOf(goodBundle(t).Trusted, t1)
+	enrolled := map[string]queue.RunnerKey{}
+	for name, k := range goodBundle(t).Trusted {
+		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
+	}
+	runners := verifier.RunnersOf(enrolled, t1)
 	for i, step := range []struct {
 		job string
 		at  time.Time
@@ -131,8 +163,13 @@ func TestPublishRollingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := verifier.ParseKeys(keys)
-	if err != nil || len(parsed) != 1 {
-		t.Errorf("runners.json: %v, %d keys", err, len(parsed))
+	parsed, scopes, err := verifier.ParseKeys(keys)
+	if err != nil || len(parsed) != 1 || len(scopes) != 1 {
+		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
+	}
+	for _, sc := range scopes {
+		if !sc.Sim || len(sc.Pools) != 1 || sc.Pools[0] != queue.SimPool {
+			t.Errorf("runners.json scope: %+v, want the sim pool", sc)
+		}
 	}
 }

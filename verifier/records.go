@@ -137,9 +137,71 @@ type recordStats struct {
 	cachedReported       int
 	cached, cachedPrompt int64
 
-	recordFails capped // decoding, clock order, chunk timings
+	recordFails capped // decoding, clock order, chunk timings, duplicates
 	targetFails capped // prompt tokens, recorded targets
 	forcedFails capped // completion tokens vs the forced length
+
+	// streams is the last request of each agent's stream (the root agent,
+	// or one sub-agent path of it): its turns are sent one after another,
+	// so each request is sent no earlier than the previous one ended.
+	streams        map[streamKey]streamLast
+	tooManyStreams bool
+}
+
+// maxStreams bounds the sequence check's memory (about 100 bytes a
+// stream): far more agents and sub-agents than any probe runs.
+const maxStreams = 2_000_000
+
+// streamKey names one sequential stream of requests: an agent's own, or
+// one of its sub-agents'. Agent ids are not reused within a run.
+type streamKey struct {
+	agent int
+	sub   string
+}
+
+// streamLast is what the sequence check keeps of a stream's last request.
+type streamLast struct {
+	sendNs, endNs int64
+	turn          int
+	line          int
+}
+
+// checkSequence rejects a record that a sequential agent cannot have
+// produced: a copy of its previous request (same turn and send time), or
+// one sent before its previous request ended. Records of one stream come in
+// the order they ended, which for a sequential stream is the order they
+// were sent. Memory: one entry per stream.
+func (st *recordStats) checkSequence(r *metrics.Request, line int) {
+	if st.streams == nil {
+		st.streams = map[streamKey]streamLast{}
+	}
+	k := streamKey{agent: r.Agent, sub: r.Subagent}
+	prev, seen := st.streams[k]
+	if !seen && len(st.streams) >= maxStreams {
+		if !st.tooManyStreams {
+			st.tooManyStreams = true
+			st.recordFails.addf("%s: more than %d agent streams (agents and their sub-agents): not a run the rules allow", lineRef(line), maxStreams)
+		}
+		return
+	}
+	cur := streamLast{sendNs: r.TSendNs, endNs: r.EndNs(), turn: r.Turn, line: line}
+	if seen {
+		who := fmt.Sprintf("agent %d", r.Agent)
+		if r.Subagent != "" {
+			who += fmt.Sprintf(" (sub-agent %s)", r.Subagent)
+		}
+		switch {
+		case r.TSendNs == prev.sendNs && r.Turn == prev.turn:
+			st.recordFails.addf("%s: duplicate of %s: %s turn %d sent at %d twice", lineRef(line), lineRef(prev.line), who, r.Turn, r.TSendNs)
+		case r.TSendNs < prev.endNs:
+			st.recordFails.addf("%s: %s sent turn %d at %d, before its previous request (%s) ended at %d: an agent sends its turns one after another",
+				lineRef(line), who, r.Turn, r.TSendNs, lineRef(prev.line), prev.endNs)
+		}
+		if prev.endNs > cur.endNs {
+			cur.endNs = prev.endNs // an overlap reported once is not the next record's fault
+		}
+	}
+	st.streams[k] = cur
 }
 
 // scanRecords streams the records once: per-record checks against the
@@ -186,6 +248,7 @@ func scanRecords(r io.Reader, tg *targets, vr spec.VerifyRules, lim bundle.ZstdL
 		}
 		st.total++
 		st.checkRecord(&rec, rr.Line(), tg, vr)
+		st.checkSequence(&rec, rr.Line())
 		if rec.CachedTokens.Known {
 			st.cachedReported++
 			st.cached += int64(rec.CachedTokens.Value)

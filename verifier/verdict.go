@@ -20,7 +20,9 @@ const (
 // branch on them; the values are stable.
 const (
 	CheckIntegrity    = "integrity"     // files, digests, signature by an enrolled key
+	CheckKeyScope     = "key_scope"     // the signing key may sign results of this pool; sim agrees with inventory and power
 	CheckAttempt      = "attempt"       // the bundle's attempt is the job's current one
+	CheckJob          = "job"           // the manifest matches the job's record: spec, pool, profile, workload, rules, runner
 	CheckRecords      = "records"       // records decode, clock order, chunk timings agree
 	CheckTargets      = "prompt_tokens" // prompt_tokens within tolerance of the workload's target
 	CheckForced       = "forced_lengths"
@@ -56,16 +58,19 @@ type Verdict struct {
 	VerifiedAt    time.Time `json:"verified_at"`
 	// Runner, Rules, Workload and Simulated are taken from the signed
 	// manifest (empty when integrity failed before it could be read).
-	Runner         string   `json:"runner,omitempty"`
-	RunnerKeyID    string   `json:"runner_key_id,omitempty"`
-	RulesVersion   string   `json:"rules_version,omitempty"`
-	Profile        string   `json:"profile,omitempty"`
-	WorkloadName   string   `json:"workload_name,omitempty"`
-	WorkloadDigest string   `json:"workload_digest,omitempty"`
-	SpecDigest     string   `json:"spec_digest,omitempty"`
-	Simulated      bool     `json:"simulated"`
-	Checks         []Check  `json:"checks"`
-	Results        *Results `json:"results,omitempty"` // the recomputed figures
+	Runner         string `json:"runner,omitempty"`
+	RunnerKeyID    string `json:"runner_key_id,omitempty"`
+	RulesVersion   string `json:"rules_version,omitempty"`
+	Profile        string `json:"profile,omitempty"`
+	WorkloadName   string `json:"workload_name,omitempty"`
+	WorkloadDigest string `json:"workload_digest,omitempty"`
+	SpecDigest     string `json:"spec_digest,omitempty"`
+	// Pool is the job record's pool when the queue was asked, else the
+	// manifest's (empty in a version 1 manifest).
+	Pool      string   `json:"pool,omitempty"`
+	Simulated bool     `json:"simulated"`
+	Checks    []Check  `json:"checks"`
+	Results   *Results `json:"results,omitempty"` // the recomputed figures
 }
 
 // Results are the figures the verifier recomputed: what publication shows.
@@ -155,6 +160,21 @@ func (l *checkList) add(name string, fails []string, note string) {
 		c.Reason = joinCapped(fails, 20)
 	}
 	l.checks = append(l.checks, c)
+}
+
+// has reports whether a check called name was recorded.
+func (l *checkList) has(name string) bool {
+	for _, c := range l.checks {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// failed lists the judged checks that failed so far.
+func (l *checkList) failed() []Check {
+	return (&Verdict{Checks: l.checks}).Failed()
 }
 
 func (l *checkList) info(name, note string) {

@@ -75,6 +75,10 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, err
 	}
 	cl.add(CheckIntegrity, nil, fmt.Sprintf("%d files match the manifest, signed by %s (runner %s)", len(m.Files), m.Runner.KeyID, m.Runner.ID))
 
+	// The binding: the job's record (when the queue is asked) and the
+	// signing key's scope. Nothing is recomputed for a bundle that is not
+	// what its job asked for.
+	pool := m.Pool
 	if opts.Jobs != nil {
 		job, err := opts.Jobs.Get(ctx, m.Job)
 		if err != nil {
@@ -85,6 +89,15 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, err
 			return v, nil
 		}
 		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
+		pool = job.Pool
+		cl.add(CheckJob, bindJob(m, job), fmt.Sprintf("spec %s, pool %s, rules %s/%s, workload %s and runner %s are the job record's",
+			m.SpecDigest, job.Pool, m.Rules.Version, m.Rules.Profile, m.Workload.Digest, m.Runner.ID))
+	}
+	v.Pool = pool
+	scopeFails, scopeNote := checkKeyScope(m, opts, pool)
+	cl.add(CheckKeyScope, scopeFails, scopeNote)
+	if len(cl.failed()) > 0 {
+		return v, nil
 	}
 
 	r := &run{b: b, m: m, opts: opts, v: v, cl: cl}
@@ -333,6 +346,9 @@ func (r *run) power(ctx context.Context) (*powerSamples, error) {
 		r.cl.add(CheckPower, []string{err.Error()}, "")
 		return &powerSamples{}, nil
 	}
+	if fails := checkPowerSource(r.m, ps.sources); len(fails) > 0 {
+		r.cl.add(CheckPower, fails, "")
+	}
 	return ps, nil
 }
 
@@ -340,8 +356,8 @@ func (r *run) power(ctx context.Context) (*powerSamples, error) {
 // counter resets, the counter-vs-instant cross-check and the bounds (idle
 // baseline ≤ average ≤ Σ power limits).
 func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px *powerIndex, res *Results) {
-	if _, done := r.v.Check(CheckPower); done {
-		return // power.jsonl.zst did not decode
+	if r.cl.has(CheckPower) {
+		return // power.jsonl.zst did not decode, or its source contradicts the hardware claim
 	}
 	var fails capped
 	if len(pw.valid) == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // good is the known-good bundle, built once per test run.
@@ -60,12 +61,17 @@ func options(b *verifiertest.Bundle) verifier.Options {
 		Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
 }
 
-// jobs is a JobSource whose job is at a given attempt.
+// jobs is a JobSource whose job is at a given attempt, its record the
+// known-good bundle's terms.
 type jobs struct{ attempt int }
 
 func (j jobs) Get(_ context.Context, id string) (*queue.Job, error) {
-	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt}, nil
+	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt, Pool: queue.SimPool, Profile: "test",
+		SpecDigest: verifiertest.SpecDigest, WorkloadDigest: string(goodWorkloadDigest), Runner: verifiertest.Runner,
+		Spec: []byte(`{"benchmark":{"rules":"v1","profile":"test"}}`)}, nil
 }
+
+var goodWorkloadDigest = workload.DefaultDigest()
 
 func TestVerifyHappyPath(t *testing.T) {
 	b := goodBundle(t)

@@ -33,7 +33,10 @@ then published/results.json in one replace — readers see the old or the new
 board, never a mix — then the static site published/site/index.html. A retest
 of the same configuration appends to its history and becomes its latest result.
 
-Only official-profile, non-simulated results are hardware results; --local
+What a result is — simulated (the job's pool is sim), its profile, hence
+hardware — comes from the job record, never from the bundle's claims; a
+verdict that disagrees with the record is not published. Only
+official-profile, non-simulated results are hardware results; --local
 (the local stack and demo) also publishes simulated and quick results, badged
 "simulated — not hardware" on the site.`,
 		Example: `  agentwatt approve 3f9a…c2 --by alice --note "numbers match the vendor's own run"

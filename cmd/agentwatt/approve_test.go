@@ -21,6 +21,7 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // TestVerifierAndApproveCmds runs `agentwatt verifier` as a daemon against
@@ -38,13 +39,14 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 
 	// A job run to uploaded by runner r1, its bundle in S3.
 	_, key, _ := ed25519.GenerateKey(nil)
-	if err := f.q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint"); err != nil {
+	if err := f.q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
-		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"}})
+		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"},
+		"benchmark": map[string]any{"rules": "v1", "profile": "test"}})
 	job, _, err := f.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: "sim", Spec: spec, Trigger: "submit:test",
-		SpecDigest: "sha256:0000000000000000000000000000000000000000000000000000000000000002"})
+		SpecDigest: verifiertest.SpecDigest, Workload: workload.DefaultName, WorkloadDigest: string(workload.DefaultDigest()), Profile: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 4, Job: job.ID, Attempt: lease.Attempt(), Key: key,
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 4, Job: job.ID, Attempt: lease.Attempt(), Key: key, Runner: "r1",
 		Answers: func(id int) string { return qs[id].Expected }})
 	if err != nil {
 		t.Fatal(err)

@@ -119,20 +119,26 @@ func TestRunnerTrustCmd(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-7", "--by", "alice")
-	if code != 0 || !strings.Contains(out, queue.Fingerprint(pub)) {
+	out, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-7", "--pool", "h200x8", "--by", "alice")
+	if code != 0 || !strings.Contains(out, queue.Fingerprint(pub)) || !strings.Contains(out, "h200x8") {
 		t.Fatalf("runner trust: code %d, %q", code, out)
 	}
 	keys, err := f.q.TrustedRunnerKeys(context.Background())
-	if err != nil || !keys["gpu-node-7"].PublicKey.Equal(pub) || keys["gpu-node-7"].TrustedBy != "alice" {
+	if k := keys["gpu-node-7"]; err != nil || !k.PublicKey.Equal(pub) || k.TrustedBy != "alice" || len(k.Pools) != 1 || k.Pools[0] != "h200x8" || k.Sim {
 		t.Errorf("enrolled keys: %+v, %v", keys, err)
 	}
-	if _, code := f.run(t, "runner", "trust", keyFile); code != 1 {
+	if _, code := f.run(t, "runner", "trust", keyFile, "--pool", "h200x8"); code != 1 {
 		t.Errorf("runner trust without --name: exit %d, want 1", code)
+	}
+	if _, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-8"); code != 1 {
+		t.Errorf("runner trust without --pool: exit %d, want 1", code)
+	}
+	if _, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-8", "--pool", "sim,h200x8"); code != 1 {
+		t.Errorf("runner trust for sim and hardware pools: exit %d, want 1", code)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.pub")
 	_ = os.WriteFile(bad, []byte("not a key"), 0o644)
-	if _, code := f.run(t, "runner", "trust", bad, "--name", "x"); code != 1 {
+	if _, code := f.run(t, "runner", "trust", bad, "--name", "x", "--pool", "sim"); code != 1 {
 		t.Errorf("runner trust with a bad key: exit %d, want 1", code)
 	}
 }

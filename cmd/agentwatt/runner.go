@@ -60,7 +60,7 @@ to have GPUs.
 
 The signing key (--key, default WORK/runner.key) is created on first start,
 readable only by its owner; its public half is written beside it (.pub). A
-maintainer must enrol it ('agentwatt runner trust KEY.pub --name ID') before the
+maintainer must enrol it ('agentwatt runner trust KEY.pub --name ID --pool POOL') before the
 verifier accepts the runner's bundles.
 
 Bundles are built in WORK/spool. If object storage is unreachable they stay
@@ -83,7 +83,7 @@ quick checks; such a run is labelled mode "fixed".`
 	cmd.Example = `  agentwatt runner --pool sim --work-dir /var/lib/agentwatt-runner
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
   agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
-  agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --by alice`
+  agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --pool h200x8 --by alice`
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
 	fl := cmd.Flags()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,7 @@ that take jobs from the queue, run them and upload signed bundles.
 
 A runner signs each bundle with its ed25519 key. The verifier trusts a
 bundle only if its key was enrolled by a maintainer with 'runner trust'.`,
-		Example: `  agentwatt runner trust runner-7.pub --name gpu-node-7 --by alice`,
+		Example: `  agentwatt runner trust runner-7.pub --name gpu-node-7 --pool h200x8 --by alice`,
 	}
 	cmd.AddCommand(newRunnerTrustCmd(a))
 	for _, setup := range runnerSetups {
@@ -40,28 +41,37 @@ func newRunnerTrustCmd(a *app) *cobra.Command {
 	var (
 		nf       natsFlags
 		name, by string
+		pools    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "trust KEYFILE",
 		Short: "Enrol a runner's ed25519 public key (maintainers)",
-		Long: `trust enrols a runner's public signing key under --name, recording who did
-it (--by). From then on the verifier accepts bundles signed with the key.
+		Long: `trust enrols a runner's public signing key under --name for the pools it
+runs (--pool), recording who did it (--by). From then on the verifier
+accepts bundles signed with the key for jobs of those pools only: a key
+enrolled for pool sim (a sim runner's) can never sign a hardware result,
+and sim is never enrolled together with other pools. The pools are
+published with the key in runners.json, for offline verification.
 
 KEYFILE ("-" reads standard input) holds an ed25519 public key, either
   - PEM with type "PUBLIC KEY" (PKIX), as written by
     'openssl pkey -in runner.key -pubout', or
   - the 32 raw key bytes in base64 (standard or URL-safe, padded or not).
 
-Enrolling the same key under the same name again changes nothing; a
-different key under an enrolled name is refused. The key's fingerprint
+Enrolling the same key under the same name again sets its pools to the
+given ones; a different key under an enrolled name is refused. The key's fingerprint
 (sha256 of the 32 bytes) is printed for the record.`,
 		Example: `  openssl genpkey -algorithm ed25519 -out runner.key
   openssl pkey -in runner.key -pubout -out runner.pub
-  agentwatt runner trust runner.pub --name gpu-node-7 --by alice`,
+  agentwatt runner trust runner.pub --name gpu-node-7 --pool h200x8 --by alice
+  agentwatt runner trust sim.pub --name ci-sim --pool sim --by alice`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {
 				return fmt.Errorf("--name is required: the name the runner signs under")
+			}
+			if len(pools) == 0 {
+				return fmt.Errorf("--pool is required: the pools whose results the key may sign (h200x8, or sim for a sim runner)")
 			}
 			data, err := readKeyFile(args[0])
 			if err != nil {
@@ -77,7 +87,7 @@ different key under an enrolled name is refused. The key's fingerprint
 				return err
 			}
 			defer closeQ()
-			if err := q.TrustRunnerKey(ctx, name, pub, by); err != nil {
+			if err := q.TrustRunnerKey(ctx, name, pub, by, pools); err != nil {
 				return err
 			}
 			k, err := q.RunnerKey(ctx, name)
@@ -87,13 +97,14 @@ different key under an enrolled name is refused. The key's fingerprint
 			if a.json() {
 				return printQueueJSON(a.out, k)
 			}
-			fmt.Fprintf(a.out, "%s\t%s\ttrusted by %s\n", k.Name, k.Fingerprint, k.TrustedBy)
+			fmt.Fprintf(a.out, "%s\t%s\tpools %s\ttrusted by %s\n", k.Name, k.Fingerprint, strings.Join(k.Pools, ","), k.TrustedBy)
 			return nil
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&name, "name", "", "name the key is enrolled under (a DNS label, e.g. the runner's host)")
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who trusts it, recorded with the key")
+	cmd.Flags().StringSliceVar(&pools, "pool", nil, "pools whose results the key may sign, comma-separated or repeated (required; sim alone for a sim runner)")
 	return cmd
 }
 

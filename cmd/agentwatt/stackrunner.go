@@ -39,7 +39,7 @@ func startStackRunner(ctx context.Context, s *localStack) (*stackRunner, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.queue.TrustRunnerKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local"); err != nil {
+	if err := s.queue.TrustRunnerKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", []string{spec.Sim}); err != nil {
 		return nil, fmt.Errorf("enrol the local runner's key: %w", err)
 	}
 	self, err := os.Executable()

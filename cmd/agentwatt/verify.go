@@ -43,7 +43,11 @@ recompute any published number.
 BUNDLE is a directory or an s3://bucket/runs/<job>/<attempt>/ URL (with the
 --s3-* options). The checks: integrity (every file listed with its sha256 and
 size, no unlisted file, manifest.json equal to the signed statement, the
-signature by an enrolled runner key); recomputation of every probe, tier,
+signature by an enrolled runner key); the binding (the key's pools cover
+the result — a sim runner's key signs only simulated results — and the
+inventory, the simulated flag and the power samples' source agree; with the
+queue, the spec digest, pool, rules, profile, workload, runner and simulated
+flag equal the job record's); recomputation of every probe, tier,
 N_max, the confirmation window's energy and average power, Agents/MW, agents
 per GPU, tok/s and J/token from requests.jsonl.zst, power.jsonl.zst,
 probes.json and the workload only, compared with summary.json (more than the
@@ -53,10 +57,12 @@ lengths, prompt tokens within tolerance of the workload's targets, power
 gaps, resets, cross-check and bounds); accuracy against the GSM8K reference
 answers and the model's reference score.
 
-Keys, the first that answers: --keys FILE (a runners.json, or one public key
-as 'agentwatt runner trust' takes it); the enrolled keys in the queue at
---nats when it is reachable (then the attempt is also checked against the
-job's current attempt, when the queue knows the job); for an s3:// bundle,
+Keys, the first that answers: --keys FILE (a runners.json, which lists each
+key's pools, or one public key as 'agentwatt runner trust' takes it, which
+vouches for simulated results only); the enrolled keys in the queue at
+--nats when it is reachable (then, when the queue knows the job, the bundle
+is checked against its record: current attempt, spec, pool, rules, profile,
+workload, runner); for an s3:// bundle,
 published/runners.json of the same bucket. An explicit --nats that cannot be
 reached is an error; the default one is only tried. The workload: --workload FILE, else the embedded default
 when the manifest names it, else the registry of the bundle's bucket.
@@ -92,7 +98,7 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 	addS3Flags(cmd.Flags(), &s3)
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&workloadFile, "workload", "", "the workload file the bundle names (default: the embedded default or the bucket's registry)")
-	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json or one public key")
+	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json (keys and their pools) or one public key (simulated results only)")
 	cmd.Flags().StringVar(&workloadCacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
 	return cmd
 }
@@ -130,51 +136,63 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 		}
 		src = bundle.DirSource(arg)
 	}
+	// The manifest is peeked at, untrusted, to learn the job and the
+	// workload. One that cannot be read is "could not verify"; one that
+	// does not decode (an invalid file name, a bad field) is the bundle's
+	// fault: Verify rejects it on integrity, before any workload is needed.
 	m, err := verifier.PeekManifest(ctx, src)
+	if errors.Is(err, verifier.ErrUnreadable) {
+		return nil, err
+	}
+	malformed := err != nil
+	if malformed {
+		a.log.Info().Err(err).Msg("manifest.json does not decode; the integrity check judges it")
+		m = &bundle.Manifest{}
+	}
+	keys, scopes, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
 	if err != nil {
 		return nil, err
 	}
-	keys, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
-	if err != nil {
-		return nil, err
-	}
-	wl, err := verifyWorkload(ctx, store, m, in)
-	if err != nil {
-		return nil, err
+	wl := &workload.Workload{}
+	if !malformed {
+		if wl, err = verifyWorkload(ctx, store, m, in); err != nil {
+			return nil, err
+		}
 	}
 	refs, err := gsm8kReferences()
 	if err != nil {
 		return nil, err
 	}
-	opts := verifier.Options{Trusted: keys, Workload: wl, References: refs, Log: a.log}
+	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: wl, References: refs, Log: a.log}
 	if jobs != nil {
 		opts.Jobs = jobs
 	}
 	return verifier.Verify(ctx, src, opts)
 }
 
-// verifyKeys finds the enrolled runner keys: --keys FILE, else the queue's
-// enrolled keys when NATS answers, else the bucket's published runners.json.
-// jobs is the queue when it knows the bundle's job (the attempt check).
-func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (keys map[string]ed25519.PublicKey, jobs *queue.Queue, err error) {
+// verifyKeys finds the enrolled runner keys and their scopes: --keys FILE,
+// else the queue's enrolled keys when NATS answers, else the bucket's
+// published runners.json. jobs is the queue when it knows the bundle's job
+// (the bundle is then checked against the job's record).
+func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (map[string]ed25519.PublicKey, map[string]verifier.KeyScope, *queue.Queue, error) {
 	if in.keysFile != "" {
 		data, err := os.ReadFile(in.keysFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		keys, err := verifier.ParseKeys(data)
+		keys, scopes, err := verifier.ParseKeys(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
 		}
-		return keys, nil, nil
+		return keys, scopes, nil, nil
 	}
 	if in.nats != nil {
-		keys, q, err := queueKeys(ctx, a, in.nats, job)
+		enrolled, q, err := queueKeys(ctx, a, in.nats, job)
 		switch {
 		case err == nil:
-			return keys, q, nil
+			return verifier.PublicKeys(enrolled), verifier.Scopes(enrolled), q, nil
 		case in.natsExplicit:
-			return nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
+			return nil, nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
 		default:
 			a.log.Info().Err(err).Str("nats", in.nats.url).Msg("queue not reachable; enrolled keys from elsewhere")
 		}
@@ -182,18 +200,18 @@ func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in v
 	if store != nil {
 		data, err := store.GetBytes(ctx, verifier.RunnersKey, 16<<20)
 		if err != nil {
-			return nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
+			return nil, nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
 		}
-		keys, err := verifier.ParseKeys(data)
-		return keys, nil, err
+		keys, scopes, err := verifier.ParseKeys(data)
+		return keys, scopes, nil, err
 	}
-	return nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
+	return nil, nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
 }
 
 // queueKeys reads the enrolled keys from the queue at f. The queue is kept
 // open (and returned) only when it knows job; the connection closes when ctx
 // ends.
-func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
 	nc, err := queue.Connect(f.url, f.creds, a.log)
 	if err != nil {
 		return nil, nil, err
@@ -209,7 +227,7 @@ func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[strin
 
 // readQueueKeys is queueKeys on an open connection; q is nil unless the
 // queue knows job.
-func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]ed25519.PublicKey, *queue.Queue, error) {
+func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A read-only command must not create the queue's streams on a NATS
@@ -234,13 +252,12 @@ func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[
 	if len(enrolled) == 0 {
 		return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
 	}
-	keys := verifier.PublicKeys(enrolled)
 	switch _, err := q.Get(ctx, job); {
 	case err == nil:
-		return keys, q, nil
+		return enrolled, q, nil
 	case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
-		a.log.Info().Str("job", job).Msg("the queue does not know this job: its attempt is not checked")
-		return keys, nil, nil
+		a.log.Info().Str("job", job).Msg("the queue does not know this job: the bundle is not checked against a job record")
+		return enrolled, nil, nil
 	default:
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 )
@@ -32,7 +33,7 @@ func verifyFixture(t *testing.T) (b *verifiertest.Bundle, keys string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(verifier.RunnersOf(b.Trusted, time.Now()))
+	data, _ := json.Marshal(verifier.RunnersOf(simKeys(b.Trusted), time.Now()))
 	keys = filepath.Join(dir, "runners.json")
 	if err := os.WriteFile(keys, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "no enrolled runner keys") {
 		t.Fatalf("no keys enrolled: exit %d, want 2\n%s", code, stderr)
 	}
-	if err := f.q.TrustRunnerKey(ctx, "runner-stale", stale.Key.Public().(ed25519.PublicKey), "test"); err != nil {
+	if err := f.q.TrustRunnerKey(ctx, "runner-stale", stale.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	// Another runner's key is enrolled, not this one's.
@@ -193,7 +194,7 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL integrity") {
 		t.Fatalf("signed by an unenrolled key: exit %d, want 1 with FAIL integrity\n%s%s", code, out, stderr)
 	}
-	if err := f.q.TrustRunnerKey(ctx, "runner-test", unknown.Key.Public().(ed25519.PublicKey), "test"); err != nil {
+	if err := f.q.TrustRunnerKey(ctx, "runner-test", unknown.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	out, code = f.run(t, "verify", unknown.Dir)
@@ -210,4 +211,13 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "enrolled keys from nats://127.0.0.1:1") {
 		t.Fatalf("unreachable --nats: exit %d, want 2\n%s", code, stderr)
 	}
+}
+
+// simKeys enrols keys (name → key) as sim runners' keys.
+func simKeys(keys map[string]ed25519.PublicKey) map[string]queue.RunnerKey {
+	out := map[string]queue.RunnerKey{}
+	for name, k := range keys {
+		out[name] = queue.RunnerKey{Name: name, PublicKey: k, Fingerprint: queue.Fingerprint(k), Pools: []string{queue.SimPool}, Sim: true}
+	}
+	return out
 }

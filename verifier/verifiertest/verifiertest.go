@@ -69,6 +69,15 @@ type Options struct {
 	// finished, interleaving the agents as a runner's file does; by default
 	// they are written agent after agent.
 	CompletionOrder bool
+	// SpecDigest, Runner and Pool name the job's spec, the runner and its
+	// pool in the manifest (defaults: sha256 of 1, "test-runner", "sim").
+	SpecDigest string
+	Runner     string
+	Pool       string
+	// Tamper, when set, replaces each generated record by the records it
+	// returns before the runner's claim is computed from them: a dishonest
+	// runner's records with a self-consistent summary.
+	Tamper func(r metrics.Request) []metrics.Request
 }
 
 // probe is one probe of the generated schedule.
@@ -209,6 +218,17 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			if o.CompletionOrder {
 				emit = func(r *metrics.Request) error { held = append(held, *r); return nil }
 			}
+			if o.Tamper != nil {
+				inner := emit
+				emit = func(r *metrics.Request) error {
+					for _, t := range o.Tamper(*r) {
+						if err := inner(&t); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+			}
 			if err := g.probe(p.Probe, step.n, begin, p.WindowEndNs, step.slow, agentBase, emit); err != nil {
 				return nil, err
 			}
@@ -309,7 +329,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	b.Summary = sum
 	lp := probes[len(probes)-1]
 	b.ConfirmWindow = [2]int64{lp.WindowStartNs, lp.WindowEndNs}
-	m := manifest(b, o.Profile)
+	m := manifest(b, o)
 	if err := w.Seal(ctx, m, bundle.NewSigner(priv)); err != nil {
 		return nil, err
 	}
@@ -320,13 +340,21 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 // says otherwise.
 func defaultAnswer(id int) string { return fmt.Sprint(17 + 3*id) }
 
-func manifest(b *Bundle, profile string) *bundle.Manifest {
+// SpecDigest is the spec digest of a bundle built without
+// Options.SpecDigest.
+var SpecDigest = "sha256:" + fmt.Sprintf("%064x", 1)
+
+// Runner is the runner id of a bundle built without Options.Runner.
+const Runner = "test-runner"
+
+func manifest(b *Bundle, o Options) *bundle.Manifest {
 	return &bundle.Manifest{
-		Job: b.Job, Attempt: b.Attempt, SpecDigest: "sha256:" + fmt.Sprintf("%064x", 1),
-		Runner:    bundle.Runner{ID: "test-runner", Version: "test"},
+		Job: b.Job, Attempt: b.Attempt, SpecDigest: cmp.Or(o.SpecDigest, SpecDigest),
+		Pool:      cmp.Or(o.Pool, "sim"),
+		Runner:    bundle.Runner{ID: cmp.Or(o.Runner, Runner), Version: "test"},
 		Inventory: json.RawMessage(`{"source":"sim","gpus":[{"index":0,"power_limit_w":700}]}`),
 		Software:  map[string]string{"agentwatt": "test"},
-		Rules:     bundle.Rules{Version: "v1", Profile: profile},
+		Rules:     bundle.Rules{Version: "v1", Profile: o.Profile},
 		Workload:  bundle.Workload{Name: "default", Digest: string(b.Workload.Digest)},
 		Simulated: true,
 		CreatedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
