@@ -517,6 +517,10 @@ func (jr *jobRun) stopEngine() {
 		if err := jr.eng.Stop(ctx); err != nil {
 			jr.log.Warn().Err(err).Msg("stop engine")
 		}
+		// The log goes into the bundle: no secret the engine printed with it.
+		if err := jr.eng.MaskLog(); err != nil {
+			jr.log.Warn().Err(err).Msg("engine log")
+		}
 	}
 	if jr.engDir != "" {
 		if err := os.RemoveAll(jr.engDir); err != nil {

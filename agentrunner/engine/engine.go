@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -261,18 +260,6 @@ func (e *Engine) Err() error {
 // where one is near, with the values of the secrets masked: it goes into
 // failure reasons, which the vendor and the job listing see.
 func (e *Engine) LogTail(n int) string { return MaskSecrets(logTail(e.cfg.LogPath, n), e.cfg.Secrets) }
-
-// MaskSecrets replaces each secret's value in s with "[secret NAME]".
-// Values shorter than 4 bytes are left: masking them would mask ordinary
-// text and tell what they are.
-func MaskSecrets(s string, secrets map[string]string) string {
-	for _, k := range slices.Sorted(maps.Keys(secrets)) {
-		if v := secrets[k]; len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, "[secret "+k+"]")
-		}
-	}
-	return s
-}
 
 func logTail(path string, n int) string {
 	f, err := os.Open(path)
