@@ -134,7 +134,10 @@ func start(ctx context.Context, cfg Config, argv, env []string, pdeath syscall.S
 		return nil, fmt.Errorf("start engine: close the runner's descriptors on exec: %w", err)
 	}
 	if err := startWithCPUs(cmd, cfg.CPUs, log); err != nil {
-		return nil, fmt.Errorf("start engine as %s: %w", cfg.User, err)
+		if cfg.ProcessMode() {
+			return nil, fmt.Errorf("start engine %s as %s: %w", argv[0], cfg.User, err)
+		}
+		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	e := &Engine{cfg: cfg, log: log, cmd: cmd, pgid: cmd.Process.Pid, argv: argv, done: make(chan struct{})}
 	go e.wait()
