@@ -95,7 +95,9 @@ the job's env and secrets, as the container user nobody.
 the variable the engine reads (DIR/HF_TOKEN holds the token). A job names
 its secrets (engine.secrets: [HF_TOKEN]) and the runner fills them in at
 launch; a secret not in DIR fails the job in preflight, before any engine
-starts. Keep DIR readable by the runner's user only. Secret values never
+starts. Keep DIR readable by the runner's user only, and put there only what
+any engine of the pool may hold (any job may name any secret in it), never the
+runner's own credentials. Secret values never
 appear in job records, events, command lines or environment.json, and are
 masked in the engine log's tail that a failure reason quotes.
 
