@@ -137,6 +137,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 			return fmt.Errorf("--client-cpus: %w", err)
 		}
 	}
+	if err := checkSecretsDir(f.secretsDir); err != nil {
+		return err
+	}
 	if f.key == "" {
 		f.key = filepath.Join(f.workDir, "runner.key")
 	}
@@ -176,9 +179,6 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
 	cfg.EngineUser = f.engineUser
 	if f.secretsDir != "" {
-		if fi, err := os.Stat(f.secretsDir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("--secrets-dir %s: not a directory", f.secretsDir)
-		}
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
 	cfg.Metrics, cfg.Log = reg, a.log
@@ -189,6 +189,23 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	a.log.Info().Str("id", cfg.ID).Str("pool", cfg.Pool).Str("key", f.key).Str("key_id", r.KeyID()).
 		Msg("runner starting; its key must be enrolled ('agentwatt runner trust') for its bundles to verify")
 	return r.Run(ctx)
+}
+
+// checkSecretsDir refuses a secret store that is not a directory or that
+// group or others may read.
+func checkSecretsDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("--secrets-dir %s: not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("--secrets-dir %s (mode %04o): group or others may read it, an engine run as another user too; chmod 700 it",
+			dir, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // runnerHardware finds the node's GPUs and decides the pool: a sim runner
