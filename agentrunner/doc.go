@@ -12,6 +12,16 @@
 // bundle spooled, then Release) or a lost lease (the attempt was fenced: its
 // spool is removed, nothing is uploaded).
 //
+// A job's spec is hostile input even inside the queue: preflight.go decodes
+// it strictly and validates it again, so a record that names a program
+// (engine.command) never runs. The engine is launched by the runner: a
+// container from the spec's pinned image, or the runner's own sim for the
+// spec's sim_profile, run apart from the runner (package engine: its own
+// directory and environment, no inherited descriptors, the engine user);
+// the runner is non-dumpable (hide.go) and refuses a key it does not own
+// (keyfile.go). Secrets the spec names are read from the runner's
+// SecretStore at launch and masked in the engine log.
+//
 // Bundles are built in the spool (WORK/spool/runs/<job>/<attempt>/) and
 // uploaded from there, manifest.dsse.json last (upload.go). A bundle whose
 // upload fails stays spooled; the spool scanner (spool.go) retries it while

@@ -64,9 +64,9 @@ func TestJobEnds(t *testing.T) {
 			name: "workload too long for the engine's context",
 			mod: func(s *spec.Submission) {
 				s.System.Accelerators = 1
+				s.Engine.SimProfile = "tiny"
 				s.Benchmark.Workload = workload.DefaultName + "@" + string(workload.DefaultDigest())
 			},
-			args:  []string{"--profile", "tiny"},
 			state: queue.Failed, reason: "max_model_len",
 			files: []string{bundle.EngineLogFile, bundle.PowerFile},
 		},

@@ -106,7 +106,8 @@ func (e *testEnv) startNATS(listen string) {
 }
 
 // submit enqueues the sim example, changed for tests: the test profile, the
-// tiny workload, the test binary as agentwatt; args are added to the sim's.
+// tiny workload, the test binary as agentwatt; args are added to the sim's
+// command line (through simArgsEnv: the spec names only the profile).
 func (e *testEnv) submit(trigger string, args ...string) *queue.Job {
 	return e.submitWith(trigger, nil, args...)
 }
@@ -129,7 +130,9 @@ func (e *testEnv) submitWith(trigger string, mod func(*spec.Submission), args ..
 		t.Fatal(err)
 	}
 	sub.Engine.Env = map[string]string{roleEnv: "agentwatt"}
-	sub.Engine.Args = append(sub.Engine.Args, args...)
+	if len(args) > 0 {
+		sub.Engine.Env[simArgsEnv] = strings.Join(args, " ")
+	}
 	if mod != nil {
 		mod(sub)
 	}

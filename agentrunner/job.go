@@ -2,7 +2,6 @@ package agentrunner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -50,6 +49,7 @@ type jobRun struct {
 	work    string // jobs/<job>/<attempt>: raw files
 	bw      *bundle.Writer
 	eng     *engine.Engine
+	engDir  string // the sim's own directory; removed once it stopped
 	sampler *power.Sampler
 	pw      *power.Writer
 	out     *replay.Output
@@ -199,9 +199,11 @@ func (jr *jobRun) measure(ctx context.Context) (err error) {
 
 // preflight decodes the spec and checks that this runner can run it.
 func (jr *jobRun) preflight(context.Context) error {
-	if err := json.Unmarshal(jr.job.Spec, &jr.sub); err != nil {
-		return fmt.Errorf("decode the job's spec: %w", err)
+	sub, err := decodeSpec(jr.job.Spec)
+	if err != nil {
+		return err
 	}
+	jr.sub = sub
 	rules, err := spec.LoadRules(jr.sub.Benchmark.Rules)
 	if err != nil {
 		return err
@@ -254,23 +256,26 @@ func (jr *jobRun) loadWorkload(ctx context.Context) error {
 }
 
 // launch starts the engine on a free port and waits until it is healthy.
+// The engine runs apart from the runner: its own directory (not the work
+// dir, which holds the key), the engine user, an environment of only the
+// spec's env, the resolved secrets and a few locale and path variables.
 func (jr *jobRun) launch(ctx context.Context) error {
 	cfg := engine.FromSpec(jr.sub.Engine)
-	if len(cfg.Command) > 0 && cfg.Command[0] == "agentwatt" {
-		cfg.Command = append([]string{jr.r.cfg.Self}, cfg.Command[1:]...)
+	secrets, err := jr.r.resolveSecrets(jr.sub.Engine.Secrets)
+	if err != nil {
+		return err
 	}
-	if jr.sub.Framework.Name == spec.Sim {
-		// The sim's accuracy oracle answers the questions it is given: the
-		// runner hands it the set it asks.
-		qs, err := accuracy.Subset(jr.rules.Accuracy.Dataset, jr.profile.AccuracyQuestions)
+	cfg.Secrets = secrets
+	if jr.sub.Engine.Sim() {
+		if jr.engDir, err = engine.MakeDir("", jr.r.engineUser); err != nil {
+			return err
+		}
+		args, err := jr.simArgs(jr.engDir)
 		if err != nil {
 			return err
 		}
-		set := filepath.Join(jr.work, "accuracy-set.jsonl")
-		if err := accuracy.WriteSet(set, qs); err != nil {
-			return err
-		}
-		cfg.Args = append(cfg.Args, "--accuracy-set", set)
+		cfg.Command, cfg.Args = []string{jr.r.simBin, "sim", "serve"}, args
+		cfg.Dir, cfg.User = jr.engDir, jr.r.engineUser
 	}
 	port, err := engine.FreePort()
 	if err != nil {
@@ -283,6 +288,25 @@ func (jr *jobRun) launch(ctx context.Context) error {
 		return err
 	}
 	return jr.eng.WaitReady(ctx)
+}
+
+// simArgs is the command line of the runner's own sim for the job's
+// profile: the spec names the profile and nothing else of it. The sim's
+// accuracy oracle answers the questions it is given: the runner writes the
+// set it asks into the engine's directory, readable by the engine user.
+func (jr *jobRun) simArgs(dir string) ([]string, error) {
+	qs, err := accuracy.Subset(jr.rules.Accuracy.Dataset, jr.profile.AccuracyQuestions)
+	if err != nil {
+		return nil, err
+	}
+	set := filepath.Join(dir, "accuracy-set.jsonl")
+	if err := accuracy.WriteSet(set, qs); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(set, 0o644); err != nil {
+		return nil, err
+	}
+	return []string{"--addr", "127.0.0.1:" + engine.PortPlaceholder, "--profile", jr.sub.Engine.SimProfile, "--accuracy-set", set}, nil
 }
 
 // baseline starts the power sampler and measures the idle baseline: GPUs
@@ -493,6 +517,16 @@ func (jr *jobRun) stopEngine() {
 		if err := jr.eng.Stop(ctx); err != nil {
 			jr.log.Warn().Err(err).Msg("stop engine")
 		}
+		// The log goes into the bundle: no secret the engine printed with it.
+		if err := jr.eng.MaskLog(); err != nil {
+			jr.log.Warn().Err(err).Msg("engine log")
+		}
+	}
+	if jr.engDir != "" {
+		if err := os.RemoveAll(jr.engDir); err != nil {
+			jr.log.Warn().Err(err).Msg("remove the engine's directory")
+		}
+		jr.engDir = ""
 	}
 }
 

@@ -16,10 +16,18 @@ import (
 )
 
 // roleEnv makes the test binary play a part instead of running the tests:
-// "agentwatt" is the agentwatt binary as far as a job's engine.command
+// "agentwatt" is the agentwatt binary as far as the runner's sim launch
 // goes (only `sim serve` is needed), "runner" a runner process that a test
 // kills.
 const roleEnv = "AGENTWATT_RUNNER_TEST_ROLE"
+
+// simArgsEnv holds extra `sim serve` flags for the test binary (faults): a
+// test's way to make one job's sim misbehave, since the spec names only the
+// profile. probeEnv makes the sim print what it sees of the runner first.
+const (
+	simArgsEnv = "AGENTWATT_RUNNER_TEST_SIM_ARGS"
+	probeEnv   = "AGENTWATT_RUNNER_TEST_PROBE"
+)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(roleEnv) {
@@ -35,6 +43,21 @@ func TestMain(m *testing.M) {
 	}
 }
 
+// printProbe writes, as one line of the engine log, what this engine
+// process can see of the runner: its key, its environment, its directory.
+func printProbe(keyPath string) {
+	wd, _ := os.Getwd()
+	key, keyErr := os.ReadFile(keyPath)
+	penv, penvErr := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid()))
+	ents, _ := os.ReadDir(".")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	fmt.Fprintf(os.Stderr, "probe uid=%d dir=%s entries=%q key=%q key_err=%v parent_environ=%q parent_err=%v env=%q\n",
+		os.Getuid(), wd, names, key, keyErr, penv, penvErr, os.Environ())
+}
+
 // simServe is `agentwatt sim serve` with the flags the tests use.
 func simServe(args []string) int {
 	if len(args) < 2 || args[0] != "sim" || args[1] != "serve" {
@@ -48,8 +71,11 @@ func simServe(args []string) int {
 	crash := fs.Int("fault-crash-after", 0, "")
 	slow := fs.Duration("fault-slow-start", 0, "")
 	serverErrors := fs.Float64("fault-server-error-rate", 0, "")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := fs.Parse(append(args[2:], strings.Fields(os.Getenv(simArgsEnv))...)); err != nil {
 		return 2
+	}
+	if keyPath := os.Getenv(probeEnv); keyPath != "" {
+		printProbe(keyPath)
 	}
 	p, err := sim.DefaultProfile(*profile)
 	if err != nil {

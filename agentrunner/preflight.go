@@ -1,11 +1,44 @@
 package agentrunner
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 )
+
+// decodeSpec reads a job's spec strictly. Intake validated it, but a job
+// record is only as trusted as whoever could write to the queue: a field
+// this runner does not know (an engine.command, above all) refuses the job
+// rather than being dropped unread, and the spec is validated again.
+func decodeSpec(raw []byte) (spec.Submission, error) {
+	var sub spec.Submission
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sub); err != nil {
+		return spec.Submission{}, fmt.Errorf("%w: the job's spec is not a v1 submission this runner runs: %v", ErrPreflight, err)
+	}
+	if dec.More() {
+		return spec.Submission{}, fmt.Errorf("%w: the job's spec has data after the submission", ErrPreflight)
+	}
+	if err := sub.Validate(); err != nil {
+		var ps spec.Problems
+		msg := err.Error()
+		if errors.As(err, &ps) {
+			msgs := make([]string, len(ps))
+			for i, p := range ps {
+				msgs[i] = p.Message
+			}
+			msg = strings.Join(msgs, "; ")
+		}
+		return spec.Submission{}, fmt.Errorf("%w: the job's spec is not a valid submission: %s", ErrPreflight, msg)
+	}
+	return sub, nil
+}
 
 // preflight checks that this runner can run sub before anything starts. v1
 // runners are single-node and no runner of a pool can run what its pool
@@ -25,11 +58,20 @@ func (r *Runner) preflight(sub *spec.Submission) error {
 	if sub.System.Accelerator != r.cfg.Accelerator {
 		return fmt.Errorf("%w: system.accelerator %s, this node has %s", ErrPreflight, sub.System.Accelerator, r.cfg.Accelerator)
 	}
+	if err := r.checkSecrets(sub.Engine.Secrets); err != nil {
+		return err
+	}
 	if r.cfg.Pool == spec.Sim {
-		if !sub.Engine.ProcessMode() || sub.Framework.Name != spec.Sim {
-			return fmt.Errorf("%w: a sim runner runs the sim engine only (framework sim, engine.command)", ErrPreflight)
+		if !sub.Engine.Sim() || sub.Framework.Name != spec.Sim {
+			return fmt.Errorf("%w: a sim runner runs only the simulated engine it launches itself (framework sim, engine.sim_profile)", ErrPreflight)
+		}
+		if _, err := sim.DefaultProfile(sub.Engine.SimProfile); err != nil {
+			return fmt.Errorf("%w: engine.sim_profile: %v", ErrPreflight, err)
 		}
 		return nil
+	}
+	if sub.Engine.Image == "" {
+		return fmt.Errorf("%w: this runner runs engines in containers and the job names no engine.image", ErrPreflight)
 	}
 	if sub.System.Accelerators != r.cfg.GPUs {
 		return fmt.Errorf("%w: system.accelerators %d, this node has %d GPUs", ErrPreflight, sub.System.Accelerators, r.cfg.GPUs)
@@ -40,4 +82,32 @@ func (r *Runner) preflight(sub *spec.Submission) error {
 		}
 	}
 	return nil
+}
+
+// checkSecrets fails the job before launch when a secret it names is not in
+// this runner's store. The values are read again at launch.
+func (r *Runner) checkSecrets(names []string) error {
+	_, err := r.resolveSecrets(names)
+	return err
+}
+
+// resolveSecrets reads the values of the named secrets from the runner's
+// store.
+func (r *Runner) resolveSecrets(names []string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if r.cfg.Secrets == nil {
+		return nil, fmt.Errorf("%w: engine.secrets names %s, and this runner has no secret store (--secrets-dir)",
+			ErrPreflight, strings.Join(names, ", "))
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		v, err := r.cfg.Secrets.Secret(n)
+		if err != nil {
+			return nil, fmt.Errorf("%w: engine.secrets: %v", ErrPreflight, err)
+		}
+		out[n] = v
+	}
+	return out, nil
 }

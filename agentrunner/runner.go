@@ -36,6 +36,12 @@ type WorkloadResolver interface {
 	Resolve(ctx context.Context, ref string) (string, workload.Digest, error)
 }
 
+// SecretStore resolves the names of a job's engine.secrets to their values
+// (an engine.SecretDir). Jobs name secrets; only the runner holds them.
+type SecretStore interface {
+	Secret(name string) (string, error)
+}
+
 // PowerSourceFunc opens the node's GPU power source (NVML) for one job. Nil
 // on a sim runner, whose power source is the sim engine it launched.
 type PowerSourceFunc func() (power.Source, error)
@@ -87,9 +93,18 @@ type Config struct {
 	// the search; it must lie within the CPUs the process may use and share
 	// none with EngineCPUs.
 	EngineCPUs, ClientCPUs string
-	// Self is the path of this agentwatt binary, put in place of a leading
-	// "agentwatt" in a process-mode engine command (the sim example).
+	// Self is the path of this agentwatt binary: a sim job's engine is
+	// `Self sim serve --profile <engine.sim_profile>`, launched by the runner
+	// (a submission never names a program).
 	Self string
+	// EngineUser is the user a process-mode engine (the sim) runs as, apart
+	// from the runner so that it cannot read the key or the runner's
+	// environment: a name, uid or uid:gid. Empty: nobody when the runner
+	// runs as root, else the runner's own user.
+	EngineUser string
+	// Secrets resolves the secrets a job's engine.secrets names; nil fails
+	// every job that names one.
+	Secrets SecretStore
 	// Seed makes the replay reproducible (default 1).
 	Seed uint64
 	// ScanEvery is how often the spool is scanned for bundles to upload
@@ -178,6 +193,9 @@ type Runner struct {
 	signer  *bundle.Signer
 	metrics *runnerMetrics
 
+	engineUser *engine.User // nil: the runner's own
+	simBin     string       // Self, where the engine user can execute it (Run)
+
 	mu     sync.Mutex
 	active map[string]int // job → attempt held by this process (the spool scanner leaves it alone)
 	scanMu sync.Mutex     // one spool scan at a time
@@ -188,14 +206,27 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	eu, err := engineUser(cfg.EngineUser)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	m, err := newRunnerMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
 	return &Runner{
 		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
+		engineUser: eu, simBin: cfg.Self,
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
 	}, nil
+}
+
+// engineUser resolves Config.EngineUser.
+func engineUser(name string) (*engine.User, error) {
+	if name == "" {
+		return engine.DefaultEngineUser()
+	}
+	return engine.LookupUser(name)
 }
 
 // KeyID is the KeyID of the runner's signing key.
@@ -222,6 +253,18 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	if err := hideProcess(); err != nil {
+		return err
+	}
+	if r.cfg.Pool == spec.Sim {
+		bin, cleanup, err := engine.ExecutableFor(r.cfg.Self, r.engineUser)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		r.simBin = bin
+	}
+	r.log.Info().Str("engine_user", r.engineUser.String()).Msg("engines run apart from the runner")
 	if n, err := engine.ReapOrphans(ctx, r.engineDir(), r.log); err != nil {
 		r.log.Warn().Err(err).Msg("reap orphan engines")
 	} else if n > 0 {

@@ -35,9 +35,6 @@ type WorkloadResolver interface {
 
 // IntakeConfig configures the intake API.
 type IntakeConfig struct {
-	// AllowProcessMode accepts engine.command outside the sim (operators'
-	// trusted engines only).
-	AllowProcessMode bool
 	// Workloads pins workload names to digests; nil leaves references as given.
 	Workloads WorkloadResolver
 }
@@ -122,7 +119,7 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sub, err := spec.Parse("", body, spec.WithProcessMode(in.cfg.AllowProcessMode))
+	sub, err := spec.Parse("", body)
 	if err != nil {
 		var probs spec.Problems
 		if errors.As(err, &probs) {

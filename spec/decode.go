@@ -58,12 +58,14 @@ func firstKeyPos(root ast.Node) position {
 
 // addAt records a problem. field is the dotted path ("" for the document)
 // and becomes the message's prefix.
+// Field and message are made printable: a key may be hostile text.
 func (d *decoder) addAt(p position, field, msg string) {
 	if field != "" {
-		msg = field + ": " + msg
 		d.bad[field] = true
+		field = printable(field)
+		msg = field + ": " + msg
 	}
-	d.probs = append(d.probs, Problem{File: d.file, Line: p.line, Col: p.col, Field: field, Message: msg})
+	d.probs = append(d.probs, Problem{File: d.file, Line: p.line, Col: p.col, Field: field, Message: printable(msg)})
 }
 
 // at returns where the value of path is, or the nearest enclosing field's
@@ -231,6 +233,10 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string, at posi
 		}
 		seen[key] = kp
 		fi, found := lookupField(fields, key)
+		if why, ok := retiredFields[fpath]; ok && !found {
+			d.addAt(kp, fpath, why)
+			continue
+		}
 		if !found {
 			where := path
 			if where == "" {
@@ -252,6 +258,14 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string, at posi
 			d.addAt(at, joinPath(path, f.name), "required field is missing")
 		}
 	}
+}
+
+// retiredFields are fields that a submission may no longer hold, with why
+// and what to write instead.
+var retiredFields = map[string]string{
+	"engine.command": "a submission cannot choose a program for the runner to execute: use engine.image " +
+		"(a container pinned by digest) or, for the simulated engine, engine.sim_profile (the runner launches " +
+		"its own sim); a process-mode engine is configured by the runner's operator, never by a submission",
 }
 
 func lookupField(fields []fieldInfo, key string) (fieldInfo, bool) {

@@ -3,13 +3,19 @@
 // A submission (apiVersion agentwatt.dev/v1, kind Submission) is a YAML
 // document that describes one serving configuration: the model and its
 // weights, the hardware, the framework, how to start the engine (a container
-// pinned by digest, or a command for the sim), declared optimizations, and
+// pinned by digest, or a profile of the simulated engine, which the runner
+// launches itself: a submission never names a program to run), the secrets
+// the engine needs by name, declared optimizations, and
 // what to benchmark (workload, tiers, rules version, profile). Parse reads
 // one and returns every problem it finds, each located as FILE:LINE:COL:
 // syntax errors, unknown fields (with the likely intended one), duplicate
 // keys, wrong types, missing fields, and the spec's own rules (a pinned
-// image, process mode only for the sim, a ready_timeout within the profile's
-// bounds, known tiers, profile and rules version). Hostile input is refused
+// image, no engine.command, the sim profile only for the sim, a ready_timeout
+// within the profile's bounds, known tiers, profile and rules version). A
+// submission is published with its job and shown on terminals, so no string
+// may hold a control character (control.go) and no credential may be
+// written in engine.env or engine.args (credentials.go): engine.secrets
+// names them for the runner's secret store. Hostile input is refused
 // cheaply: files over 1 MiB, non-UTF-8 bytes, too many tokens, deep nesting
 // and alias bombs never reach the decoder (guard.go, document.go).
 //

@@ -23,7 +23,15 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	for _, s := range []string{"", "a", "[", "{", "- - -", "&a [*a]", "*a", "? ? ?", "!!binary x", "a: !!str", "<<: {}",
-		baseDoc, imageDoc, strings.Repeat("[", 100), "a: &a b\nc: *a\n", "\xef\xbb\xbfa: 1\n", "a: \"\\u0000\"\n"} {
+		baseDoc, imageDoc, strings.Repeat("[", 100), "a: &a b\nc: *a\n", "\xef\xbb\xbfa: 1\n", "a: \"\\u0000\"\n",
+		// The checks of issue 10: a program named by the spec, escape codes,
+		// credentials in env and args, secrets by name.
+		edit(baseDoc, "  sim_profile: tiny", "  command: [sh, -c, \"cat runner.key; cat /proc/$PPID/environ\"]"),
+		edit(baseDoc, "name: sim-tiny", `name: "sim\e[2J\e]0;x\a"`),
+		edit(baseDoc, "revision: tiny", `revision: "tiny\u009b"`),
+		edit(imageDoc, "  ready_timeout", "  env: {HF_TOKEN: hf_abcdefghijklmnopqrstuvwxyz0123}\n  ready_timeout"),
+		edit(imageDoc, "  ready_timeout", "  args: [--api-key, sk-abcdefghijklmnopqrstuvwxyz]\n  secrets: [HF_TOKEN]\n  ready_timeout"),
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

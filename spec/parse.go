@@ -10,11 +10,11 @@ import (
 // error, when the document is not a valid submission, is Problems: every
 // problem found, each with its line and column. Parse fills in defaults
 // (engine.health_path) on success.
-func Parse(filename string, data []byte, opts ...Option) (*Submission, error) {
+func Parse(filename string, data []byte) (*Submission, error) {
 	d := newDecoder(filename, KindSubmission)
 	var s Submission
 	if d.decodeDocument(data, &s) {
-		c := checker{d: d, o: buildOptions(opts), s: &s}
+		c := checker{d: d, s: &s}
 		c.run()
 	}
 	if len(d.probs) > 0 {
@@ -27,7 +27,7 @@ func Parse(filename string, data []byte, opts ...Option) (*Submission, error) {
 
 // ParseFile reads and parses the submission in path. A file over
 // MaxFileSize is refused without reading it all.
-func ParseFile(path string, opts ...Option) (*Submission, error) {
+func ParseFile(path string) (*Submission, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -41,16 +41,16 @@ func ParseFile(path string, opts ...Option) (*Submission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return Parse(path, data, opts...)
+	return Parse(path, data)
 }
 
 // Validate checks a submission built or changed in code (a retest with a new
 // image, say) by the rules Parse applies after decoding. Its Problems have
 // no positions.
-func (s *Submission) Validate(opts ...Option) error {
+func (s *Submission) Validate() error {
 	d := newDecoder("", KindSubmission)
 	d.noPos = true
-	c := checker{d: d, o: buildOptions(opts), s: s}
+	c := checker{d: d, s: s}
 	c.run()
 	if len(d.probs) > 0 {
 		return d.probs

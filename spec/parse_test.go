@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,9 +35,9 @@ func golden(t *testing.T, path, got string) {
 var problemLine = regexp.MustCompile(`^[a-z0-9/_.-]+\.yaml:[1-9][0-9]*:[1-9][0-9]*: \S`)
 
 // problemsOf parses and returns the problems, failing when there are none.
-func problemsOf(t *testing.T, file string, data []byte, opts ...Option) Problems {
+func problemsOf(t *testing.T, file string, data []byte) Problems {
 	t.Helper()
-	s, err := Parse(file, data, opts...)
+	s, err := Parse(file, data)
 	if err == nil {
 		t.Fatalf("Parse(%s) accepted an invalid document", file)
 	}
@@ -100,7 +101,7 @@ func TestParseInvalidFacts(t *testing.T) {
 			":14:13: system.topology: want a string, got a list",
 			":15:18: system.power_limit_w: want an integer, got a number",
 			`:18:12: framework.version: want a string, got a number (quote it: "0.10")`,
-			":20:12: engine.command: want a list of strings, got a string",
+			":20:16: engine.sim_profile: want a string, got a list",
 			":22:27: engine.env.CUDA_VISIBLE_DEVICES: want a string, got an integer",
 			":23:18: engine.ready_timeout: want a duration",
 			":25:19: optimizations.kv_cache_reuse: want true or false, got a string",
@@ -112,7 +113,23 @@ func TestParseInvalidFacts(t *testing.T) {
 			":13:1: framework.version: required field is missing",
 			":15:1: engine.ready_timeout: required field is missing"}},
 		{"unpinned-image", []string{`:19:10: engine.image: image "vllm/vllm-openai:latest" is not pinned`}},
-		{"process-mode", []string{":19:12: engine.command: process mode"}},
+		{"engine-command", []string{":22:3: engine.command: a submission cannot choose a program for the runner to execute"}},
+		{"control-chars", []string{
+			`:7:9: metadata.name: holds the control character U+001B (ESC) at character 4`,
+			`:11:13: model.revision: holds the control character U+009B (CSI)`,
+			`:19:12: framework.version: holds the control character U+000D (CR)`,
+			`:23:15: engine.env.SIM\x1bX: the name holds the control character U+001B (ESC)`,
+			`:24:15: engine.env.SIM_NOTE: holds the control character U+0009 (TAB)`,
+			`:27:10: optimizations.notes: holds the control character U+0007 (BEL) at character 42`}},
+		{"credential-env", []string{
+			`:22:30: engine.args[2]: looks like an API secret key (sk-…)`,
+			`:24:15: engine.env.HF_TOKEN: HF_TOKEN names a credential`, "engine.secrets",
+			`:25:28: engine.env.AWS_SECRET_ACCESS_KEY: AWS_SECRET_ACCESS_KEY names a credential`,
+			`:26:17: engine.env.MY_SETTING: the value looks like a GitHub token`,
+			`:28:26: engine.secrets[1]: secret NGC_API_KEY is listed twice`,
+			`:28:39: engine.secrets[2]: "not a name" is not an environment variable name`,
+			`:28:53: engine.secrets[3]: PATH is set by the runner`,
+			`:28:59: engine.secrets[4]: MY_SETTING is also set in engine.env`}},
 		{"ready-timeout", []string{":20:18: engine.ready_timeout: 3h0m0s is outside the quick profile's bounds [5s, 1h0m0s]"}},
 		{"unknown-tier-profile", []string{
 			`:23:16: benchmark.tiers[1]: unknown tier "t30"`,
@@ -126,7 +143,7 @@ func TestParseInvalidFacts(t *testing.T) {
 		{"empty", []string{":1:1: file is empty"}},
 		{"not-a-mapping", []string{":1:1: a Submission is a YAML mapping of fields, not a list"}},
 		{"tags-and-merge", []string{"merge keys (<<) are not supported", "tag !custom is not supported", "alias *nope refers to no anchor"}},
-		{"image-and-command", []string{"exclude each other", "needs retest.image_template"}},
+		{"image-and-sim-profile", []string{"exclude each other", "needs retest.image_template"}},
 		{"no-engine", []string{"the sim framework runs only on the sim accelerator", ":7:1: engine: needs image"}},
 	}
 	for _, tt := range tests {
@@ -253,19 +270,19 @@ func TestParseFileTooLarge(t *testing.T) {
 	}
 }
 
-func TestProcessModeOption(t *testing.T) {
-	const file = "testdata/invalid/process-mode.yaml"
-	data, err := os.ReadFile(file)
+// TestSecretsByName: engine.secrets names what the runner fills in; the
+// names are in the canonical form (and so in the job), values never.
+func TestSecretsByName(t *testing.T) {
+	s := mustParse(t, edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF_TOKEN]\n  env: {TOKENIZERS_PARALLELISM: \"false\", HF_HUB_OFFLINE: \"1\"}\n  ready_timeout: 20m"))
+	if !slices.Equal(s.Engine.Secrets, []string{"HF_TOKEN"}) {
+		t.Errorf("secrets %v, want [HF_TOKEN]", s.Engine.Secrets)
+	}
+	c, err := s.Canonical()
 	if err != nil {
 		t.Fatal(err)
 	}
-	problemsOf(t, file, data, WithProcessMode(false))
-	s, err := Parse(file, data, WithProcessMode(true))
-	if err != nil {
-		t.Fatalf("with process mode allowed: %v", err)
-	}
-	if !s.Engine.ProcessMode() || s.Pool() != "h200x8" {
-		t.Errorf("ProcessMode() = %v, Pool() = %q", s.Engine.ProcessMode(), s.Pool())
+	if !strings.Contains(string(c), `"secrets":["HF_TOKEN"]`) {
+		t.Errorf("canonical form lacks the secret's name: %s", c)
 	}
 }
 
@@ -302,7 +319,7 @@ func TestExamples(t *testing.T) {
 		file      string
 		pool      string
 		topology  string
-		process   bool
+		sim       bool
 		specMeth  string
 		disaggred bool
 	}{
@@ -323,8 +340,8 @@ func TestExamples(t *testing.T) {
 			if s.System.Topology != tt.topology {
 				t.Errorf("topology = %q, want %q", s.System.Topology, tt.topology)
 			}
-			if s.Engine.ProcessMode() != tt.process {
-				t.Errorf("ProcessMode() = %v, want %v", s.Engine.ProcessMode(), tt.process)
+			if s.Engine.Sim() != tt.sim {
+				t.Errorf("Sim() = %v, want %v", s.Engine.Sim(), tt.sim)
 			}
 			meth := ""
 			if s.Optimizations != nil && s.Optimizations.SpeculativeDecoding != nil {
@@ -336,10 +353,16 @@ func TestExamples(t *testing.T) {
 			if (s.System.Disaggregation != nil) != tt.disaggred {
 				t.Errorf("disaggregation = %+v", s.System.Disaggregation)
 			}
-			if !tt.process && !strings.Contains(s.Engine.Image, "@sha256:") {
+			if tt.sim {
+				if s.Engine.SimProfile == "" || len(s.Engine.Args) > 0 {
+					t.Errorf("sim engine %+v: want a profile and no args (the runner writes the command line)", s.Engine)
+				}
+				return
+			}
+			if !strings.Contains(s.Engine.Image, "@sha256:") {
 				t.Errorf("image %q is not pinned", s.Engine.Image)
 			}
-			if !slicesContainsSubstr(append(append([]string{}, s.Engine.Command...), s.Engine.Args...), "{port}") {
+			if !slicesContainsSubstr(s.Engine.Args, "{port}") {
 				t.Errorf("no {port} in the command line: the runner could not choose the port")
 			}
 		})

@@ -38,6 +38,7 @@ var fieldPatterns = map[string]*regexp.Regexp{
 	"framework.name":       reLowerName,
 	"framework.version":    reNoSpace,
 	"engine.image":         reImage,
+	"engine.sim_profile":   reLowerName,
 	"engine.health_path":   reHealthPath,
 	"engine.ready_timeout": reDuration,
 	"optimizations.speculative_decoding.method": reLowerName,

@@ -42,7 +42,18 @@ func schemaVerdict(t *testing.T, sch *jsonschema.Schema, doc string) error {
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
-		return err
+		// YAMLToJSON writes control characters as \x1b, which JSON has
+		// not: go through Go values instead.
+		var v any
+		if yerr := yaml.Unmarshal([]byte(doc), &v); yerr != nil {
+			return err
+		}
+		if js, err = json.Marshal(v); err != nil {
+			return err
+		}
+		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(js)); err != nil {
+			return err
+		}
 	}
 	return sch.Validate(inst)
 }
@@ -65,7 +76,7 @@ framework:
   name: sim
   version: "1"
 engine:
-  command: [agentwatt, sim, serve]
+  sim_profile: tiny
   ready_timeout: 30s
 benchmark:
   workload: agentic-coding-sample
@@ -78,7 +89,7 @@ benchmark:
 var imageDoc = edit(baseDoc,
 	"  accelerator: sim\n  accelerators: 1", "  accelerator: h200\n  accelerators: 8",
 	"  name: sim\n  version: \"1\"", "  name: vllm\n  version: 0.11.0",
-	"  command: [agentwatt, sim, serve]", "  image: vllm/vllm-openai:v0.11.0@sha256:"+strings.Repeat("ab", 32),
+	"  sim_profile: tiny", "  image: vllm/vllm-openai:v0.11.0@sha256:"+strings.Repeat("ab", 32),
 	"  id: sim", "  id: meta-llama/Llama-3.1-70B-Instruct",
 	"  profile: quick", "  profile: official",
 	"  ready_timeout: 30s", "  ready_timeout: 20m")
@@ -134,13 +145,21 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		{"version as number", edit(imageDoc, "version: 0.11.0", "version: 0.10"), false},
 		{"unpinned image", edit(imageDoc, "@sha256:"+strings.Repeat("ab", 32), ""), false},
 		{"short digest", edit(imageDoc, strings.Repeat("ab", 32), "abcd"), false},
-		{"image and command", edit(imageDoc, "  ready_timeout: 20m", "  command: [x]\n  ready_timeout: 20m"), false},
-		{"neither image nor command", edit(baseDoc, "  command: [agentwatt, sim, serve]\n", ""), false},
-		{"empty command", edit(baseDoc, "[agentwatt, sim, serve]", "[]"), false},
-		{"empty command word", edit(baseDoc, "[agentwatt, sim, serve]", "[agentwatt, \"\"]"), false},
-		{"process mode outside sim", edit(imageDoc, "  image: vllm", "  command: [vllm, serve]\n  x-image: vllm"), false},
-		{"process mode outside sim only", edit(imageDoc, "  image: vllm/vllm-openai:v0.11.0@sha256:"+strings.Repeat("ab", 32), "  command: [vllm, serve]"), false},
-		{"sim accelerator, vllm framework", edit(baseDoc, "  command: [agentwatt, sim, serve]", "  image: a/b@sha256:"+strings.Repeat("ab", 32), "  name: sim\n", "  name: vllm\n"), false},
+		{"image and sim profile", edit(imageDoc, "  ready_timeout: 20m", "  sim_profile: tiny\n  ready_timeout: 20m"), false},
+		{"neither image nor sim profile", edit(baseDoc, "  sim_profile: tiny\n", ""), false},
+		{"sim profile empty", edit(baseDoc, "sim_profile: tiny", "sim_profile: \"\""), false},
+		{"sim profile upper-case", edit(baseDoc, "sim_profile: tiny", "sim_profile: Tiny"), false},
+		{"engine.command", edit(baseDoc, "  sim_profile: tiny", "  sim_profile: tiny\n  command: [sh, -c, \"cat runner.key\"]"), false},
+		{"engine.command alone", edit(baseDoc, "  sim_profile: tiny", "  command: [agentwatt, sim, serve]"), false},
+		{"engine.command with an image", edit(imageDoc, "  ready_timeout: 20m", "  command: [vllm, serve]\n  ready_timeout: 20m"), false},
+		{"sim profile outside sim", edit(imageDoc, "  image: vllm/vllm-openai:v0.11.0@sha256:"+strings.Repeat("ab", 32), "  sim_profile: tiny"), false},
+		{"sim with args", edit(baseDoc, "  ready_timeout", "  args: [--profiles, /work/runner.key]\n  ready_timeout"), false},
+		{"sim accelerator, vllm framework", edit(baseDoc, "  sim_profile: tiny", "  image: a/b@sha256:"+strings.Repeat("ab", 32), "  name: sim\n", "  name: vllm\n"), false},
+		{"sim framework with an image", edit(baseDoc, "  sim_profile: tiny", "  image: a/b@sha256:"+strings.Repeat("ab", 32)), false},
+		{"secrets", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF_TOKEN, NGC_API_KEY]\n  ready_timeout: 20m"), true},
+		{"secret name", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF-TOKEN]\n  ready_timeout: 20m"), false},
+		{"secret twice", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF_TOKEN, HF_TOKEN]\n  ready_timeout: 20m"), false},
+		{"secrets not a list", edit(imageDoc, "  ready_timeout: 20m", "  secrets: HF_TOKEN\n  ready_timeout: 20m"), false},
 		{"h200, sim framework", edit(imageDoc, "  name: vllm\n", "  name: sim\n"), false},
 		{"ready_timeout integer", edit(baseDoc, "ready_timeout: 30s", "ready_timeout: 30"), false},
 		{"ready_timeout words", edit(baseDoc, "ready_timeout: 30s", "ready_timeout: thirty seconds"), false},
@@ -160,8 +179,9 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		{"rules unknown", edit(baseDoc, "rules: v1", "rules: v2"), false},
 		{"workload name", edit(baseDoc, "agentic-coding-sample", "Agentic Coding"), false},
 		{"retest without template", edit(imageDoc, "benchmark:", "retest: {on_new_framework_release: true}\nbenchmark:"), false},
-		{"retest of a process", edit(baseDoc, "benchmark:", "retest: {on_new_framework_release: true, image_template: \"a/b:{version}\"}\nbenchmark:"), false},
+		{"retest of the sim", edit(baseDoc, "benchmark:", "retest: {on_new_framework_release: true, image_template: \"a/b:{version}\"}\nbenchmark:"), false},
 		{"template without version", edit(imageDoc, "benchmark:", "retest: {image_template: \"vllm/vllm-openai:latest\"}\nbenchmark:"), false},
+		{"ESC in a name", edit(baseDoc, "name: sim-tiny", `name: "sim\u001b[31m"`), false},
 		{"not a mapping", "- a\n- b\n", false},
 	}
 	for _, tt := range tests {
@@ -185,7 +205,17 @@ func TestSchemaGoOnlyChecks(t *testing.T) {
 	tests := []struct{ name, doc string }{
 		{"ready_timeout outside the profile's bounds", edit(baseDoc, "ready_timeout: 30s", "ready_timeout: 3h")},
 		{"ready_timeout zero", edit(baseDoc, "ready_timeout: 30s", "ready_timeout: 0s")},
-		{"placeholder other than {port}", edit(baseDoc, "  ready_timeout", "  args: [\"--port={PORT}\"]\n  ready_timeout")},
+		{"placeholder other than {port}", edit(imageDoc, "  ready_timeout", "  args: [\"--port={PORT}\"]\n  ready_timeout")},
+		{"ESC in the notes", edit(baseDoc, "benchmark:", "optimizations: {notes: \"\\u001b]0;title\\u0007\"}\nbenchmark:")},
+		{"BEL in the notes", edit(baseDoc, "benchmark:", "optimizations: {notes: \"ding\\u0007\"}\nbenchmark:")},
+		{"C1 CSI in a revision", edit(baseDoc, "revision: tiny", `revision: "tiny\u009b2J"`)},
+		{"DEL in an arg", edit(imageDoc, "  ready_timeout", "  args: [\"--x\\u007f\"]\n  ready_timeout")},
+		{"credential by name in env", edit(imageDoc, "  ready_timeout", "  env: {HF_TOKEN: abc}\n  ready_timeout")},
+		{"credential by shape in env", edit(imageDoc, "  ready_timeout", "  env: {X: AKIAIOSFODNN7EXAMPLE}\n  ready_timeout")},
+		{"credential by shape in args", edit(imageDoc, "  ready_timeout", "  args: [--token, hf_abcdefghijklmnopqrstuvwxyz0123]\n  ready_timeout")},
+		{"secret also in env", edit(imageDoc, "  ready_timeout", "  env: {HF_HOME: /x}\n  secrets: [HF_HOME]\n  ready_timeout")},
+		{"secret the runner sets", edit(imageDoc, "  ready_timeout", "  secrets: [DOCKER_HOST]\n  ready_timeout")},
+		{"loader variable for the sim", edit(baseDoc, "  ready_timeout", "  env: {LD_PRELOAD: /tmp/x.so}\n  ready_timeout")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +245,8 @@ func TestSchemaOnFiles(t *testing.T) {
 		"ready-timeout":      "profile bounds are Go-only",
 		"tags-and-merge":     "merge keys and undefined aliases are YAML-level",
 		"crlf-unknown-field": "same as unknown-field",
+		"control-chars":      "control characters are Go-only",
+		"credential-env":     "credentials and reserved names are Go-only",
 	}
 	files, _ := filepath.Glob("testdata/*/*.yaml")
 	examples, _ := filepath.Glob("../examples/submissions/*.yaml")
@@ -376,5 +408,9 @@ func TestSchemaEnumsAndPatterns(t *testing.T) {
 	env := schemaNode(t, root, "engine.env")["propertyNames"].(map[string]any)
 	if env["pattern"] != reEnvName.String() {
 		t.Errorf("engine.env names: schema pattern %v, Go pattern %s", env["pattern"], reEnvName)
+	}
+	secrets := schemaNode(t, root, "engine.secrets")["items"].(map[string]any)
+	if secrets["pattern"] != reEnvName.String() {
+		t.Errorf("engine.secrets: schema pattern %v, Go pattern %s", secrets["pattern"], reEnvName)
 	}
 }

@@ -106,18 +106,27 @@ type Framework struct {
 }
 
 // Engine says how the runner starts the engine under test: a container image
-// pinned by digest, or (process mode, for the sim and operators' trusted
-// engines) a command.
+// pinned by digest, or the simulated engine by its profile name. A
+// submission never names a program: the runner launches its own sim, and
+// any other process-mode engine is an operator's setting on the runner.
 type Engine struct {
 	// Image is a container image pinned by digest: name[:tag]@sha256:<64 hex>.
 	Image string `json:"image,omitempty"`
-	// Command is the program and its first arguments (process mode).
-	Command []string `json:"command,omitempty"`
-	// Args follow the image's entrypoint or the command. "{port}" is replaced
-	// by the port the runner picks for the engine.
+	// SimProfile names a profile of the simulated engine ('agentwatt sim
+	// profiles'); the runner launches its own sim with it. Only for the sim
+	// framework on the sim accelerator.
+	SimProfile string `json:"sim_profile,omitempty"`
+	// Args follow the image's entrypoint. "{port}" is replaced by the port
+	// the runner picks. The sim takes none: the runner writes its command
+	// line.
 	Args []string `json:"args,omitempty"`
-	// Env is added to the engine's environment.
+	// Env is added to the engine's environment. It is published with the
+	// job: a credential goes in Secrets, never here.
 	Env map[string]string `json:"env,omitempty"`
+	// Secrets names environment variables that the runner fills from its
+	// own secret store at launch (e.g. HF_TOKEN); the values never appear in
+	// the spec, the job or the bundle.
+	Secrets []string `json:"secrets,omitempty"`
 	// HealthPath answers 200 once the engine serves; Parse fills in
 	// DefaultHealthPath when it is absent.
 	HealthPath string `json:"health_path,omitempty"`
@@ -126,9 +135,9 @@ type Engine struct {
 	ReadyTimeout Duration `json:"ready_timeout"`
 }
 
-// ProcessMode reports whether the engine is started as a process (Command)
-// rather than a container.
-func (e Engine) ProcessMode() bool { return len(e.Command) > 0 }
+// Sim reports whether the engine is the simulated engine (SimProfile), which
+// the runner launches itself, rather than a container.
+func (e Engine) Sim() bool { return e.SimProfile != "" }
 
 // Optimizations are declared by the vendor and published with the result.
 type Optimizations struct {

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -12,7 +13,6 @@ import (
 // is not judged again.
 type checker struct {
 	d *decoder
-	o options
 	s *Submission
 }
 
@@ -81,6 +81,7 @@ func (c *checker) run() {
 	if s.Kind != KindSubmission {
 		c.bad("kind", "kind %q is not %q", s.Kind, KindSubmission)
 	}
+	c.controls() // first: a field with a control character is reported as such
 	c.metadata()
 	c.model()
 	c.system()
@@ -153,14 +154,10 @@ func (c *checker) system() {
 func (c *checker) engine() {
 	e := c.s.Engine
 	switch {
-	case e.Image != "" && len(e.Command) > 0:
-		c.bad("engine.command", "engine.image and engine.command exclude each other: run a container or a process, not both")
-	case e.Image == "" && len(e.Command) == 0:
-		if c.written("engine.command") {
-			c.bad("engine.command", "must not be empty")
-		} else {
-			c.bad("engine", "needs image (a container pinned by digest) or command (process mode)")
-		}
+	case e.Image != "" && e.SimProfile != "":
+		c.bad("engine.sim_profile", "engine.image and engine.sim_profile exclude each other: a container or the simulated engine, not both")
+	case e.Image == "" && e.SimProfile == "" && !c.d.bad["engine.command"] && !c.d.bad["engine.sim_profile"]:
+		c.bad("engine", "needs image (a container pinned by digest) or sim_profile (the simulated engine, for framework sim)")
 	}
 	if e.Image != "" {
 		if !strings.Contains(e.Image, "@sha256:") {
@@ -169,32 +166,68 @@ func (c *checker) engine() {
 			c.match("engine.image", e.Image, false, "an image reference name[:tag]@sha256:<64 hex digits>")
 		}
 	}
-	for i, a := range e.Command {
-		if a == "" {
-			c.bad(fmt.Sprintf("engine.command[%d]", i), "must not be empty")
-		}
-		c.placeholders(fmt.Sprintf("engine.command[%d]", i), a)
+	c.match("engine.sim_profile", e.SimProfile, false, "a sim profile name (lower-case, e.g. b300x8-like; see 'agentwatt sim profiles')")
+	sim := c.s.Framework.Name == Sim && c.s.System.Accelerator == Sim
+	switch {
+	case e.SimProfile != "" && !sim:
+		c.bad("engine.sim_profile", "the simulated engine runs only for the sim framework on the sim accelerator; use engine.image")
+	case e.Image != "" && c.s.Framework.Name == Sim:
+		c.bad("engine.image", "the sim framework is launched by the runner from engine.sim_profile, not from an image")
+	}
+	if e.SimProfile != "" && len(e.Args) > 0 {
+		c.bad("engine.args", "the runner writes the simulated engine's command line from engine.sim_profile; engine.args is for containers")
 	}
 	for i, a := range e.Args {
-		c.placeholders(fmt.Sprintf("engine.args[%d]", i), a)
-	}
-	if e.ProcessMode() && !c.o.allowProcessMode && !(c.s.Framework.Name == Sim && c.s.System.Accelerator == Sim) {
-		c.bad("engine.command", "process mode (engine.command) runs the engine outside a container and is accepted only for the sim framework on the sim accelerator; use engine.image (an operator can allow process mode for trusted engines)")
-	}
-	keys := make([]string, 0, len(e.Env))
-	for k := range e.Env {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !reEnvName.MatchString(k) {
-			c.bad("engine.env."+k, "%q is not an environment variable name", k)
+		path := fmt.Sprintf("engine.args[%d]", i)
+		c.placeholders(path, a)
+		if what := credentialShape(a); what != "" {
+			c.bad(path, "looks like %s: a credential written in the spec is published with the job; put it in the runner's secret store, name it in engine.secrets and let the engine read it from its environment", what)
 		}
 	}
+	c.env(e)
 	c.match("engine.health_path", e.HealthPath, false, "a URL path starting with /")
 	if e.ReadyTimeout.Duration <= 0 {
 		c.bad("engine.ready_timeout", "must be positive")
 	}
+}
+
+// env checks engine.env and engine.secrets: variable names, no credential
+// written as a value, and, for the simulated engine (a process the runner
+// starts on itself), no variable of the dynamic loader or the Go runtime.
+func (c *checker) env(e Engine) {
+	for _, k := range slices.Sorted(maps.Keys(e.Env)) {
+		path := "engine.env." + k
+		switch {
+		case !reEnvName.MatchString(k):
+			c.bad(path, "%q is not an environment variable name", k)
+		case e.Env[k] != "" && credentialName(k):
+			c.bad(path, "%s names a credential: a value written in the spec is published with the job; put it in the runner's secret store and list %s in engine.secrets instead", k, k)
+		case credentialShape(e.Env[k]) != "":
+			c.bad(path, "the value looks like %s: a credential written in the spec is published with the job; put it in the runner's secret store and list %s in engine.secrets instead", credentialShape(e.Env[k]), k)
+		case e.SimProfile != "" && runtimeVar(k):
+			c.bad(path, "the simulated engine runs on the runner itself: engine.env may not set %s (the dynamic loader's and the Go runtime's variables are the runner's)", k)
+		}
+	}
+	seen := map[string]bool{}
+	for i, name := range e.Secrets {
+		path := fmt.Sprintf("engine.secrets[%d]", i)
+		switch {
+		case !reEnvName.MatchString(name):
+			c.bad(path, "%q is not an environment variable name (a secret is named by the variable the engine reads it from)", name)
+		case seen[name]:
+			c.bad(path, "secret %s is listed twice", name)
+		case hasKey(e.Env, name):
+			c.bad(path, "%s is also set in engine.env: a variable is either a secret or a value", name)
+		case reservedSecret(name):
+			c.bad(path, "%s is set by the runner, not a secret", name)
+		}
+		seen[name] = true
+	}
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func (c *checker) placeholders(path, v string) {
@@ -272,8 +305,8 @@ func (c *checker) retest() {
 		if r.ImageTemplate == "" {
 			c.bad("retest.on_new_framework_release", "needs retest.image_template, the image of a new release")
 		}
-		if c.s.Engine.ProcessMode() {
-			c.bad("retest.on_new_framework_release", "retests run new release images; a process-mode engine cannot be retested")
+		if c.s.Engine.Sim() {
+			c.bad("retest.on_new_framework_release", "retests run new release images; the simulated engine cannot be retested")
 		}
 	}
 }

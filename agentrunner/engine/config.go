@@ -29,17 +29,24 @@ const (
 )
 
 // Config describes one engine launch. Command (process mode) or Image
-// (container mode) is set, never both.
+// (container mode) is set, never both. Command never comes from a
+// submission: it is the runner's own sim, or an engine its operator
+// configured.
 type Config struct {
 	JobID string // names the container and the state record
 
-	// From the spec's engine section.
+	// From the spec's engine section (and, for Command, the runner).
 	Command      []string          // process mode: program and first arguments
 	Image        string            // container mode: image pinned by digest
 	Args         []string          // after Command or the image's entrypoint; PortPlaceholder replaced
-	Env          map[string]string // the spec's env: all the engine gets (process mode adds PATH)
+	Env          map[string]string // the spec's env (process mode adds PATH, HOME, TMPDIR, LANG)
 	HealthPath   string            // answers 200 once the engine serves
 	ReadyTimeout time.Duration
+
+	// Secrets are the values of the spec's engine.secrets, resolved from the
+	// runner's secret store: in the engine's environment, never on a command
+	// line, in the state record or in a log line; LogTail masks them.
+	Secrets map[string]string
 
 	Port int    // serving port, picked by the caller (FreePort)
 	Host string // where the runner reaches the engine; default 127.0.0.1
@@ -56,6 +63,13 @@ type Config struct {
 	// StateDir holds a record of each running engine so that ReapOrphans can
 	// kill what a dead runner left; empty keeps no record.
 	StateDir string
+
+	// Process mode only. Dir is the engine's working directory, HOME and
+	// TMPDIR (MakeDir); empty: Start makes one and Stop removes it. User runs
+	// the engine as another, unprivileged user (LookupUser); nil: as the
+	// runner's own.
+	Dir  string
+	User *User
 
 	// Container mode only.
 	Runtime    string // "docker" (default) or "podman"; a path to the binary is accepted
@@ -113,12 +127,28 @@ func (c *Config) Validate() error {
 			return invalidf("env %s: value holds a NUL byte", k)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Secrets)) {
+		switch {
+		case !envKeyRe.MatchString(k):
+			return invalidf("secret %q: not a variable name", k)
+		case strings.ContainsRune(cfg.Secrets[k], 0):
+			return invalidf("secret %s: value holds a NUL byte", k)
+		case slices.Contains(runtimeKeep, k) || k == markEnv:
+			return invalidf("secret %s: a variable of the runner or the container runtime", k)
+		}
+		if _, ok := cfg.Env[k]; ok {
+			return invalidf("secret %s: also set in env", k)
+		}
+	}
 	if cfg.CPUs != "" {
 		if _, err := ParseCPUList(cfg.CPUs); err != nil {
 			return invalidf("cpus: %v", err)
 		}
 	}
 	if cfg.ProcessMode() {
+		if cfg.Dir != "" && (!filepath.IsAbs(cfg.Dir) || filepath.Clean(cfg.Dir) == "/") {
+			return invalidf("dir %q: want an absolute directory of the engine's own", cfg.Dir)
+		}
 		return nil
 	}
 	if !imageRe.MatchString(cfg.Image) {

@@ -21,7 +21,9 @@ const LabelJob = "dev.agentwatt.job"
 // with a private /tmp; no capabilities and no privilege gain; a process
 // limit; exactly the spec's env (and HOME=/tmp unless the spec sets HOME),
 // always as KEY=VALUE so that nothing is copied from the runner's own
-// environment; no mount but the model cache, read-only. All GPUs are
+// environment, and the secrets by name alone, their values copied from the
+// CLI's environment, where Start puts them and nothing else of the
+// runner's; no mount but the model cache, read-only. All GPUs are
 // passed: the runner owns the whole node for the job.
 func ContainerArgs(c Config) ([]string, error) {
 	if err := c.Validate(); err != nil {
@@ -62,6 +64,11 @@ func ContainerArgs(c Config) ([]string, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
 		args = append(args, "--env", k+"="+cfg.Env[k])
+	}
+	// A secret by name only: the CLI copies its value from its own
+	// environment (runtimeEnv), so that it is on no command line.
+	for _, k := range slices.Sorted(maps.Keys(cfg.Secrets)) {
+		args = append(args, "--env", k)
 	}
 	if cfg.ModelCache != "" {
 		args = append(args, "--mount", "type=bind,src="+cfg.ModelCache+",dst="+ModelMount+",readonly")

@@ -118,6 +118,36 @@ func TestContainerArgs(t *testing.T) {
 	}
 }
 
+// TestContainerSecrets: a secret reaches the container by name alone; its
+// value is in the CLI's environment (beside nothing else of the runner's),
+// never on the command line that ps, the state record and the bundle show.
+func TestContainerSecrets(t *testing.T) {
+	t.Setenv("AGENTWATT_S3_SECRET_KEY", "runner-s3-secret")
+	cfg := containerConfig()
+	cfg.Secrets = map[string]string{"HF_TOKEN": "hf_secretvalue0123456789"}
+	args, err := ContainerArgs(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := flagValues(args, "--env"), []string{"HOME=/tmp", "HF_HUB_OFFLINE=1", "VLLM_USE_V1=1", "HF_TOKEN"}; !slices.Equal(got, want) {
+		t.Errorf("--env = %q, want %q", got, want)
+	}
+	if strings.Contains(strings.Join(args, " "), "hf_secretvalue") {
+		t.Errorf("the secret's value is on the command line: %q", args)
+	}
+	env := runtimeEnv(os.Environ(), cfg.Secrets)
+	if !slices.Contains(env, "HF_TOKEN=hf_secretvalue0123456789") || strings.Contains(strings.Join(env, " "), "runner-s3-secret") {
+		t.Errorf("runtime CLI env = %q, want the secret and none of the runner's credentials", env)
+	}
+	for _, bad := range []string{"DOCKER_HOST", "PATH", markEnv, "1X"} {
+		c := containerConfig()
+		c.Secrets = map[string]string{bad: "x"}
+		if _, err := ContainerArgs(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("secret %s: err = %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+}
+
 func TestContainerArgsVariants(t *testing.T) {
 	t.Run("podman uses CDI", func(t *testing.T) {
 		cfg := containerConfig()
@@ -188,14 +218,17 @@ func TestConfigValidate(t *testing.T) {
 func TestRuntimeEnv(t *testing.T) {
 	in := []string{"PATH=/bin", "HOME=/root", "DOCKER_HOST=unix:///run/docker.sock", "AWS_SECRET_ACCESS_KEY=s",
 		"NATS_URL=nats://x", "AGENTWATT_S3_SECRET=s", "XDG_RUNTIME_DIR=/run/user/0"}
-	got := runtimeEnv(in)
-	want := []string{"PATH=/bin", "HOME=/root", "DOCKER_HOST=unix:///run/docker.sock", "XDG_RUNTIME_DIR=/run/user/0"}
+	got := runtimeEnv(in, map[string]string{"HF_TOKEN": "hf_x"})
+	want := []string{"PATH=/bin", "HOME=/root", "DOCKER_HOST=unix:///run/docker.sock", "XDG_RUNTIME_DIR=/run/user/0", "HF_TOKEN=hf_x"}
 	if !slices.Equal(got, want) {
 		t.Errorf("runtimeEnv = %q, want %q", got, want)
 	}
-	penv := processEnv(in, map[string]string{"B": "2", "A": "1"}, "m")
-	if want := []string{"PATH=/bin", "A=1", "B=2", markEnv + "=m"}; !slices.Equal(penv, want) {
+	penv := processEnv(append(in, "LANG=C.UTF-8"), "/tmp/e", map[string]string{"B": "2", "A": "1"}, map[string]string{"S": "v"}, "m")
+	if want := []string{"A=1", markEnv + "=m", "B=2", "HOME=/tmp/e", "LANG=C.UTF-8", "PATH=/bin", "S=v", "TMPDIR=/tmp/e"}; !slices.Equal(penv, want) {
 		t.Errorf("processEnv = %q, want %q", penv, want)
+	}
+	if penv := processEnv(nil, "/d", nil, nil, "m"); !slices.Contains(penv, "PATH="+defaultPath) {
+		t.Errorf("processEnv without a runner PATH = %q, want the default PATH", penv)
 	}
 }
 

@@ -4,13 +4,29 @@
 //
 // # Modes
 //
-// Process mode (Config.Command) is for the sim and for operators' own
-// trusted engines: the program runs with the spec's args ("{port}"
-// replaced) and an environment of only the runner's PATH and the spec's env.
+// Process mode (Config.Command) is for the runner's own sim and, later,
+// engines an operator configures on the runner; a submission never sets the
+// command (FromSpec leaves it empty). The program still runs apart from the
+// runner, since whatever it serves talks to hostile input: in a directory of
+// its own (Config.Dir or one MakeDir makes: cwd, HOME and TMPDIR), with an
+// environment of only PATH, LANG, LC_ALL, TZ, the spec's env and the secrets
+// (env.go), no descriptor beyond stdin, stdout and stderr (fds.go sets
+// close-on-exec on those the runner inherited), and as Config.User (user.go:
+// nobody when the runner is root), which cannot read the runner's 0600 key
+// or /proc/<runner>/environ. ExecutableFor gives that user a path to the
+// runner's binary when the binary's own directory is closed to it.
 // Container mode (Config.Image) runs the vendor's untrusted engine through
 // the docker or podman CLI, with the isolation DESIGN.md's threat model asks
 // for; ContainerArgs is the pure function that builds that command line, and
 // its tests are the specification of what the container may see.
+//
+// # Secrets
+//
+// Config.Secrets holds the values of the secrets a job names (a SecretDir
+// resolves them). They reach the engine's environment and nothing else: a
+// container gets them by name (--env NAME, the value in the CLI's own
+// environment, never on a command line or in the state record); LogTail
+// and MaskLog replace their values in the engine's log (mask.go).
 //
 // # Lifecycle
 //

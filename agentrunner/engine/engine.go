@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,6 +33,7 @@ type Engine struct {
 	pgid   int
 	argv   []string
 	record string // state record path; "" without a state dir
+	ownDir string // the engine's directory when Start made it; Stop removes it
 
 	done     chan struct{} // closed when the leader has exited and been reaped
 	mu       sync.Mutex
@@ -60,9 +63,16 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (*Engine, error)
 	}
 	var argv, env []string
 	pdeath := syscall.SIGKILL
+	ownDir := ""
 	if cfg.ProcessMode() {
+		if cfg.Dir == "" {
+			if cfg.Dir, err = MakeDir("", cfg.User); err != nil {
+				return nil, err
+			}
+			ownDir = cfg.Dir
+		}
 		argv = append(append([]string{}, cfg.Command...), cfg.args()...)
-		env = processEnv(os.Environ(), cfg.Env, mark)
+		env = processEnv(os.Environ(), cfg.Dir, cfg.Env, cfg.Secrets, mark)
 	} else {
 		if err := EnsureNetwork(ctx, cfg.Runtime, cfg.Network); err != nil {
 			return nil, err
@@ -72,9 +82,30 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (*Engine, error)
 			return nil, err
 		}
 		argv = append([]string{cfg.Runtime}, cargs...)
-		env = append(runtimeEnv(os.Environ()), markEnv+"="+mark)
+		env = append(runtimeEnv(os.Environ(), cfg.Secrets), markEnv+"="+mark)
 		pdeath = syscall.SIGTERM
 	}
+	e, err := start(ctx, cfg, argv, env, pdeath, log)
+	if err != nil {
+		if ownDir != "" {
+			os.RemoveAll(ownDir)
+		}
+		return nil, err
+	}
+	e.ownDir = ownDir
+	if cfg.StateDir != "" {
+		if err := e.writeRecord(mark); err != nil {
+			e.Stop(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// start runs argv with env: its own process group, the parent-death signal,
+// stdout and stderr in the log, no other descriptor, the CPU set and, in
+// process mode, the engine's directory and user.
+func start(ctx context.Context, cfg Config, argv, env []string, pdeath syscall.Signal, log zerolog.Logger) (*Engine, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, fmt.Errorf("engine %s: %w", argv[0], err)
@@ -91,23 +122,31 @@ func Start(ctx context.Context, cfg Config, log zerolog.Logger) (*Engine, error)
 		Path:        path,
 		Args:        argv,
 		Env:         env,
-		Stdout:      logFile,
+		Stdout:      logFile, // an *os.File: passed as fd 1 and 2, no copying goroutine
 		Stderr:      logFile,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: pdeath},
 	}
+	if cfg.ProcessMode() {
+		cmd.Dir = cfg.Dir
+		cmd.SysProcAttr.Credential = cfg.User.credential()
+	}
+	if err := closeOnExec(); err != nil {
+		return nil, fmt.Errorf("start engine: close the runner's descriptors on exec: %w", err)
+	}
 	if err := startWithCPUs(cmd, cfg.CPUs, log); err != nil {
+		if cfg.ProcessMode() {
+			return nil, fmt.Errorf("start engine %s as %s: %w", argv[0], cfg.User, err)
+		}
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	e := &Engine{cfg: cfg, log: log, cmd: cmd, pgid: cmd.Process.Pid, argv: argv, done: make(chan struct{})}
 	go e.wait()
-	e.log.Info().Int("pid", e.pgid).Str("engine", cfg.describe()).Int("port", cfg.Port).
-		Str("cpus", cfg.CPUs).Str("log", cfg.LogPath).Msg("engine started")
-	if cfg.StateDir != "" {
-		if err := e.writeRecord(mark); err != nil {
-			e.Stop(context.WithoutCancel(ctx))
-			return nil, err
-		}
+	ev := e.log.Info().Int("pid", e.pgid).Str("engine", cfg.describe()).Int("port", cfg.Port).
+		Str("cpus", cfg.CPUs).Str("log", cfg.LogPath)
+	if cfg.ProcessMode() {
+		ev = ev.Str("dir", cfg.Dir).Str("user", cfg.User.String())
 	}
+	ev.Strs("secrets", slices.Sorted(maps.Keys(cfg.Secrets))).Msg("engine started")
 	return e, nil
 }
 
@@ -221,8 +260,9 @@ func (e *Engine) Err() error {
 }
 
 // LogTail is the end of the engine's log, at most n bytes, from a line start
-// where one is near.
-func (e *Engine) LogTail(n int) string { return logTail(e.cfg.LogPath, n) }
+// where one is near, with the values of the secrets masked: it goes into
+// failure reasons, which the vendor and the job listing see.
+func (e *Engine) LogTail(n int) string { return MaskSecrets(logTail(e.cfg.LogPath, n), e.cfg.Secrets) }
 
 func logTail(path string, n int) string {
 	f, err := os.Open(path)
@@ -281,6 +321,11 @@ func (e *Engine) stop(ctx context.Context) error {
 	if e.record != "" {
 		if err := os.Remove(e.record); err != nil && !isNotExist(err) {
 			return fmt.Errorf("stop engine: %w", err)
+		}
+	}
+	if e.ownDir != "" {
+		if err := os.RemoveAll(e.ownDir); err != nil {
+			e.log.Warn().Err(err).Msg("remove the engine's directory")
 		}
 	}
 	e.log.Info().Int("pid", e.pgid).Msg("engine stopped")

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,12 +40,15 @@ func TestMain(m *testing.M) {
 //	exit      prints a line and exits 7
 //	runner    starts a spawner engine with the state dir from the env,
 //	          prints its pgid once ready, then waits to be killed
+//	probe     like sim, after printing what it can see of the runner
+//	          (probeReport, one JSON line) in its log
 func playRole(role string, args []string) int {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	port := fs.Int("port", 0, "listen port")
 	slow := fs.Duration("slow-start", 0, "sim slow start")
 	crash := fs.Int("crash-after", 0, "sim crash after N requests")
 	child := fs.String("child", "sleeper", "spawner's child role")
+	keyPath := fs.String("key", "", "probe: the runner key to try to read")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,6 +74,10 @@ func playRole(role string, args []string) int {
 		fmt.Printf("child %d\n", c.Process.Pid)
 		return serveSim(*port, *slow, *crash)
 	case "sim":
+		return serveSim(*port, *slow, *crash)
+	case "probe":
+		b, _ := json.Marshal(probe(*keyPath))
+		fmt.Printf("probe %s\n", b)
 		return serveSim(*port, *slow, *crash)
 	case "runner":
 		return runRunner()
@@ -112,6 +121,58 @@ func serveSim(port int, slow time.Duration, crash int) int {
 		srv.Stop()
 		return 3
 	}
+}
+
+// probeReport is what an engine process sees of the runner that started it:
+// what a hostile engine would try to take.
+type probeReport struct {
+	UID, GID   int
+	Groups     []int
+	Dir        string
+	Env        []string
+	KeyErr     string // reading the runner's key; "" when it could
+	Key        string
+	ParentErr  string // reading /proc/<runner>/environ
+	ParentEnv  string
+	FDs        []string // descriptors other than 0, 1, 2, the one listing them and the Go runtime's
+	CwdEntries []string
+}
+
+func probe(keyPath string) probeReport {
+	var r probeReport
+	r.UID, r.GID = os.Getuid(), os.Getgid()
+	r.Groups, _ = os.Getgroups()
+	r.Dir, _ = os.Getwd()
+	r.Env = os.Environ()
+	if b, err := os.ReadFile(keyPath); err != nil {
+		r.KeyErr = err.Error()
+	} else {
+		r.Key = string(b)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid())); err != nil {
+		r.ParentErr = err.Error()
+	} else {
+		r.ParentEnv = string(b)
+	}
+	if d, err := os.Open("/proc/self/fd"); err == nil {
+		names, _ := d.Readdirnames(-1)
+		self := strconv.Itoa(int(d.Fd()))
+		for _, n := range names {
+			target, _ := os.Readlink("/proc/self/fd/" + n)
+			// The Go runtime's own: its cgroup CPU limit files, the netpoller.
+			own := strings.HasPrefix(target, "/sys/fs/cgroup/") || strings.HasPrefix(target, "anon_inode:")
+			if n != "0" && n != "1" && n != "2" && n != self && !own {
+				r.FDs = append(r.FDs, n+" -> "+target)
+			}
+		}
+		d.Close()
+	}
+	if ents, err := os.ReadDir("."); err == nil {
+		for _, e := range ents {
+			r.CwdEntries = append(r.CwdEntries, e.Name())
+		}
+	}
+	return r
 }
 
 // runRunner is a runner that launches an engine and waits to be killed.

@@ -196,6 +196,6 @@ func removeContainer(ctx context.Context, runtime, job string) error {
 // runtimeCmd runs the container runtime's CLI with runtimeEnv.
 func runtimeCmd(ctx context.Context, runtime string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, runtime, args...)
-	cmd.Env = runtimeEnv(os.Environ())
+	cmd.Env = runtimeEnv(os.Environ(), nil)
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/agentrunner"
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
+	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/bundle"
@@ -37,6 +38,7 @@ type runnerFlags struct {
 	fixedAgents            int
 	idle, grace            time.Duration
 	engineCPUs, clientCPUs string
+	engineUser, secretsDir string
 	seed                   uint64
 }
 
@@ -78,11 +80,33 @@ share none with --engine-cpus. environment.json in the bundle records both
 lists and, for the client, the CPUs read back from every thread when the pin
 was applied and when it was lifted.
 
+A sim job's engine is this binary's own 'sim serve' with the profile the job
+names (engine.sim_profile): a submission never names a program to run. Every
+engine runs apart from the runner: in a fresh directory of its own (not
+WORK, which holds the key), with none of the runner's environment (only PATH,
+LANG, LC_ALL, TZ, the job's engine.env and its secrets), no inherited file
+descriptors and, when the runner runs as root, as --engine-user (default
+nobody), so that it can read neither the 0600 key nor /proc/<runner>/environ.
+The runner makes itself non-dumpable, so that an engine of its own user
+cannot read its /proc files or memory either. A container engine gets only
+the job's env and secrets, as the container user nobody.
+
+--secrets-dir DIR is the runner's secret store: one file per secret, named as
+the variable the engine reads (DIR/HF_TOKEN holds the token). A job names
+its secrets (engine.secrets: [HF_TOKEN]) and the runner fills them in at
+launch; a secret not in DIR fails the job in preflight, before any engine
+starts. Keep DIR readable by the runner's user only, and put there only what
+any engine of the pool may hold (any job may name any secret in it), never the
+runner's own credentials. Secret values never
+appear in job records, events, command lines or environment.json, and are
+masked in the engine log's tail that a failure reason quotes.
+
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
 quick checks; such a run is labelled mode "fixed".`
 	cmd.Example = `  agentwatt runner --pool sim --work-dir /var/lib/agentwatt-runner
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
   agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
+  agentwatt runner --secrets-dir /etc/agentwatt/secrets --engine-user agentwatt-engine
   agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --pool h200x8 --by alice`
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
@@ -100,6 +124,8 @@ quick checks; such a run is labelled mode "fixed".`
 	fl.DurationVar(&f.grace, "grace-period", 30*time.Second, "engine stop grace period (SIGTERM, then SIGKILL)")
 	fl.StringVar(&f.engineCPUs, "engine-cpus", "", "CPU list for the engine process (e.g. 2-15); empty: unrestricted")
 	fl.StringVar(&f.clientCPUs, "client-cpus", "", "CPU list the runner's threads (the load generator) are pinned to during a job's load, apart from --engine-cpus; recorded in the bundle")
+	fl.StringVar(&f.engineUser, "engine-user", "", "user that process-mode engines (the sim) run as: a name, uid or uid:gid (default: nobody when the runner runs as root, else the runner's own user)")
+	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 }
 
@@ -111,11 +137,17 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 			return fmt.Errorf("--client-cpus: %w", err)
 		}
 	}
+	if err := checkSecretsDir(f.secretsDir); err != nil {
+		return err
+	}
 	if f.key == "" {
 		f.key = filepath.Join(f.workDir, "runner.key")
 	}
 	key, err := bundle.LoadOrCreateKey(f.key)
 	if err != nil {
+		return fmt.Errorf("runner key: %w", err)
+	}
+	if err := agentrunner.CheckKeyOwner(f.key); err != nil {
 		return fmt.Errorf("runner key: %w", err)
 	}
 	cfg, closeHW, err := runnerHardware(a.log, f.pool)
@@ -145,6 +177,10 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.Workloads = blobstore.NewRegistry(st, filepath.Join(f.workDir, "cache"))
 	cfg.FixedAgents, cfg.IdleBaseline, cfg.GracePeriod = f.fixedAgents, f.idle, f.grace
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
+	cfg.EngineUser = f.engineUser
+	if f.secretsDir != "" {
+		cfg.Secrets = engine.SecretDir(f.secretsDir)
+	}
 	cfg.Metrics, cfg.Log = reg, a.log
 	r, err := agentrunner.New(cfg)
 	if err != nil {
@@ -153,6 +189,23 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	a.log.Info().Str("id", cfg.ID).Str("pool", cfg.Pool).Str("key", f.key).Str("key_id", r.KeyID()).
 		Msg("runner starting; its key must be enrolled ('agentwatt runner trust') for its bundles to verify")
 	return r.Run(ctx)
+}
+
+// checkSecretsDir refuses a secret store that is not a directory or that
+// group or others may read.
+func checkSecretsDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("--secrets-dir %s: not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("--secrets-dir %s (mode %04o): group or others may read it, an engine run as another user too; chmod 700 it",
+			dir, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // runnerHardware finds the node's GPUs and decides the pool: a sim runner

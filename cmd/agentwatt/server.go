@@ -23,7 +23,6 @@ func newServerCmd(a *app) *cobra.Command {
 		s3          s3Flags
 		listen      string
 		replicas    int
-		allowProc   bool
 		noDeadWatch bool
 	)
 	cmd := &cobra.Command{
@@ -65,7 +64,7 @@ ran out of deliveries into failed jobs with the reason. Vendors get tokens from
 				defer dead.Stop()
 			}
 			mux := http.NewServeMux()
-			bots.NewIntake(q, bots.IntakeConfig{AllowProcessMode: allowProc}, a.log.With().Str("component", "intake").Logger()).Register(mux)
+			bots.NewIntake(q, bots.IntakeConfig{}, a.log.With().Str("component", "intake").Logger()).Register(mux)
 			if s3.endpoint != "" {
 				store, err := openStore(ctx, &s3)
 				if err != nil {
@@ -80,7 +79,6 @@ ran out of deliveries into failed jobs with the reason. Vendors get tokens from
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the queue's streams and buckets: 1, or 3 on a NATS cluster")
-	cmd.Flags().BoolVar(&allowProc, "allow-process-mode", false, "accept engine.command outside the sim (operators' own trusted engines only)")
 	cmd.Flags().BoolVar(&noDeadWatch, "no-dead-letters", false, "do not run the dead-letter watcher here (another server runs it)")
 	return cmd
 }

@@ -30,13 +30,17 @@ type stackRunner struct {
 }
 
 // startStackRunner enrols the stack's runner key (DIR/runner/runner.key,
-// created on first start) and runs a sim runner until Stop. The sim
-// example's engine.command is "agentwatt sim serve …": the runner puts this
-// binary in place of "agentwatt".
+// created on first start) and runs a sim runner until Stop. A sim job's
+// engine is this binary's own `sim serve` with the job's sim_profile, run
+// apart from the stack (its own directory and environment; nobody when the
+// stack runs as root), as on any runner.
 func startStackRunner(ctx context.Context, s *localStack) (*stackRunner, error) {
 	dir := filepath.Join(s.cfg.Dir, "runner")
 	key, err := bundle.LoadOrCreateKey(filepath.Join(dir, "runner.key"))
 	if err != nil {
+		return nil, err
+	}
+	if err := agentrunner.CheckKeyOwner(filepath.Join(dir, "runner.key")); err != nil {
 		return nil, err
 	}
 	if err := s.queue.TrustRunnerKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", []string{spec.Sim}); err != nil {

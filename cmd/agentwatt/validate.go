@@ -24,7 +24,6 @@ type validateResult struct {
 }
 
 func newValidateCmd(a *app) *cobra.Command {
-	var allowProcessMode bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check submission files against the submission spec v1",
@@ -34,23 +33,23 @@ against the spec and the rules they name, as the intake API will.
 Every problem of every file is printed, one per line, as FILE:LINE:COL: message
 (not only the first): syntax errors, unknown fields (with the field you likely
 meant), duplicate keys, wrong types, missing fields, an image not pinned by
-@sha256: digest, process mode (engine.command) outside the sim, a ready_timeout
-outside the profile's bounds, unknown tiers, profiles or rules versions, alias
-bombs, files over 1 MiB and files that are not UTF-8. A valid file prints
+@sha256: digest, an engine.command (a submission never names a program for
+the runner; the sim is engine.sim_profile), control characters in any string,
+a credential written in engine.env or engine.args (name it in engine.secrets),
+a ready_timeout outside the profile's bounds, unknown tiers, profiles or rules
+versions, alias bombs, files over 1 MiB and files that are not UTF-8. A valid file prints
 FILE: ok; -o json adds its pool and digest. FILE "-" reads standard input.
 
 Exit status: 0 when every file is valid, 1 when a file is invalid, 2 when a
 file could not be read.`,
 		Example: `  agentwatt validate examples/submissions/*.yaml
-  agentwatt validate -o json my-submission.yaml
-  agentwatt validate --allow-process-mode operator-engine.yaml`,
+  agentwatt validate -o json my-submission.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := []spec.Option{spec.WithProcessMode(allowProcessMode)}
 			results := make([]validateResult, 0, len(args))
 			invalid, unreadable := 0, 0
 			for _, file := range args {
-				r := validateFile(cmd.InOrStdin(), file, opts)
+				r := validateFile(cmd.InOrStdin(), file)
 				switch {
 				case r.Error != "":
 					unreadable++
@@ -72,13 +71,11 @@ file could not be read.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&allowProcessMode, "allow-process-mode", false,
-		"accept engine.command outside the sim (an operator's trusted engines)")
 	return cmd
 }
 
 // validateFile parses one file ("-" is stdin) into its result.
-func validateFile(stdin io.Reader, file string, opts []spec.Option) validateResult {
+func validateFile(stdin io.Reader, file string) validateResult {
 	r := validateResult{File: file}
 	var (
 		sub *spec.Submission
@@ -89,10 +86,10 @@ func validateFile(stdin io.Reader, file string, opts []spec.Option) validateResu
 		var data []byte
 		data, err = io.ReadAll(io.LimitReader(stdin, spec.MaxFileSize+1))
 		if err == nil {
-			sub, err = spec.Parse(r.File, data, opts...)
+			sub, err = spec.Parse(r.File, data)
 		}
 	} else {
-		sub, err = spec.ParseFile(file, opts...)
+		sub, err = spec.ParseFile(file)
 	}
 	var probs spec.Problems
 	switch {

@@ -60,7 +60,7 @@ func TestValidateCmd(t *testing.T) {
 		t.Fatalf("no examples: %v", err)
 	}
 	const broken = "testdata/validate/broken.yaml"
-	const operator = "testdata/validate/operator-engine.yaml"
+	const command = "testdata/validate/engine-command.yaml"
 	sim, err := os.ReadFile("../../examples/submissions/sim.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,7 @@ func TestValidateCmd(t *testing.T) {
 		{"examples", examples, "", 0},
 		{"broken", []string{broken, examples[0]}, "", 1},
 		{"broken-json", []string{"-o", "json", broken, "../../examples/submissions/sim.yaml"}, "", 1},
-		{"process-mode-refused", []string{operator}, "", 1},
-		{"process-mode-allowed", []string{"--allow-process-mode", operator}, "", 0},
+		{"engine-command", []string{command}, "", 1},
 		{"stdin", []string{"-"}, string(sim), 0},
 		{"unreadable", []string{"testdata/validate/missing.yaml", examples[0]}, "", 2},
 	}
