@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -264,6 +265,29 @@ func printQueueJSON(w io.Writer, v any) error {
 	return err
 }
 
+// printJSONLine is printQueueJSON on one line.
+func printJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", termtext.JSON(b))
+	return err
+}
+
 // esc shows untrusted text (a job's fields, an event's message, which may
 // carry an engine's log) with its control characters escaped, on one line.
 func esc[S ~string | ~[]byte](s S) string { return termtext.Escape(string(s)) }
+
+// escArgs is esc for the text arguments of a Printf call (strings and
+// string types such as queue.State); other arguments pass as they are.
+func escArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, v := range args {
+		if rv := reflect.ValueOf(v); rv.IsValid() && rv.Kind() == reflect.String {
+			v = termtext.Escape(rv.String())
+		}
+		out[i] = v
+	}
+	return out
+}

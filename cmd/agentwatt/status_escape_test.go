@@ -69,3 +69,15 @@ func TestStatusEscapesUntrustedText(t *testing.T) {
 		t.Errorf("status -o json: %v; reason %q name %q", err, got.Reason, got.Name)
 	}
 }
+
+// The demo narrates through escArgs: text arguments, of any string type, are
+// escaped; others pass as they are.
+func TestEscArgs(t *testing.T) {
+	got := escArgs([]any{"reason\x1b[2J\nforged", queue.State("run\u202e"), 12, 1.5})
+	want := []any{`reason\x1b[2J\nforged`, `run\u202e`, 12, 1.5}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("arg %d: got %#v, want %#v", i, got[i], want[i])
+		}
+	}
+}
