@@ -13,7 +13,8 @@
 // never from the runner's records.
 //
 // Publication (publish.go) writes approved results to object storage and
-// renders the static leaderboard site (site.go).
+// renders the static leaderboard site (site.go: the page from site/index.html.tmpl,
+// its site.js and site.css, and SiteCSP, the strict policy it is served with).
 //
 // Memory and time: requests.jsonl.zst is read once and no record is kept.
 // Each record is checked against the workload's targets and handed to the
