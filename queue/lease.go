@@ -198,9 +198,11 @@ func (l *Lease) AckCanceled(ctx context.Context) (*Job, error) {
 	})
 }
 
-// Abandon stops heartbeating and watching without settling the message: the
-// server redelivers it after AckWait and the next runner takes the job over
-// as a new attempt. Later calls on the lease stay fenced by its attempt.
+// Abandon stops heartbeating and watching without settling the message: its
+// lease key expires after AckWait, the sweeper (or the next runner the
+// server redelivers the message to) queues the job again, and the next
+// runner takes it as a new attempt. Later calls on the lease stay fenced by
+// its attempt.
 func (l *Lease) Abandon() { l.stop() }
 
 // end is the one path by which a lease ends: a fenced compare-and-set to
