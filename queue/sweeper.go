@@ -136,6 +136,8 @@ func (q *Queue) afterLostLease(ctx context.Context, j *Job) (State, string) {
 		gone = fmt.Sprintf("attempt %d of runner %s lost its lease: no heartbeat for %s", j.Attempt, j.Runner, q.cfg.AckWait)
 	}
 	switch {
+	case j.State == Canceling && j.Runner == "":
+		return Canceled, "canceled; no runner holds it" // a cancel of a queued job, interrupted
 	case j.State == Canceling:
 		return Canceled, "canceled; its runner is gone (" + gone + ")"
 	case j.Deliveries >= uint64(q.cfg.MaxDeliver):
