@@ -23,6 +23,12 @@
 //     AGENTWATT_ADVISORIES, so none is lost while no watcher runs; DeadLetters
 //     marks the job failed, copies the message to AGENTWATT_DEAD and deletes it
 //     from the work queue.
+//   - The server redelivers a message, and advises MAX_DELIVERIES, only
+//     while some runner pulls. So a lease also keeps a key <job>.<attempt>
+//     in the bucket agentwatt-leases (TTL AckWait) fresh with its heartbeat,
+//     and the Sweeper (sweeper.go, run by the servers) gives a running job
+//     whose key expired back to its pool, or fails it as a dead letter when
+//     its deliveries are spent, with no runner polling.
 //   - AGENTWATT_VERIFY (work queue) carries verify requests; AGENTWATT_EVENTS
 //     (limits retention, agentwatt.events.<job>) carries state changes,
 //     progress and log lines that `agentwatt status -f` and the bots follow.

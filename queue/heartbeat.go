@@ -10,7 +10,8 @@ import (
 
 // heartbeat tells the server that a delivered message is still being worked
 // on (InProgress, "+WPI") every interval, so that a job running for hours is
-// not redelivered. InProgress is fire-and-forget: a lost heartbeat is
+// not redelivered, and then calls also (a job lease refreshes its lease key,
+// which the sweeper reads). InProgress is fire-and-forget: a lost heartbeat is
 // covered by the next one, as long as AckWait spans several intervals.
 type heartbeat struct {
 	stopOnce sync.Once
@@ -18,7 +19,7 @@ type heartbeat struct {
 	done     chan struct{}
 }
 
-func startHeartbeat(msg jetstream.Msg, every time.Duration, log zerolog.Logger) *heartbeat {
+func startHeartbeat(msg jetstream.Msg, every time.Duration, log zerolog.Logger, also func()) *heartbeat {
 	h := &heartbeat{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
@@ -31,6 +32,9 @@ func startHeartbeat(msg jetstream.Msg, every time.Duration, log zerolog.Logger) 
 			case <-t.C:
 				if err := msg.InProgress(); err != nil {
 					log.Debug().Err(err).Msg("heartbeat")
+				}
+				if also != nil {
+					also()
 				}
 			}
 		}

@@ -31,10 +31,14 @@ type Job struct {
 	// Seq is the AGENTWATT_JOBS sequence of the message that carries the job
 	// (0 before the first dispatch is recorded). A worker drops a message
 	// whose sequence is not this one: it is a stale duplicate.
-	Seq       uint64       `json:"seq,omitempty"`
-	History   []Transition `json:"history"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	Seq uint64 `json:"seq,omitempty"`
+	// Deliveries is how many times the server had delivered that message
+	// when the current attempt took it; the sweeper dead-letters a job whose
+	// lease is lost once this reaches MaxDeliver.
+	Deliveries uint64       `json:"deliveries,omitempty"`
+	History    []Transition `json:"history"`
+	CreatedAt  time.Time    `json:"created_at"`
+	UpdatedAt  time.Time    `json:"updated_at"`
 	// Revision is the KV revision the record was read at; compare-and-set
 	// updates use it.
 	Revision uint64 `json:"-"`

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -45,11 +46,43 @@ func newLease(w *Worker, msg jetstream.Msg, j *Job) *Lease {
 		lost:      make(chan struct{}),
 		watchDone: make(chan struct{}),
 	}
-	l.hb = startHeartbeat(msg, w.q.cfg.HeartbeatEvery, l.log)
+	l.putKey()
+	l.hb = startHeartbeat(msg, w.q.cfg.HeartbeatEvery, l.log, l.putKey)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stopWatch = cancel
 	go l.watch(ctx)
 	return l
+}
+
+// leaseKey is a running attempt's entry in the leases bucket, under
+// leaseKeyName. The lease writes it when taken and on every heartbeat; the
+// bucket's TTL (AckWait) removes it when the heartbeats stop, and the sweeper
+// then releases the job. One key per attempt: a stale runner that still
+// heartbeats keeps only its own attempt's key alive.
+type leaseKey struct {
+	Job     string `json:"job"`
+	Attempt int    `json:"attempt"`
+	Runner  string `json:"runner"`
+}
+
+func leaseKeyName(job string, attempt int) string { return fmt.Sprintf("%s.%d", job, attempt) }
+
+// putKey refreshes the lease's key. A failed put is covered by the next
+// heartbeat, as long as AckWait spans several intervals.
+func (l *Lease) putKey() {
+	data, _ := json.Marshal(leaseKey{Job: l.job.ID, Attempt: l.attempt, Runner: l.runner})
+	ctx, cancel := context.WithTimeout(context.Background(), l.q.cfg.HeartbeatEvery)
+	defer cancel()
+	if _, err := l.q.leases.Put(ctx, leaseKeyName(l.job.ID, l.attempt), data); err != nil {
+		l.log.Debug().Err(err).Msg("refresh lease key")
+	}
+}
+
+// deleteKey removes the lease's key once the lease has moved the job on.
+func (l *Lease) deleteKey(ctx context.Context) {
+	if err := l.q.leases.Delete(ctx, leaseKeyName(l.job.ID, l.attempt)); err != nil {
+		l.log.Debug().Err(err).Msg("delete lease key; it expires")
+	}
 }
 
 // Job is the record as it was when the lease was taken.
@@ -165,9 +198,11 @@ func (l *Lease) AckCanceled(ctx context.Context) (*Job, error) {
 	})
 }
 
-// Abandon stops heartbeating and watching without settling the message: the
-// server redelivers it after AckWait and the next runner takes the job over
-// as a new attempt. Later calls on the lease stay fenced by its attempt.
+// Abandon stops heartbeating and watching without settling the message: its
+// lease key expires after AckWait, the sweeper (or the next runner the
+// server redelivers the message to) queues the job again, and the next
+// runner takes it as a new attempt. Later calls on the lease stay fenced by
+// its attempt.
 func (l *Lease) Abandon() { l.stop() }
 
 // end is the one path by which a lease ends: a fenced compare-and-set to
@@ -191,6 +226,10 @@ func (l *Lease) end(ctx context.Context, to State, reason string, settle func(co
 		switch {
 		case j.State == to:
 			return errNoChange // done by an earlier call whose reply was lost
+		case j.State == Queued:
+			// The sweeper gave the job back while this lease's key had
+			// expired; the next runner takes it as a new attempt.
+			return fmt.Errorf("job %s: attempt %d was released after its lease expired: %w", j.ID, l.attempt, ErrStaleAttempt)
 		case j.State == Canceled:
 			canceled = true
 			return errNoChange
@@ -217,6 +256,7 @@ func (l *Lease) end(ctx context.Context, to State, reason string, settle func(co
 			return j, fmt.Errorf("ack canceled job %s: %w", j.ID, err)
 		}
 		l.stop()
+		l.deleteKey(ctx)
 		l.finished = true
 		if to == Canceled {
 			return j, nil
@@ -227,6 +267,7 @@ func (l *Lease) end(ctx context.Context, to State, reason string, settle func(co
 		return j, fmt.Errorf("job %s → %s: %w", j.ID, to, err)
 	}
 	l.stop()
+	l.deleteKey(ctx)
 	l.finished = true
 	l.log.Info().Str("state", string(j.State)).Msg("lease ended")
 	return j, nil

@@ -28,6 +28,7 @@ const (
 
 	BucketJobs       = "agentwatt-jobs"
 	BucketRunners    = "agentwatt-runners"     // liveness, with TTL
+	BucketLeases     = "agentwatt-leases"      // one key per running attempt, TTL AckWait
 	BucketRunnerKeys = "agentwatt-runner-keys" // enrolled keys, no TTL
 	BucketVendors    = "agentwatt-vendors"
 
@@ -62,6 +63,9 @@ type Config struct {
 	// Duplicates is the stream's publish dedup window (default 10m). The job
 	// record gives permanent idempotency; this window covers retried publishes.
 	Duplicates time.Duration
+	// SweepEvery is how often the lease sweeper looks for running jobs whose
+	// lease expired (default HeartbeatEvery).
+	SweepEvery time.Duration
 	// RunnerTTL is how long a runner's liveness entry lives without a
 	// refresh (default 90s).
 	RunnerTTL time.Duration
@@ -81,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HeartbeatEvery <= 0 {
 		c.HeartbeatEvery = c.AckWait / 3
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = c.HeartbeatEvery
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = 10 * time.Minute
@@ -125,6 +132,7 @@ type Queue struct {
 
 	jobsStream, verifyStream, deadStream jetstream.Stream
 	jobs, runners, runnerKeys, vendors   jetstream.KeyValue
+	leases                               jetstream.KeyValue
 
 	mu        sync.Mutex
 	consumers map[string]cachedConsumer // by stream/durable
@@ -225,6 +233,14 @@ func (q *Queue) ensureAll(ctx context.Context) error {
 		Bucket:      BucketRunners,
 		Description: "agentwatt runner liveness: registration, inventory, current job",
 		TTL:         q.cfg.RunnerTTL,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return err
+	}
+	if q.leases, err = q.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketLeases,
+		Description: "agentwatt job leases: refreshed by the runner's heartbeat, expire after AckWait without one",
+		TTL:         q.cfg.AckWait,
 		Storage:     jetstream.FileStorage,
 	}); err != nil {
 		return err

@@ -79,7 +79,7 @@ func (q *Queue) NextVerify(ctx context.Context, wait time.Duration) (*VerifyLeas
 		req.Bundle = BundlePrefix(req.Job, req.Attempt)
 	}
 	l := q.log.With().Str("job", req.Job).Int("attempt", req.Attempt).Logger()
-	return &VerifyLease{req: req, msg: msg, hb: startHeartbeat(msg, q.cfg.HeartbeatEvery, l)}, nil
+	return &VerifyLease{req: req, msg: msg, hb: startHeartbeat(msg, q.cfg.HeartbeatEvery, l, nil)}, nil
 }
 
 // VerifyLease is a verifier's hold on one verify request; it heartbeats until

@@ -149,6 +149,7 @@ func (w *Worker) claim(ctx context.Context, msg jetstream.Msg) (*Lease, error) {
 		case Queued:
 			out = claimRun
 			j.Seq = seq
+			j.Deliveries = md.NumDelivered
 			j.Attempt++
 			j.Runner = w.runner
 			return j.apply(Running, w.runner, fmt.Sprintf("taken by runner %s", w.runner), now)
@@ -157,6 +158,7 @@ func (w *Worker) claim(ctx context.Context, msg jetstream.Msg) (*Lease, error) {
 			// attempt stopped heartbeating for a whole AckWait.
 			out = claimRun
 			j.Seq = seq
+			j.Deliveries = md.NumDelivered
 			lost := fmt.Sprintf("attempt %d of runner %s lost its lease: no heartbeat for %s", j.Attempt, j.Runner, w.q.cfg.AckWait)
 			if err := j.apply(Queued, w.runner, lost, now); err != nil {
 				return err

@@ -22,8 +22,9 @@
 // agent stream.
 //
 // Publication (publish.go) writes approved results to object storage and
-// renders the static leaderboard site (site.go); what a result is
-// (simulated, profile, hardware) comes from the job record.
+// renders the static leaderboard site (site.go: the page from site/index.html.tmpl,
+// its site.js and site.css, and SiteCSP, the strict policy it is served with);
+// what a result is (simulated, profile, hardware) comes from the job record.
 //
 // Memory and time: requests.jsonl.zst is read once and no record is kept.
 // Each record is checked against the workload's targets and handed to the

@@ -11,6 +11,9 @@ import (
 //
 //	GET /api/results   published/results.json (an empty board before the first publication)
 //	GET /              the leaderboard page, rendered from it
+//	GET /site.js, /site.css   the page's script and style (SiteAssets)
+//
+// Every answer carries SiteCSP: the page runs only site.js.
 type SiteHandler struct {
 	store PublishStore
 	log   zerolog.Logger
@@ -26,6 +29,19 @@ func (h *SiteHandler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/results", h.results)
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /leaderboard", h.page)
+	for _, a := range SiteAssets() {
+		mux.HandleFunc("GET /"+a.Name, func(w http.ResponseWriter, _ *http.Request) {
+			siteHeaders(w, a.ContentType)
+			_, _ = w.Write(a.Data)
+		})
+	}
+}
+
+// siteHeaders sets the content type and the strict policy of every answer.
+func siteHeaders(w http.ResponseWriter, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Security-Policy", SiteCSP+"; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 func (h *SiteHandler) results(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +51,7 @@ func (h *SiteHandler) results(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "results unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	siteHeaders(w, "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -55,7 +71,6 @@ func (h *SiteHandler) page(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "render failed", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:")
+	siteHeaders(w, "text/html; charset=utf-8")
 	_, _ = w.Write(html)
 }

@@ -221,12 +221,8 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("publish results: %w", err)
 	}
-	html, err := RenderSite(next)
-	if err != nil {
+	if err := PublishSite(ctx, store, next); err != nil {
 		return nil, err
-	}
-	if err := store.PutBytes(ctx, SiteIndexKey, html, "text/html; charset=utf-8"); err != nil {
-		return nil, fmt.Errorf("publish site: %w", err)
 	}
 	return next, nil
 }

@@ -2,18 +2,75 @@ package verifier
 
 import (
 	"bytes"
+	"context"
+	"embed"
 	"fmt"
 	"html/template"
 	"math"
+	"path"
 	"slices"
 	"strings"
 )
 
-// RenderSite renders the leaderboard: one self-contained HTML page with
-// inline CSS, inline SVG charts and a few lines of inline script for
-// sorting — no external asset, so it works offline and from a bucket.
+// SiteCSP is the leaderboard's Content-Security-Policy: scripts and styles
+// only from the site's own files (site.js, site.css), no inline code, no
+// inline style, nothing from elsewhere. The server sends it as a header; the
+// page carries it as a meta element too, for the copy in the bucket.
+const SiteCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+
+// siteFiles are the page's template and the assets served beside it.
+//
+//go:embed site/index.html.tmpl site/site.js site/site.css
+var siteFiles embed.FS
+
+// SiteAsset is a file the page loads, served and published beside it.
+type SiteAsset struct {
+	Name        string // site.js, site.css
+	ContentType string
+	Data        []byte
+}
+
+// SiteAssets are the page's script and stylesheet.
+func SiteAssets() []SiteAsset {
+	var out []SiteAsset
+	for _, a := range []struct{ name, ctype string }{
+		{"site.css", "text/css; charset=utf-8"},
+		{"site.js", "text/javascript; charset=utf-8"},
+	} {
+		data, err := siteFiles.ReadFile(path.Join("site", a.name))
+		if err != nil {
+			panic(err) // embedded above
+		}
+		out = append(out, SiteAsset{Name: a.name, ContentType: a.ctype, Data: data})
+	}
+	return out
+}
+
+// PublishSite writes the static leaderboard to the store: the assets, then
+// the page (SiteIndexKey), so that a reader never gets a page whose assets
+// are missing.
+func PublishSite(ctx context.Context, store PublishStore, r *Leaderboard) error {
+	html, err := RenderSite(r)
+	if err != nil {
+		return err
+	}
+	for _, a := range SiteAssets() {
+		if err := store.PutBytes(ctx, SitePrefix+a.Name, a.Data, a.ContentType); err != nil {
+			return fmt.Errorf("publish site: %w", err)
+		}
+	}
+	if err := store.PutBytes(ctx, SiteIndexKey, html, "text/html; charset=utf-8"); err != nil {
+		return fmt.Errorf("publish site: %w", err)
+	}
+	return nil
+}
+
+// RenderSite renders the leaderboard page: HTML with inline SVG charts that
+// loads its style and its sorting script from site.css and site.js beside it
+// (SiteAssets) — nothing inline, so SiteCSP holds, and nothing external, so
+// it works offline and from a bucket.
 func RenderSite(r *Leaderboard) ([]byte, error) {
-	page := sitePage{UpdatedAt: r.UpdatedAt.Format("2006-01-02 15:04 UTC")}
+	page := sitePage{UpdatedAt: r.UpdatedAt.Format("2006-01-02 15:04 UTC"), CSP: SiteCSP}
 	groups := map[string]*siteGroup{}
 	for _, res := range r.Results {
 		k := res.Model + "\x00" + res.Tier
@@ -39,6 +96,7 @@ func RenderSite(r *Leaderboard) ([]byte, error) {
 }
 
 type sitePage struct {
+	CSP       string
 	UpdatedAt string
 	Groups    []*siteGroup
 	Curves    *svgChart
@@ -72,6 +130,7 @@ type svgLine struct {
 	Name   string
 	Points string
 	Color  string
+	Class  string // the legend's colour, from site.css
 	Dots   []svgDot
 }
 
@@ -85,6 +144,8 @@ type svgText struct {
 	Text string
 }
 
+// palette colours the curves; site.css has the same colours as classes
+// c0…c7 for the legend.
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
 
 // barChart is Agents/MW by system for one model and tier.
@@ -159,7 +220,7 @@ func tierCurves(rs []Result) *svgChart {
 		bySystem[k] = append(bySystem[k], r)
 	}
 	for n, name := range names {
-		l := svgLine{Name: name, Color: palette[n%len(palette)]}
+		l := svgLine{Name: name, Color: palette[n%len(palette)], Class: fmt.Sprintf("c%d", n%len(palette))}
 		var pts []string
 		for i, t := range tiers {
 			for _, r := range bySystem[name] {
@@ -217,7 +278,7 @@ func historyCharts(hist []Result) []*svgChart {
 	return out
 }
 
-var siteTmpl = template.Must(template.New("site").Funcs(template.FuncMap{
+var siteTmpl = template.Must(template.New("index.html.tmpl").Funcs(template.FuncMap{
 	"num": func(v float64) string {
 		switch {
 		case v == 0:
@@ -232,72 +293,4 @@ var siteTmpl = template.Must(template.New("site").Funcs(template.FuncMap{
 	"date": func(r Result) string { return r.Date.Format("2006-01-02") },
 	"add":  func(a, b float64) float64 { return a + b },
 	"sub":  func(a, b float64) float64 { return a - b },
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>agentwatt leaderboard</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0}
-th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}
-th{cursor:pointer;background:#f4f4f4}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-.badge{background:#fde68a;color:#7c2d12;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
-code{font-size:12px;background:#f4f4f4;padding:1px 4px}
-svg text{font-size:12px}
-</style></head><body>
-<h1>agentwatt leaderboard</h1>
-<p>Agents per megawatt: the most simultaneous agents served inside the tier's service level, divided by the measured power. Every number here was recomputed from the raw traces by the verifier and approved by a maintainer; each row shows the command that recomputes it. Updated {{.UpdatedAt}}.</p>
-{{if not .Groups}}<p id="empty">No results published yet.</p>{{end}}
-{{range .Groups}}
-<section class="group" id="{{.ID}}" data-model="{{.Model}}" data-tier="{{.Tier}}">
-<h2>{{.Model}} — tier {{.Tier}} ({{.TierText}})</h2>
-<table class="results sortable"><thead><tr>
-<th>System</th><th>Submission</th><th>Framework</th><th data-num>Max agents</th><th data-num>Agents/MW</th><th data-num>Agents/GPU</th><th data-num>Output tok/s</th><th data-num>J/token</th><th data-num>Avg power W</th><th>Power boundary</th><th>Rules</th><th>Date</th><th>Evidence</th>
-</tr></thead><tbody>
-{{range .Rows}}<tr class="result-row" data-job="{{.Job}}" data-agents-per-mw="{{printf "%.6f" .AgentsPerMW}}" data-max-agents="{{.MaxAgents}}">
-<td>{{.System}}{{if .Simulated}} <span class="badge">simulated — not hardware</span>{{else if not .Hardware}} <span class="badge">{{.Profile}} profile — not official</span>{{end}}</td>
-<td>{{.Vendor}}/{{.Name}}</td><td>{{.Framework}} {{.FrameworkVersion}}</td>
-<td class="n">{{.MaxAgents}}</td><td class="n agents-per-mw">{{num .AgentsPerMW}}</td><td class="n">{{num .AgentsPerGPU}}</td><td class="n">{{num .OutputTokensPerS}}</td><td class="n">{{num .JoulesPerToken}}</td><td class="n">{{num .AvgPowerW}}</td>
-<td>{{.PowerBoundary}}</td><td>{{.RulesVersion}}/{{.Profile}}</td><td>{{date .}}</td>
-<td><a href="{{.Verdict}}">verdict</a> · <a href="{{.Bundle}}">bundle</a><br><code>{{.VerifyCommand}}</code></td>
-</tr>{{end}}
-</tbody></table>
-{{with .Bars}}<h3>{{.Title}}</h3>
-<svg class="chart bars" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img">
-{{range .Bars}}<g class="bar" data-value="{{printf "%.6f" .Value}}"><text x="{{printf "%.1f" (sub .X 6)}}" y="{{printf "%.1f" (add .Y 15)}}" text-anchor="end">{{.Label}}</text><rect x="{{.X}}" y="{{.Y}}" width="{{printf "%.1f" .W}}" height="{{.H}}" fill="{{if .Simulated}}#f59e0b{{else}}#2563eb{{end}}"><title>{{.Label}}: {{num .Value}} Agents/MW</title></rect><text x="{{printf "%.1f" (add (add .X .W) 4)}}" y="{{printf "%.1f" (add .Y 15)}}">{{num .Value}}</text></g>
-{{end}}</svg>{{end}}
-</section>
-{{end}}
-{{with .Curves}}<section id="curves"><h2>{{.Title}}</h2>
-<svg class="chart curves" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img">
-<line x1="60" y1="260" x2="580" y2="260" stroke="#999"/>
-{{range .Labels}}<text x="{{.X}}" y="{{.Y}}" text-anchor="middle">{{.Text}}</text>{{end}}
-{{range .Lines}}<g class="curve" data-name="{{.Name}}"><polyline points="{{.Points}}" fill="none" stroke="{{.Color}}" stroke-width="2"/>{{$c := .Color}}{{range .Dots}}<circle cx="{{printf "%.1f" .X}}" cy="{{printf "%.1f" .Y}}" r="4" fill="{{$c}}"><title>{{.Title}}</title></circle>{{end}}</g>{{end}}
-</svg>
-<ul>{{range .Lines}}<li style="color:{{.Color}}">{{.Name}}</li>{{end}}</ul></section>{{end}}
-{{if .History}}<section id="history"><h2>History per config</h2>
-{{range .History}}<h3>{{.Title}}</h3>
-<svg class="chart history" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img">
-{{range .Labels}}<text x="{{.X}}" y="{{.Y}}" text-anchor="middle">{{.Text}}</text>{{end}}
-{{range .Lines}}<polyline points="{{.Points}}" fill="none" stroke="{{.Color}}" stroke-width="2"/>{{$c := .Color}}{{range .Dots}}<circle class="point" cx="{{printf "%.1f" .X}}" cy="{{printf "%.1f" .Y}}" r="4" fill="{{$c}}"><title>{{.Title}}</title></circle>{{end}}{{end}}
-</svg>{{end}}</section>{{end}}
-<script>
-document.querySelectorAll('table.sortable').forEach(function(t){
-  t.querySelectorAll('th').forEach(function(th,i){
-    var asc=false;
-    th.addEventListener('click',function(){
-      asc=!asc;
-      var rows=Array.prototype.slice.call(t.tBodies[0].rows);
-      var num=th.hasAttribute('data-num');
-      rows.sort(function(a,b){
-        var x=a.cells[i].textContent.trim(), y=b.cells[i].textContent.trim();
-        var c=num?(parseFloat(x)-parseFloat(y)):x.localeCompare(y);
-        return asc?c:-c;
-      });
-      rows.forEach(function(r){t.tBodies[0].appendChild(r)});
-    });
-  });
-});
-</script>
-</body></html>
-`))
+}).ParseFS(siteFiles, "site/index.html.tmpl"))

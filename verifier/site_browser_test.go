@@ -59,6 +59,24 @@ func scaled(t *testing.T, v *verifier.Verdict, id string, f float64) *verifier.V
 	return c
 }
 
+// newBrowser starts a headless chromium for the test.
+func newBrowser(t *testing.T, chrome string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(cancelB)
+	return bctx
+}
+
+// The page renders under its strict policy: the table, the charts, the
+// stylesheet, and sorting by site.js (blocked, the sort test fails).
 func TestSiteInBrowser(t *testing.T) {
 	chrome := chromiumPath(t)
 	ctx := context.Background()
@@ -82,16 +100,7 @@ func TestSiteInBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-	}
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
+	bctx := newBrowser(t, chrome)
 
 	type row struct {
 		Job string `json:"job"`
@@ -129,6 +138,11 @@ func TestSiteInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	points, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll('svg.history circle.point').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	styled, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[getComputedStyle(document.querySelector('th')).backgroundColor,
+		getComputedStyle(document.querySelector('#curves li')).color]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +194,9 @@ func TestSiteInBrowser(t *testing.T) {
 	}
 	if bars[1].Width <= 0 || math.Abs(bars[0].Width/bars[1].Width-v0/v1) > 0.01 {
 		t.Errorf("bar widths %v, %v not proportional to %v, %v", bars[0].Width, bars[1].Width, v0, v1)
+	}
+	if want := []string{"rgb(244, 244, 244)", "rgb(31, 119, 180)"}; fmt.Sprint(styled) != fmt.Sprint(want) {
+		t.Errorf("computed header background and legend colour: got %v, want %v (site.css not applied)", styled, want)
 	}
 	if curves != 2 {
 		t.Errorf("service-level curves: got %d, want one per system (2)", curves)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentwatt/agentwatt/internal/termtext"
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
@@ -60,9 +61,14 @@ official-profile, non-simulated results are hardware results; --local
 			if a.json() {
 				enc := json.NewEncoder(a.out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"job": job, "results": lb.Results})
+				b, err := json.MarshalIndent(map[string]any{"job": job, "results": lb.Results}, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(a.out, "%s\n", termtext.JSON(b))
+				return err
 			}
-			fmt.Fprintf(a.out, "%s: %s by %s; %d results on the board (%s)\n", job.ID, job.State, by, len(lb.Results), store.URL(verifier.SiteIndexKey))
+			fmt.Fprintf(a.out, "%s: %s by %s; %d results on the board (%s)\n", esc(job.ID), esc(job.State), esc(by), len(lb.Results), store.URL(verifier.SiteIndexKey))
 			return nil
 		},
 	}

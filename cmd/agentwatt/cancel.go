@@ -40,7 +40,7 @@ cannot be canceled.`,
 			if a.json() {
 				return printQueueJSON(a.out, j)
 			}
-			fmt.Fprintf(a.out, "%s\t%s\n", j.ID, j.State)
+			fmt.Fprintf(a.out, "%s\t%s\n", esc(j.ID), esc(j.State))
 			return nil
 		},
 	}

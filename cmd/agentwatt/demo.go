@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +69,7 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 			ctx := cmd.Context()
 			say := func(format string, args ...any) {
 				if !a.json() {
-					fmt.Fprintf(a.out, format+"\n", args...)
+					fmt.Fprintf(a.out, format+"\n", escArgs(args)...)
 				}
 			}
 			log := a.log
@@ -123,7 +122,7 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 				say("      %-22s %9d bytes", strings.TrimPrefix(o.Key, bundle.Prefix(final.ID, final.Attempt)), o.Size)
 			}
 			if final.State != queue.Verified {
-				return fmt.Errorf("the demo job ended %s: %s", final.State, final.Reason)
+				return fmt.Errorf("the demo job ended %s: %s", esc(final.State), esc(final.Reason))
 			}
 			say("    signed by the enrolled runner key %s", s.runner.keyID)
 			say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
@@ -139,7 +138,7 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 			}
 			site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(verifier.SiteIndexKey))
 			if a.json() {
-				return json.NewEncoder(a.out).Encode(demoReport{
+				return printJSONLine(a.out, demoReport{
 					Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
 					Server: s.httpURL, Stage: string(published.State), Attempt: published.Attempt, Bundle: bundleNames(objs, final),
 					Results: lb.Results, Site: site,
@@ -246,7 +245,7 @@ func writeLeaderboard(w io.Writer, results []verifier.Result) {
 			badge = "  simulated — not hardware"
 		}
 		fmt.Fprintf(tw, "    %s\t%s\t%s %s\t%s\t%d\t%.0f\t%.2f\t%.0f\t%.3f\t%.0f\t%s\n",
-			r.Model, r.System, r.Framework, r.FrameworkVersion, r.Tier, r.MaxAgents, r.AgentsPerMW,
+			esc(r.Model), esc(r.System), esc(r.Framework), esc(r.FrameworkVersion), esc(r.Tier), r.MaxAgents, r.AgentsPerMW,
 			r.AgentsPerGPU, r.OutputTokensPerS, r.JoulesPerToken, r.AvgPowerW, badge)
 	}
 	_ = tw.Flush()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/agentwatt/agentwatt/internal/termtext"
 )
 
 func main() {
@@ -44,7 +46,7 @@ func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "agentwatt:", ee.err)
+			fmt.Fprintln(os.Stderr, "agentwatt:", termtext.Lines(ee.err.Error()))
 		}
 		return ee.code
 	}
@@ -52,6 +54,6 @@ func exitCode(err error) int {
 		fmt.Fprintln(os.Stderr, "agentwatt: interrupted")
 		return 130
 	}
-	fmt.Fprintln(os.Stderr, "agentwatt:", err)
+	fmt.Fprintln(os.Stderr, "agentwatt:", termtext.Lines(err.Error()))
 	return 1
 }

@@ -50,7 +50,7 @@ Only failed and canceled jobs can be retried; anything else is refused.`,
 			if a.json() {
 				return printQueueJSON(a.out, j)
 			}
-			fmt.Fprintf(a.out, "%s\t%s (retry of %s)\n", j.ID, j.State, args[0])
+			fmt.Fprintf(a.out, "%s\t%s (retry of %s)\n", esc(j.ID), esc(j.State), esc(args[0]))
 			return nil
 		},
 	}

@@ -43,8 +43,10 @@ where vendors submit configurations, and the job API.
 
 It creates the queue's streams and buckets when they are missing (--replicas 3
 on a cluster) and runs the dead-letter watcher, which turns jobs whose message
-ran out of deliveries into failed jobs with the reason. Vendors get tokens from
-'agentwatt vendor add'.`,
+ran out of deliveries into failed jobs with the reason, and the lease sweeper,
+which gives a job whose runner stopped heartbeating back to its pool (or fails
+it when its deliveries are spent) without waiting for another runner to poll.
+Vendors get tokens from 'agentwatt vendor add'.`,
 		Example: `  agentwatt server --nats nats://127.0.0.1:4222 --listen 127.0.0.1:8080
   agentwatt server --nats nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222 \
     --nats-creds /etc/agentwatt/server.creds --replicas 3 --listen 0.0.0.0:8080`,
@@ -63,6 +65,7 @@ ran out of deliveries into failed jobs with the reason. Vendors get tokens from
 				}
 				defer dead.Stop()
 			}
+			defer q.StartSweeper(context.WithoutCancel(ctx)).Stop()
 			mux := http.NewServeMux()
 			bots.NewIntake(q, bots.IntakeConfig{}, a.log.With().Str("component", "intake").Logger()).Register(mux)
 			if s3.endpoint != "" {

@@ -69,6 +69,7 @@ type localStack struct {
 	nc      *nats.Conn
 	queue   *queue.Queue
 	dead    *queue.DeadLetters
+	sweeper *queue.Sweeper
 	s3      *s3embed.Server
 	store   *blob.Store
 	reg     *workload.Registry
@@ -131,10 +132,11 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	// The stack is the server side of the queue: it turns dead letters into
-	// failed jobs. The watcher outlives ctx only until Stop.
+	// failed jobs and sweeps lost leases. The watcher outlives ctx only until Stop.
 	if s.dead, err = s.queue.StartDeadLetters(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start dead-letter watcher: %w", err)
 	}
+	s.sweeper = s.queue.StartSweeper(context.WithoutCancel(ctx))
 
 	s.s3, err = s3embed.Start(ctx, s3embed.Config{Dir: filepath.Join(cfg.Dir, "s3"), Addr: cfg.S3Listen, Quiet: true},
 		log)
@@ -261,6 +263,9 @@ func (s *localStack) Stop() {
 	}
 	if s.dead != nil {
 		s.dead.Stop()
+	}
+	if s.sweeper != nil {
+		s.sweeper.Stop()
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()

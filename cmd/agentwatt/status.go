@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentwatt/agentwatt/internal/termtext"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -110,7 +112,7 @@ func printJobList(a *app, jobs []*queue.Job) error {
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tATTEMPT\tPOOL\tVENDOR\tNAME\tUPDATED")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Attempt, j.Pool, j.Vendor, j.Name, j.UpdatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", esc(j.ID), esc(j.State), j.Attempt, esc(j.Pool), esc(j.Vendor), esc(j.Name), j.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
@@ -119,7 +121,7 @@ func printJobDetail(w io.Writer, j *queue.Job) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s\t%s\n", k, termtext.Escape(v))
 		}
 	}
 	row("job", j.ID)
@@ -157,7 +159,7 @@ func printJobDetail(w io.Writer, j *queue.Job) {
 		if from == "" {
 			from = "·"
 		}
-		fmt.Fprintf(tw, "  %s\t%s → %s\tattempt %d\t%s\t%s\n", h.At.Local().Format(time.DateTime), from, h.To, h.Attempt, h.By, h.Reason)
+		fmt.Fprintf(tw, "  %s\t%s → %s\tattempt %d\t%s\t%s\n", h.At.Local().Format(time.DateTime), esc(from), esc(h.To), h.Attempt, esc(h.By), esc(h.Reason))
 	}
 	_ = tw.Flush()
 }
@@ -220,7 +222,7 @@ func printJobEvent(a *app, ev queue.Event) error {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(a.out, "%s\n", b)
+		_, err = fmt.Fprintf(a.out, "%s\n", termtext.JSON(b))
 		return err
 	}
 	var b strings.Builder
@@ -232,29 +234,60 @@ func printJobEvent(a *app, ev queue.Event) error {
 		if from == "" {
 			from = "·"
 		}
-		fmt.Fprintf(&b, "%s → %s", from, ev.State)
+		fmt.Fprintf(&b, "%s → %s", esc(from), esc(ev.State))
 	default:
-		b.WriteString(string(ev.Kind))
+		b.WriteString(esc(ev.Kind))
 	}
 	if ev.Attempt > 0 {
 		fmt.Fprintf(&b, " [attempt %d]", ev.Attempt)
 	}
 	if ev.By != "" {
-		fmt.Fprintf(&b, " by %s", ev.By)
+		fmt.Fprintf(&b, " by %s", esc(ev.By))
 	}
 	if ev.Message != "" {
-		b.WriteString(": " + ev.Message)
+		b.WriteString(": " + esc(ev.Message))
 	}
 	if len(ev.Data) > 0 {
-		b.WriteString(" " + string(ev.Data))
+		b.WriteString(" " + esc(ev.Data))
 	}
 	_, err := fmt.Fprintln(a.out, b.String())
 	return err
 }
 
-// printQueueJSON prints v as indented JSON.
+// printQueueJSON prints v as indented JSON, with the runes encoding/json
+// leaves raw but a terminal acts on escaped.
 func printQueueJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", termtext.JSON(b))
+	return err
+}
+
+// printJSONLine is printQueueJSON on one line.
+func printJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", termtext.JSON(b))
+	return err
+}
+
+// esc shows untrusted text (a job's fields, an event's message, which may
+// carry an engine's log) with its control characters escaped, on one line.
+func esc[S ~string | ~[]byte](s S) string { return termtext.Escape(string(s)) }
+
+// escArgs is esc for the text arguments of a Printf call (strings and
+// string types such as queue.State); other arguments pass as they are.
+func escArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, v := range args {
+		if rv := reflect.ValueOf(v); rv.IsValid() && rv.Kind() == reflect.String {
+			v = termtext.Escape(rv.String())
+		}
+		out[i] = v
+	}
+	return out
 }

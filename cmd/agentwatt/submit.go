@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -44,12 +43,12 @@ same LINE:COL problems when it is invalid.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if a.json() {
-				return json.NewEncoder(a.out).Encode(resp)
+				return printJSONLine(a.out, resp)
 			}
 			if resp.Created {
-				fmt.Fprintf(a.out, "%s\tqueued for pool %s\n", resp.ID, resp.Pool)
+				fmt.Fprintf(a.out, "%s\tqueued for pool %s\n", esc(resp.ID), esc(resp.Pool))
 			} else {
-				fmt.Fprintf(a.out, "%s\talready submitted (state %s); use --trigger to run it again\n", resp.ID, resp.State)
+				fmt.Fprintf(a.out, "%s\talready submitted (state %s); use --trigger to run it again\n", esc(resp.ID), esc(resp.State))
 			}
 			return nil
 		},

@@ -113,12 +113,12 @@ func printValidateResults(a *app, results []validateResult) error {
 	for _, r := range results {
 		switch {
 		case r.Error != "":
-			fmt.Fprintf(a.out, "%s: cannot read: %s\n", r.File, r.Error)
+			fmt.Fprintf(a.out, "%s: cannot read: %s\n", esc(r.File), esc(r.Error))
 		case r.Valid:
-			fmt.Fprintf(a.out, "%s: ok\n", r.File)
+			fmt.Fprintf(a.out, "%s: ok\n", esc(r.File))
 		default:
 			for _, p := range r.Problems {
-				fmt.Fprintln(a.out, p.String())
+				fmt.Fprintln(a.out, esc(p.String()))
 			}
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,9 +80,7 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 				return &exitError{code: 2, err: err}
 			}
 			if a.json() {
-				enc := json.NewEncoder(a.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(v); err != nil {
+				if err := printQueueJSON(a.out, v); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			} else if err := verifier.WriteText(a.out, v); err != nil {
