@@ -209,8 +209,8 @@ func TestJobListPages(t *testing.T) {
 // connections than its cap, and a vendor's request gets through meanwhile.
 func TestAttackSlowConnectionFlood(t *testing.T) {
 	scfg := ServerConfig{
-		ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: time.Second,
-		WriteTimeout: 5 * time.Second, IdleTimeout: time.Second, MaxConns: 32,
+		ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Second, MaxConns: 32,
 	}
 	env := newIntakeEnvServer(t, IntakeConfig{}, scfg, "acme")
 	addr := strings.TrimPrefix(env.url, "http://")

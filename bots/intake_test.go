@@ -85,8 +85,7 @@ func newIntakeEnvServer(t *testing.T, cfg IntakeConfig, scfg ServerConfig, vendo
 		t.Fatal(err)
 	}
 	srv := NewHTTPServer(counted, scfg)
-	srv.ConnState = env.conns.track
-	go func() { _ = srv.Serve(LimitListener(ln, scfg)) }()
+	go func() { _ = srv.Serve(LimitListener(countingListener{ln, &env.conns}, scfg)) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	env.url = "http://" + ln.Addr().String()
 	return env
@@ -104,22 +103,45 @@ func (b countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// connCounter tracks the connections a server holds open, and the most at once.
+// connCounter counts the connections a listener has open, and the most at
+// once. It sits under LimitListener, whose connections close it before they
+// free their slot, so the count is exact.
 type connCounter struct {
 	mu        sync.Mutex
 	open, max int
 }
 
-func (c *connCounter) track(_ net.Conn, s http.ConnState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch s {
-	case http.StateNew:
-		c.open++
-		c.max = max(c.max, c.open)
-	case http.StateClosed, http.StateHijacked:
-		c.open--
+type countingListener struct {
+	net.Listener
+	c *connCounter
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	l.c.mu.Lock()
+	l.c.open++
+	l.c.max = max(l.c.max, l.c.open)
+	l.c.mu.Unlock()
+	return &countedConn{Conn: conn, c: l.c}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	c    *connCounter
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.c.mu.Lock()
+		c.c.open--
+		c.c.mu.Unlock()
+	})
+	return err
 }
 
 func (c *connCounter) maxOpen() int {
