@@ -212,7 +212,9 @@ func TestAttackSlowConnectionFlood(t *testing.T) {
 		ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 2 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: time.Second, MaxConns: 32,
 	}
-	env := newIntakeEnvServer(t, IntakeConfig{}, scfg, "acme")
+	// Every client here is 127.0.0.1: the vendor must not be refused for
+	// the flood's failed authentications (TestAttackTokenGuessing tests those).
+	env := newIntakeEnvServer(t, IntakeConfig{Limits: Limits{FailedAuthBurst: 10_000}}, scfg, "acme")
 	addr := strings.TrimPrefix(env.url, "http://")
 
 	const flood = 200
@@ -321,6 +323,26 @@ func TestAttackBodyWithoutToken(t *testing.T) {
 }
 
 const spec1MiB = 1 << 20
+
+// TestAttackTokenGuessing: past a few failed authentications an address is
+// refused before its tokens are looked up.
+func TestAttackTokenGuessing(t *testing.T) {
+	env := newIntakeEnvConfig(t, IntakeConfig{Limits: Limits{FailedAuthRate: rate.Every(time.Hour), FailedAuthBurst: 3}}, "acme")
+	for i := range 3 {
+		guess := fmt.Sprintf("awv_%043d", i)
+		if status, raw := env.do(t, http.MethodGet, "/v1/jobs", guess, nil, nil); status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s, want 401", i, status, raw)
+		}
+	}
+	before := env.lookups.Load()
+	for _, token := range []string{"awv_" + strings.Repeat("9", 43), "", env.tokens["acme"]} {
+		status, raw, header := env.doHeader(t, http.MethodGet, "/v1/jobs", token, nil, nil)
+		checkTooMany(t, "a request after 3 failed authentications", status, raw, header)
+	}
+	if n := env.lookups.Load() - before; n != 0 {
+		t.Errorf("%d tokens looked up after the address was refused, want 0", n)
+	}
+}
 
 func TestAttackSubmissionRate(t *testing.T) {
 	env := newIntakeEnvConfig(t, IntakeConfig{Limits: Limits{SubmitRate: rate.Every(time.Hour), SubmitBurst: 2, ReadRate: rate.Every(time.Hour), ReadBurst: 3}}, "acme", "globex")

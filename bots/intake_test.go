@@ -30,6 +30,7 @@ type intakeEnv struct {
 	tokens     map[string]string // vendor → token
 	maintainer string            // the token of maintainer "ops"
 	bodyRead   atomic.Int64      // request body bytes the handlers read
+	lookups    atomic.Int64      // tokens the intake looked up in the queue
 	conns      connCounter
 }
 
@@ -72,7 +73,7 @@ func newIntakeEnvServer(t *testing.T, cfg IntakeConfig, scfg ServerConfig, vendo
 	if env.maintainer, err = q.AddMaintainer(ctx, "ops"); err != nil {
 		t.Fatal(err)
 	}
-	intake := NewIntake(q, cfg, zerolog.Nop()).Handler()
+	intake := NewIntake(countingQueue{q, &env.lookups}, cfg, zerolog.Nop()).Handler()
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A copy of the request: the server's own keeps its body type, which
 		// decides how it treats a body the handler left unread.
@@ -89,6 +90,17 @@ func newIntakeEnvServer(t *testing.T, cfg IntakeConfig, scfg ServerConfig, vendo
 	t.Cleanup(func() { _ = srv.Close() })
 	env.url = "http://" + ln.Addr().String()
 	return env
+}
+
+// countingQueue counts token lookups.
+type countingQueue struct {
+	*queue.Queue
+	n *atomic.Int64
+}
+
+func (q countingQueue) Authenticate(ctx context.Context, token string) (queue.Principal, error) {
+	q.n.Add(1)
+	return q.Queue.Authenticate(ctx, token)
 }
 
 // countingBody counts the bytes a handler reads of a request body.

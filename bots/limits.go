@@ -34,6 +34,12 @@ type Limits struct {
 	// QueuedRetryAfter is the Retry-After of an answer refused for
 	// MaxQueued (default 60s): a job leaves the queue when a runner takes it.
 	QueuedRetryAfter time.Duration
+	// FailedAuthRate and FailedAuthBurst: requests with a missing or unknown
+	// token per second per client address (default one per second, bursts
+	// of 20). Past them every request from the address is answered 429
+	// before its token is looked up, so guessing tokens cannot flood NATS.
+	FailedAuthRate  rate.Limit
+	FailedAuthBurst int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -55,8 +61,19 @@ func (l Limits) withDefaults() Limits {
 	if l.QueuedRetryAfter <= 0 {
 		l.QueuedRetryAfter = time.Minute
 	}
+	if l.FailedAuthRate <= 0 {
+		l.FailedAuthRate = 1
+	}
+	if l.FailedAuthBurst <= 0 {
+		l.FailedAuthBurst = 20
+	}
 	return l
 }
+
+// maxFailureAddrs bounds the addresses whose failed authentications are
+// counted; past it the count starts afresh, so the map cannot grow without
+// bound under a flood from many addresses.
+const maxFailureAddrs = 10_000
 
 // limiter holds the token buckets and the per-vendor submission locks. Its
 // maps grow only with authenticated token holders.
@@ -65,18 +82,54 @@ type limiter struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	submits map[string]*rate.Limiter // by vendor
-	reads   map[string]*rate.Limiter // by role:name
-	vendors map[string]*sync.Mutex   // serializes a vendor's count-then-enqueue
+	submits  map[string]*rate.Limiter // by vendor
+	reads    map[string]*rate.Limiter // by role:name
+	failures map[string]*rate.Limiter // by client address
+	vendors  map[string]*sync.Mutex   // serializes a vendor's count-then-enqueue
 }
 
 func newLimiter(cfg Limits) *limiter {
 	return &limiter{
 		cfg: cfg.withDefaults(), now: time.Now,
-		submits: map[string]*rate.Limiter{},
-		reads:   map[string]*rate.Limiter{},
-		vendors: map[string]*sync.Mutex{},
+		submits:  map[string]*rate.Limiter{},
+		reads:    map[string]*rate.Limiter{},
+		failures: map[string]*rate.Limiter{},
+		vendors:  map[string]*sync.Mutex{},
 	}
+}
+
+// authBlocked answers 429 itself when addr has used up its failed
+// authentications for now.
+func (l *limiter) authBlocked(w http.ResponseWriter, addr string) bool {
+	lim := l.failureLimiter(addr)
+	now := l.now()
+	if lim.TokensAt(now) >= 1 {
+		return false
+	}
+	res := lim.ReserveN(now, 1)
+	delay := res.DelayFrom(now)
+	res.CancelAt(now)
+	tooMany(w, delay, fmt.Sprintf("too many requests without a valid token: at most %s per second, bursts of %d", formatRate(l.cfg.FailedAuthRate), l.cfg.FailedAuthBurst))
+	return true
+}
+
+// authFailed counts a failed authentication against addr.
+func (l *limiter) authFailed(addr string) {
+	l.failureLimiter(addr).AllowN(l.now(), 1)
+}
+
+func (l *limiter) failureLimiter(addr string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.failures[addr]
+	if !ok {
+		if len(l.failures) >= maxFailureAddrs {
+			clear(l.failures)
+		}
+		lim = rate.NewLimiter(l.cfg.FailedAuthRate, l.cfg.FailedAuthBurst)
+		l.failures[addr] = lim
+	}
+	return lim
 }
 
 // allowSubmit answers 429 itself when p has no submission left for now.
