@@ -81,7 +81,7 @@ type limiter struct {
 	cfg Limits
 	now func() time.Time
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	submits  map[string]*rate.Limiter // by vendor
 	reads    map[string]*rate.Limiter // by role:name
 	failures map[string]*rate.Limiter // by client address
