@@ -76,7 +76,8 @@ func (l Limits) withDefaults() Limits {
 const maxFailureAddrs = 10_000
 
 // limiter holds the token buckets and the per-vendor submission locks. Its
-// maps grow only with authenticated token holders.
+// maps grow with authenticated token holders, and with the addresses that
+// failed to authenticate up to maxFailureAddrs.
 type limiter struct {
 	cfg Limits
 	now func() time.Time
@@ -101,9 +102,9 @@ func newLimiter(cfg Limits) *limiter {
 // authBlocked answers 429 itself when addr has used up its failed
 // authentications for now.
 func (l *limiter) authBlocked(w http.ResponseWriter, addr string) bool {
-	lim := l.failureLimiter(addr)
+	lim := l.failureLimiter(addr, false)
 	now := l.now()
-	if lim.TokensAt(now) >= 1 {
+	if lim == nil || lim.TokensAt(now) >= 1 {
 		return false
 	}
 	res := lim.ReserveN(now, 1)
@@ -115,14 +116,16 @@ func (l *limiter) authBlocked(w http.ResponseWriter, addr string) bool {
 
 // authFailed counts a failed authentication against addr.
 func (l *limiter) authFailed(addr string) {
-	l.failureLimiter(addr).AllowN(l.now(), 1)
+	l.failureLimiter(addr, true).AllowN(l.now(), 1)
 }
 
-func (l *limiter) failureLimiter(addr string) *rate.Limiter {
+// failureLimiter returns addr's bucket of failed authentications; nil when
+// addr has none and create is false.
+func (l *limiter) failureLimiter(addr string, create bool) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.failures[addr]
-	if !ok {
+	if !ok && create {
 		if len(l.failures) >= maxFailureAddrs {
 			clear(l.failures)
 		}
