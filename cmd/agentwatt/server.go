@@ -58,6 +58,7 @@ Vendors see engine.env values as "(redacted)". The token, role, trigger and
 rate are checked from the headers before any body is read. Each vendor may
 submit --submit-burst at once, then one per --submit-every, and have
 --max-queued jobs queued; connections beyond --max-conns wait to be accepted.
+An address that sent 20 missing or unknown tokens gets 429 for a while.
 
 It creates the queue's streams and buckets when they are missing (--replicas 3
 on a cluster) and runs the dead-letter watcher, which turns jobs whose message
