@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -23,7 +24,7 @@ type JobQueue interface {
 	Get(ctx context.Context, id string) (*queue.Job, error)
 	List(ctx context.Context, f queue.Filter) ([]*queue.Job, error)
 	Cancel(ctx context.Context, id, by string) (*queue.Job, error)
-	AuthenticateVendor(ctx context.Context, token string) (string, error)
+	Authenticate(ctx context.Context, token string) (queue.Principal, error)
 }
 
 // WorkloadResolver pins a workload reference (a name, or name@sha256:…) to the
@@ -37,23 +38,28 @@ type WorkloadResolver interface {
 type IntakeConfig struct {
 	// Workloads pins workload names to digests; nil leaves references as given.
 	Workloads WorkloadResolver
+	// Limits bounds each vendor's and maintainer's use of the API.
+	Limits Limits
 }
 
-// Intake serves the submission and job API:
+// Intake serves the submission and job API. Every route needs a bearer
+// token, checked from the headers before any body is read:
 //
-//	POST /v1/submissions         YAML body, Authorization: Bearer <vendor token>
-//	GET  /v1/jobs/{id}
-//	GET  /v1/jobs?state=&vendor=&pool=
-//	POST /v1/jobs/{id}/cancel    Authorization: Bearer <token of the job's vendor>
+//	POST /v1/submissions         YAML body; a vendor's token, for its own vendor
+//	GET  /v1/jobs/{id}           the job's vendor, or a maintainer
+//	GET  /v1/jobs?state=&vendor=&pool=&limit=&cursor=
+//	                             a vendor's own jobs, or every job for a maintainer
+//	POST /v1/jobs/{id}/cancel    the job's vendor, or a maintainer
 type Intake struct {
-	q   JobQueue
-	cfg IntakeConfig
-	log zerolog.Logger
+	q      JobQueue
+	cfg    IntakeConfig
+	log    zerolog.Logger
+	limits *limiter
 }
 
 // NewIntake returns the intake API over q.
 func NewIntake(q JobQueue, cfg IntakeConfig, log zerolog.Logger) *Intake {
-	return &Intake{q: q, cfg: cfg, log: log}
+	return &Intake{q: q, cfg: cfg, log: log, limits: newLimiter(cfg.Limits)}
 }
 
 // Register adds the intake's routes to mux.
@@ -79,6 +85,13 @@ const TriggerHeader = "X-Agentwatt-Trigger"
 // DefaultTrigger is the trigger of an API submission that names none.
 const DefaultTrigger = "api"
 
+// MaxTriggerLen is the longest trigger the intake accepts.
+const MaxTriggerLen = 128
+
+// triggerRe is what a trigger may look like: it is stored in the job record
+// and printed by status, so printable ASCII without spaces only.
+var triggerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/#+=-]*$`)
+
 // SubmitResponse is the body of a 202 answer to a submission.
 type SubmitResponse struct {
 	ID      string `json:"id"`
@@ -103,8 +116,27 @@ type ProblemDetail struct {
 	Text string `json:"text"`
 }
 
+// submit checks everything the headers tell (token, role, trigger, rate)
+// before it reads the body, so that nobody without a token can make the
+// server read or hold one.
 func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	p, ok := in.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if p.Role != queue.RoleVendor {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("a %s token cannot submit; submit with the vendor's token", p.Role))
+		return
+	}
+	trigger, err := triggerOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !in.limits.allowSubmit(w, p) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, spec.MaxFileSize))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -113,10 +145,6 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
-		return
-	}
-	vendor, ok := in.authenticate(w, r)
-	if !ok {
 		return
 	}
 	sub, err := spec.Parse("", body)
@@ -129,8 +157,8 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if sub.Metadata.Vendor != vendor {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("token belongs to vendor %q, submission is for vendor %q", vendor, sub.Metadata.Vendor))
+	if sub.Metadata.Vendor != p.Name {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("token belongs to vendor %q, submission is for vendor %q", p.Name, sub.Metadata.Vendor))
 		return
 	}
 	if in.cfg.Workloads != nil {
@@ -147,13 +175,17 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	job, err := in.enqueue(ctx, sub, triggerOf(r))
+	job, err := in.enqueue(ctx, sub, trigger)
+	if errors.Is(err, errQueuedFull) {
+		tooMany(w, in.limits.cfg.QueuedRetryAfter, fmt.Sprintf("vendor %q has %d jobs queued, the most it may have at once", p.Name, in.limits.cfg.MaxQueued))
+		return
+	}
 	if err != nil {
-		in.log.Error().Err(err).Str("vendor", vendor).Msg("enqueue submission")
+		in.log.Error().Err(err).Str("vendor", p.Name).Msg("enqueue submission")
 		writeError(w, http.StatusServiceUnavailable, "enqueue: "+err.Error())
 		return
 	}
-	in.log.Info().Str("job", job.job.ID).Str("vendor", vendor).Str("pool", job.job.Pool).Bool("created", job.created).Msg("submission accepted")
+	in.log.Info().Str("job", job.job.ID).Str("vendor", p.Name).Str("pool", job.job.Pool).Bool("created", job.created).Msg("submission accepted")
 	writeJSON(w, http.StatusAccepted, SubmitResponse{ID: job.job.ID, State: string(job.job.State), Pool: job.job.Pool, Created: job.created})
 }
 
@@ -162,14 +194,34 @@ type enqueued struct {
 	created bool
 }
 
+// errQueuedFull: the vendor has Limits.MaxQueued jobs queued.
+var errQueuedFull = errors.New("too many queued jobs")
+
+// enqueue queues sub under trigger unless its vendor's queued jobs are at the
+// cap. A job that exists already is returned as it is, cap or not.
 func (in *Intake) enqueue(ctx context.Context, sub *spec.Submission, trigger string) (enqueued, error) {
 	canon, err := sub.Canonical()
 	if err != nil {
 		return enqueued{}, fmt.Errorf("canonical spec: %w", err)
 	}
+	vendor := sub.Metadata.Vendor
+	defer in.limits.lockVendor(vendor)()
+	_, err = in.q.Get(ctx, queue.JobID(sub.Digest(), trigger))
+	switch {
+	case errors.Is(err, queue.ErrJobNotFound):
+		full, err := in.limits.queuedFull(ctx, in.q, vendor)
+		if err != nil {
+			return enqueued{}, err
+		}
+		if full {
+			return enqueued{}, errQueuedFull
+		}
+	case err != nil:
+		return enqueued{}, err
+	}
 	ref, digest := sub.WorkloadName(), sub.WorkloadDigest()
 	job, created, err := in.q.Enqueue(ctx, queue.NewJob{
-		Vendor:         sub.Metadata.Vendor,
+		Vendor:         vendor,
 		Name:           sub.Metadata.Name,
 		Pool:           sub.Pool(),
 		Spec:           canon,
@@ -182,11 +234,18 @@ func (in *Intake) enqueue(ctx context.Context, sub *spec.Submission, trigger str
 	return enqueued{job: job, created: created}, err
 }
 
-func triggerOf(r *http.Request) string {
-	if t := strings.TrimSpace(r.Header.Get(TriggerHeader)); t != "" {
-		return t
+// triggerOf returns the request's trigger, DefaultTrigger when it names none.
+func triggerOf(r *http.Request) (string, error) {
+	t := strings.TrimSpace(r.Header.Get(TriggerHeader))
+	switch {
+	case t == "":
+		return DefaultTrigger, nil
+	case len(t) > MaxTriggerLen:
+		return "", fmt.Errorf("%s: %d bytes, at most %d", TriggerHeader, len(t), MaxTriggerLen)
+	case !triggerRe.MatchString(t):
+		return "", fmt.Errorf("%s: %q: want letters, digits and . _ : @ / # + = - only, starting with a letter or digit", TriggerHeader, t)
 	}
-	return DefaultTrigger
+	return t, nil
 }
 
 // NewTrigger returns a fresh trigger, for callers that want a new job for a spec
@@ -195,80 +254,6 @@ func NewTrigger(prefix string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-func (in *Intake) getJob(w http.ResponseWriter, r *http.Request) {
-	job, err := in.q.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		in.writeQueueError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, job)
-}
-
-func (in *Intake) listJobs(w http.ResponseWriter, r *http.Request) {
-	f := queue.Filter{Vendor: r.URL.Query().Get("vendor"), Pool: r.URL.Query().Get("pool")}
-	if s := r.URL.Query().Get("state"); s != "" {
-		st, err := queue.ParseState(s)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		f.State = st
-	}
-	jobs, err := in.q.List(r.Context(), f)
-	if err != nil {
-		in.writeQueueError(w, err)
-		return
-	}
-	if jobs == nil {
-		jobs = []*queue.Job{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
-}
-
-func (in *Intake) cancel(w http.ResponseWriter, r *http.Request) {
-	vendor, ok := in.authenticate(w, r)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	job, err := in.q.Get(ctx, r.PathValue("id"))
-	if err != nil {
-		in.writeQueueError(w, err)
-		return
-	}
-	if job.Vendor != vendor {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("job %s belongs to vendor %q", job.ID, job.Vendor))
-		return
-	}
-	job, err = in.q.Cancel(ctx, job.ID, "vendor:"+vendor)
-	if err != nil {
-		in.writeQueueError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, job)
-}
-
-// authenticate answers 401 itself when the bearer token is missing or unknown.
-func (in *Intake) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="agentwatt"`)
-		writeError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <vendor token>)")
-		return "", false
-	}
-	vendor, err := in.q.AuthenticateVendor(r.Context(), strings.TrimSpace(token))
-	if err != nil {
-		if errors.Is(err, queue.ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="agentwatt", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unknown vendor token")
-			return "", false
-		}
-		in.writeQueueError(w, err)
-		return "", false
-	}
-	return vendor, true
 }
 
 func (in *Intake) writeQueueError(w http.ResponseWriter, err error) {

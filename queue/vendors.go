@@ -21,15 +21,45 @@ type Vendor struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// vendorToken is the record of one token, stored under its hash.
-type vendorToken struct {
-	Vendor    string    `json:"vendor"`
+// Maintainer is a person who operates the service through the HTTP API: a
+// maintainer's token reads every job; it cannot submit.
+type Maintainer struct {
+	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// tokenPrefix marks agentwatt vendor tokens, so that a leaked one is easy to
-// recognize (secret scanners, logs).
-const tokenPrefix = "awv_"
+// Role is what a token lets its holder do through the API.
+type Role string
+
+const (
+	// RoleVendor submits for its own vendor and sees its own jobs only.
+	RoleVendor Role = "vendor"
+	// RoleMaintainer sees every vendor's jobs.
+	RoleMaintainer Role = "maintainer"
+)
+
+// Principal is whom a token belongs to.
+type Principal struct {
+	Name string // the vendor's name, or the maintainer's
+	Role Role
+}
+
+// tokenRecord is the record of one token, stored under its hash. Exactly one
+// of Vendor and Maintainer is set.
+type tokenRecord struct {
+	Vendor     string    `json:"vendor,omitempty"`
+	Maintainer string    `json:"maintainer,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Token prefixes mark agentwatt tokens, so that a leaked one is easy to
+// recognize (secret scanners, logs), and say which role a token claims: a
+// token is accepted only with the prefix of the record it names.
+const (
+	tokenPrefix           = "awv_"
+	maintainerTokenPrefix = "awm_"
+	maxTokenLen           = 128
+)
 
 // AddVendor registers a vendor (if new) and issues a new API token for it.
 // The token is returned once and stored only as its sha256: tokens are 256
@@ -39,45 +69,97 @@ func (q *Queue) AddVendor(ctx context.Context, name string) (token string, err e
 	if !labelRe.MatchString(name) {
 		return "", invalidf("vendor %q: want a DNS label (lower-case letters, digits, '-')", name)
 	}
-	now := q.now().UTC()
-	v, _ := json.Marshal(Vendor{Name: name, CreatedAt: now})
-	if _, err := q.vendors.Create(ctx, "vendor."+name, v); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	v, _ := json.Marshal(Vendor{Name: name, CreatedAt: q.now().UTC()})
+	token, err = q.issueToken(ctx, "vendor."+name, v, tokenPrefix, tokenRecord{Vendor: name})
+	if err != nil {
 		return "", fmt.Errorf("add vendor %s: %w", name, err)
-	}
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		return "", fmt.Errorf("add vendor %s: %w", name, err)
-	}
-	token = tokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	rec, _ := json.Marshal(vendorToken{Vendor: name, CreatedAt: now})
-	if _, err := q.vendors.Create(ctx, tokenKey(token), rec); err != nil {
-		return "", fmt.Errorf("add vendor %s: store token: %w", name, err)
 	}
 	q.log.Info().Str("vendor", name).Msg("vendor token issued")
 	return token, nil
 }
 
-// AuthenticateVendor returns the vendor a token belongs to, or
+// AddMaintainer registers a maintainer (if new) and issues a new API token
+// for them, returned once and stored hashed like a vendor's.
+func (q *Queue) AddMaintainer(ctx context.Context, name string) (token string, err error) {
+	if !labelRe.MatchString(name) {
+		return "", invalidf("maintainer %q: want a DNS label (lower-case letters, digits, '-')", name)
+	}
+	m, _ := json.Marshal(Maintainer{Name: name, CreatedAt: q.now().UTC()})
+	token, err = q.issueToken(ctx, "maintainer."+name, m, maintainerTokenPrefix, tokenRecord{Maintainer: name})
+	if err != nil {
+		return "", fmt.Errorf("add maintainer %s: %w", name, err)
+	}
+	q.log.Info().Str("maintainer", name).Msg("maintainer token issued")
+	return token, nil
+}
+
+// issueToken creates the holder's record under key unless it exists, and a
+// new token for rec.
+func (q *Queue) issueToken(ctx context.Context, key string, holder []byte, prefix string, rec tokenRecord) (string, error) {
+	if _, err := q.vendors.Create(ctx, key, holder); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return "", err
+	}
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", err
+	}
+	token := prefix + base64.RawURLEncoding.EncodeToString(secret[:])
+	rec.CreatedAt = q.now().UTC()
+	b, _ := json.Marshal(rec)
+	if _, err := q.vendors.Create(ctx, tokenKey(token), b); err != nil {
+		return "", fmt.Errorf("store token: %w", err)
+	}
+	return token, nil
+}
+
+// Authenticate returns whom a vendor or maintainer token belongs to, or
 // ErrUnauthorized.
-func (q *Queue) AuthenticateVendor(ctx context.Context, token string) (vendor string, err error) {
-	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
-		return "", ErrUnauthorized
+func (q *Queue) Authenticate(ctx context.Context, token string) (Principal, error) {
+	role := RoleVendor
+	if strings.HasPrefix(token, maintainerTokenPrefix) {
+		role = RoleMaintainer
+	} else if !strings.HasPrefix(token, tokenPrefix) {
+		return Principal{}, ErrUnauthorized
+	}
+	if len(token) > maxTokenLen {
+		return Principal{}, ErrUnauthorized
 	}
 	e, err := q.vendors.Get(ctx, tokenKey(token))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", ErrUnauthorized
+		return Principal{}, ErrUnauthorized
 	}
 	if err != nil {
-		return "", fmt.Errorf("authenticate vendor: %w", err)
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	var rec vendorToken
-	if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Vendor == "" {
-		return "", fmt.Errorf("authenticate vendor: bad token record: %v", err)
+	var rec tokenRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Principal{}, fmt.Errorf("authenticate: bad token record: %w", err)
 	}
-	return rec.Vendor, nil
+	switch {
+	case role == RoleVendor && rec.Vendor != "" && rec.Maintainer == "":
+		return Principal{Name: rec.Vendor, Role: RoleVendor}, nil
+	case role == RoleMaintainer && rec.Maintainer != "" && rec.Vendor == "":
+		return Principal{Name: rec.Maintainer, Role: RoleMaintainer}, nil
+	}
+	// A token whose prefix claims another role than its record is not one
+	// this package issued.
+	return Principal{}, ErrUnauthorized
 }
 
-// RevokeVendorToken makes a token invalid.
+// AuthenticateVendor returns the vendor a token belongs to, or
+// ErrUnauthorized (also for a maintainer's token).
+func (q *Queue) AuthenticateVendor(ctx context.Context, token string) (vendor string, err error) {
+	p, err := q.Authenticate(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	if p.Role != RoleVendor {
+		return "", ErrUnauthorized
+	}
+	return p.Name, nil
+}
+
+// RevokeVendorToken makes a token invalid (a vendor's or a maintainer's).
 func (q *Queue) RevokeVendorToken(ctx context.Context, token string) error {
 	if err := q.vendors.Delete(ctx, tokenKey(token)); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
@@ -87,17 +169,26 @@ func (q *Queue) RevokeVendorToken(ctx context.Context, token string) error {
 
 // ListVendors returns the registered vendors by name.
 func (q *Queue) ListVendors(ctx context.Context) ([]Vendor, error) {
-	keys, err := bucketKeys(ctx, q.vendors, "vendor.*")
+	return listHolders[Vendor](ctx, q, "vendor.*")
+}
+
+// ListMaintainers returns the registered maintainers by name.
+func (q *Queue) ListMaintainers(ctx context.Context) ([]Maintainer, error) {
+	return listHolders[Maintainer](ctx, q, "maintainer.*")
+}
+
+func listHolders[T any](ctx context.Context, q *Queue, filter string) ([]T, error) {
+	keys, err := bucketKeys(ctx, q.vendors, filter)
 	if err != nil {
 		return nil, err
 	}
-	var out []Vendor
+	var out []T
 	for _, k := range keys {
 		e, err := q.vendors.Get(ctx, k)
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		var v Vendor
+		var v T
 		if json.Unmarshal(e.Value(), &v) == nil {
 			out = append(out, v)
 		}

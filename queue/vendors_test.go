@@ -84,3 +84,59 @@ func TestVendorTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestMaintainerTokens(t *testing.T) {
+	q := newTestQueue(t, Config{})
+	ctx := testCtx(t, time.Minute)
+	vendorTok, err := q.AddVendor(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maintTok, err := q.AddMaintainer(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(maintTok, "awm_") {
+		t.Errorf("maintainer token %q does not start with awm_", maintTok)
+	}
+	tests := []struct {
+		name    string
+		token   string
+		want    Principal
+		wantErr error
+	}{
+		{"vendor", vendorTok, Principal{Name: "acme", Role: RoleVendor}, nil},
+		{"maintainer", maintTok, Principal{Name: "alice", Role: RoleMaintainer}, nil},
+		// The same secret under the other prefix names no record.
+		{"vendor secret as maintainer", "awm_" + strings.TrimPrefix(vendorTok, "awv_"), Principal{}, ErrUnauthorized},
+		{"maintainer secret as vendor", "awv_" + strings.TrimPrefix(maintTok, "awm_"), Principal{}, ErrUnauthorized},
+		{"huge", "awm_" + strings.Repeat("x", 1<<16), Principal{}, ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		got, err := q.Authenticate(ctx, tt.token)
+		if got != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+	// A maintainer's token is not a vendor's.
+	if v, err := q.AuthenticateVendor(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("AuthenticateVendor(maintainer token) = %q, %v; want ErrUnauthorized", v, err)
+	}
+	ms, err := q.ListMaintainers(ctx)
+	if err != nil || len(ms) != 1 || ms[0].Name != "alice" {
+		t.Errorf("ListMaintainers: %+v, %v", ms, err)
+	}
+	vs, err := q.ListVendors(ctx)
+	if err != nil || len(vs) != 1 || vs[0].Name != "acme" {
+		t.Errorf("ListVendors lists maintainers too: %+v, %v", vs, err)
+	}
+	if err := q.RevokeVendorToken(ctx, maintTok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Authenticate(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("revoked maintainer token: %v, want ErrUnauthorized", err)
+	}
+	if _, err := q.AddMaintainer(ctx, "Alice Smith"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("AddMaintainer(bad name): %v, want ErrInvalid", err)
+	}
+}

@@ -107,10 +107,16 @@ func (s *Server) Start(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sim listen: %w", err)
 	}
+	// Neither WriteTimeout nor ReadTimeout: a streamed answer lasts as long
+	// as its generation, which the benchmark measures, and net/http cancels
+	// a request's context once ReadTimeout passes while its handler runs.
+	// Headers and idle connections are bounded; there is no connection cap,
+	// since a probe opens one connection per agent.
 	s.httpSrv = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       s.cfg.keepAlive(),
+		MaxHeaderBytes:    64 << 10,
 	}
 	s.url = "http://" + ln.Addr().String()
 	srv := s.httpSrv

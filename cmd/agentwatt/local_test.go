@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bots"
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 // startLocalChild runs `agentwatt local --dir dir` in a child process on free
@@ -150,14 +149,9 @@ func TestLocalRestartKeepsJobsAndObjects(t *testing.T) {
 	if env2["AGENTWATT_TOKEN"] != env["AGENTWATT_TOKEN"] || env2["AGENTWATT_S3_SECRET_KEY"] != env["AGENTWATT_S3_SECRET_KEY"] {
 		t.Errorf("token or S3 credentials changed across a restart")
 	}
-	resp, err := http.Get(info.Server + "/v1/jobs/" + sub.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"state": "queued"`) {
-		t.Errorf("job after restart: %d %s", resp.StatusCode, body)
+	client = bots.Client{BaseURL: info.Server, Token: env2["AGENTWATT_TOKEN"]}
+	if job, err := client.Job(ctx, sub.ID); err != nil || job.State != queue.Queued {
+		t.Errorf("job after restart: %+v, %v; want queued", job, err)
 	}
 	got, err := openLocalStore(t, ctx, env2).GetBytes(ctx, "runs/restart-test/object", int64(len(payload))+1)
 	if err != nil {
@@ -167,7 +161,6 @@ func TestLocalRestartKeepsJobsAndObjects(t *testing.T) {
 		t.Errorf("object after restart: %d bytes, want %d identical bytes", len(got), len(payload))
 	}
 	// The same submission and trigger is still the same job.
-	client = bots.Client{BaseURL: info.Server, Token: env2["AGENTWATT_TOKEN"]}
 	again, err := client.Submit(ctx, example, "restart-test")
 	if err != nil {
 		t.Fatal(err)

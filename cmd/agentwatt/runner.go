@@ -22,6 +22,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
+	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
@@ -267,9 +268,9 @@ func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (st
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := bots.NewHTTPServer(mux, bots.ServerConfig{})
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(bots.LimitListener(ln, bots.ServerConfig{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("metrics server")
 		}
 	}()

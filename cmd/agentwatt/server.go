@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/queue"
@@ -24,6 +25,8 @@ func newServerCmd(a *app) *cobra.Command {
 		listen      string
 		replicas    int
 		noDeadWatch bool
+		scfg        bots.ServerConfig
+		limits      bots.Limits
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -31,15 +34,30 @@ func newServerCmd(a *app) *cobra.Command {
 		Long: `server runs the control plane against a NATS server or cluster: the intake API
 where vendors submit configurations, and the job API.
 
-  POST /v1/submissions         YAML body, Authorization: Bearer <vendor token>
-                               202 {id, state, pool, created}; 400 with LINE:COL problems;
-                               401 no or unknown token; 403 token of another vendor;
-                               413 over 1 MiB. X-Agentwatt-Trigger names a new run.
-  GET  /v1/jobs/{id}           the job record (404 when unknown)
-  GET  /v1/jobs?state=&vendor=&pool=
-  POST /v1/jobs/{id}/cancel    the job's vendor only
+Every /v1 route needs Authorization: Bearer <token>: a vendor's token
+('agentwatt vendor add') or a maintainer's ('agentwatt maintainer add').
+
+  POST /v1/submissions         YAML body, a vendor's token, for that vendor
+                               202 {id, state, pool, created}; 400 with LINE:COL problems
+                               or a bad X-Agentwatt-Trigger; 401 no or unknown token;
+                               403 another vendor's or a maintainer's token;
+                               413 over 1 MiB; 429 over the rate or the queued-job cap,
+                               with Retry-After. X-Agentwatt-Trigger (at most 128
+                               letters, digits, . _ : @ / # + = -) names a new run.
+  GET  /v1/jobs/{id}           the job record; 404 when unknown or another vendor's
+  GET  /v1/jobs?state=&vendor=&pool=&limit=&cursor=
+                               {jobs, next}: a vendor's own jobs, every job for a
+                               maintainer; oldest first, limit 50 (at most 200);
+                               follow next for the rest
+  POST /v1/jobs/{id}/cancel    the job's vendor, or a maintainer
   GET  /api/results            published/results.json (with --s3-endpoint)
   GET  /                       the leaderboard page (with --s3-endpoint)
+
+Vendors see engine.env values as "(redacted)". The token, role, trigger and
+rate are checked from the headers before any body is read. Each vendor may
+submit --submit-burst at once, then one per --submit-every, and have
+--max-queued jobs queued; connections beyond --max-conns wait to be accepted.
+An address that sent 20 missing or unknown tokens gets 429 for a while.
 
 It creates the queue's streams and buckets when they are missing (--replicas 3
 on a cluster) and runs the dead-letter watcher, which turns jobs whose message
@@ -67,7 +85,7 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 			}
 			defer q.StartSweeper(context.WithoutCancel(ctx)).Stop()
 			mux := http.NewServeMux()
-			bots.NewIntake(q, bots.IntakeConfig{}, a.log.With().Str("component", "intake").Logger()).Register(mux)
+			bots.NewIntake(q, bots.IntakeConfig{Limits: limits}, a.log.With().Str("component", "intake").Logger()).Register(mux)
 			if s3.endpoint != "" {
 				store, err := openStore(ctx, &s3)
 				if err != nil {
@@ -75,7 +93,7 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				}
 				verifier.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
 			}
-			return serveHTTP(ctx, a, listen, mux)
+			return serveHTTP(ctx, a, listen, mux, scfg)
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)
@@ -83,19 +101,44 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the queue's streams and buckets: 1, or 3 on a NATS cluster")
 	cmd.Flags().BoolVar(&noDeadWatch, "no-dead-letters", false, "do not run the dead-letter watcher here (another server runs it)")
+	cmd.Flags().IntVar(&scfg.MaxConns, "max-conns", 256, "connections served at once; more wait to be accepted")
+	cmd.Flags().IntVar(&limits.MaxQueued, "max-queued", 20, "jobs one vendor may have queued at once")
+	cmd.Flags().IntVar(&limits.SubmitBurst, "submit-burst", 10, "submissions one vendor may make at once")
+	cmd.Flags().Var((*rateEvery)(&limits.SubmitRate), "submit-every", "then one submission per vendor per this interval (default 6s)")
 	return cmd
 }
 
+// rateEvery is a rate.Limit given as the interval between events.
+type rateEvery rate.Limit
+
+func (r *rateEvery) String() string {
+	if *r <= 0 {
+		return ""
+	}
+	return time.Duration(float64(time.Second) / float64(*r)).String()
+}
+
+func (r *rateEvery) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 6s")
+	}
+	*r = rateEvery(rate.Every(d))
+	return nil
+}
+
+func (r *rateEvery) Type() string { return "duration" }
+
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, a *app, addr string, h http.Handler) error {
+func serveHTTP(ctx context.Context, a *app, addr string, h http.Handler, cfg bots.ServerConfig) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := bots.NewHTTPServer(h, cfg)
 	a.log.Info().Str("addr", "http://"+ln.Addr().String()).Msg("serving")
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(bots.LimitListener(ln, cfg)) }()
 	select {
 	case err := <-errc:
 		return err

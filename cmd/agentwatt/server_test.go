@@ -102,6 +102,39 @@ func TestServerAndSubmit(t *testing.T) {
 	if !strings.Contains(out, "queued") {
 		t.Errorf("status %s: %q", resp.ID, out)
 	}
+
+	// The job API: the vendor's token or a maintainer's, nothing without one.
+	maintOut, code := f.run(t, "maintainer", "add", "alice")
+	maint := strings.TrimSpace(maintOut)
+	if code != 0 || !strings.HasPrefix(maint, "awm_") {
+		t.Fatalf("maintainer add: exit %d, %q", code, maintOut)
+	}
+	if out, code := f.run(t, "maintainer", "list", "-o", "json"); code != 0 || !strings.Contains(out, `"alice"`) {
+		t.Errorf("maintainer list: exit %d, %q", code, out)
+	}
+	otherOut, _ := f.run(t, "vendor", "add", "globex")
+	for _, tt := range []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"the vendor", token, http.StatusOK},
+		{"another vendor", lastField(otherOut), http.StatusNotFound},
+		{"a maintainer", maint, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/jobs/"+resp.ID, nil)
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tt.want {
+			t.Errorf("GET /v1/jobs/%s as %s: %d, want %d", resp.ID, tt.name, res.StatusCode, tt.want)
+		}
+	}
 }
 
 // lastField is the last whitespace-separated field of s.

@@ -209,10 +209,10 @@ func (s *localStack) startHTTP() error {
 	mux := http.NewServeMux()
 	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
 	verifier.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = bots.NewHTTPServer(mux, bots.ServerConfig{})
 	s.httpURL = "http://" + ln.Addr().String()
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(bots.LimitListener(ln, bots.ServerConfig{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("intake server")
 		}
 	}()

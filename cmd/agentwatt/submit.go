@@ -23,7 +23,9 @@ agentwatt server, authenticated with your vendor token. Prints the job id.
 The job id is derived from the spec and the trigger: submitting the same file
 again returns the same job. Pass a new --trigger to benchmark it again.
 The server validates the file like 'agentwatt validate' and answers with the
-same LINE:COL problems when it is invalid.`,
+same LINE:COL problems when it is invalid. A vendor may have a limited
+number of jobs queued and submit at a limited rate; past either the server
+answers 429 and says when to retry.`,
 		Example: `  agentwatt submit examples/submissions/sim.yaml --server http://127.0.0.1:8080 --token $AGENTWATT_TOKEN
   AGENTWATT_SERVER=http://127.0.0.1:8080 AGENTWATT_TOKEN=awt_… agentwatt submit my.yaml -o json`,
 		Args: cobra.ExactArgs(1),
@@ -56,6 +58,6 @@ same LINE:COL problems when it is invalid.`,
 	f := cmd.Flags()
 	f.StringVar(&c.BaseURL, "server", os.Getenv("AGENTWATT_SERVER"), "agentwatt server URL (env AGENTWATT_SERVER)")
 	f.StringVar(&c.Token, "token", os.Getenv("AGENTWATT_TOKEN"), "vendor token (env AGENTWATT_TOKEN)")
-	f.StringVar(&trigger, "trigger", "", "trigger name; a new trigger makes a new job for the same spec (default \"api\")")
+	f.StringVar(&trigger, "trigger", "", "trigger name, at most 128 letters, digits and . _ : @ / # + = -; a new trigger makes a new job for the same spec (default \"api\")")
 	return cmd
 }

@@ -1,0 +1,55 @@
+package bots
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/agentwatt/agentwatt/queue"
+)
+
+// authenticate returns whom the request's bearer token belongs to. It reads
+// only the headers, and answers 401 itself when the token is missing or
+// unknown, and 429 when the client's address has failed too often.
+func (in *Intake) authenticate(w http.ResponseWriter, r *http.Request) (queue.Principal, bool) {
+	addr := clientAddr(r)
+	if in.limits.authBlocked(w, addr) {
+		return queue.Principal{}, false
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token = strings.TrimSpace(token)
+	if !ok || token == "" {
+		in.limits.authFailed(addr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agentwatt"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <vendor or maintainer token>)")
+		return queue.Principal{}, false
+	}
+	p, err := in.q.Authenticate(r.Context(), token)
+	if err != nil {
+		if errors.Is(err, queue.ErrUnauthorized) {
+			in.limits.authFailed(addr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="agentwatt", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unknown token")
+			return queue.Principal{}, false
+		}
+		in.writeQueueError(w, err)
+		return queue.Principal{}, false
+	}
+	return p, true
+}
+
+// clientAddr is the address failed authentications are counted against: the
+// peer's IP (a proxy in front of the server makes that the proxy's).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// mayRead reports whether p may see job j: its own vendor or a maintainer.
+func mayRead(p queue.Principal, j *queue.Job) bool {
+	return p.Role == queue.RoleMaintainer || (p.Role == queue.RoleVendor && j.Vendor == p.Name)
+}
