@@ -24,6 +24,10 @@ func TestListModels(t *testing.T) {
 		{"max_model_len first", `{"data":[{"id":"m","context_length":1,"max_model_len":2}]}`,
 			[]ModelInfo{{ID: "m", ContextLength: 2, ContextField: "max_model_len"}}, ""},
 		{"not a number is not reported", `{"data":[{"id":"m","max_model_len":"big"}]}`, []ModelInfo{{ID: "m"}}, ""},
+		{"sequence limit", `{"data":[{"id":"m","max_model_len":2048,"max_num_seqs":16}]}`,
+			[]ModelInfo{{ID: "m", ContextLength: 2048, ContextField: "max_model_len", MaxSequences: 16, SequencesField: "max_num_seqs"}}, ""},
+		{"sequence limit, other names", `{"data":[{"id":"a","max_running_requests":8},{"id":"b","max_concurrent_requests":-3}]}`,
+			[]ModelInfo{{ID: "a", MaxSequences: 8, SequencesField: "max_running_requests"}, {ID: "b"}}, ""},
 		{"no id", `{"data":[{"max_model_len":2}]}`, nil, "data[0]: no model id"},
 		{"not JSON", `<html>`, nil, "invalid character"},
 	}

@@ -46,6 +46,14 @@ type Config struct {
 	Profile *spec.Profile
 	// Tiers are the tier ids searched or judged; empty: every rules tier.
 	Tiers []string
+	// MaxAgents, when > 0, is the most agents a search probes or a fixed
+	// run may judge (`--max-agents`), below the profile's max_agents and
+	// the engine's reported sequence limit.
+	MaxAgents int
+	// MemoryBudget is the memory, in bytes, the agents may use: an N whose
+	// agents would need more (BytesPerAgent) is not probed. 0:
+	// DefaultMemoryBudget.
+	MemoryBudget int64
 	// Seed makes the trajectory order, start turns, sessions, salts and the
 	// chunk-timing sample reproducible.
 	Seed uint64
@@ -117,6 +125,15 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Sprintf("history %q: want %s or %s", c.History, HistoryRecorded, HistoryLive))
+	}
+	if c.MaxAgents < 0 {
+		errs = append(errs, fmt.Sprintf("max agents %d must not be negative", c.MaxAgents))
+	}
+	switch {
+	case c.MemoryBudget < 0:
+		errs = append(errs, fmt.Sprintf("memory budget %d must not be negative", c.MemoryBudget))
+	case c.MemoryBudget == 0:
+		c.MemoryBudget = DefaultMemoryBudget()
 	}
 	if c.Template.PerRequest < 0 || c.Template.PerMessage < 0 || c.Template.PerToolCall < 0 {
 		errs = append(errs, "chat template token counts must not be negative")

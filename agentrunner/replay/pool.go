@@ -36,6 +36,9 @@ func (r *Runner) setAgents(ctx context.Context, n int, ramp time.Duration) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	added := 0
+	if r.agentCtx != nil {
+		ctx = r.agentCtx
+	}
 	if k := n - len(p.active); k > 0 {
 		for i := range k {
 			delay := time.Duration(0)
@@ -87,9 +90,10 @@ func (r *Runner) warmedUp(t int64) bool {
 	return true
 }
 
-// stopAll retires every agent and waits for them (their requests in flight
-// finish unless ctx ends).
-func (r *Runner) stopAll() {
+// stopAll retires every agent and waits for them, at most limit (0: as
+// long as it takes); false when some were still running then. Their
+// requests in flight finish unless the agents' context has ended.
+func (r *Runner) stopAll(limit time.Duration) bool {
 	p := &r.pool
 	p.mu.Lock()
 	for _, a := range p.active {
@@ -98,7 +102,23 @@ func (r *Runner) stopAll() {
 	p.retiring = append(p.retiring, p.active...)
 	p.active = nil
 	p.mu.Unlock()
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	var expired <-chan time.Time
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-done:
+		return true
+	case <-expired:
+		return false
+	}
 }
 
 // flights tracks requests in flight by the time just before each was sent,

@@ -54,6 +54,8 @@ const (
 
 func (p *ProbeRecord) verdict(tier int) verdict {
 	switch {
+	case p.unserved():
+		return verdictFail
 	case !p.Result.Valid:
 		return verdictInvalid
 	case !p.Result.Conclusive:
@@ -63,6 +65,13 @@ func (p *ProbeRecord) verdict(tier int) verdict {
 	default:
 		return verdictFail
 	}
+}
+
+// unserved reports a probe in which the engine did not serve the agents: a
+// warm-up that never completed, or a window without one request. It is
+// evidence against N for every tier, not a reason to try more agents.
+func (p *ProbeRecord) unserved() bool {
+	return p.WindowStartNs < 0 || p.Result.Requests == 0
 }
 
 // ProbesFormat names probes.json's format.

@@ -46,6 +46,13 @@ type Runner struct {
 	recErrOnce sync.Once
 	recErr     atomic.Pointer[error]
 
+	// lim is the most agents the run may start (limits.go).
+	lim agentLimit
+	// agentCtx is what agents run on: the run's context, ended by finish so
+	// that no request outlives the run (stopAgents).
+	agentCtx   context.Context
+	stopAgents context.CancelFunc
+
 	// minConclusive is the least N whose window can hold the profile's
 	// request count, from calibration (0: unknown).
 	minConclusive int
@@ -124,8 +131,20 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	r.client = c
+	seqs, field := r.engineSequences(ctx)
+	r.lim = r.limit(seqs, field)
+	if r.lim.n < 1 {
+		c.CloseIdleConnections()
+		return nil, fmt.Errorf("replay: %w: %s", ErrAgentLimit, r.lim.over(1))
+	}
+	r.log.Info().Int("max_agents", r.lim.n).Str("limited_by", r.lim.why).Msg("agent limit")
 	return r, nil
 }
+
+// MaxAgents is the most agents the run may start, and what sets it: the
+// profile's max_agents, the engine's reported sequence limit,
+// Config.MaxAgents or the memory budget, whichever is least.
+func (r *Runner) MaxAgents() (int, string) { return r.lim.n, r.lim.why }
 
 // Model is the model name sent on every request.
 func (r *Runner) Model() string {
@@ -194,13 +213,25 @@ func (r *Runner) start(ctx context.Context) error {
 	if r.health != nil {
 		r.health.Start(ctx)
 	}
+	r.agentCtx, r.stopAgents = context.WithCancel(ctx)
 	return nil
 }
 
-// finish stops every agent and the health monitor. Requests in flight end
-// normally unless ctx has ended.
+// stopLimit bounds how long finish waits for agents after it cut their
+// requests; one that has not exited by then is left behind (and logged).
+const stopLimit = 5 * time.Second
+
+// finish stops every agent and the health monitor. Requests still in flight
+// belong to no window (a probe waits for its window's requests) and are
+// cut, so that a stalled engine cannot hold the run open until its stall
+// timeout, nor a cancel wait for it.
 func (r *Runner) finish() {
-	r.stopAll()
+	if r.stopAgents != nil {
+		r.stopAgents()
+	}
+	if !r.stopAll(stopLimit) {
+		r.log.Warn().Dur("waited", stopLimit).Msg("agents still running after the run ended; leaving them")
+	}
 	if r.health != nil {
 		r.health.Stop()
 	}
