@@ -217,20 +217,30 @@ func (r *Runner) start(ctx context.Context) error {
 	return nil
 }
 
-// stopLimit bounds how long finish waits for agents after it cut their
-// requests; one that has not exited by then is left behind (and logged).
-const stopLimit = 5 * time.Second
+// finishGrace is how long finish lets the requests still in flight end
+// normally; stopLimit how long it then waits for agents whose requests it
+// cut, leaving (and logging) any that have not exited.
+const (
+	finishGrace = 5 * time.Second
+	stopLimit   = 5 * time.Second
+)
 
 // finish stops every agent and the health monitor. Requests still in flight
-// belong to no window (a probe waits for its window's requests) and are
-// cut, so that a stalled engine cannot hold the run open until its stall
-// timeout, nor a cancel wait for it.
+// belong to no window (a probe waits for its window's requests): they may
+// end normally for finishGrace, then are cut, so that a stalled engine
+// cannot hold the run open until the client's stall timeout. A cancel cuts
+// them at once (the agents' context ends with the run's).
 func (r *Runner) finish() {
+	if !r.stopAll(finishGrace) {
+		if r.stopAgents != nil {
+			r.stopAgents()
+		}
+		if !r.stopAll(stopLimit) {
+			r.log.Warn().Dur("waited", finishGrace+stopLimit).Msg("agents still running after the run ended; leaving them")
+		}
+	}
 	if r.stopAgents != nil {
 		r.stopAgents()
-	}
-	if !r.stopAll(stopLimit) {
-		r.log.Warn().Dur("waited", stopLimit).Msg("agents still running after the run ended; leaving them")
 	}
 	if r.health != nil {
 		r.health.Stop()
