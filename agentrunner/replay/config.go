@@ -179,3 +179,8 @@ func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
 // stallTimeout aborts a request that receives nothing for this long: the
 // profile's longest window, past which a probe is inconclusive anyway.
 func (c *Config) stallTimeout() time.Duration { return c.Profile.MaxWindow.Duration }
+
+// maxRequestTime cuts a request, however steadily its events come, at twice
+// the profile's longest window: a probe waits for its window's requests,
+// and a server streaming empty events forever must not hold it open.
+func (c *Config) maxRequestTime() time.Duration { return 2 * c.Profile.MaxWindow.Duration }

@@ -167,7 +167,8 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*Probe
 	r.event(Event{Kind: EventWindowEnd, Probe: p, Agents: n, AtNs: we})
 
 	// The requests sent inside the window finish (a stalled one is cut by
-	// the client's stall timeout).
+	// the client's stall timeout, an endless one at its longest request
+	// time, both recorded as errors).
 	if _, err := r.waitFor(ctx, p, "drain", func() bool { return r.flights.oldest() >= we }, 0); err != nil {
 		return nil, err
 	}

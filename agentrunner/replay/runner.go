@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		TopP:           cfg.Rules.Sampling.TopP,
 		Clock:          r.clock,
 		StallTimeout:   cfg.stallTimeout(),
+		MaxRequestTime: cfg.maxRequestTime(),
 		// Connections outlive the longest think, so that no agent dials
 		// inside its next request's TTFT (loadgen.IdleMargin on top).
 		MaxThinkTime: cfg.Profile.ThinkTimeCap.Duration,
