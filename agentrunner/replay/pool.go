@@ -65,12 +65,17 @@ func (r *Runner) setAgents(ctx context.Context, n int, ramp time.Duration) int {
 	return added
 }
 
-// warmedUp reports whether every active agent has completed a root request
-// sent at or after t, and every retired agent has exited.
-func (r *Runner) warmedUp(t int64) bool {
+// retiredExited reports whether every retired agent has exited.
+func (r *Runner) retiredExited() bool {
 	p := &r.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.pruneRetiring() == 0
+}
+
+// pruneRetiring forgets retired agents that have exited and returns how
+// many have not; p.mu is held.
+func (p *pool) pruneRetiring() int {
 	p.retiring = slices.DeleteFunc(p.retiring, func(a *agent) bool {
 		select {
 		case <-a.done:
@@ -79,7 +84,16 @@ func (r *Runner) warmedUp(t int64) bool {
 			return false
 		}
 	})
-	if len(p.retiring) > 0 {
+	return len(p.retiring)
+}
+
+// warmedUp reports whether every active agent has completed a root request
+// sent at or after t, and every retired agent has exited.
+func (r *Runner) warmedUp(t int64) bool {
+	p := &r.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pruneRetiring() > 0 {
 		return false
 	}
 	for _, a := range p.active {

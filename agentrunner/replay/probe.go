@@ -114,8 +114,9 @@ type Event struct {
 const pollInterval = 20 * time.Millisecond
 
 // probe measures one probe at n agents: N changes live (new agents ramped
-// in over the settle period, surplus agents retired), then settle, then
-// warm-up until every agent has completed a request sent after settle,
+// in over the settle period, surplus agents retired), then settle and the
+// retired agents' exit (at most the warm-up limit), then warm-up until
+// every agent has completed a request sent after that,
 // then the measurement window — at least the profile's duration and minimum
 // request count, extended until both hold, up to the profile's longest
 // window — then a wait for the requests sent inside the window, then
@@ -135,6 +136,12 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*Probe
 		return nil, err
 	}
 
+	// Agents retired from a larger N finish their requests first, for at
+	// most the warm-up limit: the backlog a larger N left behind is not
+	// this N's warm-up, which fails N when it cannot complete.
+	if _, err := r.waitFor(ctx, p, "settle", r.retiredExited, prof.MaxWarmup.Duration); err != nil {
+		return nil, err
+	}
 	rec.WarmupStartNs = r.clock.Now()
 	r.tl.setWarmup(rec.WarmupStartNs)
 	warm, err := r.waitFor(ctx, p, "warmup", func() bool { return r.warmedUp(rec.WarmupStartNs) }, prof.MaxWarmup.Duration)
