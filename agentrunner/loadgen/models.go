@@ -91,17 +91,27 @@ func listModels(ctx context.Context, hc *http.Client, base, apiKey string) ([]Mo
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: http %d: %s", req.URL, resp.StatusCode, boundText(strings.TrimSpace(string(body)), 200))
 	}
+	out, err := parseModels(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.URL, err)
+	}
+	return out, nil
+}
+
+// parseModels reads a /v1/models listing: each model's id, and its context
+// length and sequence limit when reported as positive integers.
+func parseModels(body []byte) ([]ModelInfo, error) {
 	var list struct {
 		Data []map[string]json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("%s: %w", req.URL, err)
+		return nil, err
 	}
 	out := make([]ModelInfo, 0, len(list.Data))
 	for i, m := range list.Data {
 		var info ModelInfo
 		if err := json.Unmarshal(m["id"], &info.ID); err != nil || info.ID == "" {
-			return nil, fmt.Errorf("%s: data[%d]: no model id", req.URL, i)
+			return nil, fmt.Errorf("data[%d]: no model id", i)
 		}
 		info.ContextLength, info.ContextField = positiveField(m, ContextFields)
 		info.MaxSequences, info.SequencesField = positiveField(m, SequenceFields)
