@@ -383,6 +383,7 @@ func (jr *jobRun) accuracy(ctx context.Context) error {
 	jr.rep, err = replay.New(ctx, replay.Config{
 		Endpoint: jr.eng.URL(), Workload: jr.wl, Rules: jr.rules, Profile: jr.profile,
 		Tiers: jr.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: jr.chatTemplate(),
+		MaxAgents: jr.r.cfg.MaxAgents, MemoryBudget: jr.r.cfg.MemoryBudget,
 		Clock: loadgen.NewClock(jr.started), Recorder: out, Log: jr.log,
 		Progress: jr.onProgress, Events: jr.onReplayEvent,
 	})

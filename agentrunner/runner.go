@@ -82,6 +82,12 @@ type Config struct {
 	// FixedAgents > 0 judges that one N instead of searching (tests and quick
 	// checks; the result is labelled mode "fixed").
 	FixedAgents int
+	// MaxAgents, when > 0, caps every job's search (and FixedAgents) below
+	// the profile's max_agents and the engine's reported sequence limit.
+	// MemoryBudget is the memory, in bytes, a job's agents may use (0:
+	// replay.DefaultMemoryBudget at each job).
+	MaxAgents    int
+	MemoryBudget int64
 	// IdleBaseline is the idle-power window before load (default 5s).
 	IdleBaseline time.Duration
 	// GracePeriod bounds an engine's stop and a cancel (default 30s).
@@ -147,8 +153,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if c.FixedAgents < 0 {
-		errs = append(errs, "FixedAgents must not be negative")
+	if c.FixedAgents < 0 || c.MaxAgents < 0 || c.MemoryBudget < 0 {
+		errs = append(errs, "FixedAgents, MaxAgents and MemoryBudget must not be negative")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))

@@ -20,7 +20,7 @@ const maxRequestBody = 64 << 20
 // Server is the simulated engine behind an OpenAI-compatible HTTP API:
 //
 //	POST /v1/chat/completions  stream true or false
-//	GET  /v1/models
+//	GET  /v1/models            the model, its max_model_len and max_num_seqs
 //	GET  /health               200 when ready, 503 during a slow start
 //	GET  /sim/v1/power         PowerReading (per virtual GPU energy and power)
 //	GET  /sim/v1/stats         Stats
@@ -266,13 +266,16 @@ func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	p := &s.cfg.Profile
-	writeJSON(w, http.StatusOK, map[string]any{
-		"object": "list",
-		"data": []map[string]any{{
-			"id": p.ServedModel, "object": "model", "created": s.created.Unix(), "owned_by": "agentwatt-sim",
-			"root": p.ServedModel, "parent": nil, "max_model_len": p.MaxModelLen, "simulated": true,
-		}},
-	})
+	m := map[string]any{
+		"id": p.ServedModel, "object": "model", "created": s.created.Unix(), "owned_by": "agentwatt-sim",
+		"root": p.ServedModel, "parent": nil, "max_model_len": p.MaxModelLen, "simulated": true,
+	}
+	// The running-batch limit, under the engine argument's name, as a
+	// server that reports one does; unlimited is not reported.
+	if p.MaxNumSeqs > 0 {
+		m["max_num_seqs"] = p.MaxNumSeqs
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []map[string]any{m}})
 }
 
 func (s *Server) handlePower(w http.ResponseWriter, _ *http.Request) {

@@ -233,14 +233,17 @@ func TestModelsAndHealth(t *testing.T) {
 	var m struct {
 		Object string `json:"object"`
 		Data   []struct {
-			ID        string `json:"id"`
-			Simulated bool   `json:"simulated"`
+			ID         string `json:"id"`
+			Simulated  bool   `json:"simulated"`
+			MaxNumSeqs int    `json:"max_num_seqs"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Object != "list" || len(m.Data) != 1 || m.Data[0].ID != "sim-tiny" || !m.Data[0].Simulated {
+	// The running-batch limit is reported as vLLM's argument names it, so
+	// that a search is capped by it (package replay).
+	if m.Object != "list" || len(m.Data) != 1 || m.Data[0].ID != "sim-tiny" || !m.Data[0].Simulated || m.Data[0].MaxNumSeqs != 32 {
 		t.Errorf("/v1/models = %+v", m)
 	}
 }

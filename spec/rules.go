@@ -168,6 +168,10 @@ type Profile struct {
 	MaxWarmup Duration `json:"max_warmup"`
 	// ThinkTimeCap caps the recorded think/tool time replayed between turns.
 	ThinkTimeCap Duration `json:"think_time_cap"`
+	// MaxAgents is the most agents a capacity search under this profile
+	// probes (and a fixed run may judge): above it a search reports
+	// N_max ≥ MaxAgents, unresolved, instead of growing on.
+	MaxAgents int `json:"max_agents"`
 	// AccuracyQuestions is the size of the accuracy subset (the first
 	// questions of the dataset's test split).
 	AccuracyQuestions int `json:"accuracy_questions"`

@@ -124,6 +124,9 @@ func (pr Profile) validate(at string, probe ProbeRules) []error {
 	if pr.ReadyTimeout.Max.Duration < pr.ReadyTimeout.Min.Duration {
 		bad("ready_timeout.max is shorter than ready_timeout.min")
 	}
+	if pr.MaxAgents < 1 {
+		bad("max_agents must be at least 1")
+	}
 	if pr.AccuracyQuestions < 1 {
 		bad("accuracy_questions must be at least 1")
 	}

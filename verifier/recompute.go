@@ -63,7 +63,7 @@ type tierOutcome struct {
 	maxAgents int
 	confirmed bool
 	confirm   *evaluated
-	resolved  bool // a failed or inconclusive probe above N_max within the search precision
+	resolved  bool // a failed, inconclusive or unserved probe above N_max within the search precision
 	fixed     bool // fixed-N probes only: no search to resolve
 }
 
@@ -88,9 +88,11 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 	if out.maxAgents == 0 {
 		return out
 	}
+	// A probe without a window is one whose warm-up never completed: the
+	// engine could not serve that N, which bounds N_max as a failure does.
 	for i := range ev {
 		n := ev[i].rec.Agents
-		if n > out.maxAgents && ev[i].rec.hasWindow() && !ev[i].passes(name) &&
+		if n > out.maxAgents && !ev[i].passes(name) &&
 			metrics.SearchResolved(out.maxAgents, n, sr.Precision, sr.MinStep) {
 			out.resolved = true
 		}

@@ -45,6 +45,11 @@ type ClientConfig struct {
 	// StallTimeout aborts a request that receives no event for this long,
 	// counting from the send (so it must exceed the worst TTFT); 0: never.
 	StallTimeout time.Duration
+	// MaxRequestTime aborts a request that has not ended this long after
+	// its send, however steadily events arrive (a server streaming empty
+	// events forever would otherwise hold it, and a probe waiting for its
+	// window's requests, open); recorded as an error. 0: never.
+	MaxRequestTime time.Duration
 	// Observer, when set, receives each request's connection timing (the
 	// HealthMonitor implements it).
 	Observer RequestObserver
@@ -220,8 +225,12 @@ func (c *Client) requestBody(req *ChatRequest) *Body {
 
 var closeBrace = []byte("}")
 
-// errStalled is the cancellation cause of a stalled stream.
-var errStalled = errors.New("no event within the stall timeout")
+// errStalled is the cancellation cause of a stalled stream; errTooLong
+// that of one past MaxRequestTime.
+var (
+	errStalled = errors.New("no event within the stall timeout")
+	errTooLong = errors.New("request outlasted the client's longest request time")
+)
 
 // maxStaleRetries bounds the resends of a request whose reused connection
 // turned out to be closed (see Stream).
@@ -248,12 +257,18 @@ func (c *Client) Stream(ctx context.Context, req *ChatRequest, rec *metrics.Requ
 
 	reqCtx := ctx
 	var stall *time.Timer
-	if c.cfg.StallTimeout > 0 {
+	if c.cfg.StallTimeout > 0 || c.cfg.MaxRequestTime > 0 {
 		var cancel context.CancelCauseFunc
 		reqCtx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
-		stall = time.AfterFunc(c.cfg.StallTimeout, func() { cancel(errStalled) })
-		defer stall.Stop()
+		if c.cfg.StallTimeout > 0 {
+			stall = time.AfterFunc(c.cfg.StallTimeout, func() { cancel(errStalled) })
+			defer stall.Stop()
+		}
+		if c.cfg.MaxRequestTime > 0 {
+			limit := time.AfterFunc(c.cfg.MaxRequestTime, func() { cancel(errTooLong) })
+			defer limit.Stop()
+		}
 	}
 	var getConn, gotConn, wrote, firstByte atomic.Int64
 	var reused atomic.Bool

@@ -364,6 +364,41 @@ func TestClientStallTimeout(t *testing.T) {
 	}
 }
 
+// TestClientMaxRequestTime: a server that streams empty events forever
+// resets the stall timeout at every event and so held a request — and the
+// probe waiting for its window's requests — open without end. The longest
+// request time cuts it, recorded as an error.
+func TestClientMaxRequestTime(t *testing.T) {
+	checkLeaks(t)
+	srv := newSSEServer(t, func(w http.ResponseWriter, r *http.Request) {
+		eventStream(w)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				writeBytewise(w, ev(content("")))
+			}
+		}
+	})
+	c := newTestClient(t, srv.URL, func(cfg *ClientConfig) {
+		cfg.StallTimeout = 150 * time.Millisecond
+		cfg.MaxRequestTime = 300 * time.Millisecond
+	})
+	// A failure guard: the request must end on its own, long before this.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rec metrics.Request
+	if _, err := c.Stream(ctx, chatRequest(5), &rec); err != nil {
+		t.Fatalf("the request was never cut: %v", err)
+	}
+	if rec.Status != metrics.StatusError || !strings.Contains(rec.Error, "longest request time") {
+		t.Fatalf("record %s %q", rec.Status, rec.Error)
+	}
+}
+
 func TestClientUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL

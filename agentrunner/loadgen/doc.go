@@ -20,7 +20,8 @@
 //   - rxconn_linux64.go: connections that keep the kernel's receive time of
 //     what they read (SO_TIMESTAMPNS), which stamps the events;
 //   - models.go: DiscoverModel and ListModels (/v1/models, with each
-//     model's context length when the server reports it);
+//     model's context length and concurrent sequence limit when the
+//     server reports them);
 //   - health.go: HealthMonitor, the client's self-check (scheduling lag, CPU
 //     share and set, connection wait vs server time to first byte);
 //   - clock.go: Clock, the run's monotonic clock.

@@ -17,12 +17,25 @@ type ModelInfo struct {
 	// when it does not. ContextField names the field it came from.
 	ContextLength int
 	ContextField  string
+	// MaxSequences is how many sequences the server runs at once for this
+	// model, when the listing reports it (vLLM's max_num_seqs, SGLang's
+	// max_running_requests, TGI's max_concurrent_requests); 0 when it does
+	// not. SequencesField names the field it came from. A search never
+	// probes more agents than this (package replay).
+	MaxSequences   int
+	SequencesField string
 }
 
 // ContextFields are the /v1/models fields read as a model's context length,
 // in order of preference: vLLM, SGLang and the simulated engine report
 // max_model_len; other OpenAI-compatible servers use the others.
 var ContextFields = []string{"max_model_len", "context_length", "max_context_length", "context_window"}
+
+// SequenceFields are the /v1/models fields read as a model's concurrent
+// sequence limit, in order of preference: the engine arguments' names
+// (vLLM max_num_seqs, SGLang max_running_requests, TGI
+// max_concurrent_requests). The simulated engine reports max_num_seqs.
+var SequenceFields = []string{"max_num_seqs", "max_running_requests", "max_concurrent_requests"}
 
 // DiscoverModel asks an OpenAI-compatible server which model it serves
 // (GET /v1/models). The server must list exactly one; otherwise the caller
@@ -78,26 +91,43 @@ func listModels(ctx context.Context, hc *http.Client, base, apiKey string) ([]Mo
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: http %d: %s", req.URL, resp.StatusCode, boundText(strings.TrimSpace(string(body)), 200))
 	}
+	out, err := parseModels(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.URL, err)
+	}
+	return out, nil
+}
+
+// parseModels reads a /v1/models listing: each model's id, and its context
+// length and sequence limit when reported as positive integers.
+func parseModels(body []byte) ([]ModelInfo, error) {
 	var list struct {
 		Data []map[string]json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("%s: %w", req.URL, err)
+		return nil, err
 	}
 	out := make([]ModelInfo, 0, len(list.Data))
 	for i, m := range list.Data {
 		var info ModelInfo
 		if err := json.Unmarshal(m["id"], &info.ID); err != nil || info.ID == "" {
-			return nil, fmt.Errorf("%s: data[%d]: no model id", req.URL, i)
+			return nil, fmt.Errorf("data[%d]: no model id", i)
 		}
-		for _, f := range ContextFields {
-			var n int
-			if raw, ok := m[f]; ok && json.Unmarshal(raw, &n) == nil && n > 0 {
-				info.ContextLength, info.ContextField = n, f
-				break
-			}
-		}
+		info.ContextLength, info.ContextField = positiveField(m, ContextFields)
+		info.MaxSequences, info.SequencesField = positiveField(m, SequenceFields)
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// positiveField is the first of fields that holds a positive integer, and
+// its name; 0 and "" when none does.
+func positiveField(m map[string]json.RawMessage, fields []string) (int, string) {
+	for _, f := range fields {
+		var n int
+		if raw, ok := m[f]; ok && json.Unmarshal(raw, &n) == nil && n > 0 {
+			return n, f
+		}
+	}
+	return 0, ""
 }

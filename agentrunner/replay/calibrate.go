@@ -16,8 +16,8 @@ import (
 // requests met it at the rules' share with errors within the rules' limit
 // (0 when even one agent did not). It stops when no tier is met any more,
 // when a step cannot complete within the profile's warm-up limit, or after
-// the profile's longest window. Its requests belong to the first probe's
-// settle phase.
+// the profile's longest window, and never goes above the run's agent
+// limit. Its requests belong to the first probe's settle phase.
 //
 // The first step also measures one agent's request rate, from which it
 // derives the least N whose window can hold the profile's minimum request
@@ -27,7 +27,7 @@ func (r *Runner) calibrate(ctx context.Context) (map[string]int, error) {
 	prof := r.cfg.Profile
 	n0 := make(map[string]int, len(r.tiers))
 	begin := time.Now()
-	for n := 1; ; n *= 2 {
+	for n := 1; n <= r.lim.n; n *= 2 {
 		added := r.setAgents(ctx, n, prof.Settle.Duration)
 		if added > 0 {
 			ramp := time.Now().Add(prof.Settle.Duration)
@@ -62,6 +62,7 @@ func (r *Runner) calibrate(ctx context.Context) (map[string]int, error) {
 			return n0, nil
 		}
 	}
+	return n0, nil
 }
 
 // stepVerdicts reports, per tier, whether a calibration step's requests met

@@ -46,6 +46,14 @@ type Config struct {
 	Profile *spec.Profile
 	// Tiers are the tier ids searched or judged; empty: every rules tier.
 	Tiers []string
+	// MaxAgents, when > 0, is the most agents a search probes or a fixed
+	// run may judge (`--max-agents`), below the profile's max_agents and
+	// the engine's reported sequence limit.
+	MaxAgents int
+	// MemoryBudget is the memory, in bytes, the agents may use: an N whose
+	// agents would need more (BytesPerAgent) is not probed. 0:
+	// DefaultMemoryBudget.
+	MemoryBudget int64
 	// Seed makes the trajectory order, start turns, sessions, salts and the
 	// chunk-timing sample reproducible.
 	Seed uint64
@@ -118,6 +126,15 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Sprintf("history %q: want %s or %s", c.History, HistoryRecorded, HistoryLive))
 	}
+	if c.MaxAgents < 0 {
+		errs = append(errs, fmt.Sprintf("max agents %d must not be negative", c.MaxAgents))
+	}
+	switch {
+	case c.MemoryBudget < 0:
+		errs = append(errs, fmt.Sprintf("memory budget %d must not be negative", c.MemoryBudget))
+	case c.MemoryBudget == 0:
+		c.MemoryBudget = DefaultMemoryBudget()
+	}
 	if c.Template.PerRequest < 0 || c.Template.PerMessage < 0 || c.Template.PerToolCall < 0 {
 		errs = append(errs, "chat template token counts must not be negative")
 	}
@@ -162,3 +179,8 @@ func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
 // stallTimeout aborts a request that receives nothing for this long: the
 // profile's longest window, past which a probe is inconclusive anyway.
 func (c *Config) stallTimeout() time.Duration { return c.Profile.MaxWindow.Duration }
+
+// maxRequestTime cuts a request, however steadily its events come, at twice
+// the profile's longest window: a probe waits for its window's requests,
+// and a server streaming empty events forever must not hold it open.
+func (c *Config) maxRequestTime() time.Duration { return 2 * c.Profile.MaxWindow.Duration }

@@ -27,7 +27,13 @@
 //     tier (metrics.EvaluateProbe) including the client's health.
 //   - calibrate.go, search.go, fixed.go: the search per tier (calibrated
 //     start, doubling, bisection to the rules' precision, confirmation with
-//     step-down), reusing every probe for every tier; or a fixed N.
+//     step-down), reusing every probe for every tier; or a fixed N, whose
+//     one unmeasurable window is run again. A probe the engine did not
+//     serve (warm-up never completed, empty window) fails its N; two
+//     inconclusive or invalid probes in a row end the search.
+//   - limits.go: the most agents a run may start — the profile's
+//     max_agents, the engine's reported sequence limit (/v1/models),
+//     Config.MaxAgents and the memory budget (BytesPerAgent).
 //   - output.go, summary.go: requests.jsonl.zst, probes.json, summary.json,
 //     each written under a temporary name and renamed.
 //

@@ -231,22 +231,24 @@ func TestThinkTimeIsCapped(t *testing.T) {
 }
 
 // TestUnhealthyClientInvalidatesProbe: a probe whose client exceeded the
-// profile's health limits is invalid and passes no tier.
+// profile's health limits is invalid and passes no tier; a fixed run
+// measures it once more, then ends with ErrMeasurementInvalid.
 func TestUnhealthyClientInvalidatesProbe(t *testing.T) {
 	url := startSim(t, "tiny", nil)
 	_, prof := testRules(t)
 	prof.Client.MaxSchedLagP99 = spec.Duration{Duration: time.Nanosecond}
 	r := newSimRunner(t, url, smallWorkload(t, false), prof, []string{"t20"}, nil)
 	sum, err := r.Fixed(context.Background(), 4)
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ErrMeasurementInvalid) || !strings.Contains(err.Error(), "scheduling lag") {
+		t.Fatalf("err = %v, want ErrMeasurementInvalid naming the scheduling lag", err)
 	}
-	p := sum.Probes[0]
-	if p.Valid || p.Tiers["t20"].Passed || len(p.InvalidReasons) == 0 || !strings.Contains(p.InvalidReasons[0], "scheduling lag") {
-		t.Errorf("probe %+v: want invalid for scheduling lag", p)
+	for _, p := range sum.Probes {
+		if p.Valid || p.Tiers["t20"].Passed || len(p.InvalidReasons) == 0 || !strings.Contains(p.InvalidReasons[0], "scheduling lag") {
+			t.Errorf("probe %+v: want invalid for scheduling lag", p)
+		}
 	}
-	if len(sum.Probes) != 1 || sum.Tiers["t20"].MaxAgents != 0 {
-		t.Errorf("%d windows, t20 %+v: want one window and no N_max", len(sum.Probes), sum.Tiers["t20"])
+	if len(sum.Probes) != 2 || sum.Tiers["t20"].MaxAgents != 0 {
+		t.Errorf("%d windows, t20 %+v: want two windows and no N_max", len(sum.Probes), sum.Tiers["t20"])
 	}
 }
 

@@ -3,14 +3,23 @@ package replay
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Fixed judges one N: it runs 1 + the rules' confirmations windows at n
 // agents (stopping early when no tier passes) and reports, per tier,
-// max_agents = n when every window passed it.
+// max_agents = n when every measured window passed it. A window that could
+// not be measured — an invalid client, a window short of the profile's
+// requests, a warm-up that never completed — is run again once; a second
+// such window ends the run with ErrMeasurementInvalid. The probes stay in
+// probes.json, and N_max rests on the windows that passed, as the
+// verifier recomputes it.
 func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: agents %d: want at least 1", ErrConfig, n)
+	}
+	if n > r.lim.n {
+		return nil, fmt.Errorf("%w: %s", ErrAgentLimit, r.lim.over(n))
 	}
 	if err := r.start(ctx); err != nil {
 		return nil, err
@@ -23,9 +32,9 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 	for i, t := range r.tiers {
 		o := TierOutcome{Tier: t.Name, ConfirmationProbe: -1}
 		o.PassingProbes = r.passing(i, n)
-		all := len(probes) > 0
+		all := len(o.PassingProbes) > 0
 		for j := range probes {
-			all = all && probes[j].verdict(i) == verdictPass
+			all = all && (probes[j].verdict(i) == verdictPass || !probes[j].measured())
 		}
 		switch {
 		case all:
@@ -47,12 +56,23 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 
 func (r *Runner) fixed(ctx context.Context, n int) error {
 	want := 1 + r.cfg.Rules.Search.Confirmations
-	for w := range want {
+	var unmeasured []string // why each window could not be measured
+	for w := 0; w < want; {
 		r.setSearchState(fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
 		rec, err := r.probeFn(ctx, n, PurposeFixed, "")
 		if err != nil {
 			return err
 		}
+		if !rec.measured() {
+			unmeasured = append(unmeasured, fmt.Sprintf("probe %d: %s", rec.Probe, rec.unmeasuredText()))
+			if len(unmeasured) > 1 {
+				return fmt.Errorf("%w: %d windows at N=%d could not be measured (%s)",
+					ErrMeasurementInvalid, len(unmeasured), n, strings.Join(unmeasured, "; "))
+			}
+			r.log.Warn().Int("probe", rec.Probe).Int("agents", n).Str("why", rec.unmeasuredText()).Msg("window not measured; running it again once")
+			continue
+		}
+		w++
 		passed := false
 		for i := range r.tiers {
 			passed = passed || rec.verdict(i) == verdictPass
@@ -62,4 +82,17 @@ func (r *Runner) fixed(ctx context.Context, n int) error {
 		}
 	}
 	return nil
+}
+
+// measured reports whether the probe is a measurement: the client was
+// healthy and the window conclusive.
+func (p *ProbeRecord) measured() bool { return p.Result.Valid && p.Result.Conclusive }
+
+// unmeasuredText says why a probe is not a measurement.
+func (p *ProbeRecord) unmeasuredText() string {
+	why := append(append([]string{}, p.Result.InvalidReasons...), p.Result.InconclusiveReasons...)
+	if len(why) == 0 {
+		return "not measured"
+	}
+	return strings.Join(why, "; ")
 }

@@ -36,6 +36,9 @@ func (r *Runner) setAgents(ctx context.Context, n int, ramp time.Duration) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	added := 0
+	if r.agentCtx != nil {
+		ctx = r.agentCtx
+	}
 	if k := n - len(p.active); k > 0 {
 		for i := range k {
 			delay := time.Duration(0)
@@ -62,12 +65,17 @@ func (r *Runner) setAgents(ctx context.Context, n int, ramp time.Duration) int {
 	return added
 }
 
-// warmedUp reports whether every active agent has completed a root request
-// sent at or after t, and every retired agent has exited.
-func (r *Runner) warmedUp(t int64) bool {
+// retiredExited reports whether every retired agent has exited.
+func (r *Runner) retiredExited() bool {
 	p := &r.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.pruneRetiring() == 0
+}
+
+// pruneRetiring forgets retired agents that have exited and returns how
+// many have not; p.mu is held.
+func (p *pool) pruneRetiring() int {
 	p.retiring = slices.DeleteFunc(p.retiring, func(a *agent) bool {
 		select {
 		case <-a.done:
@@ -76,7 +84,16 @@ func (r *Runner) warmedUp(t int64) bool {
 			return false
 		}
 	})
-	if len(p.retiring) > 0 {
+	return len(p.retiring)
+}
+
+// warmedUp reports whether every active agent has completed a root request
+// sent at or after t, and every retired agent has exited.
+func (r *Runner) warmedUp(t int64) bool {
+	p := &r.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pruneRetiring() > 0 {
 		return false
 	}
 	for _, a := range p.active {
@@ -87,9 +104,10 @@ func (r *Runner) warmedUp(t int64) bool {
 	return true
 }
 
-// stopAll retires every agent and waits for them (their requests in flight
-// finish unless ctx ends).
-func (r *Runner) stopAll() {
+// stopAll retires every agent and waits for them, at most limit (0: as
+// long as it takes); false when some were still running then. Their
+// requests in flight finish unless the agents' context has ended.
+func (r *Runner) stopAll(limit time.Duration) bool {
 	p := &r.pool
 	p.mu.Lock()
 	for _, a := range p.active {
@@ -98,7 +116,23 @@ func (r *Runner) stopAll() {
 	p.retiring = append(p.retiring, p.active...)
 	p.active = nil
 	p.mu.Unlock()
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	var expired <-chan time.Time
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-done:
+		return true
+	case <-expired:
+		return false
+	}
 }
 
 // flights tracks requests in flight by the time just before each was sent,

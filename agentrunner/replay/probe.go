@@ -54,6 +54,8 @@ const (
 
 func (p *ProbeRecord) verdict(tier int) verdict {
 	switch {
+	case p.unserved():
+		return verdictFail
 	case !p.Result.Valid:
 		return verdictInvalid
 	case !p.Result.Conclusive:
@@ -63,6 +65,13 @@ func (p *ProbeRecord) verdict(tier int) verdict {
 	default:
 		return verdictFail
 	}
+}
+
+// unserved reports a probe in which the engine did not serve the agents: a
+// warm-up that never completed, or a window without one request. It is
+// evidence against N for every tier, not a reason to try more agents.
+func (p *ProbeRecord) unserved() bool {
+	return p.WindowStartNs < 0 || p.Result.Requests == 0
 }
 
 // ProbesFormat names probes.json's format.
@@ -105,8 +114,9 @@ type Event struct {
 const pollInterval = 20 * time.Millisecond
 
 // probe measures one probe at n agents: N changes live (new agents ramped
-// in over the settle period, surplus agents retired), then settle, then
-// warm-up until every agent has completed a request sent after settle,
+// in over the settle period, surplus agents retired), then settle and the
+// retired agents' exit (at most the warm-up limit), then warm-up until
+// every agent has completed a request sent after that,
 // then the measurement window — at least the profile's duration and minimum
 // request count, extended until both hold, up to the profile's longest
 // window — then a wait for the requests sent inside the window, then
@@ -126,6 +136,12 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*Probe
 		return nil, err
 	}
 
+	// Agents retired from a larger N finish their requests first, for at
+	// most the warm-up limit: the backlog a larger N left behind is not
+	// this N's warm-up, which fails N when it cannot complete.
+	if _, err := r.waitFor(ctx, p, "settle", r.retiredExited, prof.MaxWarmup.Duration); err != nil {
+		return nil, err
+	}
 	rec.WarmupStartNs = r.clock.Now()
 	r.tl.setWarmup(rec.WarmupStartNs)
 	warm, err := r.waitFor(ctx, p, "warmup", func() bool { return r.warmedUp(rec.WarmupStartNs) }, prof.MaxWarmup.Duration)
@@ -158,7 +174,8 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*Probe
 	r.event(Event{Kind: EventWindowEnd, Probe: p, Agents: n, AtNs: we})
 
 	// The requests sent inside the window finish (a stalled one is cut by
-	// the client's stall timeout).
+	// the client's stall timeout, an endless one at its longest request
+	// time, both recorded as errors).
 	if _, err := r.waitFor(ctx, p, "drain", func() bool { return r.flights.oldest() >= we }, 0); err != nil {
 		return nil, err
 	}

@@ -46,6 +46,13 @@ type Runner struct {
 	recErrOnce sync.Once
 	recErr     atomic.Pointer[error]
 
+	// lim is the most agents the run may start (limits.go).
+	lim agentLimit
+	// agentCtx is what agents run on: the run's context, ended by finish so
+	// that no request outlives the run (stopAgents).
+	agentCtx   context.Context
+	stopAgents context.CancelFunc
+
 	// minConclusive is the least N whose window can hold the profile's
 	// request count, from calibration (0: unknown).
 	minConclusive int
@@ -115,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		TopP:           cfg.Rules.Sampling.TopP,
 		Clock:          r.clock,
 		StallTimeout:   cfg.stallTimeout(),
+		MaxRequestTime: cfg.maxRequestTime(),
 		// Connections outlive the longest think, so that no agent dials
 		// inside its next request's TTFT (loadgen.IdleMargin on top).
 		MaxThinkTime: cfg.Profile.ThinkTimeCap.Duration,
@@ -124,8 +132,20 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	r.client = c
+	seqs, field := r.engineSequences(ctx)
+	r.lim = r.limit(seqs, field)
+	if r.lim.n < 1 {
+		c.CloseIdleConnections()
+		return nil, fmt.Errorf("replay: %w: %s", ErrAgentLimit, r.lim.over(1))
+	}
+	r.log.Info().Int("max_agents", r.lim.n).Str("limited_by", r.lim.why).Msg("agent limit")
 	return r, nil
 }
+
+// MaxAgents is the most agents the run may start, and what sets it: the
+// profile's max_agents, the engine's reported sequence limit,
+// Config.MaxAgents or the memory budget, whichever is least.
+func (r *Runner) MaxAgents() (int, string) { return r.lim.n, r.lim.why }
 
 // Model is the model name sent on every request.
 func (r *Runner) Model() string {
@@ -194,13 +214,35 @@ func (r *Runner) start(ctx context.Context) error {
 	if r.health != nil {
 		r.health.Start(ctx)
 	}
+	r.agentCtx, r.stopAgents = context.WithCancel(ctx)
 	return nil
 }
 
-// finish stops every agent and the health monitor. Requests in flight end
-// normally unless ctx has ended.
+// finishGrace is how long finish lets the requests still in flight end
+// normally; stopLimit how long it then waits for agents whose requests it
+// cut, leaving (and logging) any that have not exited.
+const (
+	finishGrace = 5 * time.Second
+	stopLimit   = 5 * time.Second
+)
+
+// finish stops every agent and the health monitor. Requests still in flight
+// belong to no window (a probe waits for its window's requests): they may
+// end normally for finishGrace, then are cut, so that a stalled engine
+// cannot hold the run open until the client's stall timeout. A cancel cuts
+// them at once (the agents' context ends with the run's).
 func (r *Runner) finish() {
-	r.stopAll()
+	if !r.stopAll(finishGrace) {
+		if r.stopAgents != nil {
+			r.stopAgents()
+		}
+		if !r.stopAll(stopLimit) {
+			r.log.Warn().Dur("waited", finishGrace+stopLimit).Msg("agents still running after the run ended; leaving them")
+		}
+	}
+	if r.stopAgents != nil {
+		r.stopAgents()
+	}
 	if r.health != nil {
 		r.health.Stop()
 	}

@@ -85,15 +85,26 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 	out := TierOutcome{Tier: name, ConfirmationProbe: -1}
 	lo, hi := r.bracket(ti)
 	floor := 0 // largest inconclusive N while nothing has passed or failed
-	invalid := 0
+	// Two invalid probes in a row mean the client cannot measure; two
+	// inconclusive ones that the engine cannot fill a window at these N.
+	// Either ends the search: climbing past them is how a search ran away.
+	invalid, inconclusive := 0, 0
+	prevN := 0
 	check := func(rec *ProbeRecord) error {
-		if rec.verdict(ti) != verdictInvalid {
-			invalid = 0
-			return nil
-		}
-		invalid++
-		if invalid >= 2 {
-			return fmt.Errorf("%w: two invalid probes in a row at N=%d: %s", ErrClientUnhealthy, rec.Agents, strings.Join(rec.Result.InvalidReasons, "; "))
+		defer func() { prevN = rec.Agents }()
+		switch rec.verdict(ti) {
+		case verdictInvalid:
+			invalid, inconclusive = invalid+1, 0
+			if invalid >= 2 {
+				return fmt.Errorf("%w: two invalid probes in a row at N=%d: %s", ErrClientUnhealthy, rec.Agents, strings.Join(rec.Result.InvalidReasons, "; "))
+			}
+		case verdictInconclusive:
+			invalid, inconclusive = 0, inconclusive+1
+			if inconclusive >= 2 {
+				return fmt.Errorf("%w (N=%d, then N=%d): %s", ErrInconclusive, prevN, rec.Agents, strings.Join(rec.Result.InconclusiveReasons, "; "))
+			}
+		default:
+			invalid, inconclusive = 0, 0
 		}
 		return nil
 	}
@@ -107,18 +118,31 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			}
 		case hi == 0:
 			n = max(2*lo, n0)
+		case hi == 1:
+			out.Reason = "no N passed (" + r.failText(ti, 1) + ")"
+			return out, nil
 		case lo == 0:
 			n = max(1, hi/2)
 			if n0 > 0 && n0 < hi {
 				n = n0
 			}
 			if n = max(n, r.minConclusive); n >= hi {
-				out.Reason = fmt.Sprintf("N=%d failed, and below N=%d a window cannot hold the profile's %d requests",
-					hi, r.minConclusive, r.cfg.Profile.MinRequests)
+				out.Reason = fmt.Sprintf("%s, and below N=%d a window cannot hold the profile's %d requests",
+					r.failText(ti, hi), r.minConclusive, r.cfg.Profile.MinRequests)
 				return out, nil
 			}
 		default:
 			n = lo + (hi-lo)/2
+		}
+		// Never above the run's agent limit: a limit that passed is a
+		// lower bound on N_max, not a result.
+		if n > r.lim.n {
+			if lo >= r.lim.n {
+				out.MaxAgents, out.PassingProbes = lo, r.passing(ti, lo)
+				out.Reason = fmt.Sprintf("N=%d passed and the search stops at %s: N_max ≥ %d, not resolved", lo, r.lim.why, lo)
+				return out, nil
+			}
+			n = r.lim.n
 		}
 		r.setSearchState(fmt.Sprintf("%s: %s", name, bracketText(lo, hi)), r.probesLeft(lo, hi)+4*tiersAfter)
 		rec, err := r.probeFn(ctx, n, PurposeSearch, name)
@@ -179,8 +203,24 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			lo = max(0, lo-metrics.SearchStep(lo, sr.Precision, sr.MinStep))
 		}
 	}
-	out.Reason = fmt.Sprintf("no N passed (N=%d failed)", hi)
+	out.Reason = "no N passed (" + r.failText(ti, hi) + ")"
 	return out, nil
+}
+
+// failText says why the probes at n failed tier ti: "N=4 failed: …".
+func (r *Runner) failText(ti, n int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.probes {
+		p := &r.probes[i]
+		if p.Agents != n || p.verdict(ti) != verdictFail || ti >= len(p.Result.Tiers) {
+			continue
+		}
+		if why := p.Result.Tiers[ti].Reasons; len(why) > 0 {
+			return fmt.Sprintf("N=%d failed: %s", n, strings.Join(why, "; "))
+		}
+	}
+	return fmt.Sprintf("N=%d failed", n)
 }
 
 // bracket derives a tier's search bracket from the probes so far: hi is the

@@ -34,10 +34,17 @@ func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int
 		t.Fatal(err)
 	}
 	r := &Runner{cfg: cfg, log: zerolog.Nop(), tiers: cfg.tiers(), probeRules: ProbeRules(rules, prof), tl: newTimeline()}
+	r.lim = r.limit(0, "")
+	m.attach(r, n0)
+	return r
+}
+
+// attach makes r's probes and calibration come from the model.
+func (m *serverModel) attach(r *Runner, n0 map[string]int) {
 	r.calibrateFn = func(context.Context) (map[string]int, error) { return n0, nil }
 	r.probeFn = func(_ context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
-		rec := &ProbeRecord{Probe: len(r.probes), Agents: n, Purpose: purpose, Tier: tier}
-		res := metrics.ProbeResult{Agents: n, Valid: true, Conclusive: true}
+		rec := &ProbeRecord{Probe: len(r.probes), Agents: n, Purpose: purpose, Tier: tier, WindowStartNs: 1, WindowEndNs: 2}
+		res := metrics.ProbeResult{Agents: n, Valid: true, Conclusive: true, Requests: 100}
 		forceFail := m.fail[n] > 0
 		if forceFail {
 			m.fail[n]--
@@ -56,7 +63,6 @@ func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int
 		rec.Result = res
 		return r.keep(rec), nil
 	}
-	return r
 }
 
 // calibrated is what the calibration gives a deterministic server: the
@@ -88,6 +94,7 @@ func TestSearchFindsCapacity(t *testing.T) {
 		for name, n0 := range starts {
 			t.Run(fmt.Sprintf("%d/%s", k, name), func(t *testing.T) {
 				r := modelRunner(t, []string{"t20"}, &serverModel{caps: map[string]int{"t20": k}}, map[string]int{"t20": n0})
+				r.lim = agentLimit{n: 1 << 20, why: "a limit far above the model's capacity"}
 				sum, err := r.Search(context.Background())
 				if err != nil {
 					t.Fatal(err)
@@ -186,7 +193,7 @@ func TestSearchGoesDownFromAnOptimisticStart(t *testing.T) {
 // TestSearchClimbsPastInconclusiveProbes: windows that cannot collect the
 // profile's requests at small N are inconclusive, not failures.
 func TestSearchClimbsPastInconclusiveProbes(t *testing.T) {
-	m := &serverModel{caps: map[string]int{"t20": 20}, inconclusive: func(n int) bool { return n < 4 }}
+	m := &serverModel{caps: map[string]int{"t20": 20}, inconclusive: func(n int) bool { return n < 2 }}
 	r := modelRunner(t, []string{"t20"}, m, map[string]int{"t20": 0})
 	sum, err := r.Search(context.Background())
 	if err != nil {

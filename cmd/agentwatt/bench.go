@@ -34,6 +34,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		workloadFile string
 		tiers        string
 		agents       int
+		memoryMiB    int64
 		search       bool
 		profile      string
 		rulesVersion string
@@ -55,6 +56,15 @@ median, errors, active sessions and the client's own health.
 doubling until a probe fails, bisection to 2% and a confirmation window.
 --agents N judges N alone. A vendor running this against their own server
 gets the number the service would measure with the same rules profile.
+
+The search cannot run away: it never probes more agents than the least of
+the profile's max_agents, the server's reported sequence limit (max_num_seqs,
+max_running_requests or max_concurrent_requests in /v1/models), --max-agents
+and what --memory-budget-mib holds (an estimate per agent from the workload;
+default half the available memory). A tier that passes at that limit is
+reported as N_max ≥ limit, unconfirmed. A probe whose warm-up never completes
+or whose window holds no request fails that N; two inconclusive probes in a
+row end the search; --agents above the limit is refused.
 
 Each agent starts at a seeded turn of a seeded trajectory (its first request
 carries the history so far), waits the recorded think time capped by the
@@ -133,6 +143,10 @@ length; the default is the simulated engine's.`,
 					return fmt.Errorf("%s already holds a run (%s); choose another --out", out, f)
 				}
 			}
+			if memoryMiB < 0 {
+				return fmt.Errorf("--memory-budget-mib %d: must not be negative", memoryMiB)
+			}
+			cfg.MemoryBudget = memoryMiB << 20
 			cfg.APIKey = os.Getenv(apiKeyEnv)
 			cfg.Log = a.log
 			if err := cfg.Validate(); err != nil {
@@ -190,6 +204,8 @@ length; the default is the simulated engine's.`,
 	f.StringVar(&tiers, "tiers", "", "comma-separated tier ids (default: every tier of the rules)")
 	f.IntVar(&agents, "agents", 0, "judge this many agents instead of searching")
 	f.BoolVar(&search, "search", false, "search N_max per tier (the default)")
+	f.IntVar(&cfg.MaxAgents, "max-agents", 0, "never probe more agents than this (0: the profile's max_agents and the server's limit)")
+	f.Int64Var(&memoryMiB, "memory-budget-mib", 0, "memory the agents may use, in MiB; no N that needs more is probed (0: half the available memory)")
 	f.StringVar(&profile, "profile", spec.ProfileQuick, "rules profile: official, quick or test")
 	f.StringVar(&rulesVersion, "rules", "v1", "rules version")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for trajectory order, start turns, session salts and the chunk-timing sample")

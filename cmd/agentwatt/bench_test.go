@@ -298,6 +298,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{"existing run", []string{"--out", existing}, "already holds a run"},
 		{"live history of blocks", []string{"--out", t.TempDir(), "--history", "live"}, `history "live" needs literal-text sources (`},
 		{"unknown tier", []string{"--out", t.TempDir(), "--tiers", "t7"}, `tier "t7" is not in rules`},
+		{"negative max agents", []string{"--out", t.TempDir(), "--max-agents", "-1"}, "max agents -1 must not be negative"},
+		{"negative memory budget", []string{"--out", t.TempDir(), "--memory-budget-mib", "-5"}, "--memory-budget-mib -5: must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/agentwatt/agentwatt/agentrunner/replay"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bundle"
@@ -57,7 +58,11 @@ command that serves it.
 
 The runner judges a fixed number of agents (--fixed-agents, 12: the sim's
 b300x8-like profile passes t20 at 12) so that the demo takes about two
-minutes; --fixed-agents 0 runs the full capacity search. Each run is a new job
+minutes; --fixed-agents 0 runs the full capacity search. On a busy machine a
+window can come out invalid (the load generator fell behind) or short of its
+request minimum: the runner measures it once more, and if that fails too the
+demo ends with "measurement invalid: the machine was too busy", exit status 3,
+and publishes nothing. Each run is a new job
 (the trigger is fresh); on the same --dir its result joins the same
 leaderboard and history. Everything the demo runs is simulated: the sim engine
 stands in for a GPU, and its results are badged "simulated — not hardware".`,
@@ -122,7 +127,7 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 				say("      %-22s %9d bytes", strings.TrimPrefix(o.Key, bundle.Prefix(final.ID, final.Attempt)), o.Size)
 			}
 			if final.State != queue.Verified {
-				return fmt.Errorf("the demo job ended %s: %s", esc(final.State), esc(final.Reason))
+				return demoJobError(final)
 			}
 			say("    signed by the enrolled runner key %s", s.runner.keyID)
 			say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
@@ -131,7 +136,7 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 				By: demoApprover, Note: "automatic approval by agentwatt demo; simulated, not hardware",
 			}, true)
 			if errors.Is(err, verifier.ErrNotPublishable) {
-				return fmt.Errorf("publish: %w (a busy machine can leave the demo's window short of its request minimum: run it again, or pick another --fixed-agents)", err)
+				return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
 			}
 			if err != nil {
 				return fmt.Errorf("publish: %w", err)
@@ -158,6 +163,25 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 	cmd.Flags().IntVar(&cfg.RunnerFixedAgents, "fixed-agents", 12, "the runner judges this many agents instead of a full capacity search (0: search)")
 	addStackFlags(cmd, &cfg, false)
 	return cmd
+}
+
+// exitTooBusy is demo's exit status when the machine was too busy to measure
+// the fixed N (distinct from 1, a failure of the pipeline).
+const exitTooBusy = 3
+
+// demoJobError is the demo's error for a job that did not verify: one whose
+// windows the runner could not measure, twice (replay.ErrMeasurementInvalid
+// in the job's reason), ends with exitTooBusy and advice; any other end is a
+// failure.
+func demoJobError(j *queue.Job) error {
+	if strings.Contains(j.Reason, replay.ErrMeasurementInvalid.Error()) {
+		return &exitError{code: exitTooBusy, err: fmt.Errorf(
+			"%s (job %s, %s: %s)\n"+
+				"  The runner measured the window again and could not measure it twice; nothing was published.\n"+
+				"  Run the demo again when the machine is quieter, or judge fewer agents (--fixed-agents 6).",
+			replay.ErrMeasurementInvalid, esc(j.ID), esc(j.State), esc(j.Reason))}
+	}
+	return fmt.Errorf("the demo job ended %s: %s", esc(j.State), esc(j.Reason))
 }
 
 func orDash(s string) string {

@@ -36,7 +36,8 @@ type runnerFlags struct {
 	sf                     s3Flags
 	id, pool, workDir, key string
 	metricsAddr            string
-	fixedAgents            int
+	fixedAgents, maxAgents int
+	memoryBudgetMiB        int64
 	idle, grace            time.Duration
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
@@ -103,7 +104,12 @@ appear in job records, events, command lines or environment.json, and are
 masked in the engine log's tail that a failure reason quotes.
 
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
-quick checks; such a run is labelled mode "fixed".`
+quick checks; such a run is labelled mode "fixed".
+
+A search never probes more agents than the least of the rules profile's
+max_agents, the engine's reported sequence limit (max_num_seqs in /v1/models),
+--max-agents and what --memory-budget-mib holds (default: half the memory
+available when the job starts).`
 	cmd.Example = `  agentwatt runner --pool sim --work-dir /var/lib/agentwatt-runner
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
   agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
@@ -121,6 +127,8 @@ quick checks; such a run is labelled mode "fixed".`
 	fl.StringVar(&f.key, "key", "", "ed25519 signing key, created on first start (default WORK/runner.key)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 	fl.IntVar(&f.fixedAgents, "fixed-agents", 0, "judge this N instead of searching (tests, quick checks)")
+	fl.IntVar(&f.maxAgents, "max-agents", 0, "the most agents any job's search probes (0: the profile's max_agents and the engine's limit)")
+	fl.Int64Var(&f.memoryBudgetMiB, "memory-budget-mib", 0, "memory a job's agents may use, in MiB; a search refuses an N that needs more (0: half the available memory)")
 	fl.DurationVar(&f.idle, "idle-baseline", 5*time.Second, "idle-power baseline window before load")
 	fl.DurationVar(&f.grace, "grace-period", 30*time.Second, "engine stop grace period (SIGTERM, then SIGKILL)")
 	fl.StringVar(&f.engineCPUs, "engine-cpus", "", "CPU list for the engine process (e.g. 2-15); empty: unrestricted")
@@ -177,6 +185,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.Queue, cfg.Store = q, st
 	cfg.Workloads = blobstore.NewRegistry(st, filepath.Join(f.workDir, "cache"))
 	cfg.FixedAgents, cfg.IdleBaseline, cfg.GracePeriod = f.fixedAgents, f.idle, f.grace
+	cfg.MaxAgents, cfg.MemoryBudget = f.maxAgents, f.memoryBudgetMiB<<20
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
 	cfg.EngineUser = f.engineUser
 	if f.secretsDir != "" {
