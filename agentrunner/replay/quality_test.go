@@ -15,7 +15,7 @@ import (
 
 // TestSearchQualityOnSim: on the sim's tiny profile the search finds the
 // same N_max as an exhaustive sweep (every N from 1 up to the first
-// failure), within ±5%, in at most ⌈log₂ N_max⌉ + 7 probe windows.
+// failure), within ±5% or one agent, in at most ⌈log₂ N_max⌉ + 7 probe windows.
 //
 // The workload is tiny — short prompts, answers of 6 to 10 tokens, no think
 // time — so that windows fill in the test profile's minimum time; answer
@@ -46,8 +46,11 @@ func TestSearchQualityOnSim(t *testing.T) {
 		if !q.search.Confirmed {
 			problems = append(problems, "search N_max not confirmed: "+q.search.Reason)
 		}
-		if math.Abs(float64(q.search.MaxAgents-q.sweep)) > 0.05*float64(q.sweep) {
-			problems = append(problems, fmt.Sprintf("search N_max %d and sweep %d are more than 5%% apart", q.search.MaxAgents, q.sweep))
+		// Within 5%, and never closer than one agent: the rules' min_step
+		// bounds the search's own resolution, so at N ≈ 10 a one-agent
+		// difference is the resolution, not a disagreement.
+		if math.Abs(float64(q.search.MaxAgents-q.sweep)) > max(0.05*float64(q.sweep), 1) {
+			problems = append(problems, fmt.Sprintf("search N_max %d and sweep %d are more than 5%% (and one agent) apart", q.search.MaxAgents, q.sweep))
 		}
 		if bound := bits.Len(uint(max(q.search.MaxAgents, 1)-1)) + 7; q.windows > bound {
 			problems = append(problems, fmt.Sprintf("%d probe windows, bound ⌈log₂ %d⌉ + 7 = %d", q.windows, q.search.MaxAgents, bound))
