@@ -178,7 +178,7 @@ func demoJobError(j *queue.Job) error {
 		return &exitError{code: exitTooBusy, err: fmt.Errorf(
 			"%s (job %s, %s: %s)\n"+
 				"  The runner measured the window again and could not measure it twice; nothing was published.\n"+
-				"  Run the demo again when the machine is quieter, or judge fewer agents (--fixed-agents 6).",
+				"  Run the demo again when the machine is quieter, or judge fewer agents (--fixed-agents 6)",
 			replay.ErrMeasurementInvalid, esc(j.ID), esc(j.State), esc(j.Reason))}
 	}
 	return fmt.Errorf("the demo job ended %s: %s", esc(j.State), esc(j.Reason))
