@@ -265,7 +265,7 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string, at posi
 var retiredFields = map[string]string{
 	"engine.command": "a submission cannot choose a program for the runner to execute: use engine.image " +
 		"(a container pinned by digest) or, for the simulated engine, engine.sim_profile (the runner launches " +
-		"its own sim); a process-mode engine is configured by the runner's operator, never by a submission",
+		"its own sim); outside a container the runner executes only its own sim, never a submission's program",
 }
 
 func lookupField(fields []fieldInfo, key string) (fieldInfo, bool) {
