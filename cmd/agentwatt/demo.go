@@ -22,8 +22,6 @@ import (
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
-func init() { addCommand(newDemoCmd) }
-
 // demoReport is what `demo -o json` prints.
 type demoReport struct {
 	Dir     string   `json:"dir"`

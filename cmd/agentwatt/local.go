@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newLocalCmd) }
-
 // addStackFlags adds the flags of the embedded local stack to cmd.
 func addStackFlags(cmd *cobra.Command, cfg *stackConfig, defaultPorts bool) {
 	nats, http := "127.0.0.1:0", "127.0.0.1:0"

@@ -28,8 +28,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { runnerSetups = append(runnerSetups, setupRunnerDaemon) }
-
 // runnerFlags are the daemon's flags.
 type runnerFlags struct {
 	nf                     natsFlags
@@ -44,9 +42,11 @@ type runnerFlags struct {
 	seed                   uint64
 }
 
-// setupRunnerDaemon makes 'agentwatt runner' itself the daemon.
-func setupRunnerDaemon(a *app, cmd *cobra.Command) {
+// newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
+// 'runner trust' (runner_trust.go) enrols runner keys.
+func newRunnerCmd(a *app) *cobra.Command {
 	var f runnerFlags
+	cmd := &cobra.Command{Use: "runner"}
 	cmd.Short = "Run the benchmark runner daemon (and enrol runner keys with 'runner trust')"
 	cmd.Long = `runner is the daemon on a GPU node (or, for tests and the demo, beside the
 sim engine). It takes the jobs of its pool from the queue one at a time and runs
@@ -136,6 +136,7 @@ available when the job starts).`
 	fl.StringVar(&f.engineUser, "engine-user", "", "user that process-mode engines (the sim) run as: a name, uid or uid:gid (default: nobody when the runner runs as root, else the runner's own user)")
 	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
+	return cmd
 }
 
 func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {

@@ -16,8 +16,6 @@ import (
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
-func init() { addCommand(newServerCmd) }
-
 func newServerCmd(a *app) *cobra.Command {
 	var (
 		nf          natsFlags

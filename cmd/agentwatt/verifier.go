@@ -14,8 +14,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { addCommand(newVerifierCmd) }
-
 func newVerifierCmd(a *app) *cobra.Command {
 	var (
 		nf       natsFlags
