@@ -174,13 +174,15 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err != nil {
 		return err
 	}
+	g := runGroup{log: a.log}
 	reg := prometheus.NewRegistry()
 	if f.metricsAddr != "" {
-		stop, err := serveMetrics(f.metricsAddr, reg, a.log)
+		m, err := newMetricsService(f.metricsAddr, reg)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		g.add(ctx, m)
+		a.log.Info().Str("url", m.URL()+"/metrics").Msg("serving metrics")
 	}
 	cfg.ID, cfg.Version, cfg.WorkDir, cfg.Key = f.id, agentwattVersion(), f.workDir, key
 	cfg.Queue, cfg.Store = q, st
@@ -199,7 +201,11 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	}
 	a.log.Info().Str("id", cfg.ID).Str("pool", cfg.Pool).Str("key", f.key).Str("key_id", r.KeyID()).
 		Msg("runner starting; its key must be enrolled ('agentwatt runner trust') for its bundles to verify")
-	return r.Run(ctx)
+	// SIGTERM ends ctx: the group interrupts the runner, which stops the
+	// job's current phase and engine and releases the job before Run returns.
+	g.add(ctx, r)
+	g.untilDone(ctx, nil)
+	return g.Run()
 }
 
 // checkSecretsDir refuses a secret store that is not a directory or that
@@ -270,26 +276,15 @@ func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func()
 	return cfg, closeHW, nil
 }
 
-// serveMetrics serves reg on addr until stop.
-func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (stop func(), err error) {
+// newMetricsService serves reg's metrics on addr at GET /metrics.
+func newMetricsService(addr string, reg *prometheus.Registry) (*httpService, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := bots.NewHTTPServer(mux, bots.ServerConfig{})
-	go func() {
-		if err := srv.Serve(bots.LimitListener(ln, bots.ServerConfig{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("metrics server")
-		}
-	}()
-	log.Info().Str("url", "http://"+ln.Addr().String()+"/metrics").Msg("serving metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	return serveOn(ln, mux, bots.ServerConfig{}, 2*time.Second), nil
 }
 
 // agentwattVersion is the module version this binary was built from.
