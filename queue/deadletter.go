@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,16 +55,19 @@ type advisory struct {
 // the work queue. Each step is idempotent, so an advisory handled twice does
 // no harm. Run one or more per deployment (the intake server runs one).
 type DeadLetters struct {
-	q      *Queue
-	log    zerolog.Logger
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	q   *Queue
+	log zerolog.Logger
 }
 
-// StartDeadLetters starts the dead-letter watcher; it runs until ctx ends or
-// Stop is called.
-func (q *Queue) StartDeadLetters(ctx context.Context) (*DeadLetters, error) {
-	cons, err := q.consumer(ctx, StreamAdvisories, jetstream.ConsumerConfig{
+// DeadLetters returns the dead-letter watcher; Run runs it.
+func (q *Queue) DeadLetters() *DeadLetters {
+	return &DeadLetters{q: q, log: q.log.With().Str("component", "deadletters").Logger()}
+}
+
+// Run watches for dead letters until ctx ends, then returns nil; it returns
+// an error only when the watcher's durable consumer cannot be made.
+func (d *DeadLetters) Run(ctx context.Context) error {
+	cons, err := d.q.consumer(ctx, StreamAdvisories, jetstream.ConsumerConfig{
 		Durable:       consumerDeadLetters,
 		Description:   "agentwatt dead-letter watcher",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -74,22 +76,13 @@ func (q *Queue) StartDeadLetters(ctx context.Context) (*DeadLetters, error) {
 		MaxDeliver:    -1,
 	}, true)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("dead-letter watcher: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	d := &DeadLetters{q: q, cancel: cancel, log: q.log.With().Str("component", "deadletters").Logger()}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.run(ctx, cons)
-	}()
-	return d, nil
-}
-
-// Stop ends the watcher and waits for it.
-func (d *DeadLetters) Stop() {
-	d.cancel()
-	d.wg.Wait()
+	d.run(ctx, cons)
+	return nil
 }
 
 func (d *DeadLetters) run(ctx context.Context, cons jetstream.Consumer) {

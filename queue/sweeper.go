@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,29 +26,19 @@ const sweeperActor = "sweeper"
 // so two sweepers (two servers) never release a job twice. Run one or more per
 // deployment (the intake server and the local stack run one).
 type Sweeper struct {
-	q      *Queue
-	log    zerolog.Logger
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	q   *Queue
+	log zerolog.Logger
 }
 
-// StartSweeper starts the lease sweeper; it runs until ctx ends or Stop is
-// called.
-func (q *Queue) StartSweeper(ctx context.Context) *Sweeper {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &Sweeper{q: q, cancel: cancel, log: q.log.With().Str("component", "sweeper").Logger()}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.run(ctx)
-	}()
-	return s
+// Sweeper returns the lease sweeper; Run runs it.
+func (q *Queue) Sweeper() *Sweeper {
+	return &Sweeper{q: q, log: q.log.With().Str("component", "sweeper").Logger()}
 }
 
-// Stop ends the sweeper and waits for it.
-func (s *Sweeper) Stop() {
-	s.cancel()
-	s.wg.Wait()
+// Run sweeps every SweepEvery until ctx ends, then returns nil.
+func (s *Sweeper) Run(ctx context.Context) error {
+	s.run(ctx)
+	return nil
 }
 
 func (s *Sweeper) run(ctx context.Context) {

@@ -17,8 +17,22 @@ var sweepCfg = Config{AckWait: 2 * time.Second, HeartbeatEvery: 500 * time.Milli
 
 func startSweeper(t *testing.T, q *Queue) {
 	t.Helper()
-	s := q.StartSweeper(context.Background())
-	t.Cleanup(s.Stop)
+	runDaemon(t, q.Sweeper().Run)
+}
+
+// runDaemon runs a daemon's Run until the test ends, and fails the test if
+// Run returns an error.
+func runDaemon(t *testing.T, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
 }
 
 // sweeps counts the history entries the sweeper wrote.

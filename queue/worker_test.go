@@ -102,11 +102,7 @@ func TestStaleWorkerLosesTheJob(t *testing.T) {
 func TestMaxDeliverDeadLetters(t *testing.T) {
 	q := newTestQueue(t, Config{AckWait: time.Second, MaxDeliver: 2})
 	ctx := testCtx(t, time.Minute)
-	d, err := q.StartDeadLetters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Stop)
+	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
 	for i, runner := range []string{"r1", "r2"} {
 		l := next(t, q.NewWorker("sim", runner), 30*time.Second)
@@ -176,11 +172,7 @@ func waitMsgs(t *testing.T, q *Queue, stream string, n uint64) {
 func TestFailTerminates(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
-	d, err := q.StartDeadLetters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Stop)
+	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
 	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
 	got, err := l.Fail(ctx, "engine never became ready")
@@ -203,12 +195,7 @@ func TestFailTerminates(t *testing.T) {
 // still fails its job, found by the message's sequence.
 func TestTermWithReasonFailsTheJob(t *testing.T) {
 	q := newTestQueue(t, Config{})
-	ctx := testCtx(t, time.Minute)
-	d, err := q.StartDeadLetters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Stop)
+	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
 	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
 	l.Abandon()

@@ -11,8 +11,6 @@ import (
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
-func init() { addCommand(newApproveCmd) }
-
 func newApproveCmd(a *app) *cobra.Command {
 	var (
 		nf    natsFlags

@@ -22,8 +22,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-func init() { addCommand(newBenchCmd) }
-
 // apiKeyEnv names the environment variable bench reads the server's API key
 // from (never a flag, so that it stays out of process listings).
 const apiKeyEnv = "AGENTWATT_API_KEY"

@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newCancelCmd) }
-
 func newCancelCmd(a *app) *cobra.Command {
 	var (
 		nf natsFlags

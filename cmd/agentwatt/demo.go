@@ -22,8 +22,6 @@ import (
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
-func init() { addCommand(newDemoCmd) }
-
 // demoReport is what `demo -o json` prints.
 type demoReport struct {
 	Dir     string   `json:"dir"`
@@ -84,78 +82,18 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 			}
 			cfg.Runner = true
 			say("==> starting the local stack in %s (embedded NATS, embedded S3, intake API, a sim runner)", cfg.Dir)
-			s, err := startLocalStack(ctx, cfg, log)
+			s, err := openLocalStack(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
-			defer s.Stop()
-			say("    intake %s, NATS %s, S3 %s", s.httpURL, s.nats.ClientURL(), s.s3.URL())
-			say("    workload registry holds the built-in %s", s.sample)
-
-			body, err := examples.Submissions.ReadFile(examples.SimSubmission)
-			if err != nil {
-				return err
-			}
-			trigger := bots.NewTrigger("demo")
-			say("==> submitting examples/%s as vendor %s (trigger %s)", examples.SimSubmission, s.vendor, trigger)
-			client := bots.Client{BaseURL: s.httpURL, Token: s.token}
-			resp, err := client.Submit(ctx, body, trigger)
-			if err != nil {
-				return fmt.Errorf("submit the example: %w", err)
-			}
-			job, err := s.queue.Get(ctx, resp.ID)
-			if err != nil {
-				return err
-			}
-			say("    job %s accepted: pool %s, state %s, spec %s", job.ID, job.Pool, job.State, job.SpecDigest)
-			say("    workload pinned to %s@%s", job.Workload, job.WorkloadDigest)
-			for _, t := range job.History {
-				say("    %s  %s -> %s  %s", t.At.Format(time.TimeOnly), orDash(string(t.From)), t.To, t.Reason)
-			}
-			say("==> the local runner (pool %s) takes it: every phase, then a signed bundle in S3", job.Pool)
-			final, err := followDemoJob(ctx, s, job.ID, timeout, say)
-			if err != nil {
-				return err
-			}
-			objs, err := s.store.List(ctx, bundle.Prefix(final.ID, final.Attempt))
-			if err != nil {
-				return fmt.Errorf("list the bundle: %w", err)
-			}
-			say("==> job %s is %s (attempt %d)%s", final.ID, final.State, final.Attempt, reasonSuffix(final.Reason))
-			say("    bundle in the embedded S3, s3://%s/%s:", s.cfg.Bucket, bundle.Prefix(final.ID, final.Attempt))
-			for _, o := range objs {
-				say("      %-22s %9d bytes", strings.TrimPrefix(o.Key, bundle.Prefix(final.ID, final.Attempt)), o.Size)
-			}
-			if final.State != queue.Verified {
-				return demoJobError(final)
-			}
-			say("    signed by the enrolled runner key %s", s.runner.keyID)
-			say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
-			say("==> automatic approval (agentwatt demo only: a maintainer approves real results with 'agentwatt approve')")
-			published, lb, err := verifier.Approve(ctx, s.queue, s.store, final.ID, verifier.Approval{
-				By: demoApprover, Note: "automatic approval by agentwatt demo; simulated, not hardware",
-			}, true)
-			if errors.Is(err, verifier.ErrNotPublishable) {
-				return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
-			}
-			if err != nil {
-				return fmt.Errorf("publish: %w", err)
-			}
-			site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(verifier.SiteIndexKey))
-			if a.json() {
-				return printJSONLine(a.out, demoReport{
-					Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
-					Server: s.httpURL, Stage: string(published.State), Attempt: published.Attempt, Bundle: bundleNames(objs, final),
-					Results: lb.Results, Site: site,
-				})
-			}
-			say("    job %s is %s; the leaderboard (%d results, %d in the history):\n", published.ID, published.State, len(lb.Results), len(lb.History))
-			writeLeaderboard(a.out, lb.Results)
-			say("\n    Everything above is SIMULATED: the sim engine stood in for a GPU, and the results are badged so.")
-			say("    static site: %s", site)
-			say("    serve it:    agentwatt local --dir %s   (then open http://127.0.0.1:8080/)", s.cfg.Dir)
-			say("    recompute:   with the stack running, . %s && agentwatt verify %s", s.envFile(), s.store.URL(bundle.Prefix(final.ID, final.Attempt)))
-			return nil
+			defer s.Close()
+			// The demo's story runs beside the stack's services; when it ends
+			// (or Ctrl-C ends it, or a service fails) the group stops them all.
+			g := runGroup{log: log}
+			s.addServices(ctx, &g)
+			storyCtx, endStory := context.WithCancel(ctx)
+			g.Add(func() error { return runDemoStory(storyCtx, a, s, cfg, timeout, say) }, func(error) { endStory() })
+			return g.Run()
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "agentwatt-demo", "directory for the stack's data; a second run on it adds to the same leaderboard and history")
@@ -163,6 +101,78 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 	cmd.Flags().IntVar(&cfg.RunnerFixedAgents, "fixed-agents", 12, "the runner judges this many agents instead of a full capacity search (0: search)")
 	addStackFlags(cmd, &cfg, false)
 	return cmd
+}
+
+// runDemoStory submits the example to the running stack s, follows the job
+// to its verdict, approves and publishes it, and tells what happened.
+func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, timeout time.Duration, say func(string, ...any)) error {
+	say("    intake %s, NATS %s, S3 %s", s.httpURL, s.nats.ClientURL(), s.s3.URL())
+	say("    workload registry holds the built-in %s", s.sample)
+
+	body, err := examples.Submissions.ReadFile(examples.SimSubmission)
+	if err != nil {
+		return err
+	}
+	trigger := bots.NewTrigger("demo")
+	say("==> submitting examples/%s as vendor %s (trigger %s)", examples.SimSubmission, s.vendor, trigger)
+	client := bots.Client{BaseURL: s.httpURL, Token: s.token}
+	resp, err := client.Submit(ctx, body, trigger)
+	if err != nil {
+		return fmt.Errorf("submit the example: %w", err)
+	}
+	job, err := s.queue.Get(ctx, resp.ID)
+	if err != nil {
+		return err
+	}
+	say("    job %s accepted: pool %s, state %s, spec %s", job.ID, job.Pool, job.State, job.SpecDigest)
+	say("    workload pinned to %s@%s", job.Workload, job.WorkloadDigest)
+	for _, t := range job.History {
+		say("    %s  %s -> %s  %s", t.At.Format(time.TimeOnly), orDash(string(t.From)), t.To, t.Reason)
+	}
+	say("==> the local runner (pool %s) takes it: every phase, then a signed bundle in S3", job.Pool)
+	final, err := followDemoJob(ctx, s, job.ID, timeout, say)
+	if err != nil {
+		return err
+	}
+	objs, err := s.store.List(ctx, bundle.Prefix(final.ID, final.Attempt))
+	if err != nil {
+		return fmt.Errorf("list the bundle: %w", err)
+	}
+	say("==> job %s is %s (attempt %d)%s", final.ID, final.State, final.Attempt, reasonSuffix(final.Reason))
+	say("    bundle in the embedded S3, s3://%s/%s:", s.cfg.Bucket, bundle.Prefix(final.ID, final.Attempt))
+	for _, o := range objs {
+		say("      %-22s %9d bytes", strings.TrimPrefix(o.Key, bundle.Prefix(final.ID, final.Attempt)), o.Size)
+	}
+	if final.State != queue.Verified {
+		return demoJobError(final)
+	}
+	say("    signed by the enrolled runner key %s", s.runner.KeyID())
+	say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
+	say("==> automatic approval (agentwatt demo only: a maintainer approves real results with 'agentwatt approve')")
+	published, lb, err := verifier.Approve(ctx, s.queue, s.store, final.ID, verifier.Approval{
+		By: demoApprover, Note: "automatic approval by agentwatt demo; simulated, not hardware",
+	}, true)
+	if errors.Is(err, verifier.ErrNotPublishable) {
+		return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
+	}
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(verifier.SiteIndexKey))
+	if a.json() {
+		return printJSONLine(a.out, demoReport{
+			Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
+			Server: s.httpURL, Stage: string(published.State), Attempt: published.Attempt, Bundle: bundleNames(objs, final),
+			Results: lb.Results, Site: site,
+		})
+	}
+	say("    job %s is %s; the leaderboard (%d results, %d in the history):\n", published.ID, published.State, len(lb.Results), len(lb.History))
+	writeLeaderboard(a.out, lb.Results)
+	say("\n    Everything above is SIMULATED: the sim engine stood in for a GPU, and the results are badged so.")
+	say("    static site: %s", site)
+	say("    serve it:    agentwatt local --dir %s   (then open http://127.0.0.1:8080/)", s.cfg.Dir)
+	say("    recompute:   with the stack running, . %s && agentwatt verify %s", s.envFile(), s.store.URL(bundle.Prefix(final.ID, final.Attempt)))
+	return nil
 }
 
 // exitTooBusy is demo's exit status when the machine was too busy to measure

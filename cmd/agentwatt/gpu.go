@@ -17,8 +17,6 @@ import (
 	"github.com/agentwatt/agentwatt/spec"
 )
 
-func init() { addCommand(newGPUCmd) }
-
 func newGPUCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gpu",
@@ -37,7 +35,6 @@ running sim engine instead (simulated power, for trying the command out).`,
   agentwatt gpu sample --seconds 30
   agentwatt gpu sample --seconds 10 --hz 100 -o json --out power.jsonl.zst`,
 	}
-	cmd.AddCommand(newGPUInfoCmd(a), newGPUSampleCmd(a))
 	return cmd
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-func init() { addCommand(newIngestCmd) }
-
 func newIngestCmd(a *app) *cobra.Command {
 	var (
 		out, name, description, licence string

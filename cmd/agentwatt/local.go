@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newLocalCmd) }
-
 // addStackFlags adds the flags of the embedded local stack to cmd.
 func addStackFlags(cmd *cobra.Command, cfg *stackConfig, defaultPorts bool) {
 	nats, http := "127.0.0.1:0", "127.0.0.1:0"
@@ -41,16 +39,17 @@ stacks cannot share a directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, err := startLocalStack(ctx, cfg, a.log)
+			s, err := openLocalStack(ctx, cfg, a.log)
 			if err != nil {
 				return err
 			}
-			defer s.Stop()
+			defer s.Close()
 			s.printAccess(a.out)
+			g := runGroup{log: a.log}
+			s.addServices(ctx, &g)
+			g.untilDone(ctx, func() { a.log.Info().Msg("stopping local stack") })
 			a.log.Info().Str("dir", cfg.Dir).Msg("local stack ready; Ctrl-C stops it")
-			<-ctx.Done()
-			a.log.Info().Msg("stopping local stack")
-			return nil
+			return g.Run()
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "agentwatt-local", "directory for every job, object and credential of the stack")

@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newMaintainerCmd) }
-
 func newMaintainerCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "maintainer",
@@ -19,7 +17,6 @@ directly ('status', 'retry', 'approve') use NATS credentials, not these tokens.`
 		Example: `  agentwatt maintainer add alice
   agentwatt maintainer list`,
 	}
-	cmd.AddCommand(newMaintainerAddCmd(a), newMaintainerListCmd(a))
 	return cmd
 }
 

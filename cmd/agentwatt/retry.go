@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newRetryCmd) }
-
 // defaultActor names who runs a maintainer command when --by is not given.
 func defaultActor() string {
 	if u := os.Getenv("USER"); u != "" {

@@ -25,12 +25,6 @@ type app struct {
 // json reports whether results should be printed as JSON (-o json).
 func (a *app) json() bool { return a.format == "json" }
 
-// commandCtors lists the subcommands. Each subcommand's file adds itself in an
-// init function, so that adding a command touches one file.
-var commandCtors []func(*app) *cobra.Command
-
-func addCommand(ctor func(*app) *cobra.Command) { commandCtors = append(commandCtors, ctor) }
-
 func newRootCmd() *cobra.Command {
 	a := &app{out: os.Stdout, errOut: os.Stderr}
 	root := &cobra.Command{
@@ -66,9 +60,7 @@ Start with 'agentwatt demo' to see the whole pipeline on this machine, or
 	}
 	root.PersistentFlags().StringVarP(&a.format, "output", "o", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	for _, ctor := range commandCtors {
-		root.AddCommand(ctor(a))
-	}
+	root.AddCommand(commands(a)...)
 	return root
 }
 

@@ -28,8 +28,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { runnerSetups = append(runnerSetups, setupRunnerDaemon) }
-
 // runnerFlags are the daemon's flags.
 type runnerFlags struct {
 	nf                     natsFlags
@@ -44,9 +42,11 @@ type runnerFlags struct {
 	seed                   uint64
 }
 
-// setupRunnerDaemon makes 'agentwatt runner' itself the daemon.
-func setupRunnerDaemon(a *app, cmd *cobra.Command) {
+// newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
+// 'runner trust' (runner_trust.go) enrols runner keys.
+func newRunnerCmd(a *app) *cobra.Command {
 	var f runnerFlags
+	cmd := &cobra.Command{Use: "runner"}
 	cmd.Short = "Run the benchmark runner daemon (and enrol runner keys with 'runner trust')"
 	cmd.Long = `runner is the daemon on a GPU node (or, for tests and the demo, beside the
 sim engine). It takes the jobs of its pool from the queue one at a time and runs
@@ -136,6 +136,7 @@ available when the job starts).`
 	fl.StringVar(&f.engineUser, "engine-user", "", "user that process-mode engines (the sim) run as: a name, uid or uid:gid (default: nobody when the runner runs as root, else the runner's own user)")
 	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
+	return cmd
 }
 
 func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
@@ -173,13 +174,15 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err != nil {
 		return err
 	}
+	g := runGroup{log: a.log}
 	reg := prometheus.NewRegistry()
 	if f.metricsAddr != "" {
-		stop, err := serveMetrics(f.metricsAddr, reg, a.log)
+		m, err := newMetricsService(f.metricsAddr, reg)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		g.add(ctx, m)
+		a.log.Info().Str("url", m.URL()+"/metrics").Msg("serving metrics")
 	}
 	cfg.ID, cfg.Version, cfg.WorkDir, cfg.Key = f.id, agentwattVersion(), f.workDir, key
 	cfg.Queue, cfg.Store = q, st
@@ -198,7 +201,11 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	}
 	a.log.Info().Str("id", cfg.ID).Str("pool", cfg.Pool).Str("key", f.key).Str("key_id", r.KeyID()).
 		Msg("runner starting; its key must be enrolled ('agentwatt runner trust') for its bundles to verify")
-	return r.Run(ctx)
+	// SIGTERM ends ctx: the group interrupts the runner, which stops the
+	// job's current phase and engine and releases the job before Run returns.
+	g.add(ctx, r)
+	g.untilDone(ctx, nil)
+	return g.Run()
 }
 
 // checkSecretsDir refuses a secret store that is not a directory or that
@@ -269,26 +276,15 @@ func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func()
 	return cfg, closeHW, nil
 }
 
-// serveMetrics serves reg on addr until stop.
-func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (stop func(), err error) {
+// newMetricsService serves reg's metrics on addr at GET /metrics.
+func newMetricsService(addr string, reg *prometheus.Registry) (*httpService, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := bots.NewHTTPServer(mux, bots.ServerConfig{})
-	go func() {
-		if err := srv.Serve(bots.LimitListener(ln, bots.ServerConfig{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("metrics server")
-		}
-	}()
-	log.Info().Str("url", "http://"+ln.Addr().String()+"/metrics").Msg("serving metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	return serveOn(ln, mux, bots.ServerConfig{}, 2*time.Second), nil
 }
 
 // agentwattVersion is the module version this binary was built from.

@@ -11,32 +11,6 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 )
 
-func init() { addCommand(newRunnerCmd) }
-
-// runnerSetups extend 'agentwatt runner' from other files without editing
-// this one: the runner daemon appends a setup in its init function that adds
-// its flags and RunE (and may rewrite Long and Example).
-var runnerSetups []func(a *app, cmd *cobra.Command)
-
-// newRunnerCmd builds 'agentwatt runner' and its subcommands.
-func newRunnerCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "runner",
-		Short: "Runner commands: enrol runner signing keys",
-		Long: `runner groups what concerns benchmark runners, the daemons on GPU nodes
-that take jobs from the queue, run them and upload signed bundles.
-
-A runner signs each bundle with its ed25519 key. The verifier trusts a
-bundle only if its key was enrolled by a maintainer with 'runner trust'.`,
-		Example: `  agentwatt runner trust runner-7.pub --name gpu-node-7 --pool h200x8 --by alice`,
-	}
-	cmd.AddCommand(newRunnerTrustCmd(a))
-	for _, setup := range runnerSetups {
-		setup(a, cmd)
-	}
-	return cmd
-}
-
 func newRunnerTrustCmd(a *app) *cobra.Command {
 	var (
 		nf       natsFlags

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -15,8 +12,6 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 )
-
-func init() { addCommand(newServerCmd) }
 
 func newServerCmd(a *app) *cobra.Command {
 	var (
@@ -76,14 +71,6 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				return err
 			}
 			defer closeQ()
-			if !noDeadWatch {
-				dead, err := q.StartDeadLetters(context.WithoutCancel(ctx))
-				if err != nil {
-					return err
-				}
-				defer dead.Stop()
-			}
-			defer q.StartSweeper(context.WithoutCancel(ctx)).Stop()
 			mux := http.NewServeMux()
 			bots.NewIntake(q, bots.IntakeConfig{Limits: limits}, a.log.With().Str("component", "intake").Logger()).Register(mux)
 			if s3.endpoint != "" {
@@ -93,7 +80,19 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				}
 				verifier.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
 			}
-			return serveHTTP(ctx, a, listen, mux, scfg)
+			api, err := newHTTPService(listen, mux, scfg, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			g := runGroup{log: a.log}
+			if !noDeadWatch {
+				g.add(ctx, q.DeadLetters())
+			}
+			g.add(ctx, q.Sweeper())
+			g.add(ctx, api)
+			g.untilDone(ctx, nil)
+			a.log.Info().Str("addr", api.URL()).Msg("serving")
+			return g.Run()
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)
@@ -128,29 +127,3 @@ func (r *rateEvery) Set(s string) error {
 }
 
 func (r *rateEvery) Type() string { return "duration" }
-
-// serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, a *app, addr string, h http.Handler, cfg bots.ServerConfig) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	srv := bots.NewHTTPServer(h, cfg)
-	a.log.Info().Str("addr", "http://"+ln.Addr().String()).Msg("serving")
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(bots.LimitListener(ln, cfg)) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}

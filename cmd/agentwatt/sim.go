@@ -10,8 +10,6 @@ import (
 	"github.com/agentwatt/agentwatt/sim"
 )
 
-func init() { addCommand(newSimCmd) }
-
 func newSimCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -25,7 +23,6 @@ never published as hardware results.`,
 		Example: `  agentwatt sim serve --addr 127.0.0.1:0 --profile tiny
   agentwatt sim profiles`,
 	}
-	cmd.AddCommand(newSimServeCmd(a), newSimProfilesCmd(a))
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/agentrunner"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/s3embed"
 	"github.com/agentwatt/agentwatt/bots"
@@ -68,18 +69,16 @@ type localStack struct {
 	nats    *queue.Embedded
 	nc      *nats.Conn
 	queue   *queue.Queue
-	dead    *queue.DeadLetters
-	sweeper *queue.Sweeper
 	s3      *s3embed.Server
 	store   *blob.Store
 	reg     *workload.Registry
 	sample  workload.Ref // the built-in workload, pushed on first start
-	http    *http.Server
+	http    *httpService
 	httpURL string
 	vendor  string
 	token   string
-	runner  *stackRunner
-	verify  *stackVerifier
+	runner  *agentrunner.Runner // nil without cfg.Runner
+	verify  *verifier.Daemon
 }
 
 // localInfo is written to DIR/local.json so that people and scripts can find the
@@ -95,7 +94,10 @@ type localInfo struct {
 	TokenRef string `json:"token_file"`
 }
 
-func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (_ *localStack, err error) {
+// openLocalStack takes DIR's lock, starts the embedded NATS and S3 the
+// services need, and builds the services; Run runs them, and Close stops
+// NATS and S3 and lets go of DIR.
+func openLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (_ *localStack, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -112,7 +114,7 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 	s := &localStack{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
-			s.Stop()
+			s.Close()
 		}
 	}()
 	if s.lock, err = lockDir(cfg.Dir); err != nil {
@@ -131,13 +133,6 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 	if s.queue, err = queue.Open(ctx, s.nc, queue.Config{Replicas: 1}, log); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	// The stack is the server side of the queue: it turns dead letters into
-	// failed jobs and sweeps lost leases. The watcher outlives ctx only until Stop.
-	if s.dead, err = s.queue.StartDeadLetters(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("start dead-letter watcher: %w", err)
-	}
-	s.sweeper = s.queue.StartSweeper(context.WithoutCancel(ctx))
-
 	s.s3, err = s3embed.Start(ctx, s3embed.Config{Dir: filepath.Join(cfg.Dir, "s3"), Addr: cfg.S3Listen, Quiet: true},
 		log)
 	if err != nil {
@@ -154,17 +149,19 @@ func startLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (
 	if err := s.ensureVendor(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.startHTTP(); err != nil {
+	if err := s.listenHTTP(); err != nil {
 		return nil, err
 	}
 	if cfg.Runner {
-		if s.runner, err = startStackRunner(ctx, s); err != nil {
+		if s.runner, err = newStackRunner(ctx, s); err != nil {
 			return nil, fmt.Errorf("start the local runner: %w", err)
 		}
 	}
-	if s.verify, err = startStackVerifier(ctx, s); err != nil {
+	if s.verify, err = newStackVerifier(s); err != nil {
 		return nil, fmt.Errorf("start the local verifier: %w", err)
 	}
+	// The listener is open, so DIR/local.json ("ready") may appear before
+	// Run: a connection made now waits to be accepted.
 	if err := s.writeInfo(); err != nil {
 		return nil, err
 	}
@@ -201,22 +198,32 @@ func (s *localStack) tokenFile() string {
 	return filepath.Join(s.cfg.Dir, "vendor-"+s.vendor+".token")
 }
 
-func (s *localStack) startHTTP() error {
-	ln, err := net.Listen("tcp", s.cfg.HTTPListen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.HTTPListen, err)
-	}
+func (s *localStack) listenHTTP() (err error) {
 	mux := http.NewServeMux()
 	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
 	verifier.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
-	s.http = bots.NewHTTPServer(mux, bots.ServerConfig{})
-	s.httpURL = "http://" + ln.Addr().String()
-	go func() {
-		if err := s.http.Serve(bots.LimitListener(ln, bots.ServerConfig{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("intake server")
-		}
-	}()
+	if s.http, err = newHTTPService(s.cfg.HTTPListen, mux, bots.ServerConfig{}, 5*time.Second); err != nil {
+		return err
+	}
+	s.httpURL = s.http.URL()
 	return nil
+}
+
+// addServices adds the stack's services to g: it is the server side of the
+// queue (the dead-letter watcher turns dead letters into failed jobs, the
+// sweeper gives lost leases back), the intake and site server, the runner
+// and the verifier daemon.
+func (s *localStack) addServices(ctx context.Context, g *runGroup) {
+	g.add(ctx, s.queue.DeadLetters())
+	g.add(ctx, s.queue.Sweeper())
+	g.add(ctx, s.http)
+	if s.runner != nil {
+		// Stopping it interrupts a job's current phase, stops its engine and
+		// releases the job to the queue.
+		g.add(ctx, s.runner)
+	}
+	// Stopping it hands a bundle being verified back to the queue.
+	g.add(ctx, s.verify)
 }
 
 func (s *localStack) writeInfo() error {
@@ -243,29 +250,17 @@ func (s *localStack) writeInfo() error {
 // envFile is DIR/env: shell exports that point every command at this stack.
 func (s *localStack) envFile() string { return filepath.Join(s.cfg.Dir, "env") }
 
-// Stop stops every service, the intake first so that nothing new arrives.
-func (s *localStack) Stop() {
+// Close stops what openLocalStack started, after the services' run group
+// has returned: the embedded S3, the NATS connection and server, and lets go
+// of DIR (local.json and env are removed, the lock released).
+func (s *localStack) Close() {
 	if s.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.http.Shutdown(ctx)
-		cancel()
-	}
-	if s.verify != nil {
-		s.verify.Stop()
-	}
-	if s.runner != nil {
-		s.runner.Stop()
+		_ = s.http.ln.Close() // when Run never ran
 	}
 	if s.s3 != nil {
 		if err := s.s3.Stop(); err != nil {
 			s.log.Warn().Err(err).Msg("stop embedded S3")
 		}
-	}
-	if s.dead != nil {
-		s.dead.Stop()
-	}
-	if s.sweeper != nil {
-		s.sweeper.Stop()
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,20 +20,13 @@ import (
 // enrolled under.
 const localRunnerID = "local-sim"
 
-// stackRunner is the local stack's one runner of pool sim, in process.
-type stackRunner struct {
-	r      *agentrunner.Runner
-	keyID  string
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// startStackRunner enrols the stack's runner key (DIR/runner/runner.key,
-// created on first start) and runs a sim runner until Stop. A sim job's
+// newStackRunner enrols the stack's runner key (DIR/runner/runner.key,
+// created on first start) and returns the stack's one runner of pool sim,
+// in process; the stack's run group runs it. A sim job's
 // engine is this binary's own `sim serve` with the job's sim_profile, run
 // apart from the stack (its own directory and environment; nobody when the
 // stack runs as root), as on any runner.
-func startStackRunner(ctx context.Context, s *localStack) (*stackRunner, error) {
+func newStackRunner(ctx context.Context, s *localStack) (*agentrunner.Runner, error) {
 	dir := filepath.Join(s.cfg.Dir, "runner")
 	key, err := bundle.LoadOrCreateKey(filepath.Join(dir, "runner.key"))
 	if err != nil {
@@ -50,30 +42,10 @@ func startStackRunner(ctx context.Context, s *localStack) (*stackRunner, error) 
 	if err != nil {
 		return nil, err
 	}
-	r, err := agentrunner.New(agentrunner.Config{
+	return agentrunner.New(agentrunner.Config{
 		ID: localRunnerID, Pool: spec.Sim, Version: agentwattVersion(), WorkDir: dir, Key: key,
 		Queue: s.queue, Store: s.store, Workloads: blobstore.NewRegistry(s.store, filepath.Join(dir, "cache")),
 		FixedAgents: s.cfg.RunnerFixedAgents, IdleBaseline: 2 * time.Second, GracePeriod: 10 * time.Second,
 		Self: self, Metrics: prometheus.NewRegistry(), Log: s.log.With().Str("component", "runner").Logger(),
 	})
-	if err != nil {
-		return nil, err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	sr := &stackRunner{r: r, keyID: r.KeyID(), cancel: cancel}
-	sr.wg.Add(1)
-	go func() {
-		defer sr.wg.Done()
-		if err := r.Run(rctx); err != nil {
-			s.log.Error().Err(err).Msg("local runner")
-		}
-	}()
-	return sr, nil
-}
-
-// Stop stops the runner: a job in progress has its current phase
-// interrupted, its engine stopped and is released to the queue.
-func (sr *stackRunner) Stop() {
-	sr.cancel()
-	sr.wg.Wait()
 }

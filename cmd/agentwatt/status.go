@@ -18,8 +18,6 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 )
 
-func init() { addCommand(newStatusCmd) }
-
 func newStatusCmd(a *app) *cobra.Command {
 	var (
 		nf                  natsFlags

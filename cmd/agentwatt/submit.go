@@ -9,8 +9,6 @@ import (
 	"github.com/agentwatt/agentwatt/bots"
 )
 
-func init() { addCommand(newSubmitCmd) }
-
 func newSubmitCmd(a *app) *cobra.Command {
 	c := bots.Client{}
 	var trigger string

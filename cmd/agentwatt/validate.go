@@ -11,8 +11,6 @@ import (
 	"github.com/agentwatt/agentwatt/spec"
 )
 
-func init() { addCommand(newValidateCmd) }
-
 // validateResult is one file's verdict, as -o json prints it.
 type validateResult struct {
 	File     string         `json:"file"`

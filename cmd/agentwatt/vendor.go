@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newVendorCmd) }
-
 func newVendorCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vendor",
@@ -17,7 +15,6 @@ intake API, and their bearer tokens.`,
 		Example: `  agentwatt vendor add acme
   agentwatt vendor list`,
 	}
-	cmd.AddCommand(newVendorAddCmd(a), newVendorListCmd(a))
 	return cmd
 }
 

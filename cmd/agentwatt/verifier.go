@@ -14,8 +14,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { addCommand(newVerifierCmd) }
-
 func newVerifierCmd(a *app) *cobra.Command {
 	var (
 		nf       natsFlags
@@ -61,8 +59,11 @@ queue.`,
 				Workloads: registryWorkloads(store, cacheDir),
 				Log:       a.log.With().Str("component", "verifier").Logger(),
 			})
+			g := runGroup{log: a.log}
+			g.add(ctx, d)
+			g.untilDone(ctx, nil)
 			a.log.Info().Msg("verifier waiting for bundles")
-			return d.Run(ctx)
+			return g.Run()
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)

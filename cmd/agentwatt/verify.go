@@ -23,8 +23,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { addCommand(newVerifyCmd) }
-
 func newVerifyCmd(a *app) *cobra.Command {
 	var (
 		s3               s3Flags

@@ -15,8 +15,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
-func init() { addCommand(newWorkloadCmd) }
-
 func newWorkloadCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "workload",
@@ -42,7 +40,6 @@ NAME@sha256:… and fetch it from the registry, verifying the digest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newWorkloadStatsCmd(a), newWorkloadPushCmd(a), newWorkloadListCmd(a), newWorkloadSynthCmd(a))
 	return cmd
 }
 
