@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 func newVendorCmd(a *app) *cobra.Command {
@@ -19,8 +19,7 @@ intake API, and their bearer tokens.`,
 }
 
 func newVendorAddCmd(a *app) *cobra.Command {
-	var nf natsFlags
-	cmd := &cobra.Command{
+	return newTokenAddCmd(a, "vendor", &cobra.Command{
 		Use:   "add NAME",
 		Short: "Register a vendor and print a new API token (shown once)",
 		Long: `add registers the vendor NAME (a DNS label: lower-case letters, digits and
@@ -34,61 +33,9 @@ The vendor submits with 'agentwatt submit FILE --token TOKEN' or an
 		Example: `  agentwatt vendor add acme
   TOKEN=$(agentwatt vendor add acme --nats nats://nats-1:4222)
   agentwatt vendor add acme -o json`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			q, closeQ, err := connectQueue(ctx, a, &nf)
-			if err != nil {
-				return err
-			}
-			defer closeQ()
-			token, err := q.AddVendor(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				return printQueueJSON(a.out, map[string]string{"vendor": args[0], "token": token})
-			}
-			a.log.Info().Str("vendor", args[0]).Msg("new token below; it is not stored in the clear and will not be shown again")
-			fmt.Fprintln(a.out, token)
-			return nil
-		},
-	}
-	addNATSFlags(cmd.Flags(), &nf)
-	return cmd
+	}, (*queue.Queue).AddVendor)
 }
 
 func newVendorListCmd(a *app) *cobra.Command {
-	var nf natsFlags
-	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List registered vendors",
-		Long:    `list prints the registered vendors and when each was added. Tokens are never shown.`,
-		Example: `  agentwatt vendor list -o json`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			q, closeQ, err := connectQueue(ctx, a, &nf)
-			if err != nil {
-				return err
-			}
-			defer closeQ()
-			vs, err := q.ListVendors(ctx)
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				if vs == nil {
-					return printQueueJSON(a.out, []any{})
-				}
-				return printQueueJSON(a.out, vs)
-			}
-			for _, v := range vs {
-				fmt.Fprintf(a.out, "%s\t%s\n", v.Name, v.CreatedAt.Local().Format("2006-01-02 15:04:05"))
-			}
-			return nil
-		},
-	}
-	addNATSFlags(cmd.Flags(), &nf)
-	return cmd
+	return newTokenListCmd(a, "vendors", (*queue.Queue).ListVendors)
 }
