@@ -230,27 +230,11 @@ func (jr *jobRun) loadWorkload(ctx context.Context) error {
 	if want == "" {
 		want = workload.Digest(jr.sub.WorkloadDigest())
 	}
-	ref := jr.wlName
-	if want != "" {
-		ref += "@" + string(want)
+	wl, dig, err := jr.r.workloads.Load(ctx, jr.wlName, want)
+	if err != nil {
+		return err
 	}
-	path, dig, err := jr.r.cfg.Workloads.Resolve(ctx, ref)
-	switch {
-	case err == nil:
-		if jr.wl, err = workload.Load(path); err != nil {
-			return err
-		}
-	case errors.Is(err, workload.ErrNotFound) && jr.wlName == workload.DefaultName && (want == "" || want == workload.DefaultDigest()):
-		// The built-in sample is in every binary; a registry without it
-		// (a bare bucket) still runs the sim example.
-		jr.log.Info().Msg("workload not in the registry; using the built-in sample")
-		if jr.wl, err = workload.LoadDefault(); err != nil {
-			return err
-		}
-		dig = workload.DefaultDigest()
-	default:
-		return fmt.Errorf("resolve workload %s: %w", ref, err)
-	}
+	jr.wl = wl
 	jr.wlDig = dig
 	return nil
 }

@@ -31,10 +31,9 @@ type ObjectStore interface {
 }
 
 // WorkloadResolver turns a job's workload reference into a verified local
-// file (a *workload.Registry).
-type WorkloadResolver interface {
-	Resolve(ctx context.Context, ref string) (string, workload.Digest, error)
-}
+// file (a *workload.Registry); a workload.Loader over it loads the job's
+// workload.
+type WorkloadResolver = workload.Resolver
 
 // SecretStore resolves the names of a job's engine.secrets to their values
 // (an engine.SecretDir). Jobs name secrets; only the runner holds them.
@@ -194,10 +193,11 @@ func (c *Config) Validate() error {
 
 // Runner is the daemon. Run it once.
 type Runner struct {
-	cfg     Config
-	log     zerolog.Logger
-	signer  *bundle.Signer
-	metrics *runnerMetrics
+	cfg       Config
+	log       zerolog.Logger
+	signer    *bundle.Signer
+	metrics   *runnerMetrics
+	workloads *workload.Loader
 
 	engineUser *engine.User // nil: the runner's own
 	simBin     string       // Self, where the engine user can execute it (Run)
@@ -222,6 +222,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	return &Runner{
 		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
+		workloads:  workload.NewLoader(cfg.Workloads),
 		engineUser: eu, simBin: cfg.Self,
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
 	}, nil

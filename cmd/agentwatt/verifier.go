@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -72,35 +72,15 @@ queue.`,
 	return cmd
 }
 
-// registryWorkloads resolves workloads by digest: the embedded default, or
-// the registry in store; each is loaded once.
+// registryWorkloads loads the workload a bundle pins by digest: the
+// built-in sample, or the registry in store (workload.Loader).
 func registryWorkloads(store *blob.Store, cacheDir string) verifier.WorkloadResolver {
-	var mu sync.Mutex
-	loaded := map[string]*workload.Workload{}
-	reg := blobstore.NewRegistry(store, cacheDir)
+	l := workload.NewLoader(blobstore.NewRegistry(store, cacheDir))
 	return func(ctx context.Context, name, digest string) (*workload.Workload, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if wl := loaded[digest]; wl != nil {
-			return wl, nil
+		if digest == "" {
+			return nil, fmt.Errorf("%w: the bundle pins no digest for workload %s", verifier.ErrNoWorkload, name)
 		}
-		var wl *workload.Workload
-		var err error
-		if digest == string(workload.DefaultDigest()) {
-			wl, err = workload.LoadBytes(workload.DefaultBytes())
-		} else {
-			var path string
-			if path, _, err = reg.Resolve(ctx, name+"@"+digest); err == nil {
-				wl, err = workload.Load(path)
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(loaded) > 8 {
-			clear(loaded)
-		}
-		loaded[digest] = wl
-		return wl, nil
+		wl, _, err := l.Load(ctx, name, workload.Digest(digest))
+		return wl, err
 	}
 }

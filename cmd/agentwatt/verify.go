@@ -259,20 +259,21 @@ func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[
 }
 
 func verifyWorkload(ctx context.Context, store *blob.Store, m *bundle.Manifest, in verifyInputs) (*workload.Workload, error) {
-	switch {
-	case in.workloadFile != "":
+	if in.workloadFile != "" {
 		return workload.Load(in.workloadFile)
-	case m.Workload.Digest == string(workload.DefaultDigest()):
-		return workload.LoadBytes(workload.DefaultBytes())
-	case store != nil:
-		path, _, err := blobstore.NewRegistry(store, in.cacheDir).Resolve(ctx, m.Workload.Name+"@"+m.Workload.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)
-		}
-		return workload.Load(path)
-	default:
+	}
+	if m.Workload.Digest == "" {
+		return nil, fmt.Errorf("%w: the bundle pins no digest for workload %s (pass --workload FILE)", verifier.ErrNoWorkload, m.Workload.Name)
+	}
+	var reg workload.Resolver // none without object storage: only the built-in sample
+	if store != nil {
+		reg = blobstore.NewRegistry(store, in.cacheDir)
+	}
+	wl, _, err := workload.NewLoader(reg).Load(ctx, m.Workload.Name, workload.Digest(m.Workload.Digest))
+	if store == nil && errors.Is(err, workload.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s@%s (pass --workload FILE)", verifier.ErrNoWorkload, m.Workload.Name, m.Workload.Digest)
 	}
+	return wl, err
 }
 
 // gsm8kReferences are the embedded GSM8K test split's reference answers.
