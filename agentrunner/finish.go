@@ -148,7 +148,7 @@ func (jr *jobRun) seal(ctx context.Context, kind endKind, reason string) error {
 		add(bundle.PowerFile, jr.pw.Path(), false)
 	}
 	if jr.out != nil {
-		var probes *replay.ProbesFile
+		var probes *bundle.Probes
 		if jr.rep != nil {
 			probes = jr.rep.ProbesFile()
 		}

@@ -547,7 +547,7 @@ type environment struct {
 	FixedAgents   int                   `json:"fixed_agents,omitempty"`
 	Seed          uint64                `json:"seed"`
 	ChatTemplate  workload.ChatTemplate `json:"chat_template"`
-	Clock         *replay.ClockAnchor   `json:"clock,omitempty"`
+	Clock         *bundle.ClockAnchor   `json:"clock,omitempty"`
 	PowerSource   string                `json:"power_source,omitempty"`
 	PowerBoundary string                `json:"power_boundary,omitempty"`
 	PowerStats    *power.Stats          `json:"power_stats,omitempty"`

@@ -34,7 +34,7 @@ func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
 
 // evaluated is one probe, recomputed.
 type evaluated struct {
-	rec    probeRecord
+	rec    bundle.ProbeRecord
 	res    metrics.ProbeResult
 	energy *bundle.WindowEnergy // nil without power samples bracketing the window
 	tokens float64              // output tokens in the window
@@ -72,7 +72,7 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 	want := 1 + sr.Confirmations
 	passing := map[int][]int{} // N → indices into ev
 	for i := range ev {
-		if ev[i].rec.Purpose != "fixed" {
+		if ev[i].rec.Purpose != bundle.PurposeFixed {
 			out.fixed = false
 		}
 		if ev[i].passes(name) {
@@ -155,7 +155,7 @@ func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
 			continue
 		}
 		c.int(f+".agents", p.Agents, e.rec.Agents)
-		if !e.rec.hasWindow() {
+		if !e.rec.HasWindow() {
 			if p.Valid && p.Conclusive {
 				c.fails.addf("%s: claims a conclusive window, probes.json has none", f)
 			}
@@ -205,7 +205,7 @@ func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
 		}
 	}
 	for i := range ev {
-		if ev[i].rec.hasWindow() && !claimed[ev[i].rec.Probe] {
+		if ev[i].rec.HasWindow() && !claimed[ev[i].rec.Probe] {
 			c.fails.addf("probes.json probe %d: measured, missing from summary.json", ev[i].rec.Probe)
 		}
 	}

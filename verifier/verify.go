@@ -182,13 +182,13 @@ func (r *run) recompute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pf, err := decodeProbes(probesData)
+	pf, err := bundle.DecodeProbes(probesData)
 	if err != nil {
 		return r.reject(CheckProbes, err.Error())
 	}
-	if pf.History != "" && pf.History != historyRecorded {
+	if pf.History != "" && pf.History != bundle.HistoryRecorded {
 		return r.reject(CheckTargets, fmt.Sprintf("probes.json history %q: the prompts carried the server's own answers, so their targets cannot be recomputed from the workload; only %s history is verifiable",
-			pf.History, historyRecorded))
+			pf.History, bundle.HistoryRecorded))
 	}
 
 	// Records: one streaming pass, every probe evaluated as it goes.
@@ -307,7 +307,7 @@ func (r *run) rulesChecks(ev []evaluated, outs map[string]tierOutcome, tiers []m
 		o := outs[t.Name]
 		for i := range ev {
 			e := &ev[i]
-			if !e.rec.hasWindow() || e.rec.Agents != o.maxAgents || !e.passes(t.Name) {
+			if !e.rec.HasWindow() || e.rec.Agents != o.maxAgents || !e.passes(t.Name) {
 				continue
 			}
 			d := time.Duration(e.rec.WindowEndNs - e.rec.WindowStartNs)

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -18,12 +20,12 @@ import (
 const (
 	// HistoryRecorded replays the trace's own assistant turns (its text or
 	// blocks), so that every prompt matches the trace exactly. The default.
-	HistoryRecorded = "recorded"
+	HistoryRecorded = bundle.HistoryRecorded
 	// HistoryLive replaces them with what the server answered (live.go);
 	// allowed only for workloads whose trajectories are all literal text.
 	// The prompts then differ from the trace, and a turn's
 	// target_prompt_tokens is counted from the request actually sent.
-	HistoryLive = "live"
+	HistoryLive = bundle.HistoryLive
 )
 
 // Config configures a Runner. Every benchmark number comes from Rules and

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"errors"
 
@@ -142,7 +144,7 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 	return s
 }
 
-func probeSummary(p *ProbeRecord) ProbeSummary {
+func probeSummary(p *bundle.ProbeRecord) ProbeSummary {
 	res := &p.Result
 	ps := ProbeSummary{
 		Probe: p.Probe, Purpose: p.Purpose, Agents: p.Agents, WindowS: res.WindowS,
