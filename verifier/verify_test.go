@@ -176,7 +176,7 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			name: "runner: 0.7 s of power samples removed",
 			edit: func(dir string) error {
 				from := cw[0] + 5e9
-				return verifiertest.EditPower(dir, func(s *verifiertest.PowerLine) bool {
+				return verifiertest.EditPower(dir, func(s *bundle.PowerLine) bool {
 					return s.TMonoNs <= from || s.TMonoNs > from+7e8
 				})
 			},
