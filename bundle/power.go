@@ -76,14 +76,27 @@ func AppendPowerLine(dst []byte, s *PowerLine) ([]byte, error) {
 	return append(append(dst, b...), '\n'), nil
 }
 
-// DecodePowerLine reads one line of power.jsonl.zst (without its '\n')
-// into s, as json.Unmarshal would: the runner's compact lines through a
-// reflection-free fast path, anything else through encoding/json, whose
-// error then names the problem.
-func DecodePowerLine(b []byte, s *PowerLine) error {
+// PowerReading is the part of a power line that the energy formulas and
+// the verifier read: the sample, where its power came from, and whether
+// the read failed. DecodePowerReading fills it without reflection.
+type PowerReading struct {
+	metrics.PowerSample
+	PowerSource string `json:"power_source,omitempty"`
+	Err         string `json:"err,omitempty"`
+}
+
+// Valid reports whether the reading's energy and power can be used.
+func (s *PowerReading) Valid() bool { return s.Err == "" }
+
+// DecodePowerReading reads the PowerReading of one line of
+// power.jsonl.zst (without its '\n'), as json.Unmarshal would: the
+// runner's compact lines through a reflection-free fast path (the other
+// fields are skipped), anything else through encoding/json, whose error
+// then names the problem.
+func DecodePowerReading(b []byte, s *PowerReading) error {
 	if decodePowerFast(b, s) {
 		return nil
 	}
-	*s = PowerLine{}
+	*s = PowerReading{}
 	return json.Unmarshal(b, s)
 }

@@ -6,13 +6,13 @@ import "strconv"
 // (encoding/json's compact output: no white space, plain ASCII strings),
 // without reflection: about ten times faster than encoding/json on a run
 // of a million samples. It reports false for any line it does not read
-// exactly as json.Unmarshal into PowerLine would (white space, escapes,
+// exactly as json.Unmarshal into PowerReading would (white space, escapes,
 // nested values, a key that differs from a known one only in case, a
 // repeated key, a number encoding/json would refuse for its field), and
 // the caller then decodes the line with encoding/json, whose errors name
 // the problem.
-func decodePowerFast(b []byte, s *PowerLine) bool {
-	*s = PowerLine{}
+func decodePowerFast(b []byte, s *PowerReading) bool {
+	*s = PowerReading{}
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return false
 	}
@@ -20,7 +20,7 @@ func decodePowerFast(b []byte, s *PowerLine) bool {
 	if b[i] == '}' {
 		return i == len(b)-1
 	}
-	var seen uint32
+	var seen uint8
 	for {
 		// Key: plain ASCII, no escapes.
 		if b[i] != '"' {
@@ -53,15 +53,18 @@ func decodePowerFast(b []byte, s *PowerLine) bool {
 		switch {
 		case i < len(b) && b[i] == '"':
 			end, ok = plainString(b, i)
-			if ok && field != fieldNone && !stringField(field) {
+			if ok && field != fieldNone && field != fieldErr && field != fieldSource {
 				return false // a string for a number: encoding/json's error
 			}
-			if ok && field != fieldNone {
-				s.setString(field, b[i+1:end-1])
+			if ok && field == fieldErr {
+				s.Err = string(b[i+1 : end-1])
+			}
+			if ok && field == fieldSource {
+				s.PowerSource = internSource(b[i+1 : end-1])
 			}
 		default:
 			end, ok = jsonNumber(b, i)
-			if !ok || stringField(field) {
+			if !ok || field == fieldErr || field == fieldSource {
 				return false
 			}
 			ok = s.setNumber(field, b[i:end])
@@ -81,58 +84,23 @@ func decodePowerFast(b []byte, s *PowerLine) bool {
 	}
 }
 
-// The fields of a power line; fieldNone is any other key, which
-// encoding/json skips.
+// The fields of a PowerReading; fieldNone is any other
+// key, which encoding/json skips.
 const (
 	fieldNone = iota
 	fieldGPU
 	fieldTMono
 	fieldEnergy
 	fieldPower
-	fieldTUnix
-	fieldSMClock
-	fieldTemp
-	fieldClockEvents
-	fieldSrcTUnix
-	fieldReadNs
-	fieldPowerSource // the string fields follow
-	fieldEnergySource
 	fieldErr
-	fieldAuxErr
-	fieldNote
-	fieldCount
+	fieldSource
 )
 
-var powerKeys = [fieldCount]string{
-	fieldGPU: "gpu", fieldTMono: "t_mono_ns", fieldEnergy: "energy_mj", fieldPower: "power_w",
-	fieldTUnix: "t_unix_ns", fieldSMClock: "sm_clock_mhz", fieldTemp: "temp_c", fieldClockEvents: "clock_events",
-	fieldSrcTUnix: "src_t_unix_ns", fieldReadNs: "read_ns",
-	fieldPowerSource: "power_source", fieldEnergySource: "energy_source",
-	fieldErr: "err", fieldAuxErr: "aux_err", fieldNote: "note",
-}
+var powerKeys = [...]string{fieldGPU: "gpu", fieldTMono: "t_mono_ns", fieldEnergy: "energy_mj", fieldPower: "power_w", fieldErr: "err", fieldSource: "power_source"}
 
-func stringField(f int) bool { return f >= fieldPowerSource }
-
-// setString stores a plain string in field; the source names, written on
-// every line, are interned.
-func (s *PowerLine) setString(field int, b []byte) {
-	switch field {
-	case fieldPowerSource:
-		s.PowerSource = intern(b)
-	case fieldEnergySource:
-		s.EnergySource = intern(b)
-	case fieldErr:
-		s.Err = string(b)
-	case fieldAuxErr:
-		s.AuxErr = string(b)
-	case fieldNote:
-		s.Note = string(b)
-	}
-}
-
-// intern returns the runner's source names without allocating (a million
-// samples name one or two sources).
-func intern(b []byte) string {
+// internSource returns the runner's power source names without allocating
+// (a million samples name one or two sources).
+func internSource(b []byte) string {
 	switch string(b) {
 	case PowerSourceSim:
 		return PowerSourceSim
@@ -140,10 +108,6 @@ func intern(b []byte) string {
 		return PowerSourceInstant
 	case PowerSourceUsage:
 		return PowerSourceUsage
-	case EnergySourceField:
-		return EnergySourceField
-	case EnergySourceCall:
-		return EnergySourceCall
 	}
 	return string(b)
 }
@@ -152,7 +116,7 @@ func intern(b []byte) string {
 // and -1 for a key equal to a field's name in another case (encoding/json
 // matches keys case-insensitively; the slow path settles it).
 func powerField(key []byte) int {
-	for f := fieldGPU; f < fieldCount; f++ {
+	for f := fieldGPU; f <= fieldSource; f++ {
 		name := powerKeys[f]
 		if string(key) == name {
 			return f
@@ -180,37 +144,26 @@ func equalFoldASCII(a []byte, b string) bool {
 // setNumber stores a JSON number in field, as encoding/json would; false
 // where encoding/json would refuse it (a fraction for an integer, out of
 // range).
-func (s *PowerLine) setNumber(field int, num []byte) bool {
-	var err error
+func (s *PowerReading) setNumber(field int, num []byte) bool {
 	switch field {
 	case fieldGPU:
-		var v int64
-		v, err = strconv.ParseInt(string(num), 10, strconv.IntSize)
+		v, err := strconv.ParseInt(string(num), 10, strconv.IntSize)
 		s.GPU = int(v)
+		return err == nil
 	case fieldTMono:
-		s.TMonoNs, err = strconv.ParseInt(string(num), 10, 64)
+		v, err := strconv.ParseInt(string(num), 10, 64)
+		s.TMonoNs = v
+		return err == nil
 	case fieldEnergy:
-		s.EnergyMJ, err = strconv.ParseFloat(string(num), 64)
+		v, err := strconv.ParseFloat(string(num), 64)
+		s.EnergyMJ = v
+		return err == nil
 	case fieldPower:
-		s.PowerW, err = strconv.ParseFloat(string(num), 64)
-	case fieldTUnix:
-		s.TUnixNs, err = strconv.ParseInt(string(num), 10, 64)
-	case fieldSMClock:
-		var v uint64
-		v, err = strconv.ParseUint(string(num), 10, 32)
-		s.SMClockMHz = uint32(v)
-	case fieldTemp:
-		var v uint64
-		v, err = strconv.ParseUint(string(num), 10, 32)
-		s.TempC = uint32(v)
-	case fieldClockEvents:
-		s.ClockEvents, err = strconv.ParseUint(string(num), 10, 64)
-	case fieldSrcTUnix:
-		s.SrcTUnixNs, err = strconv.ParseInt(string(num), 10, 64)
-	case fieldReadNs:
-		s.ReadNs, err = strconv.ParseInt(string(num), 10, 64)
+		v, err := strconv.ParseFloat(string(num), 64)
+		s.PowerW = v
+		return err == nil
 	}
-	return err == nil // another field's number: skipped
+	return true // another field's number: skipped
 }
 
 // plainString returns the end (past the closing quote) of the string at

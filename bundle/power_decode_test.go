@@ -32,13 +32,12 @@ func TestDecodePowerFastMatchesEncodingJSON(t *testing.T) {
 		`{}`,
 		`{"gpu":1,"t_mono_ns":2,"energy_mj":3,"power_w":4,"err":""}`,
 		`{"gpu":1,"extra":"x","more":-1.5e-3,"t_mono_ns":2}`,
-		`{"gpu":1,"energy_source":"nvml-field","sm_clock_mhz":4294967295,"clock_events":18446744073709551615}`,
 	} {
 		lines = append(lines, []byte(l))
 	}
 	for _, line := range lines {
 		t.Run(string(line), func(t *testing.T) {
-			var fast, std PowerLine
+			var fast, std PowerReading
 			if !decodePowerFast(line, &fast) {
 				t.Fatalf("fast path refused a runner's line")
 			}
@@ -71,13 +70,10 @@ func TestDecodePowerFastFallsBack(t *testing.T) {
 		`{"gpu":1,}`,                   // not JSON
 		`{"gpu":1}x`,                   // trailing data
 		`{"gpu":99999999999999999999}`, // out of range
-		`{"temp_c":4294967296}`,        // out of range for uint32
-		`{"clock_events":-1}`,          // negative for unsigned
-		`{"note":1}`,                   // a number for a string
 		`[1]`,
 		`"s"`,
 	} {
-		var s PowerLine
+		var s PowerReading
 		if decodePowerFast([]byte(line), &s) {
 			t.Errorf("fast path read %q as %+v", line, s)
 		}
@@ -93,11 +89,11 @@ func FuzzDecodePowerFast(f *testing.F) {
 	f.Add([]byte(`{"gpu":1,"t_mono_ns":2,"energy_mj":3,"power_w":4,"err":"x","Note":"y"}`))
 	f.Add([]byte(`{"Gpu":1}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		var fast PowerLine
+		var fast PowerReading
 		if !decodePowerFast(line, &fast) {
 			return
 		}
-		var std PowerLine
+		var std PowerReading
 		if err := json.Unmarshal(line, &std); err != nil {
 			t.Fatalf("fast path read what encoding/json refuses (%v): %q", err, line)
 		}
@@ -129,7 +125,7 @@ func BenchmarkDecodePowerLines(b *testing.B) {
 					if err != nil {
 						break
 					}
-					var s PowerLine
+					var s PowerReading
 					if !fast || !decodePowerFast(line, &s) {
 						if err := json.Unmarshal(line, &s); err != nil {
 							b.Fatal(err)

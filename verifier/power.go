@@ -48,8 +48,8 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 		if len(bytes.TrimSpace(b)) == 0 {
 			return nil, fmt.Errorf("%s:%d: blank line", bundle.PowerFile, line)
 		}
-		var s bundle.PowerLine
-		if err := bundle.DecodePowerLine(b, &s); err != nil {
+		var s bundle.PowerReading
+		if err := bundle.DecodePowerReading(b, &s); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
 		}
 		if !s.Valid() {
