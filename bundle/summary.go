@@ -71,6 +71,23 @@ type TierSummary struct {
 	JoulesPerToken   float64 `json:"joules_per_token,omitempty"` // EnergyCounterJ / output tokens in the window
 }
 
+// SetFigures fills the figures of the tier's confirmation window from
+// its output rate, its energy e (nil when the power samples do not cover
+// it: then only the rate is set) and the GPUs summed. The runner claims
+// them and the verifier recomputes them with this one function.
+func (t *TierSummary) SetFigures(outputTokensPerS float64, e *WindowEnergy, gpus int) {
+	t.OutputTokensPerS = outputTokensPerS
+	if e == nil {
+		return
+	}
+	t.EnergyCounterJ, t.EnergyInstantJ, t.AvgPowerW = e.CounterJ, e.InstantJ, e.AvgPowerW
+	t.JoulesPerToken = e.JoulesPerToken
+	if t.MaxAgents > 0 && e.AvgPowerW > 0 {
+		t.AgentsPerMW = metrics.AgentsPerMW(t.MaxAgents, e.AvgPowerW)
+	}
+	t.AgentsPerGPU = metrics.AgentsPerGPU(t.MaxAgents, gpus)
+}
+
 // ProbeSummary is one probe: N agents held for a measurement window.
 type ProbeSummary struct {
 	// Index is the probe field of the probe's request records.

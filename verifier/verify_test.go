@@ -196,7 +196,7 @@ func TestVerifyRejectsTampering(t *testing.T) {
 		{
 			name: "runner: accuracy below the threshold",
 			edit: func(dir string) error {
-				return verifiertest.EditAccuracy(dir, func(l *verifiertest.AccuracyLine) {
+				return verifiertest.EditAccuracy(dir, func(l *bundle.AccuracyRecord) {
 					if l.ID == 3 {
 						l.Output = "#### 4" // the oracle erred; the runner still claims correct
 					}

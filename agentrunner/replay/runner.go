@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		log:        cfg.Log.With().Str("component", "replay").Logger(),
 		seed:       cfg.Seed,
 		tiers:      cfg.tiers(),
-		probeRules: ProbeRules(cfg.Rules, cfg.Profile),
+		probeRules: metrics.ProbeRulesOf(cfg.Rules, cfg.Profile),
 		clock:      cfg.Clock,
 		render:     newRenderer(cfg.Workload),
 		order:      permutation(len(cfg.Workload.Trajectories), cfg.Seed),

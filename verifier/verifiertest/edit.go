@@ -121,7 +121,7 @@ func EditJSON[T any](dir, name string, fn func(v *T)) error {
 }
 
 // EditAccuracy rewrites accuracy.jsonl through fn.
-func EditAccuracy(dir string, fn func(l *AccuracyLine)) error {
+func EditAccuracy(dir string, fn func(l *bundle.AccuracyRecord)) error {
 	path := filepath.Join(dir, bundle.AccuracyFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -130,7 +130,7 @@ func EditAccuracy(dir string, fn func(l *AccuracyLine)) error {
 	var out []byte
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		var l AccuracyLine
+		var l bundle.AccuracyRecord
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return err
 		}

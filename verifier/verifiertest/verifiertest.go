@@ -80,15 +80,6 @@ type Options struct {
 	Tamper func(r metrics.Request) []metrics.Request
 }
 
-// AccuracyLine is one line of accuracy.jsonl.
-type AccuracyLine struct {
-	ID       int    `json:"id"`
-	Prompt   string `json:"prompt"`
-	Output   string `json:"output"`
-	Expected string `json:"expected"`
-	Correct  bool   `json:"correct"`
-}
-
 const (
 	sampleNs = int64(100 * time.Millisecond)
 	idleW    = 90.0
@@ -143,9 +134,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	// evaluation of each probe's records; the records are written as they
 	// are generated, so that a bundle of millions of records is built in
 	// little memory.
-	pr := probeRules(rules, prof)
+	pr := metrics.ProbeRulesOf(rules, prof)
 	tier, _ := rules.Tier(Tier)
-	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
+	tiers := []metrics.Tier{metrics.TierOf(tier)}
 	rf, err := w.Create(bundle.RequestsFile)
 	if err != nil {
 		return nil, err
@@ -256,7 +247,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			want = o.Answers(id)
 		}
 		b.Answers[id] = want
-		if err := aenc.Encode(AccuracyLine{ID: id, Prompt: fmt.Sprintf("question %d", id), Output: "so the answer is\n#### " + want, Expected: want, Correct: true}); err != nil {
+		if err := aenc.Encode(bundle.AccuracyRecord{ID: id, Prompt: fmt.Sprintf("question %d", id), Output: "so the answer is\n#### " + want, Expected: want, Correct: true}); err != nil {
 			return nil, err
 		}
 	}
@@ -330,17 +321,6 @@ func manifest(b *Bundle, o Options) *bundle.Manifest {
 		Workload:  bundle.Workload{Name: "default", Digest: string(b.Workload.Digest)},
 		Simulated: true,
 		CreatedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
-	}
-}
-
-// probeRules is the runner's mapping of rules onto metrics.ProbeRules.
-func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
-	return metrics.ProbeRules{
-		Confidence: r.Probe.Confidence, MinMetShare: r.Probe.MinMetShare, MinAgentShare: r.Probe.AgentMedianShare,
-		MaxErrorShare: r.Probe.MaxErrorShare, ActiveTolerance: r.Probe.ActiveSessionTolerance,
-		MaxIdleGap: p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
-		MinWindow:  p.Window.Duration, MinRequests: p.MinRequests,
-		Health: metrics.HealthLimits{MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration, MaxCPUShare: p.Client.MaxCPUShare},
 	}
 }
 
