@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,45 @@ func TestProbesShape(t *testing.T) {
 	}
 	if got.Probes[0].WindowEndNs != 9 || got.Clock.MonotonicNs != 5 || !got.Probes[0].HasWindow() {
 		t.Fatalf("decoded %+v", got)
+	}
+}
+
+// TestDecodeProbesRefuses: a hostile runner's probes.json is refused with
+// a reason that names the file, whatever part of it is bent.
+func TestDecodeProbesRefuses(t *testing.T) {
+	const ok = `{"probe":0,"agents":4,"purpose":"search","start_ns":0,"warmup_start_ns":1,"window_start_ns":2,"window_end_ns":9,"done_ns":10}`
+	tests := []struct {
+		name, data, want string
+	}{
+		{"format", `{"format":"x","version":1,"probes":[]}`, `format "x"`},
+		{"version", `{"format":"agentwatt-probes","version":2,"probes":[]}`, "version 2"},
+		{"trailing", `{"format":"agentwatt-probes","version":1,"probes":[]} {}`, "trailing data"},
+		{"twice", `{"format":"agentwatt-probes","version":1,"probes":[` + ok + `,` + ok + `]}`, "listed twice"},
+		{"negative agents", `{"format":"agentwatt-probes","version":1,"probes":[{"probe":0,"agents":-1}]}`, "negative"},
+		{"window before start", `{"format":"agentwatt-probes","version":1,"probes":[{"probe":0,"agents":4,"start_ns":5,"window_start_ns":2,"window_end_ns":9,"done_ns":10}]}`, "out of order"},
+		{"done before window end", `{"format":"agentwatt-probes","version":1,"probes":[{"probe":0,"agents":4,"start_ns":0,"window_start_ns":2,"window_end_ns":9,"done_ns":8}]}`, "out of order"},
+		// The runner's evaluation is not the verifier's input, but it is
+		// part of the schema: a bent one is not waved through.
+		{"result of another type", `{"format":"agentwatt-probes","version":1,"probes":[{"probe":0,"agents":4,"result":"passed"}]}`, "cannot unmarshal"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeProbes([]byte(tc.data))
+			if err == nil || !strings.Contains(err.Error(), ProbesFile) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s with %q", err, ProbesFile, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeEnvironment reads what the verifier needs and refuses a field
+// of the wrong type with the file's name.
+func TestDecodeEnvironment(t *testing.T) {
+	env, err := DecodeEnvironment([]byte(`{"model":"m","chat_template":{"per_request":3},"power_stats":{"reads":1},"extra":true}`))
+	if err != nil || env.Model != "m" || env.ChatTemplate.PerRequest != 3 {
+		t.Fatalf("got %+v, %v", env, err)
+	}
+	if _, err := DecodeEnvironment([]byte(`{"model":5}`)); err == nil || !strings.Contains(err.Error(), EnvironmentFile) {
+		t.Fatalf("got %v, want an error naming %s", err, EnvironmentFile)
 	}
 }

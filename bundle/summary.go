@@ -129,6 +129,11 @@ type ClientSummary struct {
 	CPUShare      float64 `json:"cpu_share"`
 }
 
+// ClientSummaryOf is the summary of the client's health over a window.
+func ClientSummaryOf(h metrics.ClientHealth) ClientSummary {
+	return ClientSummary{SchedLagP99Ms: float64(h.SchedLagP99Ns) / 1e6, CPUShare: h.CPUShare}
+}
+
 // ProbeTierSummary is one tier's verdict in one probe.
 type ProbeTierSummary struct {
 	MetShare float64 `json:"met_share"`
@@ -185,7 +190,7 @@ func ProbeSummaryOf(index int, r metrics.ProbeResult, start, end int64, client m
 		OutputTokensPerS:    r.OutputTokensPerS,
 		ActiveSessions:      r.ActiveSessions,
 		InFlight:            r.InFlight,
-		Client:              ClientSummary{SchedLagP99Ms: float64(client.SchedLagP99Ns) / 1e6, CPUShare: client.CPUShare},
+		Client:              ClientSummaryOf(client),
 		Tiers:               make(map[string]ProbeTierSummary, len(r.Tiers)),
 		Valid:               r.Valid,
 		InvalidReasons:      nonNil(r.InvalidReasons),
