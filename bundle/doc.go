@@ -15,7 +15,7 @@
 //	manifest.json        the Manifest (job, attempt, pool, digests, runner, inventory, files)
 //	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
 //	requests.jsonl.zst   per-request records (metrics.Request and its codec), zstd
-//	power.jsonl.zst      power lines (PowerLine; DecodePowerReading), zstd
+//	power.jsonl.zst      power lines (PowerLine; DecodePowerReading, ReadPowerLines), zstd
 //	probes.json          the probe schedule and windows (Probes; DecodeProbes)
 //	accuracy.jsonl       accuracy phase outputs (AccuracyRecord)
 //	engine.log.zst       the engine's stdout and stderr, zstd
