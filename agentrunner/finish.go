@@ -148,7 +148,7 @@ func (jr *jobRun) seal(ctx context.Context, kind endKind, reason string) error {
 		add(bundle.PowerFile, jr.pw.Path(), false)
 	}
 	if jr.out != nil {
-		var probes *replay.ProbesFile
+		var probes *bundle.Probes
 		if jr.rep != nil {
 			probes = jr.rep.ProbesFile()
 		}
@@ -208,12 +208,20 @@ func (jr *jobRun) manifest() *bundle.Manifest {
 	return m
 }
 
-func (jr *jobRun) environment() environment {
-	env := environment{
+func (jr *jobRun) environment() *bundle.Environment {
+	env := &bundle.Environment{
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		EngineCPUs: jr.r.cfg.EngineCPUs, ClientCPUs: jr.r.cfg.ClientCPUs, Mode: replay.ModeSearch,
 		FixedAgents: jr.r.cfg.FixedAgents, Seed: jr.r.cfg.Seed, ChatTemplate: jr.chatTemplate(),
-		Accuracy: jr.acc, IdleBaseline: jr.base, ClientAffinity: jr.affinity,
+		Accuracy: jr.acc,
+	}
+	// The diagnostics are interfaces: a typed nil in one would be written
+	// as null where omitempty leaves a nil out.
+	if jr.base != nil {
+		env.IdleBaseline = jr.base
+	}
+	if jr.affinity != nil {
+		env.ClientAffinity = jr.affinity
 	}
 	env.Host, _ = os.Hostname()
 	if jr.r.cfg.FixedAgents > 0 {
@@ -228,7 +236,10 @@ func (jr *jobRun) environment() environment {
 	}
 	if jr.sampler != nil {
 		st := jr.sampler.Stats()
-		env.PowerStats, env.PowerEvents = &st, jr.sampler.Events()
+		env.PowerStats = &st
+		if ev := jr.sampler.Events(); len(ev) > 0 {
+			env.PowerEvents = ev
+		}
 		env.PowerSource, env.PowerBoundary = jr.sampler.Source().Name(), jr.sampler.Source().Boundary()
 	}
 	return env
@@ -283,15 +294,7 @@ func (jr *jobRun) summary() *bundle.Summary {
 			MaxTTFTS: t.MaxTTFTS, ConfirmProbe: t.ConfirmationProbe, Reason: t.Reason}
 		if t.ConfirmationProbe != nil {
 			if p := byIndex[*t.ConfirmationProbe]; p != nil && p.Energy != nil {
-				ts.OutputTokensPerS = p.OutputTokensPerS
-				ts.EnergyCounterJ, ts.EnergyInstantJ, ts.AvgPowerW = p.Energy.CounterJ, p.Energy.InstantJ, p.Energy.AvgPowerW
-				ts.JoulesPerToken = p.Energy.JoulesPerToken
-				if t.MaxAgents > 0 && p.Energy.AvgPowerW > 0 {
-					ts.AgentsPerMW = metrics.AgentsPerMW(t.MaxAgents, p.Energy.AvgPowerW)
-				}
-				if s.GPUs > 0 {
-					ts.AgentsPerGPU = float64(t.MaxAgents) / float64(s.GPUs)
-				}
+				ts.SetFigures(p.OutputTokensPerS, p.Energy, s.GPUs)
 			}
 		}
 		s.Tiers[id] = ts

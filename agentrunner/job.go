@@ -515,34 +515,6 @@ func (jr *jobRun) stopEngine() {
 	}
 }
 
-// environment is environment.json: what the run saw beyond the manifest.
-type environment struct {
-	Host          string                `json:"host"`
-	GoVersion     string                `json:"go_version"`
-	OS            string                `json:"os"`
-	Arch          string                `json:"arch"`
-	CPUs          int                   `json:"cpus"`
-	EngineArgv    []string              `json:"engine_argv,omitempty"`
-	EnginePort    int                   `json:"engine_port,omitempty"`
-	EngineCPUs    string                `json:"engine_cpus,omitempty"`
-	ClientCPUs    string                `json:"client_cpus,omitempty"`
-	Model         string                `json:"model,omitempty"`
-	Mode          string                `json:"mode"`
-	FixedAgents   int                   `json:"fixed_agents,omitempty"`
-	Seed          uint64                `json:"seed"`
-	ChatTemplate  workload.ChatTemplate `json:"chat_template"`
-	Clock         *replay.ClockAnchor   `json:"clock,omitempty"`
-	PowerSource   string                `json:"power_source,omitempty"`
-	PowerBoundary string                `json:"power_boundary,omitempty"`
-	PowerStats    *power.Stats          `json:"power_stats,omitempty"`
-	PowerEvents   []power.Event         `json:"power_events,omitempty"`
-	Accuracy      *accuracy.Result      `json:"accuracy,omitempty"`
-	IdleBaseline  *power.Baseline       `json:"idle_baseline,omitempty"`
-
-	// ClientAffinity is what ClientCPUs did: applied, read back per thread.
-	ClientAffinity *clientAffinity `json:"client_affinity,omitempty"`
-}
-
 // awaitSamplesAfter waits, at most limit, until every GPU has a sample taken
 // at or after t on the run clock.
 func (jr *jobRun) awaitSamplesAfter(t int64, limit time.Duration) {

@@ -136,11 +136,14 @@ func checkClientCPUs(t *testing.T, dir, client, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env environment
+	a := &clientAffinity{}
+	env := bundle.Environment{ClientAffinity: a} // decoded into a
 	if err := json.Unmarshal(data, &env); err != nil {
 		t.Fatal(err)
 	}
-	a := env.ClientAffinity
+	if _, ok := env.ClientAffinity.(*clientAffinity); !ok || !strings.Contains(string(data), `"client_affinity"`) {
+		a = nil
+	}
 	if env.ClientCPUs != client || env.EngineCPUs != engine || a == nil {
 		t.Fatalf("environment: client cpus %q, engine cpus %q, affinity %+v; want %q, %q and the affinity", env.ClientCPUs, env.EngineCPUs, a, client, engine)
 	}

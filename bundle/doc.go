@@ -1,7 +1,11 @@
 // Package bundle owns the evidence of one benchmark attempt: the files of
-// runs/<job>/<attempt>/, the manifest that lists them, the signed in-toto
-// statement over them, the runner's summary schema, and the bounded readers
-// the verifier needs to read them without trusting them.
+// runs/<job>/<attempt>/ — for each its name (layout.go), schema, Go type,
+// encoder and decoder — the manifest that lists them, the signed in-toto
+// statement over them, and the bounded readers the verifier needs to read
+// them without trusting them. The runner writes every file through these
+// types and the verifier reads through them; no other package declares a
+// file's shape. It imports metrics, spec and workload, never the runner or
+// the verifier.
 //
 // # Layout
 //
@@ -10,14 +14,18 @@
 //
 //	manifest.json        the Manifest (job, attempt, pool, digests, runner, inventory, files)
 //	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
-//	requests.jsonl.zst   per-request records (metrics.Request), zstd
-//	power.jsonl.zst      power samples (metrics.PowerSample), zstd
-//	probes.json          the probe schedule and windows
-//	accuracy.jsonl       accuracy phase outputs
+//	requests.jsonl.zst   per-request records (metrics.Request and its codec), zstd
+//	power.jsonl.zst      power lines (PowerLine; DecodePowerReading, ReadPowerLines), zstd
+//	probes.json          the probe schedule and windows (Probes; DecodeProbes)
+//	accuracy.jsonl       accuracy phase outputs (AccuracyRecord)
 //	engine.log.zst       the engine's stdout and stderr, zstd
-//	environment.json     host, software and settings the run saw
+//	environment.json     host, software and settings the run saw (Environment)
 //	summary.json         the runner's claim (Summary); checked, never trusted
-//	verdict.json         written later by the verifier, outside the signed set
+//	verdict.json         written later by the verifier (Verdict), outside the signed set
+//
+// The manifest's inventory is Inventory. Figures both sides compute from a
+// file live here once: WindowEnergyFrom (a window's energy) and
+// TierSummary.SetFigures (a tier's headline figures).
 //
 // # Signing
 //

@@ -13,6 +13,8 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrDecompressedTooLarge: a compressed stream expands past its limit.
 	ErrDecompressedTooLarge = errors.New("decompressed size above limit")
+	// ErrBadPowerLine: a power.jsonl line that is not a valid sample.
+	ErrBadPowerLine = errors.New("bad power sample")
 	// ErrLineTooLong: a line above the line length limit.
 	ErrLineTooLong = errors.New("line too long")
 	// ErrDigestMismatch: a file's content does not match the manifest.

@@ -71,6 +71,23 @@ type TierSummary struct {
 	JoulesPerToken   float64 `json:"joules_per_token,omitempty"` // EnergyCounterJ / output tokens in the window
 }
 
+// SetFigures fills the figures of the tier's confirmation window from
+// its output rate, its energy e (nil when the power samples do not cover
+// it: then only the rate is set) and the GPUs summed. The runner claims
+// them and the verifier recomputes them with this one function.
+func (t *TierSummary) SetFigures(outputTokensPerS float64, e *WindowEnergy, gpus int) {
+	t.OutputTokensPerS = outputTokensPerS
+	if e == nil {
+		return
+	}
+	t.EnergyCounterJ, t.EnergyInstantJ, t.AvgPowerW = e.CounterJ, e.InstantJ, e.AvgPowerW
+	t.JoulesPerToken = e.JoulesPerToken
+	if t.MaxAgents > 0 && e.AvgPowerW > 0 {
+		t.AgentsPerMW = metrics.AgentsPerMW(t.MaxAgents, e.AvgPowerW)
+	}
+	t.AgentsPerGPU = metrics.AgentsPerGPU(t.MaxAgents, gpus)
+}
+
 // ProbeSummary is one probe: N agents held for a measurement window.
 type ProbeSummary struct {
 	// Index is the probe field of the probe's request records.
@@ -110,6 +127,11 @@ type ProbeSummary struct {
 type ClientSummary struct {
 	SchedLagP99Ms float64 `json:"sched_lag_p99_ms"`
 	CPUShare      float64 `json:"cpu_share"`
+}
+
+// ClientSummaryOf is the summary of the client's health over a window.
+func ClientSummaryOf(h metrics.ClientHealth) ClientSummary {
+	return ClientSummary{SchedLagP99Ms: float64(h.SchedLagP99Ns) / 1e6, CPUShare: h.CPUShare}
 }
 
 // ProbeTierSummary is one tier's verdict in one probe.
@@ -168,7 +190,7 @@ func ProbeSummaryOf(index int, r metrics.ProbeResult, start, end int64, client m
 		OutputTokensPerS:    r.OutputTokensPerS,
 		ActiveSessions:      r.ActiveSessions,
 		InFlight:            r.InFlight,
-		Client:              ClientSummary{SchedLagP99Ms: float64(client.SchedLagP99Ns) / 1e6, CPUShare: client.CPUShare},
+		Client:              ClientSummaryOf(client),
 		Tiers:               make(map[string]ProbeTierSummary, len(r.Tiers)),
 		Valid:               r.Valid,
 		InvalidReasons:      nonNil(r.InvalidReasons),

@@ -1,9 +1,11 @@
 // Package metrics holds every formula of the benchmark, once: the runner
 // uses it to steer its capacity search, the verifier to recompute every
 // number from raw records. It also owns the request record
-// (requests.jsonl.zst) and the power sample types both read. It imports
-// nothing of ours; every threshold is a parameter the caller maps from the
-// rules file.
+// (requests.jsonl.zst) and its fast codec, and the power sample the energy
+// formulas read (the power line around it is package bundle's). It imports
+// only spec: every threshold is a parameter, mapped from the rules file
+// once, by ProbeRulesOf and TierOf (rules.go), for the runner and the
+// verifier alike; AgentsPerGPU and AgentsPerMW are the headline ratios.
 //
 // This comment is the canonical definition of each metric; the
 // documentation links here.

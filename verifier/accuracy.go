@@ -11,15 +11,6 @@ import (
 	"github.com/agentwatt/agentwatt/metrics"
 )
 
-// accuracyLine is the part of an accuracy.jsonl line the verifier reads:
-// the question id and the model's output. The runner's own extraction and
-// correctness flags are ignored; the output is scored again.
-type accuracyLine struct {
-	ID     int    `json:"id"`
-	Output string `json:"output"`
-	Error  string `json:"error,omitempty"`
-}
-
 // accuracyScore is the recomputed accuracy.
 type accuracyScore struct {
 	questions int
@@ -64,7 +55,7 @@ func scoreAccuracy(r io.Reader, refs []Reference, questions int) (*accuracyScore
 			fails.addf("%s: blank line", at)
 			continue
 		}
-		var l accuracyLine
+		var l bundle.AccuracyRecord
 		if err := json.Unmarshal(b, &l); err != nil {
 			fails.addf("%s: %v", at, err)
 			continue

@@ -40,7 +40,7 @@ func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string,
 	if err != nil {
 		return nil, nil, fmt.Errorf("approve %s: verdict: %w", id, err)
 	}
-	v, err := DecodeVerdict(data)
+	v, err := bundle.DecodeVerdict(data)
 	if err != nil {
 		return nil, nil, err
 	}

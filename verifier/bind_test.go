@@ -225,7 +225,7 @@ func TestVerifyPowerSourceAgainstInventory(t *testing.T) {
 	}{
 		{"sim power under an H200 inventory", relabelAsH200(""), verifier.KeyScope{Pools: []string{"h200x8"}}},
 		{"nvml power in a simulated run", func(dir string) error {
-			return verifiertest.EditPower(dir, func(s *verifiertest.PowerLine) bool { s.PowerSource = "nvml-instant"; return true })
+			return verifiertest.EditPower(dir, func(s *bundle.PowerLine) bool { s.PowerSource = "nvml-instant"; return true })
 		}, verifier.KeyScope{Pools: []string{"sim"}, Sim: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,23 +81,12 @@ func bindJob(m *bundle.Manifest, j *queue.Job) []string {
 	return fails
 }
 
-// hwInventory is the part of a manifest's inventory that says whether it
-// claims hardware.
-type hwInventory struct {
-	Source string `json:"source"`
-	GPUs   []struct {
-		Name        string `json:"name"`
-		Accelerator string `json:"accelerator"`
-		UUID        string `json:"uuid"`
-	} `json:"gpus"`
-}
-
 // hardwareClaim describes the hardware an inventory claims: NVML as its
 // source, or any GPU with a name, accelerator or UUID. "" for none (a sim
 // runner's inventory, "none" or "sim").
 func hardwareClaim(raw json.RawMessage) string {
-	var inv hwInventory
-	if err := json.Unmarshal(raw, &inv); err != nil {
+	inv, err := bundle.DecodeInventory(raw)
+	if err != nil {
 		return "an inventory that does not decode"
 	}
 	var names []string
@@ -205,8 +194,8 @@ func checkPowerSource(m *bundle.Manifest, sources map[string]int) []string {
 // inventoryPool is the pool an inventory of one accelerator makes,
 // "<accelerator>x<count>" as runners derive it; "" for none or a mix.
 func inventoryPool(raw json.RawMessage) string {
-	var inv hwInventory
-	if json.Unmarshal(raw, &inv) != nil || len(inv.GPUs) == 0 {
+	inv, err := bundle.DecodeInventory(raw)
+	if err != nil || len(inv.GPUs) == 0 {
 		return ""
 	}
 	acc := inv.GPUs[0].Accelerator

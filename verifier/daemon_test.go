@@ -160,7 +160,7 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 		if err != nil {
 			t.Fatalf("verdict.json of %s: %v", tc.id, err)
 		}
-		v, err := verifier.DecodeVerdict(data)
+		v, err := bundle.DecodeVerdict(data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,5 +34,6 @@
 // hundred MB (docs/performance.md). Power samples are held whole (a few tens of MB for a long run on
 // 8 GPUs) and each window's energy is computed from the samples around it.
 // power.jsonl.zst lines as the runner writes them are read without
-// reflection (power_decode.go), any other line by encoding/json.
+// reflection (bundle.DecodePowerReading), any other line by encoding/json.
+// Every file is decoded through package bundle's types.
 package verifier

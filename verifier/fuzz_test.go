@@ -8,26 +8,6 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 )
 
-func FuzzDecodeProbes(f *testing.F) {
-	f.Add([]byte(`{"format":"agentwatt-probes","version":1,"probes":[{"probe":0,"agents":4,"purpose":"search","start_ns":0,"warmup_start_ns":1,"window_start_ns":2,"window_end_ns":9,"done_ns":10}]}`))
-	f.Add([]byte(`{"format":"agentwatt-probes","version":1,"probes":[{"probe":0},{"probe":0}]}`))
-	f.Add([]byte(`{"format":"x"}`))
-	f.Add([]byte(`{} {}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pf, err := decodeProbes(data)
-		if err != nil {
-			return
-		}
-		seen := map[int]bool{}
-		for _, p := range pf.Probes {
-			if seen[p.Probe] || p.Agents < 0 {
-				t.Fatalf("accepted a bad schedule: %+v", pf.Probes)
-			}
-			seen[p.Probe] = true
-		}
-	})
-}
-
 func FuzzDecodePowerLines(f *testing.F) {
 	f.Add([]byte("{\"gpu\":0,\"t_mono_ns\":1,\"energy_mj\":2,\"power_w\":3}\n{\"gpu\":0,\"t_mono_ns\":2,\"err\":\"nvml\"}\n"))
 	f.Add([]byte("\n"))

@@ -3,7 +3,6 @@ package verifier
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,17 +12,6 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 )
-
-// powerLine is one line of power.jsonl.zst: the runner's power.Sample (the
-// verifier may not import the runner; the field names are the same). A
-// sample with err set failed: its energy and power are not valid and it is
-// left out, as power.ValidPowerSamples does, so that it is not mistaken for
-// a counter reset.
-type powerLine struct {
-	metrics.PowerSample
-	PowerSource string `json:"power_source,omitempty"`
-	Err         string `json:"err,omitempty"`
-}
 
 // powerSamples are the decoded samples of a bundle.
 type powerSamples struct {
@@ -60,13 +48,11 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 		if len(bytes.TrimSpace(b)) == 0 {
 			return nil, fmt.Errorf("%s:%d: blank line", bundle.PowerFile, line)
 		}
-		var s powerLine
-		if !decodePowerFast(b, &s) {
-			if err := json.Unmarshal(b, &s); err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
-			}
+		var s bundle.PowerReading
+		if err := bundle.DecodePowerReading(b, &s); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
 		}
-		if s.Err != "" {
+		if !s.Valid() {
 			ps.failed++
 			continue
 		}

@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"cmp"
 	"slices"
 	"sort"
@@ -16,10 +18,10 @@ import (
 // evaluated (done_ns), and either finished by then or sent inside the
 // window.
 type probeSet struct {
-	all     []probeRecord // probes.json's order
-	byStart []int         // indices into all of the measured probes, by start
-	starts  []int64       // starts[i]: start_ns of byStart[i]
-	maxDone []int64       // maxDone[i]: the latest done_ns of byStart[:i+1]
+	all     []bundle.ProbeRecord // probes.json's order
+	byStart []int                // indices into all of the measured probes, by start
+	starts  []int64              // starts[i]: start_ns of byStart[i]
+	maxDone []int64              // maxDone[i]: the latest done_ns of byStart[:i+1]
 	accs    []*metrics.ProbeAccumulator
 	// started is the number of probes (in byStart) started at or before
 	// the last record's send: records come roughly in time order, so it
@@ -27,11 +29,11 @@ type probeSet struct {
 	started int
 }
 
-func newProbeSet(pf *probesFile, pr metrics.ProbeRules, tiers []metrics.Tier) *probeSet {
+func newProbeSet(pf *bundle.Probes, pr metrics.ProbeRules, tiers []metrics.Tier) *probeSet {
 	ps := &probeSet{all: pf.Probes, accs: make([]*metrics.ProbeAccumulator, len(pf.Probes))}
 	for i := range pf.Probes {
 		p := &pf.Probes[i]
-		if !p.hasWindow() {
+		if !p.HasWindow() {
 			continue
 		}
 		ps.byStart = append(ps.byStart, i)

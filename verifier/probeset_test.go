@@ -15,16 +15,16 @@ import (
 // randomRun builds a schedule of probes whose record sets overlap at their
 // edges (a probe's drain after its window overlaps the next probe's
 // settle), and the run's records in a random order.
-func randomRun(seed uint64) (*probesFile, []metrics.Request) {
+func randomRun(seed uint64) (*bundle.Probes, []metrics.Request) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	sec := int64(time.Second)
-	pf := &probesFile{Format: probesFormat, Version: 1}
+	pf := &bundle.Probes{Format: bundle.ProbesFormat, Version: 1}
 	var recs []metrics.Request
 	cursor := int64(0)
 	agentBase := 0
 	for p := range 2 + rng.IntN(6) {
 		n := 2 + rng.IntN(12)
-		pr := probeRecord{Probe: p, Agents: n, Purpose: "search", StartNs: cursor}
+		pr := bundle.ProbeRecord{Probe: p, Agents: n, Purpose: "search", StartNs: cursor}
 		pr.WarmupStartNs = cursor + 2*sec
 		pr.WindowStartNs = pr.WarmupStartNs + 3*sec
 		pr.WindowEndNs = pr.WindowStartNs + int64(10+rng.IntN(20))*sec
@@ -65,12 +65,12 @@ func randomRun(seed uint64) (*probesFile, []metrics.Request) {
 
 // referenceProbes is the evaluation as it was before the probe set: the
 // records sorted by send, each probe evaluated on the slice of its records.
-func referenceProbes(pf *probesFile, recs []metrics.Request, pr metrics.ProbeRules, tiers []metrics.Tier) []metrics.ProbeResult {
+func referenceProbes(pf *bundle.Probes, recs []metrics.Request, pr metrics.ProbeRules, tiers []metrics.Tier) []metrics.ProbeResult {
 	sorted := slices.Clone(recs)
 	slices.SortStableFunc(sorted, func(a, b metrics.Request) int { return cmp.Compare(a.TSendNs, b.TSendNs) })
 	var out []metrics.ProbeResult
 	for _, p := range pf.Probes {
-		if !p.hasWindow() {
+		if !p.HasWindow() {
 			out = append(out, metrics.ProbeResult{})
 			continue
 		}
@@ -102,7 +102,7 @@ func TestProbeSetMatchesSlices(t *testing.T) {
 		wantWindowed := 0
 		for _, r := range recs {
 			for _, p := range pf.Probes {
-				if p.hasWindow() && r.TSendNs >= p.WindowStartNs && r.TSendNs < p.WindowEndNs {
+				if p.HasWindow() && r.TSendNs >= p.WindowStartNs && r.TSendNs < p.WindowEndNs {
 					wantWindowed++
 					break
 				}

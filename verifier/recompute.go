@@ -10,31 +10,9 @@ import (
 	"github.com/agentwatt/agentwatt/spec"
 )
 
-// ProbeRules maps the rules and a profile onto metrics.ProbeRules, the same
-// mapping as the runner's replay.ProbeRules (which the verifier may not
-// import; cmd/agentwatt's TestProbeRulesAgree holds the two equal): an agent
-// stays active across a gap of at most the think-time cap plus the client's
-// allowed scheduling lag.
-func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
-	return metrics.ProbeRules{
-		Confidence:      r.Probe.Confidence,
-		MinMetShare:     r.Probe.MinMetShare,
-		MinAgentShare:   r.Probe.AgentMedianShare,
-		MaxErrorShare:   r.Probe.MaxErrorShare,
-		ActiveTolerance: r.Probe.ActiveSessionTolerance,
-		MaxIdleGap:      p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
-		MinWindow:       p.Window.Duration,
-		MinRequests:     p.MinRequests,
-		Health: metrics.HealthLimits{
-			MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration,
-			MaxCPUShare:    p.Client.MaxCPUShare,
-		},
-	}
-}
-
 // evaluated is one probe, recomputed.
 type evaluated struct {
-	rec    probeRecord
+	rec    bundle.ProbeRecord
 	res    metrics.ProbeResult
 	energy *bundle.WindowEnergy // nil without power samples bracketing the window
 	tokens float64              // output tokens in the window
@@ -72,7 +50,7 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 	want := 1 + sr.Confirmations
 	passing := map[int][]int{} // N → indices into ev
 	for i := range ev {
-		if ev[i].rec.Purpose != "fixed" {
+		if ev[i].rec.Purpose != bundle.PurposeFixed {
 			out.fixed = false
 		}
 		if ev[i].passes(name) {
@@ -155,7 +133,7 @@ func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
 			continue
 		}
 		c.int(f+".agents", p.Agents, e.rec.Agents)
-		if !e.rec.hasWindow() {
+		if !e.rec.HasWindow() {
 			if p.Valid && p.Conclusive {
 				c.fails.addf("%s: claims a conclusive window, probes.json has none", f)
 			}
@@ -205,7 +183,7 @@ func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
 		}
 	}
 	for i := range ev {
-		if ev[i].rec.hasWindow() && !claimed[ev[i].rec.Probe] {
+		if ev[i].rec.HasWindow() && !claimed[ev[i].rec.Probe] {
 			c.fails.addf("probes.json probe %d: measured, missing from summary.json", ev[i].rec.Probe)
 		}
 	}
@@ -238,17 +216,19 @@ func compareTiers(sum *bundle.Summary, outs map[string]tierOutcome, gpus int, to
 			}
 			c.fails.addf("%s.confirm_probe: claimed %s, recomputed %d", f, got, o.confirm.rec.Probe)
 		}
-		c.num(f+".output_tokens_per_s", t.OutputTokensPerS, o.confirm.res.OutputTokensPerS)
+		want := bundle.TierSummary{MaxAgents: o.maxAgents}
+		want.SetFigures(o.confirm.res.OutputTokensPerS, o.confirm.energy, gpus)
+		c.num(f+".output_tokens_per_s", t.OutputTokensPerS, want.OutputTokensPerS)
 		if e := o.confirm.energy; e != nil {
-			c.num(f+".energy_counter_j", t.EnergyCounterJ, e.CounterJ)
-			c.num(f+".energy_instant_j", t.EnergyInstantJ, e.InstantJ)
-			c.num(f+".avg_power_w", t.AvgPowerW, e.AvgPowerW)
-			c.num(f+".joules_per_token", t.JoulesPerToken, e.JoulesPerToken)
+			c.num(f+".energy_counter_j", t.EnergyCounterJ, want.EnergyCounterJ)
+			c.num(f+".energy_instant_j", t.EnergyInstantJ, want.EnergyInstantJ)
+			c.num(f+".avg_power_w", t.AvgPowerW, want.AvgPowerW)
+			c.num(f+".joules_per_token", t.JoulesPerToken, want.JoulesPerToken)
 			if e.AvgPowerW > 0 {
-				c.num(f+".agents_per_mw", t.AgentsPerMW, metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW))
+				c.num(f+".agents_per_mw", t.AgentsPerMW, want.AgentsPerMW)
 			}
 			if gpus > 0 {
-				c.num(f+".agents_per_gpu", t.AgentsPerGPU, float64(o.maxAgents)/float64(gpus))
+				c.num(f+".agents_per_gpu", t.AgentsPerGPU, want.AgentsPerGPU)
 			}
 		} else if t.AgentsPerMW > 0 {
 			c.fails.addf("%s.agents_per_mw: claimed %.6g, the power samples do not cover the confirmation window", f, t.AgentsPerMW)

@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"testing"
 
 	"github.com/agentwatt/agentwatt/metrics"
@@ -14,11 +16,11 @@ import (
 func TestSearchOutcomeUnservedProbeResolves(t *testing.T) {
 	window := func(probe, n int, purpose string, pass bool) evaluated {
 		return evaluated{
-			rec: probeRecord{Probe: probe, Agents: n, Purpose: purpose, WindowStartNs: 10, WindowEndNs: 20},
+			rec: bundle.ProbeRecord{Probe: probe, Agents: n, Purpose: purpose, WindowStartNs: 10, WindowEndNs: 20},
 			res: metrics.ProbeResult{Valid: true, Conclusive: true, Requests: 100, Tiers: []metrics.TierResult{{Tier: "t20", Passed: pass}}},
 		}
 	}
-	warmupTimeout := evaluated{rec: probeRecord{Probe: 1, Agents: 9, Purpose: "search", WindowStartNs: -1, WindowEndNs: -1}}
+	warmupTimeout := evaluated{rec: bundle.ProbeRecord{Probe: 1, Agents: 9, Purpose: "search", WindowStartNs: -1, WindowEndNs: -1}}
 	sr := spec.SearchRules{Precision: 0.02, MinStep: 1, Confirmations: 1}
 	for _, tc := range []struct {
 		name     string

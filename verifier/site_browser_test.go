@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
@@ -48,7 +49,7 @@ func scaled(t *testing.T, v *verifier.Verdict, id string, f float64) *verifier.V
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := verifier.DecodeVerdict(data)
+	c, err := bundle.DecodeVerdict(data)
 	if err != nil {
 		t.Fatal(err)
 	}

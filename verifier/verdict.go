@@ -1,19 +1,28 @@
 package verifier
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+)
+
+// The verdict's schema is package bundle's (verdict.json); these names
+// keep the verifier's API.
+type (
+	Verdict    = bundle.Verdict
+	Check      = bundle.Check
+	Results    = bundle.Results
+	TierResult = bundle.TierResult
 )
 
 // VerdictSchemaVersion is the version of verdict.json this build writes.
-const VerdictSchemaVersion = 1
+const VerdictSchemaVersion = bundle.VerdictSchemaVersion
 
 // Verdict statuses.
 const (
-	StatusVerified = "verified"
-	StatusRejected = "rejected"
+	StatusVerified = bundle.StatusVerified
+	StatusRejected = bundle.StatusRejected
 )
 
 // Names of the checks, in the order Verify runs them. Tests and the site
@@ -35,118 +44,6 @@ const (
 	CheckAccuracy     = "accuracy"
 	CheckCachedShare  = "cached_token_share" // reported, never judged
 )
-
-// Check is one rule's outcome.
-type Check struct {
-	Name   string `json:"name"`
-	Passed bool   `json:"passed"`
-	// Reason says why it failed (every failure, "; "-joined), or for a
-	// passed check what it measured.
-	Reason string `json:"reason,omitempty"`
-	// Reasons lists every failure; Reason is their join.
-	Reasons []string `json:"reasons,omitempty"`
-	// Informational checks are reported and never reject.
-	Informational bool `json:"informational,omitempty"`
-}
-
-// Verdict is verdict.json: what the verifier concluded about one bundle.
-type Verdict struct {
-	SchemaVersion int       `json:"schema_version"`
-	Status        string    `json:"status"` // StatusVerified or StatusRejected
-	Job           string    `json:"job"`
-	Attempt       int       `json:"attempt"`
-	VerifiedAt    time.Time `json:"verified_at"`
-	// Runner, Rules, Workload and Simulated are taken from the signed
-	// manifest (empty when integrity failed before it could be read).
-	Runner         string `json:"runner,omitempty"`
-	RunnerKeyID    string `json:"runner_key_id,omitempty"`
-	RulesVersion   string `json:"rules_version,omitempty"`
-	Profile        string `json:"profile,omitempty"`
-	WorkloadName   string `json:"workload_name,omitempty"`
-	WorkloadDigest string `json:"workload_digest,omitempty"`
-	SpecDigest     string `json:"spec_digest,omitempty"`
-	// Pool is the job record's pool when the queue was asked, else the
-	// manifest's (empty in a version 1 manifest).
-	Pool      string   `json:"pool,omitempty"`
-	Simulated bool     `json:"simulated"`
-	Checks    []Check  `json:"checks"`
-	Results   *Results `json:"results,omitempty"` // the recomputed figures
-}
-
-// Results are the figures the verifier recomputed: what publication shows.
-type Results struct {
-	Model         string       `json:"model,omitempty"`
-	PowerBoundary string       `json:"power_boundary,omitempty"`
-	GPUs          int          `json:"gpus"`
-	IdlePowerW    float64      `json:"idle_power_w,omitempty"`
-	Accuracy      float64      `json:"accuracy"`
-	AccuracyN     int          `json:"accuracy_questions"`
-	Requests      int          `json:"requests"`
-	Tiers         []TierResult `json:"tiers"`
-}
-
-// TierResult is one tier's recomputed outcome; the figures after
-// ConfirmProbe are those of the confirmation window at MaxAgents.
-type TierResult struct {
-	Tier             string  `json:"tier"`
-	MinDecodeTPS     float64 `json:"min_decode_tps"`
-	MaxTTFTS         float64 `json:"max_ttft_s"`
-	MaxAgents        int     `json:"max_agents"`
-	Confirmed        bool    `json:"confirmed"`
-	ConfirmProbe     int     `json:"confirm_probe"` // -1 without one
-	WindowS          float64 `json:"window_s,omitempty"`
-	OutputTokensPerS float64 `json:"output_tokens_per_s,omitempty"`
-	EnergyJ          float64 `json:"energy_j,omitempty"`
-	AvgPowerW        float64 `json:"avg_power_w,omitempty"`
-	AgentsPerMW      float64 `json:"agents_per_mw,omitempty"`
-	AgentsPerGPU     float64 `json:"agents_per_gpu,omitempty"`
-	JoulesPerToken   float64 `json:"joules_per_token,omitempty"`
-}
-
-// Verified reports whether every judged check passed.
-func (v *Verdict) Verified() bool { return v.Status == StatusVerified }
-
-// Check returns the check called name.
-func (v *Verdict) Check(name string) (Check, bool) {
-	for _, c := range v.Checks {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Check{}, false
-}
-
-// Failed lists the judged checks that failed.
-func (v *Verdict) Failed() []Check {
-	var out []Check
-	for _, c := range v.Checks {
-		if !c.Passed && !c.Informational {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Marshal is verdict.json: indented, trailing newline.
-func (v *Verdict) Marshal() ([]byte, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode verdict: %w", err)
-	}
-	return append(b, '\n'), nil
-}
-
-// DecodeVerdict reads verdict.json.
-func DecodeVerdict(data []byte) (*Verdict, error) {
-	var v Verdict
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("%s: %w", "verdict.json", err)
-	}
-	if v.SchemaVersion != VerdictSchemaVersion {
-		return nil, fmt.Errorf("verdict.json: schema_version %d, want %d", v.SchemaVersion, VerdictSchemaVersion)
-	}
-	return &v, nil
-}
 
 // checkList builds the verdict's checks.
 type checkList struct{ checks []Check }

@@ -14,22 +14,6 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// environment is the part of environment.json the verifier reads.
-type environment struct {
-	Model        string                `json:"model"`
-	ChatTemplate workload.ChatTemplate `json:"chat_template"`
-}
-
-// inventory is the part of the manifest's hardware inventory the power
-// bounds need.
-type inventory struct {
-	GPUs []struct {
-		Index               int     `json:"index"`
-		PowerLimitW         float64 `json:"power_limit_w"`
-		EnforcedPowerLimitW float64 `json:"enforced_power_limit_w"`
-	} `json:"gpus"`
-}
-
 // Verify checks one bundle and recomputes its figures. It returns a
 // verdict (verified or rejected, every check with its reason) or an error
 // when the bundle could not be verified at all: the source unreadable, no
@@ -164,7 +148,6 @@ func (r *run) recompute(ctx context.Context) error {
 		return r.reject(CheckProbes, fmt.Sprintf("summary.json says simulated=%v profile %q, the manifest simulated=%v profile %q",
 			sum.Simulated, sum.Profile, r.m.Simulated, r.m.Rules.Profile))
 	}
-	var env environment
 	envData, err := r.readAll(ctx, bundle.EnvironmentFile, maxEnvironmentBytes)
 	if errors.Is(err, bundle.ErrTooLarge) {
 		return r.reject(CheckRecords, err.Error())
@@ -172,8 +155,9 @@ func (r *run) recompute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(envData, &env); err != nil {
-		return r.reject(CheckRecords, fmt.Sprintf("%s: %v", bundle.EnvironmentFile, err))
+	env, err := bundle.DecodeEnvironment(envData)
+	if err != nil {
+		return r.reject(CheckRecords, err.Error())
 	}
 	probesData, err := r.readAll(ctx, bundle.ProbesFile, maxProbesBytes)
 	if errors.Is(err, bundle.ErrTooLarge) {
@@ -182,18 +166,18 @@ func (r *run) recompute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pf, err := decodeProbes(probesData)
+	pf, err := bundle.DecodeProbes(probesData)
 	if err != nil {
 		return r.reject(CheckProbes, err.Error())
 	}
-	if pf.History != "" && pf.History != historyRecorded {
+	if pf.History != "" && pf.History != bundle.HistoryRecorded {
 		return r.reject(CheckTargets, fmt.Sprintf("probes.json history %q: the prompts carried the server's own answers, so their targets cannot be recomputed from the workload; only %s history is verifiable",
-			pf.History, historyRecorded))
+			pf.History, bundle.HistoryRecorded))
 	}
 
 	// Records: one streaming pass, every probe evaluated as it goes.
 	tiers, tiersErr := r.tiers(sum)
-	probes := newProbeSet(pf, ProbeRules(r.rules, r.prof), tiers)
+	probes := newProbeSet(pf, metrics.ProbeRulesOf(r.rules, r.prof), tiers)
 	rf, err := r.b.OpenFile(ctx, bundle.RequestsFile)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreadable, err)
@@ -249,9 +233,7 @@ func (r *run) recompute(ctx context.Context) error {
 				tr.EnergyJ, tr.AvgPowerW, tr.JoulesPerToken = e.CounterJ, e.AvgPowerW, e.JoulesPerToken
 				tr.AgentsPerMW = metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW)
 			}
-			if gpus > 0 {
-				tr.AgentsPerGPU = float64(o.maxAgents) / float64(gpus)
-			}
+			tr.AgentsPerGPU = metrics.AgentsPerGPU(o.maxAgents, gpus)
 		}
 		res.Tiers = append(res.Tiers, tr)
 	}
@@ -272,7 +254,7 @@ func (r *run) tiers(sum *bundle.Summary) ([]metrics.Tier, error) {
 		if !ok {
 			return nil, fmt.Errorf("summary.json tier %q is not a tier of rules %s", id, r.rules.Version)
 		}
-		out = append(out, metrics.Tier{Name: t.ID, MinDecodeTPS: t.MinDecodeRate, MaxTTFT: t.MaxTTFT.Duration})
+		out = append(out, metrics.TierOf(t))
 	}
 	if len(out) == 0 {
 		return nil, errors.New("summary.json reports no tier")
@@ -307,7 +289,7 @@ func (r *run) rulesChecks(ev []evaluated, outs map[string]tierOutcome, tiers []m
 		o := outs[t.Name]
 		for i := range ev {
 			e := &ev[i]
-			if !e.rec.hasWindow() || e.rec.Agents != o.maxAgents || !e.passes(t.Name) {
+			if !e.rec.HasWindow() || e.rec.Agents != o.maxAgents || !e.passes(t.Name) {
 				continue
 			}
 			d := time.Duration(e.rec.WindowEndNs - e.rec.WindowStartNs)
@@ -377,8 +359,8 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 			fails.addf("the power samples do not cover the idle baseline [%d, %d)", b.StartNs, b.EndNs)
 		}
 	}
-	var inv inventory
-	_ = json.Unmarshal(r.m.Inventory, &inv) // an inventory without limits leaves the upper bound unchecked
+	var inv bundle.Inventory
+	_ = json.Unmarshal(r.m.Inventory, &inv) // what decodes counts; an inventory without limits leaves the upper bound unchecked
 	limit := 0.0
 	for _, g := range inv.GPUs {
 		if g.EnforcedPowerLimitW > 0 {
@@ -425,7 +407,7 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 
 // accuracy scores accuracy.jsonl against the references and the model's
 // reference score.
-func (r *run) accuracy(ctx context.Context, env environment, res *Results) error {
+func (r *run) accuracy(ctx context.Context, env *bundle.Environment, res *Results) error {
 	if len(r.opts.References) == 0 {
 		return fmt.Errorf("no reference answers for %s", r.rules.Accuracy.Dataset)
 	}

@@ -176,7 +176,7 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			name: "runner: 0.7 s of power samples removed",
 			edit: func(dir string) error {
 				from := cw[0] + 5e9
-				return verifiertest.EditPower(dir, func(s *verifiertest.PowerLine) bool {
+				return verifiertest.EditPower(dir, func(s *bundle.PowerLine) bool {
 					return s.TMonoNs <= from || s.TMonoNs > from+7e8
 				})
 			},
@@ -196,7 +196,7 @@ func TestVerifyRejectsTampering(t *testing.T) {
 		{
 			name: "runner: accuracy below the threshold",
 			edit: func(dir string) error {
-				return verifiertest.EditAccuracy(dir, func(l *verifiertest.AccuracyLine) {
+				return verifiertest.EditAccuracy(dir, func(l *bundle.AccuracyRecord) {
 					if l.ID == 3 {
 						l.Output = "#### 4" // the oracle erred; the runner still claims correct
 					}

@@ -1,6 +1,8 @@
 package accuracy
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -36,28 +38,12 @@ type Config struct {
 	Client  *http.Client
 }
 
-// Record is one line of accuracy.jsonl.
-type Record struct {
-	ID               int     `json:"id"` // the question's line in the test split
-	Prompt           string  `json:"prompt"`
-	Output           string  `json:"output"`
-	Extracted        string  `json:"extracted"` // the number the output gives ("" for none)
-	Expected         string  `json:"expected"`
-	Correct          bool    `json:"correct"`
-	CompletionTokens int     `json:"completion_tokens,omitempty"`
-	LatencyS         float64 `json:"latency_s"`
-	Error            string  `json:"error,omitempty"`
-}
+// Record is one line of accuracy.jsonl (its schema is package bundle's).
+type Record = bundle.AccuracyRecord
 
 // Result is the phase's score, a claim the verifier recomputes from
 // accuracy.jsonl.
-type Result struct {
-	Dataset   string  `json:"dataset"`
-	Questions int     `json:"questions"`
-	Correct   int     `json:"correct"`
-	Errors    int     `json:"errors"`
-	Score     float64 `json:"score"`
-}
+type Result = bundle.AccuracyResult
 
 // ErrRequests is returned when some questions could not be asked (their
 // records carry the error); the phase then failed, whatever the score.

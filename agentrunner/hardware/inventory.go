@@ -7,94 +7,26 @@ import (
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
-// Inventory is what a node's GPUs and driver are, as recorded in a runner's
-// registration and in every bundle's manifest.
-type Inventory struct {
-	// Source is where the inventory came from: "nvml".
-	Source   string `json:"source"`
-	Hostname string `json:"hostname,omitempty"`
-	// DriverVersion is the NVIDIA driver's version, e.g. "550.54.15".
-	DriverVersion string `json:"driver_version"`
-	// NVMLVersion is the NVML library's version, e.g. "12.550.54.15".
-	NVMLVersion string `json:"nvml_version"`
-	// CUDAVersion is the newest CUDA version the driver supports, "12.4".
-	CUDAVersion string    `json:"cuda_version"`
-	CollectedAt time.Time `json:"collected_at"`
-	GPUs        []GPU     `json:"gpus"`
-	// Unavailable names node-level fields NVML could not report, with its
-	// reason.
-	Unavailable map[string]string `json:"unavailable,omitempty"`
-}
+// Inventory is the inventory's schema, which package bundle owns (a
+// manifest carries it), with the node's own methods (Pool).
+type Inventory bundle.Inventory
 
-// GPU is one device. Power is in watts, clocks in MHz, memory in bytes.
-type GPU struct {
-	Index int    `json:"index"`
-	Name  string `json:"name"` // NVML's name, e.g. "NVIDIA H100 80GB HBM3"
-	// Accelerator is the name submissions use ("h100"); "" when the
-	// accelerator table does not know Name.
-	Accelerator       string `json:"accelerator,omitempty"`
-	UUID              string `json:"uuid"`
-	Serial            string `json:"serial,omitempty"`
-	PCIBusID          string `json:"pci_bus_id,omitempty"`
-	Architecture      string `json:"architecture"`
-	ComputeCapability string `json:"compute_capability,omitempty"`
-	MemoryBytes       uint64 `json:"memory_bytes"`
-
-	// PowerLimitW is the power management limit now set; EnforcedPowerLimitW
-	// the one in force (the lower of it and other limits); DefaultPowerLimitW
-	// the board's default. Min/Max bound what an operator may set.
-	PowerLimitW         float64 `json:"power_limit_w"`
-	EnforcedPowerLimitW float64 `json:"enforced_power_limit_w"`
-	DefaultPowerLimitW  float64 `json:"default_power_limit_w"`
-	MinPowerLimitW      float64 `json:"min_power_limit_w"`
-	MaxPowerLimitW      float64 `json:"max_power_limit_w"`
-
-	SMClockMHz     uint32 `json:"sm_clock_mhz"`
-	MemClockMHz    uint32 `json:"mem_clock_mhz"`
-	MaxSMClockMHz  uint32 `json:"max_sm_clock_mhz"`
-	MaxMemClockMHz uint32 `json:"max_mem_clock_mhz"`
-
-	PersistenceMode bool `json:"persistence_mode"`
-	// MIGMode is "enabled", "disabled" or "unsupported"; MIGPendingMode is
-	// the mode after the next GPU reset when it differs.
-	MIGMode        string `json:"mig_mode"`
-	MIGPendingMode string `json:"mig_pending_mode,omitempty"`
-
-	// Processes are the compute processes on the GPU when the inventory was
-	// taken.
-	Processes []Process `json:"processes"`
-
-	// Unavailable names the fields NVML could not report, with its reason
-	// ("serial": "ERROR_NOT_SUPPORTED"). Such a field is zero.
-	Unavailable map[string]string `json:"unavailable,omitempty"`
-}
-
-// Process is a compute process on a GPU.
-type Process struct {
-	PID uint32 `json:"pid"`
-	// Name is the process's command name from /proc; "" when it is in
-	// another PID namespace or gone.
-	Name            string `json:"name,omitempty"`
-	UsedMemoryBytes uint64 `json:"used_memory_bytes"`
-}
+// GPU and Process are the inventory's devices and their processes.
+type (
+	GPU     = bundle.InventoryGPU
+	Process = bundle.InventoryProcess
+)
 
 // MIG modes.
 const (
-	MIGEnabled     = "enabled"
-	MIGDisabled    = "disabled"
-	MIGUnsupported = "unsupported"
+	MIGEnabled     = bundle.MIGEnabled
+	MIGDisabled    = bundle.MIGDisabled
+	MIGUnsupported = bundle.MIGUnsupported
 )
-
-// PowerLimitChanged reports whether the power limit now set differs from
-// the board's default (both known). Such a run is recorded as such, never
-// hidden.
-func (g *GPU) PowerLimitChanged() bool {
-	_, a := g.Unavailable["power_limit_w"]
-	_, b := g.Unavailable["default_power_limit_w"]
-	return !a && !b && g.PowerLimitW != g.DefaultPowerLimitW
-}
 
 // Inventory reads the node's driver versions and every GPU now. A field
 // NVML cannot report is recorded in Unavailable rather than failing the

@@ -4,7 +4,8 @@
 // and keeps every sample in memory and, through a Writer, in
 // power.jsonl.zst.
 //
-// Each Sample holds a GPU's cumulative energy counter (mJ) and instantaneous
+// Each Sample (a bundle.PowerLine: package bundle owns the line's schema)
+// holds a GPU's cumulative energy counter (mJ) and instantaneous
 // power (W), stamped on the run's monotonic clock — the same clock as the
 // load generator's request records (nanoseconds since the run's start
 // time.Time) — and on the wall clock. NVML reads both in one

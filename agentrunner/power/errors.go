@@ -1,6 +1,10 @@
 package power
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/agentwatt/agentwatt/bundle"
+)
 
 var (
 	// ErrStarted: Start was called twice.
@@ -12,5 +16,5 @@ var (
 	// ErrNoDevices: an NVML source without GPUs.
 	ErrNoDevices = errors.New("no GPUs to sample")
 	// ErrBadSample: a power.jsonl line that is not a valid sample.
-	ErrBadSample = errors.New("bad power sample")
+	ErrBadSample = bundle.ErrBadPowerLine
 )

@@ -1,89 +1,13 @@
 package power
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"math"
-	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
-// maxLine bounds one power.jsonl line.
-const maxLine = 64 << 10
-
-// ReadSamples reads a power.jsonl.zst stream; name (the file's) prefixes
-// errors as NAME:LINE:COL.
+// ReadSamples reads a power.jsonl.zst stream this runner wrote
+// (bundle.ReadPowerLines); name prefixes errors as NAME:LINE:COL.
 func ReadSamples(name string, r io.Reader) ([]Sample, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	defer zr.Close()
-	return ParseSamples(name, zr)
-}
-
-// ParseSamples reads uncompressed power JSON lines. Blank lines are
-// skipped; a line that is not a sample is an ErrBadSample error with its
-// position.
-func ParseSamples(name string, r io.Reader) ([]Sample, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	var out []Sample
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		s, col, err := parseSample(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d:%d: %w: %v", name, line, col, ErrBadSample, err)
-		}
-		out = append(out, s)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: %w: line longer than %d bytes", name, line+1, ErrBadSample, maxLine)
-		}
-		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
-	}
-	return out, nil
-}
-
-// parseSample decodes and checks one line; col is the 1-based column of a
-// syntax error (1 otherwise).
-func parseSample(b []byte) (Sample, int, error) {
-	var s Sample
-	if b[0] != '{' {
-		return s, 1, errors.New("not a JSON object")
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return s, int(se.Offset), err
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field := te.Field[strings.LastIndexByte(te.Field, '.')+1:] // JSON name, not the Go path
-			return s, int(te.Offset), fmt.Errorf("field %s: want %s", field, te.Type)
-		}
-		return s, 1, err
-	}
-	switch {
-	case s.GPU < 0:
-		return s, 1, fmt.Errorf("gpu %d: must not be negative", s.GPU)
-	case !s.Valid():
-		return s, 1, nil
-	case math.IsNaN(s.EnergyMJ) || math.IsInf(s.EnergyMJ, 0) || s.EnergyMJ < 0:
-		return s, 1, fmt.Errorf("energy_mj %v: want a finite, non-negative number", s.EnergyMJ)
-	case math.IsNaN(s.PowerW) || math.IsInf(s.PowerW, 0) || s.PowerW < 0:
-		return s, 1, fmt.Errorf("power_w %v: want a finite, non-negative number", s.PowerW)
-	}
-	return s, 1, nil
+	return bundle.ReadPowerLines(name, r)
 }

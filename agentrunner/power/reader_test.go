@@ -1,67 +1,10 @@
 package power
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
-
-func TestParseSamples(t *testing.T) {
-	f, err := os.Open("testdata/power.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	got, err := ParseSamples("power.jsonl", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 4 {
-		t.Fatalf("samples = %d, want 4", len(got))
-	}
-	if got[1].PowerW != 412.5 || got[1].PowerSource != SourceInstant || got[1].ClockEvents != 4 {
-		t.Errorf("sample 1 = %+v", got[1])
-	}
-	if got[3].Valid() || got[3].Err == "" {
-		t.Errorf("sample 3 = %+v, want a failed sample", got[3])
-	}
-	if n := len(ValidPowerSamples(got)); n != 3 {
-		t.Errorf("valid samples = %d, want 3", n)
-	}
-}
-
-func TestParseSamplesErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		want  string
-	}{
-		{"syntax error", "{\"gpu\":0}\n{\"gpu\":0,\"energy_mj\":}\n", "f:2:22: bad power sample"},
-		{"type error", "{\"gpu\":\"zero\"}\n", "f:1:13: bad power sample: field gpu"},
-		{"not an object", "[1,2]\n", "f:1:1: bad power sample: not a JSON object"},
-		{"negative gpu", "{\"gpu\":-1}\n", "f:1:1: bad power sample: gpu -1"},
-		{"negative energy", "\n\n{\"gpu\":0,\"energy_mj\":-5}\n", "f:3:1: bad power sample: energy_mj -5"},
-		{"negative power", "{\"gpu\":0,\"power_w\":-1}\n", "f:1:1: bad power sample: power_w -1"},
-		{"line too long", "{\"err\":\"" + strings.Repeat("x", maxLine) + "\"}\n", "f:1: bad power sample: line longer than"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseSamples("f", strings.NewReader(tt.input))
-			if !errors.Is(err, ErrBadSample) || !strings.HasPrefix(err.Error(), tt.want) {
-				t.Errorf("error = %v, want prefix %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestReadSamplesNotZstd(t *testing.T) {
-	if _, err := ReadSamples("p.zst", strings.NewReader("{\"gpu\":0}\n")); err == nil {
-		t.Error("ReadSamples of plain text succeeded, want a zstd error")
-	}
-}
 
 func TestWriterAbortAndClose(t *testing.T) {
 	dir := t.TempDir()
@@ -89,29 +32,4 @@ func TestWriterAbortAndClose(t *testing.T) {
 	if _, err := CreateWriter(filepath.Join(dir, "missing", FileName)); err == nil {
 		t.Error("CreateWriter in a missing directory succeeded")
 	}
-}
-
-func FuzzParseSamples(f *testing.F) {
-	seed, err := os.ReadFile("testdata/power.jsonl")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	f.Add([]byte("{\"gpu\":0,\"t_mono_ns\":1,\"energy_mj\":1e3,\"power_w\":1}\n"))
-	f.Add([]byte("{\"gpu\":1,\"err\":\"x\"}\n\n"))
-	f.Add([]byte("{"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := ParseSamples("fuzz", bytes.NewReader(data))
-		if err != nil {
-			if !errors.Is(err, ErrBadSample) {
-				t.Fatalf("error %v is not ErrBadSample", err)
-			}
-			return
-		}
-		for _, s := range got {
-			if s.GPU < 0 || (s.Valid() && (s.EnergyMJ < 0 || s.PowerW < 0)) {
-				t.Fatalf("accepted a bad sample %+v", s)
-			}
-		}
-	})
 }

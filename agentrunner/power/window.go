@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/spec"
 )
 
 // WindowReport is the energy of a window, the way a bundle's summary states
@@ -140,26 +139,4 @@ func relDiff(got, ref float64) float64 {
 		return 1
 	}
 	return d
-}
-
-// Check lists how the window breaks the rules' power section: a gap above
-// max_sample_gap, counter and integral further apart than
-// cross_check_tolerance, counter resets, failed samples. None means the
-// window's energy can be used.
-func (r *WindowReport) Check(p spec.PowerRules) []string {
-	var out []string
-	if p.MaxSampleGap.Duration > 0 && r.MaxGap > p.MaxSampleGap.Duration {
-		out = append(out, fmt.Sprintf("sample gap %v exceeds %v", r.MaxGap, p.MaxSampleGap.Duration))
-	}
-	if r.RelDiff > p.CrossCheckTolerance {
-		out = append(out, fmt.Sprintf("energy counter %.1f J and power integral %.1f J differ by %.2f%% (limit %.2f%%)",
-			r.CounterJ, r.IntegralJ, 100*r.RelDiff, 100*p.CrossCheckTolerance))
-	}
-	if len(r.Resets) > 0 {
-		out = append(out, fmt.Sprintf("%d energy counter reset(s)", len(r.Resets)))
-	}
-	if r.Errors > 0 {
-		out = append(out, fmt.Sprintf("%d failed power sample(s)", r.Errors))
-	}
-	return out
 }

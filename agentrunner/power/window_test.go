@@ -3,12 +3,10 @@ package power
 import (
 	"errors"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/spec"
 )
 
 const ms = int64(time.Millisecond)
@@ -58,10 +56,6 @@ func TestWindowEnergy(t *testing.T) {
 	if len(w.PowerSources) != 1 || w.PowerSources[0] != SourceInstant {
 		t.Errorf("power sources = %v", w.PowerSources)
 	}
-	rules := spec.PowerRules{MaxSampleGap: spec.D(500 * time.Millisecond), CrossCheckTolerance: 0.05}
-	if p := w.Check(rules); len(p) != 1 || !strings.Contains(p[0], "1 failed power sample") {
-		t.Errorf("Check() = %q, want only the failed sample", p)
-	}
 }
 
 func TestWindowEnergyDisagreement(t *testing.T) {
@@ -76,10 +70,6 @@ func TestWindowEnergyDisagreement(t *testing.T) {
 	}
 	if math.Abs(w.RelDiff-0.1) > 1e-9 {
 		t.Errorf("rel diff = %v, want 0.1", w.RelDiff)
-	}
-	p := w.Check(spec.PowerRules{CrossCheckTolerance: 0.05})
-	if len(p) != 1 || !strings.Contains(p[0], "differ by 10.00%") {
-		t.Errorf("Check() = %q", p)
 	}
 }
 

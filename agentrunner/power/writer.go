@@ -1,17 +1,18 @@
 package power
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
 // FileName is the samples' file in a bundle.
-const FileName = "power.jsonl.zst"
+const FileName = bundle.PowerFile
 
 // Writer writes samples as zstd-compressed JSON lines, one sample a line,
 // to a temporary file beside its path; Close renames it into place, so the
@@ -57,12 +58,12 @@ func (w *Writer) Write(s Sample) error {
 	if w.done {
 		return fmt.Errorf("power writer %s: write after close", w.path)
 	}
-	b, err := json.Marshal(&s)
+	b, err := bundle.AppendPowerLine(w.buf[:0], &s)
 	if err != nil {
 		w.err = fmt.Errorf("power writer: encode sample: %w", err)
 		return w.err
 	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
+	w.buf = b
 	if _, err := w.zw.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("power writer %s: %w", w.path, err)
 		return w.err

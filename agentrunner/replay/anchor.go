@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
@@ -10,11 +12,11 @@ import (
 // the monotonic time of the run clock's zero. Go's monotonic clock is
 // CLOCK_MONOTONIC on Linux, so the two agree to the microsecond between the
 // reads.
-func anchorOf(c loadgen.Clock) ClockAnchor {
+func anchorOf(c loadgen.Clock) bundle.ClockAnchor {
 	var ts unix.Timespec
 	since := c.Now()
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return ClockAnchor{Wall: c.Start()}
+		return bundle.ClockAnchor{Wall: c.Start()}
 	}
-	return ClockAnchor{Wall: c.Start(), MonotonicNs: ts.Nano() - since}
+	return bundle.ClockAnchor{Wall: c.Start(), MonotonicNs: ts.Nano() - since}
 }

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -18,12 +20,12 @@ import (
 const (
 	// HistoryRecorded replays the trace's own assistant turns (its text or
 	// blocks), so that every prompt matches the trace exactly. The default.
-	HistoryRecorded = "recorded"
+	HistoryRecorded = bundle.HistoryRecorded
 	// HistoryLive replaces them with what the server answered (live.go);
 	// allowed only for workloads whose trajectories are all literal text.
 	// The prompts then differ from the trace, and a turn's
 	// target_prompt_tokens is counted from the request actually sent.
-	HistoryLive = "live"
+	HistoryLive = bundle.HistoryLive
 )
 
 // Config configures a Runner. Every benchmark number comes from Rules and
@@ -149,31 +151,9 @@ func (c *Config) tiers() []metrics.Tier {
 	out := make([]metrics.Tier, 0, len(c.Tiers))
 	for _, id := range c.Tiers {
 		t, _ := c.Rules.Tier(id)
-		out = append(out, metrics.Tier{Name: t.ID, MinDecodeTPS: t.MinDecodeRate, MaxTTFT: t.MaxTTFT.Duration})
+		out = append(out, metrics.TierOf(t))
 	}
 	return out
-}
-
-// ProbeRules maps the rules file and a profile onto the numbers
-// metrics.EvaluateProbe judges a probe by. An agent counts as active across
-// a gap between its requests of at most the think-time cap plus the
-// client's allowed scheduling lag: a longer gap means the client did not
-// keep the session going.
-func ProbeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
-	return metrics.ProbeRules{
-		Confidence:      r.Probe.Confidence,
-		MinMetShare:     r.Probe.MinMetShare,
-		MinAgentShare:   r.Probe.AgentMedianShare,
-		MaxErrorShare:   r.Probe.MaxErrorShare,
-		ActiveTolerance: r.Probe.ActiveSessionTolerance,
-		MaxIdleGap:      p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
-		MinWindow:       p.Window.Duration,
-		MinRequests:     p.MinRequests,
-		Health: metrics.HealthLimits{
-			MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration,
-			MaxCPUShare:    p.Client.MaxCPUShare,
-		},
-	}
 }
 
 // stallTimeout aborts a request that receives nothing for this long: the

@@ -34,8 +34,9 @@
 //   - limits.go: the most agents a run may start — the profile's
 //     max_agents, the engine's reported sequence limit (/v1/models),
 //     Config.MaxAgents and the memory budget (BytesPerAgent).
-//   - output.go, summary.go: requests.jsonl.zst, probes.json, summary.json,
-//     each written under a temporary name and renamed.
+//   - output.go, summary.go: requests.jsonl.zst, probes.json (its schema,
+//     bundle.Probes, is package bundle's), the bench's summary.json, each
+//     written under a temporary name and renamed.
 //
 // Every number comes from the rules file (spec.Rules and a profile); every
 // formula from package metrics. docs/rules.md explains them in words.

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"errors"
 	"slices"
@@ -157,16 +159,16 @@ func TestAgentsChangeLive(t *testing.T) {
 	if err := r.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var ps []*ProbeRecord
+	var ps []*bundle.ProbeRecord
 	for _, n := range []int{3, 6, 2} {
-		p, err := r.probe(ctx, n, PurposeSearch, "t20")
+		p, err := r.probe(ctx, n, bundle.PurposeSearch, "t20")
 		if err != nil {
 			t.Fatal(err)
 		}
 		ps = append(ps, p)
 	}
 	r.finish()
-	windowAgents := func(p *ProbeRecord) []int {
+	windowAgents := func(p *bundle.ProbeRecord) []int {
 		var ids []int
 		for _, q := range rec.all() {
 			if q.Probe == p.Probe && q.Phase == metrics.PhaseWindow && !slices.Contains(ids, q.Agent) {

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"fmt"
 	"strings"
@@ -34,7 +36,7 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 		o.PassingProbes = r.passing(i, n)
 		all := len(o.PassingProbes) > 0
 		for j := range probes {
-			all = all && (probes[j].verdict(i) == verdictPass || !probes[j].measured())
+			all = all && (verdictOf(&probes[j], i) == verdictPass || !measured(&probes[j]))
 		}
 		switch {
 		case all:
@@ -59,23 +61,23 @@ func (r *Runner) fixed(ctx context.Context, n int) error {
 	var unmeasured []string // why each window could not be measured
 	for w := 0; w < want; {
 		r.setSearchState(fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
-		rec, err := r.probeFn(ctx, n, PurposeFixed, "")
+		rec, err := r.probeFn(ctx, n, bundle.PurposeFixed, "")
 		if err != nil {
 			return err
 		}
-		if !rec.measured() {
-			unmeasured = append(unmeasured, fmt.Sprintf("probe %d: %s", rec.Probe, rec.unmeasuredText()))
+		if !measured(rec) {
+			unmeasured = append(unmeasured, fmt.Sprintf("probe %d: %s", rec.Probe, unmeasuredText(rec)))
 			if len(unmeasured) > 1 {
 				return fmt.Errorf("%w: %d windows at N=%d could not be measured (%s)",
 					ErrMeasurementInvalid, len(unmeasured), n, strings.Join(unmeasured, "; "))
 			}
-			r.log.Warn().Int("probe", rec.Probe).Int("agents", n).Str("why", rec.unmeasuredText()).Msg("window not measured; running it again once")
+			r.log.Warn().Int("probe", rec.Probe).Int("agents", n).Str("why", unmeasuredText(rec)).Msg("window not measured; running it again once")
 			continue
 		}
 		w++
 		passed := false
 		for i := range r.tiers {
-			passed = passed || rec.verdict(i) == verdictPass
+			passed = passed || verdictOf(rec, i) == verdictPass
 		}
 		if !passed {
 			return nil
@@ -86,10 +88,10 @@ func (r *Runner) fixed(ctx context.Context, n int) error {
 
 // measured reports whether the probe is a measurement: the client was
 // healthy and the window conclusive.
-func (p *ProbeRecord) measured() bool { return p.Result.Valid && p.Result.Conclusive }
+func measured(p *bundle.ProbeRecord) bool { return p.Result.Valid && p.Result.Conclusive }
 
 // unmeasuredText says why a probe is not a measurement.
-func (p *ProbeRecord) unmeasuredText() string {
+func unmeasuredText(p *bundle.ProbeRecord) string {
 	why := append(append([]string{}, p.Result.InvalidReasons...), p.Result.InconclusiveReasons...)
 	if len(why) == 0 {
 		return "not measured"

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +56,7 @@ func shortProfile(prof *spec.Profile, maxWindow time.Duration) {
 func guardProbes(r *Runner, most int) *[]int {
 	var ns []int
 	inner := r.probeFn
-	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
 		ns = append(ns, n)
 		if n > most {
 			return nil, fmt.Errorf("runaway: a probe at N=%d, above %d", n, most)
@@ -270,7 +272,7 @@ func TestCancelDuringProbe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	inner := r.probeFn
-	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
 		close(started)
 		return inner(ctx, n, purpose, tier)
 	}

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -15,8 +17,8 @@ import (
 
 // Output file names in a run's directory.
 const (
-	RequestsFile = "requests.jsonl.zst"
-	ProbesName   = "probes.json"
+	RequestsFile = bundle.RequestsFile
+	ProbesName   = bundle.ProbesFile
 	SummaryName  = "summary.json"
 )
 
@@ -88,7 +90,7 @@ func (o *Output) Count() int { return o.rw.Count() }
 // Finish ends requests.jsonl.zst and writes probes.json and summary.json
 // (either may be nil and is then not written). Records arriving later are
 // refused.
-func (o *Output) Finish(probes *ProbesFile, sum *Summary) error {
+func (o *Output) Finish(probes *bundle.Probes, sum *Summary) error {
 	if err := o.closeRecords(); err != nil {
 		return err
 	}

@@ -5,42 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 )
-
-// Probe purposes, as written in probes.json.
-const (
-	PurposeSearch  = "search"  // a step of the capacity search
-	PurposeConfirm = "confirm" // a further window at a candidate N_max
-	PurposeFixed   = "fixed"   // a window at the N the caller chose
-)
-
-// ProbeRecord is one probe as written in probes.json: N, its phases on the
-// run clock (nanoseconds since the run's start), its window in wall-clock
-// and CLOCK_MONOTONIC time, the client's health over the window, and the
-// evaluation (metrics.EvaluateProbe) of every tier.
-type ProbeRecord struct {
-	Probe   int    `json:"probe"`
-	Agents  int    `json:"agents"`
-	Purpose string `json:"purpose"`
-	// Tier is the tier whose search asked for the probe; every tier is
-	// evaluated on it.
-	Tier string `json:"tier,omitempty"`
-
-	StartNs       int64 `json:"start_ns"`        // previous window's end (run start for the first)
-	WarmupStartNs int64 `json:"warmup_start_ns"` // after ramp and settle
-	WindowStartNs int64 `json:"window_start_ns"` // -1 when warm-up never finished
-	WindowEndNs   int64 `json:"window_end_ns"`
-	DoneNs        int64 `json:"done_ns"` // the last window request finished
-
-	WindowStart            time.Time `json:"window_start"`
-	WindowEnd              time.Time `json:"window_end"`
-	WindowStartMonotonicNs int64     `json:"window_start_monotonic_ns"`
-	WindowEndMonotonicNs   int64     `json:"window_end_monotonic_ns"`
-
-	Client metrics.ClientHealth `json:"client"`
-	Result metrics.ProbeResult  `json:"result"`
-}
 
 // verdict is what a probe says about one tier.
 type verdict int
@@ -52,9 +19,9 @@ const (
 	verdictInvalid
 )
 
-func (p *ProbeRecord) verdict(tier int) verdict {
+func verdictOf(p *bundle.ProbeRecord, tier int) verdict {
 	switch {
-	case p.unserved():
+	case p.Unserved():
 		return verdictFail
 	case !p.Result.Valid:
 		return verdictInvalid
@@ -65,29 +32,6 @@ func (p *ProbeRecord) verdict(tier int) verdict {
 	default:
 		return verdictFail
 	}
-}
-
-// unserved reports a probe in which the engine did not serve the agents: a
-// warm-up that never completed, or a window without one request. It is
-// evidence against N for every tier, not a reason to try more agents.
-func (p *ProbeRecord) unserved() bool {
-	return p.WindowStartNs < 0 || p.Result.Requests == 0
-}
-
-// ProbesFormat names probes.json's format.
-const ProbesFormat = "agentwatt-probes"
-
-// ProbesFile is probes.json: the clock anchor and every probe.
-type ProbesFile struct {
-	Format  string      `json:"format"`
-	Version int         `json:"version"`
-	Clock   ClockAnchor `json:"clock"`
-	// History is the assistant history replayed: HistoryRecorded, whose
-	// target_prompt_tokens a verifier recomputes from the workload, or
-	// HistoryLive, whose turns after a session's first carry the server's
-	// answers and targets counted from the request sent (live.go).
-	History string        `json:"history"`
-	Probes  []ProbeRecord `json:"probes"`
 }
 
 // EventKind says what an Event marks.
@@ -108,7 +52,7 @@ type Event struct {
 	AtNs        int64 // run clock
 	Wall        time.Time
 	MonotonicNs int64 // CLOCK_MONOTONIC
-	Record      *ProbeRecord
+	Record      *bundle.ProbeRecord
 }
 
 const pollInterval = 20 * time.Millisecond
@@ -121,10 +65,10 @@ const pollInterval = 20 * time.Millisecond
 // request count, extended until both hold, up to the profile's longest
 // window — then a wait for the requests sent inside the window, then
 // evaluation of every tier.
-func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
+func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
 	prof := r.cfg.Profile
 	p := r.tl.current()
-	rec := &ProbeRecord{Probe: p, Agents: n, Purpose: purpose, Tier: tier, StartNs: r.tl.start(p), WindowStartNs: -1, WindowEndNs: -1}
+	rec := &bundle.ProbeRecord{Probe: p, Agents: n, Purpose: purpose, Tier: tier, StartNs: r.tl.start(p), WindowStartNs: -1, WindowEndNs: -1}
 	r.log.Info().Int("probe", p).Int("agents", n).Str("purpose", purpose).Str("tier", tier).Msg("probe")
 	settle := prof.Settle.Duration
 	wait := settle
@@ -193,7 +137,7 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*Probe
 }
 
 // keep stores an evaluated probe and reports it.
-func (r *Runner) keep(rec *ProbeRecord) *ProbeRecord {
+func (r *Runner) keep(rec *bundle.ProbeRecord) *bundle.ProbeRecord {
 	r.mu.Lock()
 	r.probes = append(r.probes, *rec)
 	r.mu.Unlock()

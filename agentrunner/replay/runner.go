@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"fmt"
 	"sync"
@@ -27,7 +29,7 @@ type Runner struct {
 	client *loadgen.Client
 	health *loadgen.HealthMonitor
 	clock  loadgen.Clock
-	anchor ClockAnchor
+	anchor bundle.ClockAnchor
 
 	render *renderer
 	order  []int // the seeded order in which agents take trajectories
@@ -40,7 +42,7 @@ type Runner struct {
 
 	// probeFn and calibrateFn are r.probe and r.calibrate; tests of the
 	// search logic replace them with a model of a server.
-	probeFn     func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error)
+	probeFn     func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error)
 	calibrateFn func(ctx context.Context) (map[string]int, error)
 
 	recErrOnce sync.Once
@@ -58,20 +60,10 @@ type Runner struct {
 	minConclusive int
 
 	mu          sync.Mutex
-	probes      []ProbeRecord
+	probes      []bundle.ProbeRecord
 	searchState string // for progress
 	searchLeft  int    // probes the search still expects
 	used        atomic.Bool
-}
-
-// ClockAnchor ties the run clock (nanoseconds since the run's start, every
-// t_*_ns of a record) to wall-clock time and to the host's CLOCK_MONOTONIC.
-type ClockAnchor struct {
-	Wall time.Time `json:"run_start"`
-	// MonotonicNs is CLOCK_MONOTONIC at the run clock's zero, in ns, read
-	// next to Wall; add a record's t_*_ns to get the host's monotonic time
-	// (the clock the sim's power samples and NVML sampler use).
-	MonotonicNs int64 `json:"run_start_monotonic_ns"`
 }
 
 // liveCounts follow the open window as requests complete, for progress and
@@ -100,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		log:        cfg.Log.With().Str("component", "replay").Logger(),
 		seed:       cfg.Seed,
 		tiers:      cfg.tiers(),
-		probeRules: ProbeRules(cfg.Rules, cfg.Profile),
+		probeRules: metrics.ProbeRulesOf(cfg.Rules, cfg.Profile),
 		clock:      cfg.Clock,
 		render:     newRenderer(cfg.Workload),
 		order:      permutation(len(cfg.Workload.Trajectories), cfg.Seed),
@@ -159,18 +151,18 @@ func (r *Runner) Model() string {
 func (r *Runner) Clock() loadgen.Clock { return r.clock }
 
 // Anchor ties the run clock to wall-clock and CLOCK_MONOTONIC time.
-func (r *Runner) Anchor() ClockAnchor { return r.anchor }
+func (r *Runner) Anchor() bundle.ClockAnchor { return r.anchor }
 
 // Probes returns the probes measured so far.
-func (r *Runner) Probes() []ProbeRecord {
+func (r *Runner) Probes() []bundle.ProbeRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]ProbeRecord(nil), r.probes...)
+	return append([]bundle.ProbeRecord(nil), r.probes...)
 }
 
 // ProbesFile is probes.json for the probes measured so far.
-func (r *Runner) ProbesFile() *ProbesFile {
-	return &ProbesFile{Format: ProbesFormat, Version: 1, Clock: r.anchor, History: r.cfg.History, Probes: r.Probes()}
+func (r *Runner) ProbesFile() *bundle.Probes {
+	return &bundle.Probes{Format: bundle.ProbesFormat, Version: bundle.ProbesVersion, Clock: r.anchor, History: r.cfg.History, Probes: r.Probes()}
 }
 
 // RecordError is the first error the Recorder returned, if any; records

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -90,9 +92,9 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 	// Either ends the search: climbing past them is how a search ran away.
 	invalid, inconclusive := 0, 0
 	prevN := 0
-	check := func(rec *ProbeRecord) error {
+	check := func(rec *bundle.ProbeRecord) error {
 		defer func() { prevN = rec.Agents }()
-		switch rec.verdict(ti) {
+		switch verdictOf(rec, ti) {
 		case verdictInvalid:
 			invalid, inconclusive = invalid+1, 0
 			if invalid >= 2 {
@@ -145,7 +147,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			n = r.lim.n
 		}
 		r.setSearchState(fmt.Sprintf("%s: %s", name, bracketText(lo, hi)), r.probesLeft(lo, hi)+4*tiersAfter)
-		rec, err := r.probeFn(ctx, n, PurposeSearch, name)
+		rec, err := r.probeFn(ctx, n, bundle.PurposeSearch, name)
 		if err == nil {
 			err = check(rec)
 		}
@@ -155,7 +157,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			out.Reason = fmt.Sprintf("search stopped with %s: %v", bracketText(lo, hi), err)
 			return out, err
 		}
-		switch rec.verdict(ti) {
+		switch verdictOf(rec, ti) {
 		case verdictPass:
 			lo = n
 		case verdictFail:
@@ -184,7 +186,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			return out, nil
 		}
 		r.setSearchState(fmt.Sprintf("%s: confirming N_max=%d", name, lo), want-len(r.passing(ti, lo))+4*tiersAfter)
-		rec, err := r.probeFn(ctx, lo, PurposeConfirm, name)
+		rec, err := r.probeFn(ctx, lo, bundle.PurposeConfirm, name)
 		if err != nil {
 			out.MaxAgents, out.PassingProbes = lo, r.passing(ti, lo)
 			out.Reason = "interrupted before N_max was confirmed"
@@ -195,7 +197,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			out.Reason = "N_max not confirmed: " + err.Error()
 			return out, err
 		}
-		switch rec.verdict(ti) {
+		switch verdictOf(rec, ti) {
 		case verdictPass, verdictInvalid:
 		default:
 			r.log.Info().Str("tier", name).Int("agents", lo).Msg("confirmation failed; stepping down")
@@ -213,7 +215,7 @@ func (r *Runner) failText(ti, n int) string {
 	defer r.mu.Unlock()
 	for i := range r.probes {
 		p := &r.probes[i]
-		if p.Agents != n || p.verdict(ti) != verdictFail || ti >= len(p.Result.Tiers) {
+		if p.Agents != n || verdictOf(p, ti) != verdictFail || ti >= len(p.Result.Tiers) {
 			continue
 		}
 		if why := p.Result.Tiers[ti].Reasons; len(why) > 0 {
@@ -231,13 +233,13 @@ func (r *Runner) bracket(ti int) (lo, hi int) {
 	defer r.mu.Unlock()
 	for i := range r.probes {
 		p := &r.probes[i]
-		if p.verdict(ti) == verdictFail && (hi == 0 || p.Agents < hi) {
+		if verdictOf(p, ti) == verdictFail && (hi == 0 || p.Agents < hi) {
 			hi = p.Agents
 		}
 	}
 	for i := range r.probes {
 		p := &r.probes[i]
-		if p.verdict(ti) == verdictPass && p.Agents > lo && (hi == 0 || p.Agents < hi) {
+		if verdictOf(p, ti) == verdictPass && p.Agents > lo && (hi == 0 || p.Agents < hi) {
 			lo = p.Agents
 		}
 	}
@@ -250,7 +252,7 @@ func (r *Runner) passing(ti, n int) []int {
 	defer r.mu.Unlock()
 	var out []int
 	for i := range r.probes {
-		if p := &r.probes[i]; p.Agents == n && p.verdict(ti) == verdictPass {
+		if p := &r.probes[i]; p.Agents == n && verdictOf(p, ti) == verdictPass {
 			out = append(out, p.Probe)
 		}
 	}

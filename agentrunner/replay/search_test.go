@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +35,7 @@ func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{cfg: cfg, log: zerolog.Nop(), tiers: cfg.tiers(), probeRules: ProbeRules(rules, prof), tl: newTimeline()}
+	r := &Runner{cfg: cfg, log: zerolog.Nop(), tiers: cfg.tiers(), probeRules: metrics.ProbeRulesOf(rules, prof), tl: newTimeline()}
 	r.lim = r.limit(0, "")
 	m.attach(r, n0)
 	return r
@@ -42,8 +44,8 @@ func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int
 // attach makes r's probes and calibration come from the model.
 func (m *serverModel) attach(r *Runner, n0 map[string]int) {
 	r.calibrateFn = func(context.Context) (map[string]int, error) { return n0, nil }
-	r.probeFn = func(_ context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
-		rec := &ProbeRecord{Probe: len(r.probes), Agents: n, Purpose: purpose, Tier: tier, WindowStartNs: 1, WindowEndNs: 2}
+	r.probeFn = func(_ context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
+		rec := &bundle.ProbeRecord{Probe: len(r.probes), Agents: n, Purpose: purpose, Tier: tier, WindowStartNs: 1, WindowEndNs: 2}
 		res := metrics.ProbeResult{Agents: n, Valid: true, Conclusive: true, Requests: 100}
 		forceFail := m.fail[n] > 0
 		if forceFail {
@@ -123,8 +125,8 @@ func TestSearchStepsDownWhenConfirmationFails(t *testing.T) {
 	// Probes at 10: the bisection's passes, then the confirmation fails.
 	calls := 0
 	inner := r.probeFn
-	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*ProbeRecord, error) {
-		if n == 10 && purpose == PurposeConfirm {
+	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
+		if n == 10 && purpose == bundle.PurposeConfirm {
 			calls++
 			m.fail[10] = 1
 		}

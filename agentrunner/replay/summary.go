@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"context"
 	"errors"
 
@@ -81,19 +83,12 @@ type ProbeSummary struct {
 	ActiveSessions      float64              `json:"active_sessions"`
 	InFlight            float64              `json:"in_flight"`
 	OutputTokensPerS    float64              `json:"output_tokens_per_s"`
-	Client              ClientSummary        `json:"client"`
+	Client              bundle.ClientSummary `json:"client"`
 	Tiers               map[string]ProbeTier `json:"tiers"`
 	Valid               bool                 `json:"valid"`
 	InvalidReasons      []string             `json:"invalid_reasons"`
 	Conclusive          bool                 `json:"conclusive"`
 	InconclusiveReasons []string             `json:"inconclusive_reasons"`
-}
-
-// ClientSummary is the client's health over a window (probes.json has all
-// of it).
-type ClientSummary struct {
-	SchedLagP99Ms float64 `json:"sched_lag_p99_ms"`
-	CPUShare      float64 `json:"cpu_share"`
 }
 
 // ProbeTier is one tier's verdict in a probe. MetShareLower99 is the
@@ -142,14 +137,14 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 	return s
 }
 
-func probeSummary(p *ProbeRecord) ProbeSummary {
+func probeSummary(p *bundle.ProbeRecord) ProbeSummary {
 	res := &p.Result
 	ps := ProbeSummary{
 		Probe: p.Probe, Purpose: p.Purpose, Agents: p.Agents, WindowS: res.WindowS,
 		Requests: res.Requests, Errors: res.Errors, Truncated: res.Truncated,
 		TTFTP50S: res.TTFTP50S, TTFTP90S: res.TTFTP90S, DecodeTPSP10: res.DecodeTPSP10, DecodeTPSP50: res.DecodeTPSP50,
 		ActiveSessions: res.ActiveSessions, InFlight: res.InFlight, OutputTokensPerS: res.OutputTokensPerS,
-		Client: ClientSummary{SchedLagP99Ms: float64(p.Client.SchedLagP99Ns) / 1e6, CPUShare: p.Client.CPUShare},
+		Client: bundle.ClientSummaryOf(p.Client),
 		Tiers:  make(map[string]ProbeTier, len(res.Tiers)),
 		Valid:  res.Valid, InvalidReasons: nonNil(res.InvalidReasons),
 		Conclusive: res.Conclusive, InconclusiveReasons: nonNil(res.InconclusiveReasons),

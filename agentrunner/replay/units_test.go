@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"github.com/agentwatt/agentwatt/bundle"
+
 	"encoding/json"
 	"errors"
 	"os"
@@ -89,7 +91,7 @@ func TestOutput(t *testing.T) {
 		t.Errorf("requests file visible before Finish: %v", err)
 	}
 	sum := &Summary{Format: SummaryFormat, Tiers: map[string]TierSummary{"t20": {MaxAgents: 3}}}
-	if err := o.Finish(&ProbesFile{Format: ProbesFormat}, sum); err != nil {
+	if err := o.Finish(&bundle.Probes{Format: bundle.ProbesFormat}, sum); err != nil {
 		t.Fatal(err)
 	}
 	if n := readRecords(t, filepath.Join(dir, RequestsFile)); n != 400 {

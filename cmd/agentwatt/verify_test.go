@@ -89,7 +89,7 @@ func TestVerifyCmdJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	v, err := verifier.DecodeVerdict([]byte(out))
+	v, err := bundle.DecodeVerdict([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}

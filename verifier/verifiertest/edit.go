@@ -61,7 +61,7 @@ func EditRecords(dir string, fn func(r *metrics.Request)) error {
 
 // EditPower rewrites power.jsonl.zst in dir, keeping the samples keep
 // returns true for.
-func EditPower(dir string, keep func(s *PowerLine) bool) error {
+func EditPower(dir string, keep func(s *bundle.PowerLine) bool) error {
 	path := filepath.Join(dir, bundle.PowerFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -88,7 +88,7 @@ func EditPower(dir string, keep func(s *PowerLine) bool) error {
 	enc := json.NewEncoder(zw)
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	for sc.Scan() {
-		var s PowerLine
+		var s bundle.PowerLine
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func EditJSON[T any](dir, name string, fn func(v *T)) error {
 }
 
 // EditAccuracy rewrites accuracy.jsonl through fn.
-func EditAccuracy(dir string, fn func(l *AccuracyLine)) error {
+func EditAccuracy(dir string, fn func(l *bundle.AccuracyRecord)) error {
 	path := filepath.Join(dir, bundle.AccuracyFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -130,7 +130,7 @@ func EditAccuracy(dir string, fn func(l *AccuracyLine)) error {
 	var out []byte
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		var l AccuracyLine
+		var l bundle.AccuracyRecord
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return err
 		}

@@ -80,43 +80,6 @@ type Options struct {
 	Tamper func(r metrics.Request) []metrics.Request
 }
 
-// probe is one probe of the generated schedule.
-type probe struct {
-	Probe         int                  `json:"probe"`
-	Agents        int                  `json:"agents"`
-	Purpose       string               `json:"purpose"`
-	Tier          string               `json:"tier"`
-	StartNs       int64                `json:"start_ns"`
-	WarmupStartNs int64                `json:"warmup_start_ns"`
-	WindowStartNs int64                `json:"window_start_ns"`
-	WindowEndNs   int64                `json:"window_end_ns"`
-	DoneNs        int64                `json:"done_ns"`
-	Client        metrics.ClientHealth `json:"client"`
-}
-
-type probesFile struct {
-	Format  string  `json:"format"`
-	Version int     `json:"version"`
-	Probes  []probe `json:"probes"`
-}
-
-// PowerLine is one line of power.jsonl.zst.
-type PowerLine struct {
-	metrics.PowerSample
-	TUnixNs     int64  `json:"t_unix_ns"`
-	PowerSource string `json:"power_source,omitempty"`
-	Err         string `json:"err,omitempty"`
-}
-
-// AccuracyLine is one line of accuracy.jsonl.
-type AccuracyLine struct {
-	ID       int    `json:"id"`
-	Prompt   string `json:"prompt"`
-	Output   string `json:"output"`
-	Expected string `json:"expected"`
-	Correct  bool   `json:"correct"`
-}
-
 const (
 	sampleNs = int64(100 * time.Millisecond)
 	idleW    = 90.0
@@ -171,9 +134,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	// evaluation of each probe's records; the records are written as they
 	// are generated, so that a bundle of millions of records is built in
 	// little memory.
-	pr := probeRules(rules, prof)
+	pr := metrics.ProbeRulesOf(rules, prof)
 	tier, _ := rules.Tier(Tier)
-	tiers := []metrics.Tier{{Name: tier.ID, MinDecodeTPS: tier.MinDecodeRate, MaxTTFT: tier.MaxTTFT.Duration}}
+	tiers := []metrics.Tier{metrics.TierOf(tier)}
 	rf, err := w.Create(bundle.RequestsFile)
 	if err != nil {
 		return nil, err
@@ -186,7 +149,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	// Schedule: idle baseline [0.5 s, 2.5 s), then per repetition a search
 	// probe at N that passes, one at N+1 that fails, a confirmation at N.
 	cursor := int64(3 * time.Second)
-	var probes []probe
+	var probes []bundle.ProbeRecord
 	var results []metrics.ProbeResult
 	agentBase := 0 // agent ids are not reused within a run
 	for rep := 0; rep < o.Repeat; rep++ {
@@ -196,7 +159,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			purpose string
 			slow    bool
 		}{{n, "search", false}, {n + 1, "search", true}, {n, "confirm", false}} {
-			p := probe{Probe: len(probes), Agents: step.n, Purpose: step.purpose, Tier: Tier, StartNs: cursor}
+			p := bundle.ProbeRecord{Probe: len(probes), Agents: step.n, Purpose: step.purpose, Tier: Tier, StartNs: cursor}
 			if len(probes) > 0 {
 				p.StartNs = probes[len(probes)-1].WindowEndNs
 			}
@@ -260,7 +223,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 	enc := json.NewEncoder(pf)
 	for _, s := range samples {
-		if err := enc.Encode(PowerLine{PowerSample: s, TUnixNs: 1_700_000_000_000_000_000 + s.TMonoNs, PowerSource: "sim"}); err != nil {
+		if err := enc.Encode(bundle.PowerLine{PowerSample: s, TUnixNs: 1_700_000_000_000_000_000 + s.TMonoNs, PowerSource: bundle.PowerSourceSim}); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +231,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		return nil, err
 	}
 
-	if err := w.WriteJSON(bundle.ProbesFile, probesFile{Format: "agentwatt-probes", Version: 1, Probes: probes}); err != nil {
+	if err := w.WriteJSON(bundle.ProbesFile, bundle.Probes{Format: bundle.ProbesFormat, Version: bundle.ProbesVersion, Probes: probes}); err != nil {
 		return nil, err
 	}
 
@@ -284,7 +247,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			want = o.Answers(id)
 		}
 		b.Answers[id] = want
-		if err := aenc.Encode(AccuracyLine{ID: id, Prompt: fmt.Sprintf("question %d", id), Output: "so the answer is\n#### " + want, Expected: want, Correct: true}); err != nil {
+		if err := aenc.Encode(bundle.AccuracyRecord{ID: id, Prompt: fmt.Sprintf("question %d", id), Output: "so the answer is\n#### " + want, Expected: want, Correct: true}); err != nil {
 			return nil, err
 		}
 	}
@@ -358,17 +321,6 @@ func manifest(b *Bundle, o Options) *bundle.Manifest {
 		Workload:  bundle.Workload{Name: "default", Digest: string(b.Workload.Digest)},
 		Simulated: true,
 		CreatedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
-	}
-}
-
-// probeRules is the runner's mapping of rules onto metrics.ProbeRules.
-func probeRules(r *spec.Rules, p *spec.Profile) metrics.ProbeRules {
-	return metrics.ProbeRules{
-		Confidence: r.Probe.Confidence, MinMetShare: r.Probe.MinMetShare, MinAgentShare: r.Probe.AgentMedianShare,
-		MaxErrorShare: r.Probe.MaxErrorShare, ActiveTolerance: r.Probe.ActiveSessionTolerance,
-		MaxIdleGap: p.ThinkTimeCap.Duration + p.Client.MaxSchedLagP99.Duration,
-		MinWindow:  p.Window.Duration, MinRequests: p.MinRequests,
-		Health: metrics.HealthLimits{MaxSchedLagP99: p.Client.MaxSchedLagP99.Duration, MaxCPUShare: p.Client.MaxCPUShare},
 	}
 }
 

@@ -1,4 +1,4 @@
-package verifier
+package bundle
 
 import "strconv"
 
@@ -6,13 +6,13 @@ import "strconv"
 // (encoding/json's compact output: no white space, plain ASCII strings),
 // without reflection: about ten times faster than encoding/json on a run
 // of a million samples. It reports false for any line it does not read
-// exactly as json.Unmarshal into powerLine would (white space, escapes,
+// exactly as json.Unmarshal into PowerReading would (white space, escapes,
 // nested values, a key that differs from a known one only in case, a
 // repeated key, a number encoding/json would refuse for its field), and
 // the caller then decodes the line with encoding/json, whose errors name
 // the problem.
-func decodePowerFast(b []byte, s *powerLine) bool {
-	*s = powerLine{}
+func decodePowerFast(b []byte, s *PowerReading) bool {
+	*s = PowerReading{}
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return false
 	}
@@ -84,7 +84,7 @@ func decodePowerFast(b []byte, s *powerLine) bool {
 	}
 }
 
-// The fields of a power line the verifier reads; fieldNone is any other
+// The fields of a PowerReading; fieldNone is any other
 // key, which encoding/json skips.
 const (
 	fieldNone = iota
@@ -102,12 +102,12 @@ var powerKeys = [...]string{fieldGPU: "gpu", fieldTMono: "t_mono_ns", fieldEnerg
 // (a million samples name one or two sources).
 func internSource(b []byte) string {
 	switch string(b) {
-	case "sim":
-		return "sim"
-	case "nvml-instant":
-		return "nvml-instant"
-	case "nvml-power-usage":
-		return "nvml-power-usage"
+	case PowerSourceSim:
+		return PowerSourceSim
+	case PowerSourceInstant:
+		return PowerSourceInstant
+	case PowerSourceUsage:
+		return PowerSourceUsage
 	}
 	return string(b)
 }
@@ -144,7 +144,7 @@ func equalFoldASCII(a []byte, b string) bool {
 // setNumber stores a JSON number in field, as encoding/json would; false
 // where encoding/json would refuse it (a fraction for an integer, out of
 // range).
-func (s *powerLine) setNumber(field int, num []byte) bool {
+func (s *PowerReading) setNumber(field int, num []byte) bool {
 	switch field {
 	case fieldGPU:
 		v, err := strconv.ParseInt(string(num), 10, strconv.IntSize)
