@@ -166,6 +166,14 @@ type streamLast struct {
 	line          int
 }
 
+// streamName names r's stream in a reason; only a failing record pays for it.
+func streamName(r *metrics.Request) string {
+	if r.Subagent != "" {
+		return fmt.Sprintf("agent %d (sub-agent %s)", r.Agent, r.Subagent)
+	}
+	return fmt.Sprintf("agent %d", r.Agent)
+}
+
 // checkSequence rejects a record that a sequential agent cannot have
 // produced: a copy of its previous request (same turn and send time), or
 // one sent before its previous request ended. Records of one stream come in
@@ -186,16 +194,12 @@ func (st *recordStats) checkSequence(r *metrics.Request, line int) {
 	}
 	cur := streamLast{sendNs: r.TSendNs, endNs: r.EndNs(), turn: r.Turn, line: line}
 	if seen {
-		who := fmt.Sprintf("agent %d", r.Agent)
-		if r.Subagent != "" {
-			who += fmt.Sprintf(" (sub-agent %s)", r.Subagent)
-		}
 		switch {
 		case r.TSendNs == prev.sendNs && r.Turn == prev.turn:
-			st.recordFails.addf("%s: duplicate of %s: %s turn %d sent at %d twice", lineRef(line), lineRef(prev.line), who, r.Turn, r.TSendNs)
+			st.recordFails.addf("%s: duplicate of %s: %s turn %d sent at %d twice", lineRef(line), lineRef(prev.line), streamName(r), r.Turn, r.TSendNs)
 		case r.TSendNs < prev.endNs:
 			st.recordFails.addf("%s: %s sent turn %d at %d, before its previous request (%s) ended at %d: an agent sends its turns one after another",
-				lineRef(line), who, r.Turn, r.TSendNs, lineRef(prev.line), prev.endNs)
+				lineRef(line), streamName(r), r.Turn, r.TSendNs, lineRef(prev.line), prev.endNs)
 		}
 		if prev.endNs > cur.endNs {
 			cur.endNs = prev.endNs // an overlap reported once is not the next record's fault
