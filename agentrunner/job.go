@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -125,7 +126,13 @@ type phaseError struct {
 	err   error
 }
 
-func (e *phaseError) Error() string { return e.phase + ": " + e.err.Error() }
+func (e *phaseError) Error() string {
+	msg := e.err.Error()
+	if strings.HasPrefix(msg, e.phase+":") {
+		return msg // ErrPreflight already names its phase
+	}
+	return e.phase + ": " + msg
+}
 func (e *phaseError) Unwrap() error { return e.err }
 
 func (jr *jobRun) phaseName(err error) string {

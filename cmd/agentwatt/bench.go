@@ -290,7 +290,7 @@ func printBenchSummary(a *app, s *replay.Summary) error {
 		return enc.Encode(s)
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "model %s, workload %s, rules %s/%s, %d probes", s.Model, s.Workload.Name, s.Rules, s.Profile, len(s.Probes))
+	fmt.Fprintf(tw, "model %s, workload %s, rules %s/%s, %d probes", esc(s.Model), esc(s.Workload.Name), s.Rules, s.Profile, len(s.Probes))
 	if s.Interrupted {
 		fmt.Fprint(tw, " (interrupted)")
 	}
@@ -303,7 +303,7 @@ func printBenchSummary(a *app, s *replay.Summary) error {
 	sort.Slice(ids, func(i, j int) bool { return s.Tiers[ids[i]].MinDecodeTPS < s.Tiers[ids[j]].MinDecodeTPS })
 	for _, id := range ids {
 		t := s.Tiers[id]
-		fmt.Fprintf(tw, "%s\t≥%g tok/s, TTFT ≤%gs\t%d\t%v\t%s\n", id, t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, t.Confirmed, t.Reason)
+		fmt.Fprintf(tw, "%s\t≥%g tok/s, TTFT ≤%gs\t%d\t%v\t%s\n", id, t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, t.Confirmed, esc(t.Reason))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprint(tw, "PROBE\tN\tWINDOW\tREQUESTS\tERRORS\tTTFT_P50\tDECODE_P10\tVALID")

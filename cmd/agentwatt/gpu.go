@@ -111,7 +111,7 @@ func printInventory(w io.Writer, inv *hardware.Inventory, pool string, poolErr e
 	for _, g := range inv.GPUs {
 		fmt.Fprintf(w, "\nGPU %d  uuid %s  serial %s  pci %s  compute %s", g.Index, g.UUID, gpuOrDash(g.Serial), gpuOrDash(g.PCIBusID), gpuOrDash(g.ComputeCapability))
 		for _, p := range g.Processes {
-			fmt.Fprintf(w, "\n  process %d %s  %.1f GiB", p.PID, gpuOrDash(p.Name), float64(p.UsedMemoryBytes)/(1<<30))
+			fmt.Fprintf(w, "\n  process %d %s  %.1f GiB", p.PID, esc(gpuOrDash(p.Name)), float64(p.UsedMemoryBytes)/(1<<30))
 		}
 		for k, v := range g.Unavailable {
 			fmt.Fprintf(w, "\n  unavailable: %s (%s)", k, v)
