@@ -39,11 +39,11 @@ type RunnerKey struct {
 // the hardware (spec.Sim; the queue does not import spec).
 const SimPool = "sim"
 
-// checkPools validates the pools a key is enrolled for: at least one, each
+// CheckPools validates the pools a key is enrolled for: at least one, each
 // a valid pool, no repeats, and the sim pool only alone (a sim runner's key
 // signs nothing else). It returns them sorted and whether the key is a sim
 // key.
-func checkPools(name string, pools []string) ([]string, bool, error) {
+func CheckPools(name string, pools []string) ([]string, bool, error) {
 	if len(pools) == 0 {
 		return nil, false, invalidf("runner key %s: no pool: name the pools it may sign results of (--pool h200x8, --pool sim)", name)
 	}
@@ -83,7 +83,7 @@ func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.Pub
 	if by == "" {
 		return invalidf("runner key %s: who trusts it (by) is empty", name)
 	}
-	pools, sim, err := checkPools(name, pools)
+	pools, sim, err := CheckPools(name, pools)
 	if err != nil {
 		return err
 	}

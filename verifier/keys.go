@@ -142,12 +142,16 @@ func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[strin
 			if len(rp.Pools) > 0 || rp.Sim {
 				return nil, nil, fmt.Errorf("%s: pools and sim need schema_version %d", at, RunnersSchemaVersion)
 			}
-		case len(rp.Pools) == 0:
-			return nil, nil, fmt.Errorf("%s: no pools: a version %d runners file names the pools of every key", at, RunnersSchemaVersion)
-		case rp.Sim != (len(rp.Pools) == 1 && rp.Pools[0] == queue.SimPool):
-			return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, queue.SimPool)
 		default:
-			scopes[rp.Name] = KeyScope{Pools: rp.Pools, Sim: rp.Sim}
+			// The scopes the queue itself enrols, by the same rule.
+			pools, sim, err := queue.CheckPools(rp.Name, rp.Pools)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", at, err)
+			}
+			if rp.Sim != sim {
+				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, queue.SimPool)
+			}
+			scopes[rp.Name] = KeyScope{Pools: pools, Sim: sim}
 		}
 	}
 	if len(keys) == 0 {

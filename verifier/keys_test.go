@@ -1,0 +1,90 @@
+package verifier_test
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier"
+)
+
+// runnersFile is a runners.json of schema 2 with one key and the given
+// pools and sim flag, as a forger would write it.
+func runnersFile(t testing.TB, pools []string, sim bool) []byte {
+	t.Helper()
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	data, err := json.Marshal(map[string]any{
+		"schema_version": verifier.RunnersSchemaVersion,
+		"runners": []map[string]any{{
+			"name": "node-1", "public_key": string(bundle.MarshalPublicKey(pub)), "pools": pools, "sim": sim,
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestParseKeysRefusesForgedScopes: a runners.json may name only scopes the
+// queue itself enrols (queue.CheckPools): a sim key alone in pool sim, pools
+// named once and well-formed. A file that smuggles sim in beside a hardware
+// pool would otherwise let a sim key sign hardware results offline.
+func TestParseKeysRefusesForgedScopes(t *testing.T) {
+	tests := []struct {
+		name  string
+		pools []string
+		sim   bool
+		want  string // "" accepted
+	}{
+		{"a hardware key", []string{"h200x8"}, false, ""},
+		{"a sim key", []string{"sim"}, true, ""},
+		{"sim beside a hardware pool, not flagged", []string{"sim", "h200x8"}, false, "alone"},
+		{"sim beside a hardware pool, flagged", []string{"h200x8", "sim"}, true, "alone"},
+		{"a hardware key flagged sim", []string{"h200x8"}, true, "sim"},
+		{"a sim key not flagged", []string{"sim"}, false, "sim"},
+		{"a pool named twice", []string{"h200x8", "h200x8"}, false, "twice"},
+		{"a pool with a control character", []string{"h200x8\x1b[2J"}, false, "pool"},
+		{"no pools", nil, false, "no pool"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, scopes, err := verifier.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("ParseKeys: %v", err)
+			case tc.want == "":
+				if got := scopes["node-1"]; got.Sim != tc.sim || len(got.Pools) != len(tc.pools) {
+					t.Errorf("scope = %+v, want pools %v sim %v", got, tc.pools, tc.sim)
+				}
+			case err == nil:
+				t.Fatalf("ParseKeys accepted pools %q sim %v: scope %+v", tc.pools, tc.sim, scopes["node-1"])
+			case !strings.Contains(err.Error(), tc.want):
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParseKeys: whatever ParseKeys accepts names only scopes the queue
+// could have enrolled: a sim key exactly when its pools are [sim].
+func FuzzParseKeys(f *testing.F) {
+	f.Add(runnersFile(f, []string{"h200x8"}, false))
+	f.Add(runnersFile(f, []string{"sim"}, true))
+	f.Add(runnersFile(f, []string{"sim", "h200x8"}, false))
+	f.Add([]byte(`{"schema_version":1,"runners":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, scopes, err := verifier.ParseKeys(data)
+		if err != nil {
+			return
+		}
+		for name, s := range scopes {
+			simOnly := len(s.Pools) == 1 && s.Pools[0] == "sim"
+			if s.Sim != simOnly || (!simOnly && slices.Contains(s.Pools, "sim")) {
+				t.Fatalf("key %s: accepted scope %+v", name, s)
+			}
+		}
+	})
+}
