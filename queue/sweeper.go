@@ -37,11 +37,6 @@ func (q *Queue) Sweeper() *Sweeper {
 
 // Run sweeps every SweepEvery until ctx ends, then returns nil.
 func (s *Sweeper) Run(ctx context.Context) error {
-	s.run(ctx)
-	return nil
-}
-
-func (s *Sweeper) run(ctx context.Context) {
 	t := time.NewTicker(s.q.cfg.SweepEvery)
 	defer t.Stop()
 	for {
@@ -50,7 +45,7 @@ func (s *Sweeper) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
