@@ -3,6 +3,8 @@ package agentrunner
 import (
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 )
 
@@ -22,6 +24,12 @@ type clientAffinity struct {
 	Error    string         `json:"error,omitempty"`
 }
 
+// clientPin is the client CPUs' pin while the load runs, and its account.
+type clientPin struct {
+	p        *cpuset.Pinning // nil once lifted
+	affinity *clientAffinity
+}
+
 // pinClient restricts every thread of the runner to the client CPUs, so the
 // load generator (whose goroutines may run on any of the process's threads)
 // stays off the engine's. It is applied here rather than when the runner
@@ -29,54 +37,55 @@ type clientAffinity struct {
 // thread that forks it: with the runner pinned, an engine without
 // --engine-cpus would be confined to the client's CPUs. The NATS, upload
 // and sampler goroutines share the pinned threads meanwhile; they are light,
-// and they stay off the engine's CPUs too.
-func (jr *jobRun) pinClient() error {
+// and they stay off the engine's CPUs too. Nil without client CPUs; a pin
+// that failed is returned with its error, to be lifted and reported.
+func (jr *jobRun) pinClient() (*clientPin, error) {
 	cpus := jr.r.cfg.ClientCPUs
 	if cpus == "" {
-		return nil
+		return nil, nil
 	}
-	jr.affinity = &clientAffinity{Scope: affinityScope}
+	cp := &clientPin{affinity: &clientAffinity{Scope: affinityScope}}
 	p, err := cpuset.Pin(cpus)
 	if err != nil {
-		jr.affinity.Error = err.Error()
-		return fmt.Errorf("client cpus: %w", err)
+		cp.affinity.Error = err.Error()
+		return cp, fmt.Errorf("client cpus: %w", err)
 	}
-	jr.pin = p
+	cp.p = p
 	r, err := p.Check()
 	if err != nil {
-		jr.affinity.Error = err.Error()
-		return fmt.Errorf("client cpus: %w", err)
+		cp.affinity.Error = err.Error()
+		return cp, fmt.Errorf("client cpus: %w", err)
 	}
-	jr.affinity.Applied = &r
+	cp.affinity.Applied = &r
 	if !r.OK() {
-		return fmt.Errorf("client cpus %s: %d of %d runner threads pinned (%+v)", cpus, r.Matching, r.Threads, r.Mismatched)
+		return cp, fmt.Errorf("client cpus %s: %d of %d runner threads pinned (%+v)", cpus, r.Matching, r.Threads, r.Mismatched)
 	}
 	jr.log.Info().Str("client_cpus", r.Applied).Str("previous", r.Previous).Int("threads", r.Threads).
 		Msg("runner threads pinned to the client cpus")
-	return nil
+	return cp, nil
 }
 
-// unpinClient checks every thread once more and puts them back on the CPUs
-// they had; it is safe to call when nothing is pinned.
-func (jr *jobRun) unpinClient() {
-	if jr.pin == nil {
+// unpin checks every thread once more and puts them back on the CPUs they
+// had; it is safe on a nil pin and a second time.
+func (cp *clientPin) unpin(log zerolog.Logger) {
+	if cp == nil || cp.p == nil {
 		return
 	}
-	p := jr.pin
-	jr.pin = nil
+	p := cp.p
+	cp.p = nil
 	if r, err := p.Check(); err != nil {
-		jr.affinity.Error = err.Error()
+		cp.affinity.Error = err.Error()
 	} else {
-		jr.affinity.AtEnd = &r
+		cp.affinity.AtEnd = &r
 		if !r.OK() {
-			jr.log.Warn().Int("threads", r.Threads).Int("matching", r.Matching).Interface("mismatched", r.Mismatched).
+			log.Warn().Int("threads", r.Threads).Int("matching", r.Matching).Interface("mismatched", r.Mismatched).
 				Msg("runner threads left the client cpus during the load")
 		}
 	}
 	if err := p.Restore(); err != nil {
-		jr.affinity.Error = err.Error()
-		jr.log.Warn().Err(err).Msg("restore runner cpus")
+		cp.affinity.Error = err.Error()
+		log.Warn().Err(err).Msg("restore runner cpus")
 		return
 	}
-	jr.affinity.Restored = true
+	cp.affinity.Restored = true
 }

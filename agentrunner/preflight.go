@@ -9,7 +9,52 @@ import (
 
 	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
 )
+
+// jobSpec is what the preflight phase produced: the job's submission, its
+// rules and the profile it runs under.
+type jobSpec struct {
+	sub     spec.Submission
+	rules   *spec.Rules   // nil when the rules could not be loaded
+	profile *spec.Profile // set with rules
+}
+
+// preflight decodes the job's spec and checks that this runner can run it.
+// A spec that decoded is returned with the refusal: the bundle says what
+// the job asked for.
+func (jr *jobRun) preflight() (*jobSpec, error) {
+	sub, err := decodeSpec(jr.job.Spec)
+	if err != nil {
+		return nil, err
+	}
+	js := &jobSpec{sub: sub}
+	rules, err := spec.LoadRules(sub.Benchmark.Rules)
+	if err != nil {
+		return js, err
+	}
+	name := jr.job.Profile
+	if name == "" {
+		name = sub.Benchmark.Profile
+	}
+	profile, err := rules.Profile(name)
+	if err != nil {
+		return js, err
+	}
+	js.rules, js.profile = rules, profile
+	return js, jr.r.preflight(&js.sub)
+}
+
+// chatTemplate is the engine's chat-template overhead in tokens. The sim's
+// is known; a real engine's is not measured yet and counts as zero (as for
+// a job whose spec did not decode).
+func (js *jobSpec) chatTemplate() workload.ChatTemplate {
+	if js != nil && js.sub.Framework.Name == spec.Sim {
+		return workload.ChatTemplate{PerRequest: sim.TemplateTokensPerRequest,
+			PerMessage: sim.TemplateTokensPerMessage, PerToolCall: sim.TemplateTokensPerToolCall}
+	}
+	return workload.ChatTemplate{}
+}
 
 // decodeSpec reads a job's spec strictly. Intake validated it, but a job
 // record is only as trusted as whoever could write to the queue: a field

@@ -1,0 +1,51 @@
+package agentrunner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
+	"github.com/agentwatt/agentwatt/agentrunner/replay"
+)
+
+// loadRun is what preparing the load produced: the replay runner that asks
+// the accuracy questions' model and runs the search, and the file its
+// request records go to.
+type loadRun struct {
+	out *replay.Output
+	rep *replay.Runner // nil when it could not be prepared
+}
+
+// prepareLoad creates the request-record output, checks that the engine
+// holds the workload's longest context and prepares the replay (which asks
+// the engine for its model and sequence limit) on the power sampler's
+// clock. The output is returned with a failure: its records, none yet, go
+// into the bundle.
+func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, eng *jobEngine, p *powerRun) (*loadRun, error) {
+	out, err := replay.CreateOutput(filepath.Join(jr.work, "replay"))
+	if err != nil {
+		return nil, err
+	}
+	l := &loadRun{out: out}
+	// A workload the engine cannot hold would turn every long request into
+	// an error: say so once, before any load.
+	if c, err := replay.CheckContext(ctx, eng.eng.URL(), "", "", w.wl, js.chatTemplate()); err != nil {
+		if errors.Is(err, replay.ErrContextTooSmall) {
+			return l, fmt.Errorf("%w: %w", ErrPreflight, err)
+		}
+		jr.log.Warn().Err(err).Msg("context length not checked")
+	} else if c.Limit == 0 {
+		jr.log.Info().Msg("the engine reports no context length; not checked")
+	}
+	live := &liveProgress{m: jr.r.metrics, ev: jr.ev, power: p}
+	l.rep, err = replay.New(ctx, replay.Config{
+		Endpoint: eng.eng.URL(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
+		Tiers: js.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: js.chatTemplate(),
+		MaxAgents: jr.r.cfg.MaxAgents, MemoryBudget: jr.r.cfg.MemoryBudget,
+		Clock: loadgen.NewClock(p.started), Recorder: out, Log: jr.log,
+		Progress: live.onProgress, Events: live.onReplayEvent,
+	})
+	return l, err
+}
