@@ -3,11 +3,14 @@ package agentrunner
 import (
 	"crypto/ed25519"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
+	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -77,3 +80,28 @@ func TestConfigCPUs(t *testing.T) {
 type unusedStore struct{ ObjectStore }
 
 var _ ObjectStore = unusedStore{}
+
+// TestConfigDefaults: Validate changes nothing; New fills the defaults from
+// the zero value.
+func TestConfigDefaults(t *testing.T) {
+	cfg := Config{
+		ID: "r", Pool: spec.Sim, WorkDir: t.TempDir(), Key: make(ed25519.PrivateKey, ed25519.PrivateKeySize),
+		Queue: &queue.Queue{}, Store: unusedStore{}, Workloads: &workload.Registry{},
+	}
+	before := cfg
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, before) {
+		t.Errorf("Validate changed the config: %+v, was %+v", cfg, before)
+	}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.cfg
+	if got.Accelerator != spec.Sim || got.IdleBaseline != 5*time.Second || got.GracePeriod != engine.DefaultGracePeriod ||
+		got.Seed != 1 || got.UploadWait != 30*time.Second || got.Version != "dev" || got.Metrics == nil || got.Self == "" {
+		t.Errorf("New's defaults: %+v", got)
+	}
+}

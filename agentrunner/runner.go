@@ -123,7 +123,9 @@ type Config struct {
 	Log     zerolog.Logger
 }
 
-// Validate checks the config and fills defaults.
+// Validate checks the config; an error names the field. It changes
+// nothing: a zero duration, Seed, Self, Version, Accelerator (on a sim
+// runner) or Metrics means the default, which New fills (withDefaults).
 func (c *Config) Validate() error {
 	var errs []string
 	if c.ID == "" {
@@ -158,6 +160,11 @@ func (c *Config) Validate() error {
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
 	}
+	return nil
+}
+
+// withDefaults is c with its zero fields defaulted.
+func (c Config) withDefaults() Config {
 	if c.Accelerator == "" && c.Pool == spec.Sim {
 		c.Accelerator = spec.Sim
 	}
@@ -188,7 +195,7 @@ func (c *Config) Validate() error {
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
 	}
-	return nil
+	return c
 }
 
 // Runner is the daemon. Run it once.
@@ -212,6 +219,7 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	eu, err := engineUser(cfg.EngineUser)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -90,7 +90,9 @@ var (
 // ProcessMode reports whether the engine runs as a process (Command).
 func (c *Config) ProcessMode() bool { return len(c.Command) > 0 }
 
-// Validate checks the config, with defaults applied.
+// Validate checks the config; an error names the field. It changes
+// nothing: a zero GracePeriod, Host, Runtime, Network or ShmSize means the
+// default, which Start fills (withDefaults), and is checked as that.
 func (c *Config) Validate() error {
 	cfg := c.withDefaults()
 	switch {

@@ -87,7 +87,9 @@ type Recorder interface {
 	Record(r *metrics.Request) error
 }
 
-// Validate checks the configuration and fills defaults.
+// Validate checks the configuration; an error names the field. It changes
+// nothing: a zero Tiers, History or MemoryBudget means the default, which
+// New fills (withDefaults).
 func (c *Config) Validate() error {
 	var errs []string
 	if c.Endpoint == "" {
@@ -103,9 +105,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, "a rules profile is required")
 	}
 	if c.Rules != nil {
-		if len(c.Tiers) == 0 {
-			c.Tiers = c.Rules.TierIDs()
-		}
 		for _, id := range c.Tiers {
 			if _, ok := c.Rules.Tier(id); !ok {
 				errs = append(errs, fmt.Sprintf("tier %q is not in rules %s (known: %s)", id, c.Rules.Version, strings.Join(c.Rules.TierIDs(), ", ")))
@@ -116,9 +115,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.History {
-	case "":
-		c.History = HistoryRecorded
-	case HistoryRecorded:
+	case "", HistoryRecorded:
 	case HistoryLive:
 		if c.Workload != nil {
 			if err := checkLiveHistory(c.Workload); err != nil {
@@ -131,11 +128,8 @@ func (c *Config) Validate() error {
 	if c.MaxAgents < 0 {
 		errs = append(errs, fmt.Sprintf("max agents %d must not be negative", c.MaxAgents))
 	}
-	switch {
-	case c.MemoryBudget < 0:
+	if c.MemoryBudget < 0 {
 		errs = append(errs, fmt.Sprintf("memory budget %d must not be negative", c.MemoryBudget))
-	case c.MemoryBudget == 0:
-		c.MemoryBudget = DefaultMemoryBudget()
 	}
 	if c.Template.PerRequest < 0 || c.Template.PerMessage < 0 || c.Template.PerToolCall < 0 {
 		errs = append(errs, "chat template token counts must not be negative")
@@ -144,6 +138,21 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// withDefaults is c with its zero fields defaulted: every rules tier,
+// HistoryRecorded, DefaultMemoryBudget. c must be valid.
+func (c Config) withDefaults() Config {
+	if len(c.Tiers) == 0 {
+		c.Tiers = c.Rules.TierIDs()
+	}
+	if c.History == "" {
+		c.History = HistoryRecorded
+	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = DefaultMemoryBudget()
+	}
+	return c
 }
 
 // tiers returns the searched tiers as metrics tiers, in Config order.

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"github.com/agentwatt/agentwatt/bundle"
+	"reflect"
 
 	"context"
 	"errors"
@@ -312,7 +313,10 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	c := ok()
-	if c.Validate(); c.History != HistoryRecorded || len(c.Tiers) != len(rules.Tiers) {
+	if err := c.Validate(); err != nil || !reflect.DeepEqual(c, ok()) {
+		t.Errorf("Validate() = %v and changed the config: %+v", err, c)
+	}
+	if c := c.withDefaults(); c.History != HistoryRecorded || len(c.Tiers) != len(rules.Tiers) || c.MemoryBudget != DefaultMemoryBudget() {
 		t.Errorf("defaults: history %q, tiers %v", c.History, c.Tiers)
 	}
 }

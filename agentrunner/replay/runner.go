@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	r := &Runner{
 		cfg:        cfg,
 		log:        cfg.Log.With().Str("component", "replay").Logger(),

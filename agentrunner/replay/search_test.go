@@ -35,6 +35,7 @@ func modelRunner(t *testing.T, tiers []string, m *serverModel, n0 map[string]int
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	cfg = cfg.withDefaults()
 	r := &Runner{cfg: cfg, log: zerolog.Nop(), tiers: cfg.tiers(), probeRules: metrics.ProbeRulesOf(rules, prof), tl: newTimeline()}
 	r.lim = r.limit(0, "")
 	m.attach(r, n0)
