@@ -1,11 +1,10 @@
 package replay
 
 import (
-	"github.com/agentwatt/agentwatt/bundle"
-
 	"context"
 	"errors"
 
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -15,8 +14,19 @@ const (
 	ModeFixed  = "fixed"  // Runner.Fixed
 )
 
-// SummaryFormat names summary.json's format.
-const SummaryFormat = "agentwatt-bench-summary"
+// SummaryFormat names summary.json's format; SummaryVersion is the
+// version this build writes.
+//
+// Version 2 gives each probe the shape of a bundle's summary.json probe
+// (bundle.ProbeSummary): "probe" is now "index", "purpose" is "role", the
+// probe's "tier", "window_start_ns" and "window_end_ns" are added,
+// "cached_token_share" is a number (0 when the server never reported cached
+// tokens; probes.json's result.cached_reported counts the requests that
+// did) and a tier's "reasons" are left out when it passed.
+const (
+	SummaryFormat  = "agentwatt-bench-summary"
+	SummaryVersion = 2
+)
 
 // Summary is summary.json: the replay client's own account of a run. It is a
 // claim computed from the records with package metrics; the verifier
@@ -38,7 +48,7 @@ type Summary struct {
 	Interrupted bool                   `json:"interrupted"`
 	Error       string                 `json:"error,omitempty"`
 	Tiers       map[string]TierSummary `json:"tiers"`
-	Probes      []ProbeSummary         `json:"probes"`
+	Probes      []bundle.ProbeSummary  `json:"probes"`
 }
 
 // WorkloadRef names the replayed workload.
@@ -65,55 +75,18 @@ type TierSummary struct {
 	Reason            string `json:"reason,omitempty"`
 }
 
-// ProbeSummary is one probe's figures (metrics.ProbeResult, flattened).
-type ProbeSummary struct {
-	Probe        int     `json:"probe"`
-	Purpose      string  `json:"purpose"`
-	Agents       int     `json:"agents"`
-	WindowS      float64 `json:"window_s"`
-	Requests     int     `json:"requests"`
-	Errors       int     `json:"errors"`
-	Truncated    int     `json:"truncated"`
-	TTFTP50S     float64 `json:"ttft_p50_s"`
-	TTFTP90S     float64 `json:"ttft_p90_s"`
-	DecodeTPSP10 float64 `json:"decode_tps_p10"`
-	DecodeTPSP50 float64 `json:"decode_tps_p50"`
-	// CachedTokenShare is null when the server never reported cached_tokens.
-	CachedTokenShare    *float64             `json:"cached_token_share"`
-	ActiveSessions      float64              `json:"active_sessions"`
-	InFlight            float64              `json:"in_flight"`
-	OutputTokensPerS    float64              `json:"output_tokens_per_s"`
-	Client              bundle.ClientSummary `json:"client"`
-	Tiers               map[string]ProbeTier `json:"tiers"`
-	Valid               bool                 `json:"valid"`
-	InvalidReasons      []string             `json:"invalid_reasons"`
-	Conclusive          bool                 `json:"conclusive"`
-	InconclusiveReasons []string             `json:"inconclusive_reasons"`
-}
-
-// ProbeTier is one tier's verdict in a probe. MetShareLower99 is the
-// one-sided Clopper–Pearson lower bound at the rules' confidence (99% in
-// rules v1).
-type ProbeTier struct {
-	MetShare        float64  `json:"met_share"`
-	MetShareLower99 float64  `json:"met_share_lower99"`
-	AgentShare      float64  `json:"agent_share"`
-	Passed          bool     `json:"passed"`
-	Reasons         []string `json:"reasons"`
-}
-
 // summary builds summary.json from the probes and the tiers' outcomes.
 func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summary {
 	w := r.cfg.Workload
 	s := &Summary{
-		Format: SummaryFormat, Version: 1, Mode: mode,
+		Format: SummaryFormat, Version: SummaryVersion, Mode: mode,
 		Rules: r.cfg.Rules.Version, Profile: r.cfg.Profile.Name,
 		Endpoint: r.cfg.Endpoint, Model: r.Model(),
 		Workload: WorkloadRef{Name: w.Header.Name, Digest: w.Digest},
 		Seed:     r.seed, History: r.cfg.History, ChatTemplate: r.cfg.Template,
 		Interrupted: errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded),
 		Tiers:       make(map[string]TierSummary, len(outcomes)),
-		Probes:      []ProbeSummary{},
+		Probes:      []bundle.ProbeSummary{},
 	}
 	if err != nil {
 		s.Error = err.Error()
@@ -132,39 +105,9 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 		s.Tiers[o.Tier] = ts
 	}
 	for _, p := range r.Probes() {
-		s.Probes = append(s.Probes, probeSummary(&p))
-	}
-	return s
-}
-
-func probeSummary(p *bundle.ProbeRecord) ProbeSummary {
-	res := &p.Result
-	ps := ProbeSummary{
-		Probe: p.Probe, Purpose: p.Purpose, Agents: p.Agents, WindowS: res.WindowS,
-		Requests: res.Requests, Errors: res.Errors, Truncated: res.Truncated,
-		TTFTP50S: res.TTFTP50S, TTFTP90S: res.TTFTP90S, DecodeTPSP10: res.DecodeTPSP10, DecodeTPSP50: res.DecodeTPSP50,
-		ActiveSessions: res.ActiveSessions, InFlight: res.InFlight, OutputTokensPerS: res.OutputTokensPerS,
-		Client: bundle.ClientSummaryOf(p.Client),
-		Tiers:  make(map[string]ProbeTier, len(res.Tiers)),
-		Valid:  res.Valid, InvalidReasons: nonNil(res.InvalidReasons),
-		Conclusive: res.Conclusive, InconclusiveReasons: nonNil(res.InconclusiveReasons),
-	}
-	if res.CachedReported > 0 {
-		v := res.CachedTokenShare
-		ps.CachedTokenShare = &v
-	}
-	for _, t := range res.Tiers {
-		ps.Tiers[t.Tier] = ProbeTier{
-			MetShare: t.MetShare, MetShareLower99: t.MetShareLower, AgentShare: t.AgentShare,
-			Passed: t.Passed, Reasons: nonNil(t.Reasons),
-		}
-	}
-	return ps
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+		ps := bundle.ProbeSummaryOf(p.Probe, p.Result, p.WindowStartNs, p.WindowEndNs, p.Client)
+		ps.Tier, ps.Role = p.Tier, p.Purpose
+		s.Probes = append(s.Probes, ps)
 	}
 	return s
 }

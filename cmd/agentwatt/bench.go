@@ -312,7 +312,7 @@ func printBenchSummary(a *app, s *replay.Summary) error {
 	}
 	fmt.Fprintln(tw)
 	for _, p := range s.Probes {
-		fmt.Fprintf(tw, "%d\t%d\t%.1fs\t%d\t%d\t%.3fs\t%.1f\t%v", p.Probe, p.Agents, p.WindowS, p.Requests, p.Errors, p.TTFTP50S, p.DecodeTPSP10, p.Valid)
+		fmt.Fprintf(tw, "%d\t%d\t%.1fs\t%d\t%d\t%.3fs\t%.1f\t%v", p.Index, p.Agents, p.WindowS, p.Requests, p.Errors, p.TTFTP50S, p.DecodeTPSP10, p.Valid)
 		for _, id := range ids {
 			pt := p.Tiers[id]
 			mark := "fail"
