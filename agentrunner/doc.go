@@ -2,15 +2,29 @@
 // its pool's queue, runs the whole benchmark on its node and leaves a signed,
 // complete bundle in object storage.
 //
-// A job's life is Runner.runJob (job.go), ordered phases each of which
-// publishes a progress event: preflight → workload → engine launch and
-// health → idle baseline → accuracy → capacity search (or a fixed N) with
-// the power sampler running → engine stop → bundle → seal → upload →
-// Complete. Early exits end the job by what caused them: a failure (Fail, with
-// the engine log uploaded in an incomplete bundle), a cancel (an incomplete
-// bundle of what was measured, then AckCanceled), a runner shutdown (the same
-// bundle spooled, then Release) or a lost lease (the attempt was fenced: its
-// spool is removed, nothing is uploaded).
+// A job's life is Runner.runJob (job.go), read top to bottom: ordered
+// phases, each a function that takes what earlier phases produced and
+// returns its own result into one measured record, each publishing a
+// progress event: preflight → workload → engine launch and health → idle
+// baseline (the two swap on a GPU node: jobPlan) → accuracy (client CPUs
+// pinned, the load prepared, the questions asked) → capacity search (or a
+// fixed N) with the power sampler running → engine stop → bundle → seal →
+// upload → Complete. Early exits end the job by what caused them, in one
+// switch (finish.go): a failure (Fail, with the engine log uploaded in an
+// incomplete bundle), a cancel (an incomplete bundle of what was measured,
+// then AckCanceled), a runner shutdown (the same bundle spooled, then
+// Release) or a lost lease (the attempt was fenced: its spool is removed,
+// nothing is uploaded).
+//
+// Files: job.go (jobRun, measured, runJob, measure), phase.go (running a
+// phase, phaseError), errors.go (sentinels, the interruption causes),
+// plan.go (jobPlan: the sim/GPU difference), preflight.go, workload.go,
+// launch.go, baseline.go, affinity.go, load.go, accuracy.go, search.go (one
+// phase or part of one each), progress.go (live metrics and events during
+// the load), seal.go (the bundle from measured), finish.go (the end
+// switch), upload.go and spool.go (bundles to the store), runner.go
+// (Config, Runner.Run), events.go, metrics.go, keyfile.go, hide.go,
+// workdir.go.
 //
 // A job's spec is hostile input even inside the queue: preflight.go decodes
 // it strictly and validates it again, so a record that names a program

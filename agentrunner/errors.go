@@ -15,3 +15,10 @@ var (
 	// ErrWorkDirBusy is a work directory another runner process holds.
 	ErrWorkDirBusy = errors.New("work dir in use")
 )
+
+// Why a job's measurement stopped early, as the context's cause.
+var (
+	errCanceled    = errors.New("job canceled")
+	errLost        = errors.New("lease lost")
+	errEngineEnded = errors.New("engine crashed")
+)

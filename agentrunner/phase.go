@@ -8,13 +8,6 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 )
 
-// Why a job's measurement stopped early, as the context's cause.
-var (
-	errCanceled    = errors.New("job canceled")
-	errLost        = errors.New("lease lost")
-	errEngineEnded = errors.New("engine crashed")
-)
-
 // phaseError is a phase that failed.
 type phaseError struct {
 	phase string

@@ -211,12 +211,15 @@ func TestBenchWritesFiles(t *testing.T) {
 		t.Error("-o json printed something other than summary.json")
 	}
 	hasKeys(t, "summary", sum, "tiers.t20.max_agents", "tiers.t20.confirmed", "tiers.t50.max_agents", "mode", "model", "workload.digest", "history")
+	if sum["format"] != "agentwatt-bench-summary" || sum["version"] != float64(2) {
+		t.Errorf("summary format %v version %v, want agentwatt-bench-summary 2", sum["format"], sum["version"])
+	}
 	probes, _ := sum["probes"].([]any)
 	if len(probes) == 0 {
 		t.Fatal("summary has no probes")
 	}
 	for i, p := range probes {
-		hasKeys(t, fmt.Sprintf("summary probe %d", i), p.(map[string]any), "agents", "window_s", "requests", "errors",
+		hasKeys(t, fmt.Sprintf("summary probe %d", i), p.(map[string]any), "index", "role", "agents", "window_start_ns", "window_end_ns", "window_s", "requests", "errors",
 			"ttft_p50_s", "ttft_p90_s", "decode_tps_p10", "decode_tps_p50", "cached_token_share",
 			"client.sched_lag_p99_ms", "client.cpu_share", "tiers.t20.met_share", "tiers.t20.met_share_lower99",
 			"tiers.t20.passed", "valid", "invalid_reasons")
