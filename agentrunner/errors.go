@@ -22,3 +22,7 @@ var (
 	errLost        = errors.New("lease lost")
 	errEngineEnded = errors.New("engine crashed")
 )
+
+// errNoBundle: the job ended before its bundle could be made (its work
+// directory could not be created); there is nothing to seal or upload.
+var errNoBundle = errors.New("no bundle: the job's work directory was never made")

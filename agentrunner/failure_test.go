@@ -2,6 +2,7 @@ package agentrunner
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,35 @@ func TestJobEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJobWithoutWorkDir: a job whose work directory cannot be made (the
+// disk's jobs/ is not a directory) fails with the reason, and the runner
+// goes on; there is no bundle to seal.
+func TestJobWithoutWorkDir(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	cfg := e.config("runner-nowork")
+	r, stop := e.startRunner(cfg)
+	defer stop()
+	// Run made jobs/ before it took any job; make it a file.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(r.jobsDir()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner never made its jobs directory")
+		}
+	}
+	if err := os.RemoveAll(r.jobsDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.jobsDir(), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := e.submit("test:nowork")
+	got := e.waitState(j.ID, 90*time.Second, queue.Failed, queue.Uploaded)
+	if got.State != queue.Failed || !strings.Contains(got.Reason, "not a directory") {
+		t.Fatalf("job ended %s (%q), want failed naming the work directory", got.State, got.Reason)
+	}
+	noOrphans(t)
 }

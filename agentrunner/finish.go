@@ -38,7 +38,10 @@ func (jr *jobRun) end(ctx context.Context, m *measured, kind endKind, reason str
 			kind, reason = endFailed, "bundle: "+err.Error()
 		}
 	}
-	dir := jr.bw.Dir()
+	var dir string
+	if sealed {
+		dir = jr.bw.Dir()
+	}
 	attempt := jr.lease.Attempt()
 	switch kind {
 	case endComplete:

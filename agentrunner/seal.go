@@ -19,6 +19,9 @@ import (
 // seal is the bundle phase's work: it writes into the bundle every file
 // that the phases that ran produced, and signs it.
 func (jr *jobRun) seal(ctx context.Context, m *measured, kind endKind, reason string) error {
+	if jr.bw == nil {
+		return errNoBundle
+	}
 	var errs []error
 	add := func(name, path string, zstd bool) {
 		if _, err := os.Stat(path); err != nil {
