@@ -68,39 +68,6 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 	return ""
 }
 
-// PublicKeys is the public key of each enrolled runner key, by name: what
-// Options.Trusted takes.
-func PublicKeys(enrolled map[string]queue.RunnerKey) map[string]ed25519.PublicKey {
-	keys := make(map[string]ed25519.PublicKey, len(enrolled))
-	for name, k := range enrolled {
-		keys[name] = k.PublicKey
-	}
-	return keys
-}
-
-// Scopes is the scope of each enrolled runner key that has one, by name:
-// what Options.Scopes takes.
-func Scopes(enrolled map[string]queue.RunnerKey) map[string]KeyScope {
-	out := make(map[string]KeyScope, len(enrolled))
-	for name, k := range enrolled {
-		if len(k.Pools) > 0 {
-			out[name] = KeyScope{Pools: slices.Clone(k.Pools), Sim: k.Sim}
-		}
-	}
-	return out
-}
-
-// RunnersOf lists the enrolled keys as runners.json.
-func RunnersOf(enrolled map[string]queue.RunnerKey, now time.Time) *Runners {
-	r := &Runners{SchemaVersion: RunnersSchemaVersion, UpdatedAt: now.UTC(), Runners: []RunnerPublic{}}
-	for _, name := range sortedKeys(enrolled) {
-		k := enrolled[name]
-		r.Runners = append(r.Runners, RunnerPublic{Name: name, KeyID: bundle.KeyID(k.PublicKey), PublicKey: string(bundle.MarshalPublicKey(k.PublicKey)),
-			Pools: k.Pools, Sim: k.Sim, TrustedBy: k.TrustedBy, TrustedAt: k.TrustedAt})
-	}
-	return r
-}
-
 // ParseKeys reads trusted runner keys and their scopes from a runners.json
 // (version 1 or 2), or one public key (PEM "PUBLIC KEY" or 32 bytes in
 // base64, as `agentwatt runner trust` takes), named "key" and unscoped. A
