@@ -255,7 +255,7 @@ func (e *testEnv) verify(job string, attempt, probes int) {
 		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
 	}
 	v, err := verifier.Verify(ctx, verifyd.StoreSource(e.store, bundle.Prefix(job, attempt)), verifier.Options{
-		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: e.q, Log: testLog(),
+		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: verifyd.Jobs{Queue: e.q}, Log: testLog(),
 	})
 	if err != nil {
 		t.Fatalf("verify runs/%s/%d: %v", job, attempt, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // Object keys of the publication, under PublishedPrefix.
@@ -100,7 +101,7 @@ type PublishInput struct {
 	Approval Approval
 	// Runners are the enrolled keys to publish as runners.json; nil leaves
 	// it as it is.
-	Runners *verifier.Runners
+	Runners *verifyd.Runners
 	// Local allows publishing simulated and non-official results (badged);
 	// the production publisher refuses them as hardware results.
 	Local bool
@@ -135,7 +136,7 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 	// What the result is comes from the job's record — its pool and
 	// profile — never from the bundle's claims; verification bound the two,
 	// and a verdict that disagrees with the record is not published.
-	rec := verifier.TermsOf(j)
+	rec := verifier.TermsOf(verifyd.JobOf(j))
 	if v.Simulated != rec.Simulated || v.Profile != rec.Profile || v.Job != j.ID {
 		return nil, fmt.Errorf("%w: the verdict (job %s, profile %q, simulated=%v) is not the job record's (job %s, profile %q, pool %s)",
 			ErrNotPublishable, v.Job, v.Profile, v.Simulated, j.ID, rec.Profile, j.Pool)
@@ -223,6 +224,21 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		return nil, err
 	}
 	return next, nil
+}
+
+// RunnersFile reads the runners.json published in store: where
+// `agentwatt verify` finds the enrolled keys of an s3:// bundle
+// (verifyd.KeySources.Published).
+func RunnersFile(store interface {
+	GetBytes(ctx context.Context, key string, limit int64) ([]byte, error)
+}) func(ctx context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		data, err := store.GetBytes(ctx, RunnersKey, 16<<20)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", RunnersKey, err)
+		}
+		return data, nil
+	}
 }
 
 // LoadResults reads published/results.json; none yet is an empty set.

@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // verdictOf verifies the known-good bundle.
@@ -97,7 +98,7 @@ func TestPublishRollingHistory(t *testing.T) {
 	for name, k := range goodBundle(t).Trusted {
 		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
 	}
-	runners := publish.RunnersOf(enrolled, t1)
+	runners := verifyd.RunnersOf(enrolled, t1)
 	for i, step := range []struct {
 		job string
 		at  time.Time
@@ -164,7 +165,7 @@ func TestPublishRollingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, scopes, err := verifier.ParseKeys(keys)
+	parsed, scopes, err := verifyd.ParseKeys(keys)
 	if err != nil || len(parsed) != 1 || len(scopes) != 1 {
 		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 func failedReasons(v *bundle.Verdict) string {
@@ -116,7 +117,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, scopes, err := verifier.ParseKeys(data)
+	keys, scopes, err := verifyd.ParseKeys(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !v.Verified() || v.Pool != queue.SimPool {
+	if !v.Verified() || v.Pool != spec.Sim {
 		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, failedReasons(v))
 	}
 	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}
@@ -165,7 +166,7 @@ type jobsOfPool struct {
 	pool string
 }
 
-func (j jobsOfPool) Get(ctx context.Context, id string) (*queue.Job, error) {
+func (j jobsOfPool) Get(ctx context.Context, id string) (*verifier.Job, error) {
 	job, err := j.jobs.Get(ctx, id)
 	if job != nil {
 		job.Pool = j.pool

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // The binding of a bundle to its job. The signed manifest names the job,
@@ -37,13 +37,13 @@ type JobTerms struct {
 // TermsOf reads a job record's terms: the profile is the record's, else the
 // spec's (as the runner chooses it); the workload digest the record's,
 // else the spec's pinned one.
-func TermsOf(j *queue.Job) JobTerms {
+func TermsOf(j *Job) JobTerms {
 	var sp recordSpec
 	if len(j.Spec) > 0 {
 		_ = json.Unmarshal(j.Spec, &sp) // a record without a readable spec binds nothing of it: compared as empty
 	}
 	t := JobTerms{Pool: j.Pool, Profile: j.Profile, Rules: sp.Benchmark.Rules, WorkloadDigest: j.WorkloadDigest,
-		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == queue.SimPool}
+		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == spec.Sim}
 	if t.Profile == "" {
 		t.Profile = sp.Benchmark.Profile
 	}
@@ -57,7 +57,7 @@ func TermsOf(j *queue.Job) JobTerms {
 
 // bindJob compares the signed manifest with the job's record. A field the
 // record does not hold cannot bind the bundle and is a failure too.
-func bindJob(m *bundle.Manifest, j *queue.Job) []string {
+func bindJob(m *bundle.Manifest, j *Job) []string {
 	t := TermsOf(j)
 	var fails []string
 	cmp := func(what, record, bundle string) {
@@ -162,7 +162,7 @@ func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []strin
 	}
 	switch {
 	case scope == nil:
-		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, queue.SimPool))
+		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, spec.Sim))
 	case scope.Sim:
 		note = fmt.Sprintf("key %s is a sim runner's key; a simulated result", name)
 	default:

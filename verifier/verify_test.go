@@ -15,7 +15,6 @@ import (
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
@@ -65,8 +64,8 @@ func options(b *verifiertest.Bundle) verifier.Options {
 // known-good bundle's terms.
 type jobs struct{ attempt int }
 
-func (j jobs) Get(_ context.Context, id string) (*queue.Job, error) {
-	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt, Pool: queue.SimPool, Profile: "test",
+func (j jobs) Get(_ context.Context, id string) (*verifier.Job, error) {
+	return &verifier.Job{ID: id, Attempt: j.attempt, Pool: spec.Sim, Profile: "test",
 		SpecDigest: verifiertest.SpecDigest, WorkloadDigest: string(goodWorkloadDigest), Runner: verifiertest.Runner,
 		Spec: []byte(`{"benchmark":{"rules":"v1","profile":"test"}}`)}, nil
 }

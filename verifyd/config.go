@@ -16,7 +16,7 @@ import (
 // Queue is what the daemon needs from the queue: verify requests, the
 // job's record, its transitions and the enrolled runner keys.
 type Queue interface {
-	verifier.JobSource
+	JobRecords
 	NextVerify(ctx context.Context, wait time.Duration) (*queue.VerifyLease, error)
 	Transition(ctx context.Context, id string, attempt int, to queue.State, reason string) (*queue.Job, error)
 	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 )
@@ -46,11 +45,6 @@ func EnrolledKeys(enrolled map[string]queue.RunnerKey) Keys {
 	return k
 }
 
-// RunnersStore is a bucket holding a publication's runners.json.
-type RunnersStore interface {
-	GetBytes(ctx context.Context, key string, limit int64) ([]byte, error)
-}
-
 // KeySources are the places FindKeys looks, in order; an empty one is
 // skipped.
 type KeySources struct {
@@ -62,8 +56,9 @@ type KeySources struct {
 	// to look further.
 	NATS, NATSCreds string
 	NATSRequired    bool
-	// Bucket is the bundle's bucket: its published runners.json.
-	Bucket RunnersStore
+	// Published reads the runners.json of the bundle's bucket
+	// (publish.RunnersFile).
+	Published func(ctx context.Context) ([]byte, error)
 	// Job is the bundle's job (untrusted, from its manifest): the queue is
 	// returned as Keys.Jobs only when it knows the job.
 	Job string
@@ -79,7 +74,7 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 		if err != nil {
 			return nil, err
 		}
-		trusted, scopes, err := verifier.ParseKeys(data)
+		trusted, scopes, err := ParseKeys(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.File, err)
 		}
@@ -91,7 +86,7 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 		case err == nil:
 			k := EnrolledKeys(enrolled)
 			if q != nil {
-				k.Jobs = q
+				k.Jobs = Jobs{q}
 			}
 			return &k, nil
 		case src.NATSRequired:
@@ -100,12 +95,12 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 			src.Log.Info().Err(err).Str("nats", src.NATS).Msg("queue not reachable; enrolled keys from elsewhere")
 		}
 	}
-	if src.Bucket != nil {
-		data, err := src.Bucket.GetBytes(ctx, publish.RunnersKey, 16<<20)
+	if src.Published != nil {
+		data, err := src.Published(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", publish.RunnersKey, err)
+			return nil, fmt.Errorf("enrolled keys: %w (pass --keys FILE or --nats URL)", err)
 		}
-		trusted, scopes, err := verifier.ParseKeys(data)
+		trusted, scopes, err := ParseKeys(data)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
@@ -120,7 +121,7 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 			return nil, err
 		}
 		src = verifyd.StoreSource(store, prefix)
-		off.Keys.Bucket = store
+		off.Keys.Published = publish.RunnersFile(store)
 		off.Registry = blobstore.NewRegistry(store, in.cacheDir)
 	} else {
 		st, err := os.Stat(arg)
