@@ -22,7 +22,7 @@ import (
 // RunnersSchemaVersion is the version of published/runners.json this
 // build writes: version 2 lists each key's pools and whether it is a sim
 // key. Version 1 files (no scope) are still read; their keys are unscoped
-// and vouch for simulated results only (KeyScope).
+// and vouch for simulated results only (verifier.KeyScope).
 const RunnersSchemaVersion = 2
 
 // Runners is published/runners.json: the enrolled runner keys and their
