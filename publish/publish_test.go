@@ -14,14 +14,15 @@ import (
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // verdictOf verifies the known-good bundle.
 func verdictOf(t *testing.T) *bundle.Verdict {
 	t.Helper()
-	b := goodBundle(t)
-	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), options(b))
+	b := known.Good(t)
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), known.Options(b))
 	if err != nil || !v.Verified() {
 		t.Fatalf("verify the known-good bundle: %v %+v", err, v)
 	}
@@ -95,7 +96,7 @@ func TestPublishRollingHistory(t *testing.T) {
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(48 * time.Hour)
 	enrolled := map[string]queue.RunnerKey{}
-	for name, k := range goodBundle(t).Trusted {
+	for name, k := range known.Good(t).Trusted {
 		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
 	}
 	runners := verifyd.RunnersOf(enrolled, t1)

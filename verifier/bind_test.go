@@ -17,14 +17,6 @@ import (
 	"github.com/agentwatt/agentwatt/verifyd"
 )
 
-func failedReasons(v *bundle.Verdict) string {
-	var parts []string
-	for _, c := range v.Failed() {
-		parts = append(parts, c.Name+": "+c.Reason)
-	}
-	return strings.Join(parts, " | ")
-}
-
 // TestVerifyRejectsDuplicateRecords: a runner pads its windows with copies
 // of its own records (or with records of one agent whose intervals
 // overlap, which a sequential agent cannot produce) and computes its claim
@@ -64,7 +56,7 @@ func TestVerifyRejectsDuplicateRecords(t *testing.T) {
 			}
 			c, _ := v.Check(verifier.CheckRecords)
 			if c.Passed || !strings.Contains(c.Reason, "agent") {
-				t.Errorf("check records: got %+v, want a failure naming the agent; failed: %s", c, failedReasons(v))
+				t.Errorf("check records: got %+v, want a failure naming the agent; failed: %s", c, verifiertest.FailedReasons(v))
 			}
 		})
 	}
@@ -102,7 +94,7 @@ func TestVerifyPowerSourceAgainstInventory(t *testing.T) {
 			}
 			c, _ := v.Check(verifier.CheckPower)
 			if v.Verified() || c.Passed || !strings.Contains(c.Reason, "power samples from source") {
-				t.Errorf("status %s, power check %+v; failed: %s", v.Status, c, failedReasons(v))
+				t.Errorf("status %s, power check %+v; failed: %s", v.Status, c, verifiertest.FailedReasons(v))
 			}
 		})
 	}
@@ -134,7 +126,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !v.Verified() {
-		t.Fatalf("the version 1 bundle: %s", failedReasons(v))
+		t.Fatalf("the version 1 bundle: %s", verifiertest.FailedReasons(v))
 	}
 	if v.Results == nil || len(v.Results.Tiers) != 1 || v.Results.Tiers[0].MaxAgents != 16 {
 		t.Errorf("results: %+v, want N_max 16", v.Results)
@@ -148,7 +140,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !v.Verified() || v.Pool != spec.Sim {
-		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, failedReasons(v))
+		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, verifiertest.FailedReasons(v))
 	}
 	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}
 	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
@@ -187,6 +179,6 @@ func TestVerifySequentialAgentsInterleaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !v.Verified() {
-		t.Fatalf("an honest interleaved bundle: %s", failedReasons(v))
+		t.Fatalf("an honest interleaved bundle: %s", verifiertest.FailedReasons(v))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
 )
@@ -20,8 +21,8 @@ import (
 func (e *daemonEnv) verdictOf(t *testing.T, id string, attempt int) *bundle.Verdict {
 	t.Helper()
 	d, err := verifyd.New(verifyd.Config{
-		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References,
-		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
+		Queue: e.q, Store: e.store, References: known.Options(known.Good(t)).References,
+		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return known.Good(t).Workload, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,14 +34,6 @@ func (e *daemonEnv) verdictOf(t *testing.T, id string, attempt int) *bundle.Verd
 	return v
 }
 
-func failedReasons(v *bundle.Verdict) string {
-	var parts []string
-	for _, c := range v.Failed() {
-		parts = append(parts, c.Name+": "+c.Reason)
-	}
-	return strings.Join(parts, " | ")
-}
-
 // TestVerifyRejectsBundleResignedForAnotherJob: a runner with an enrolled
 // key takes job A's correctly signed bundle, names job B in its manifest,
 // signs it again and uploads it as B's result. The queue's record of B
@@ -50,7 +43,7 @@ func TestVerifyRejectsBundleResignedForAnotherJob(t *testing.T) {
 	ctx := context.Background()
 	a := e.uploaded(t, "submit:a", nil)
 	if v := e.verdictOf(t, a, 1); !v.Verified() {
-		t.Fatalf("job A's own bundle: %s", failedReasons(v))
+		t.Fatalf("job A's own bundle: %s", verifiertest.FailedReasons(v))
 	}
 	// Job B: another spec, leased by the same runner.
 	jobB, leaseB := e.enqueue(t, "submit:b", "sha256:"+strings.Repeat("0", 63)+"2", "sim")
@@ -73,7 +66,7 @@ func TestVerifyRejectsBundleResignedForAnotherJob(t *testing.T) {
 		t.Fatal("a bundle of job A re-signed for job B verified against B's record")
 	}
 	if c, ok := v.Check(verifier.CheckJob); !ok || c.Passed || !strings.Contains(c.Reason, "spec digest") {
-		t.Errorf("check %s: got %+v, want a failed spec digest binding; failed: %s", verifier.CheckJob, c, failedReasons(v))
+		t.Errorf("check %s: got %+v, want a failed spec digest binding; failed: %s", verifier.CheckJob, c, verifiertest.FailedReasons(v))
 	}
 	if j, _ := e.q.Get(ctx, jobB.ID); j.State != queue.Rejected {
 		t.Errorf("job B: state %s, want rejected", j.State)
@@ -108,7 +101,7 @@ func TestVerifyRejectsRelabelledSimRun(t *testing.T) {
 		t.Fatal("online: a sim run relabelled as 8×H200, signed by the sim runner's key, verified")
 	}
 	if c, ok := v.Check(verifier.CheckKeyScope); !ok || c.Passed {
-		t.Errorf("online: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, failedReasons(v))
+		t.Errorf("online: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, verifiertest.FailedReasons(v))
 	}
 
 	// Offline: the runners file publishes r1 as a sim key for pool sim.
@@ -119,7 +112,7 @@ func TestVerifyRejectsRelabelledSimRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := options(b)
+	opts := known.Options(b)
 	opts.Trusted, opts.Scopes = trusted, scopes
 	v, err = verifier.Verify(ctx, bundle.DirSource(forged), opts)
 	if err != nil {
@@ -129,6 +122,6 @@ func TestVerifyRejectsRelabelledSimRun(t *testing.T) {
 		t.Fatal("offline: a sim key's bundle claiming 8×H200 verified")
 	}
 	if c, ok := v.Check(verifier.CheckKeyScope); !ok || c.Passed {
-		t.Errorf("offline: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, failedReasons(v))
+		t.Errorf("offline: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, verifiertest.FailedReasons(v))
 	}
 }

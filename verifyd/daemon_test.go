@@ -19,6 +19,7 @@ import (
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
 )
@@ -65,7 +66,7 @@ func (e *daemonEnv) enqueue(t *testing.T, trigger, specDigest, pool string) (*qu
 	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
 		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"},
 		"benchmark": map[string]any{"rules": "v1", "profile": "test"}})
-	wl := goodBundle(t).Workload
+	wl := known.Good(t).Workload
 	job, _, err := e.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: pool, Spec: spec, SpecDigest: specDigest, Trigger: trigger,
 		Workload: "default", WorkloadDigest: string(wl.Digest), Profile: "test"})
 	if err != nil {
@@ -136,8 +137,8 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 		return os.WriteFile(p, data, 0o600)
 	})
 	d, err := verifyd.New(verifyd.Config{
-		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References, Wait: 200 * time.Millisecond,
-		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
+		Queue: e.q, Store: e.store, References: known.Options(known.Good(t)).References, Wait: 200 * time.Millisecond,
+		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return known.Good(t).Workload, nil },
 		Log:       zerolog.Nop(),
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package verifiertest
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/agentwatt/agentwatt/bundle"
 )
@@ -37,4 +38,14 @@ func RelabelAsH200(job string) func(dir string) error {
 			}
 		})
 	}
+}
+
+// FailedReasons lists a verdict's failed checks and their reasons, for a
+// test's failure message.
+func FailedReasons(v *bundle.Verdict) string {
+	var parts []string
+	for _, c := range v.Failed() {
+		parts = append(parts, c.Name+": "+c.Reason)
+	}
+	return strings.Join(parts, " | ")
 }
