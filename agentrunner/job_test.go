@@ -18,6 +18,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -253,8 +254,8 @@ func (e *testEnv) verify(job string, attempt, probes int) {
 	for i, q := range qs {
 		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
 	}
-	v, err := verifier.Verify(ctx, verifier.StoreSource(e.store, bundle.Prefix(job, attempt)), verifier.Options{
-		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: e.q, Log: testLog(),
+	v, err := verifier.Verify(ctx, verifyd.StoreSource(e.store, bundle.Prefix(job, attempt)), verifier.Options{
+		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: verifyd.Jobs{Queue: e.q}, Log: testLog(),
 	})
 	if err != nil {
 		t.Fatalf("verify runs/%s/%d: %v", job, attempt, err)
@@ -265,7 +266,7 @@ func (e *testEnv) verify(job string, attempt, probes int) {
 		for _, c := range v.Failed() {
 			t.Errorf("check %s failed: %s", c.Name, c.Reason)
 		}
-		t.Fatalf("verdict %s, want %s", v.Status, verifier.StatusVerified)
+		t.Fatalf("verdict %s, want %s", v.Status, bundle.StatusVerified)
 	}
 	// The count is in the check's reason ("9 probes recomputed, …"), which
 	// is text, not API: logged above, not parsed.

@@ -2,8 +2,6 @@ package verifier_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,158 +11,11 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
-	"github.com/agentwatt/agentwatt/workload"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
-
-// h200Inventory is what an 8×H200 node's runner records.
-const h200Inventory = `{"source":"nvml","driver_version":"570.86.15","nvml_version":"12.570.86.15","cuda_version":"12.8",
-"collected_at":"2026-12-01T00:00:00Z","gpus":[` +
-	`{"index":0,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-0","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":1,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-1","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":2,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-2","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":3,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-3","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":4,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-4","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":5,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-5","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":6,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-6","power_limit_w":700,"enforced_power_limit_w":700},` +
-	`{"index":7,"name":"NVIDIA H200","accelerator":"h200","uuid":"GPU-7","power_limit_w":700,"enforced_power_limit_w":700}]}`
-
-// relabelAsH200 is the attack of a sim runner that claims hardware: the
-// manifest and summary say simulated=false, pool h200x8, with an 8×H200
-// inventory; the records and the sim power samples stay as measured.
-func relabelAsH200(job string) func(dir string) error {
-	return func(dir string) error {
-		if err := verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) {
-			s.Simulated, s.PowerBoundary = false, "gpu-board"
-		}); err != nil {
-			return err
-		}
-		return verifiertest.EditJSON(dir, bundle.ManifestFile, func(m *bundle.Manifest) {
-			m.Simulated = false
-			m.Inventory = json.RawMessage(h200Inventory)
-			m.Pool = "h200x8"
-			if job != "" {
-				m.Job = job
-			}
-		})
-	}
-}
-
-// verdictOf runs the daemon's verification of one uploaded job.
-func (e *daemonEnv) verdictOf(t *testing.T, id string, attempt int) *verifier.Verdict {
-	t.Helper()
-	d := verifier.NewDaemon(verifier.DaemonConfig{
-		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References,
-		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
-	})
-	v, err := d.Once(context.Background(), queue.VerifyRequest{Job: id, Attempt: attempt, Bundle: bundle.Prefix(id, attempt)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func failedReasons(v *verifier.Verdict) string {
-	var parts []string
-	for _, c := range v.Failed() {
-		parts = append(parts, c.Name+": "+c.Reason)
-	}
-	return strings.Join(parts, " | ")
-}
-
-// TestVerifyRejectsBundleResignedForAnotherJob: a runner with an enrolled
-// key takes job A's correctly signed bundle, names job B in its manifest,
-// signs it again and uploads it as B's result. The queue's record of B
-// (its spec digest) does not match: rejected.
-func TestVerifyRejectsBundleResignedForAnotherJob(t *testing.T) {
-	e := newDaemonEnv(t)
-	ctx := context.Background()
-	a := e.uploaded(t, "submit:a", nil)
-	if v := e.verdictOf(t, a, 1); !v.Verified() {
-		t.Fatalf("job A's own bundle: %s", failedReasons(v))
-	}
-	// Job B: another spec, leased by the same runner.
-	jobB, leaseB := e.enqueue(t, "submit:b", "sha256:"+strings.Repeat("0", 63)+"2", "sim")
-	b := *e.built[a]
-	forged := filepath.Join(t.TempDir(), "forged")
-	if err := b.Derive(ctx, forged, func(dir string) error {
-		return verifiertest.EditJSON(dir, bundle.ManifestFile, func(m *bundle.Manifest) { m.Job = jobB.ID })
-	}, e.key); err != nil {
-		t.Fatal(err)
-	}
-	b.Dir = forged
-	if err := b.Upload(ctx, e.store.PutFile, bundle.Prefix(jobB.ID, leaseB.Attempt())); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := leaseB.Complete(ctx); err != nil {
-		t.Fatal(err)
-	}
-	v := e.verdictOf(t, jobB.ID, leaseB.Attempt())
-	if v.Verified() {
-		t.Fatal("a bundle of job A re-signed for job B verified against B's record")
-	}
-	if c, ok := v.Check(verifier.CheckJob); !ok || c.Passed || !strings.Contains(c.Reason, "spec digest") {
-		t.Errorf("check %s: got %+v, want a failed spec digest binding; failed: %s", verifier.CheckJob, c, failedReasons(v))
-	}
-	if j, _ := e.q.Get(ctx, jobB.ID); j.State != queue.Rejected {
-		t.Errorf("job B: state %s, want rejected", j.State)
-	}
-}
-
-// TestVerifyRejectsRelabelledSimRun: a sim runner relabels its run as an
-// 8×H200 hardware result and signs it with its own (enrolled, sim-scoped)
-// key, for a job of pool h200x8 that it leased. The key's scope rejects it
-// online; offline, the published runners file says the key is a sim key.
-func TestVerifyRejectsRelabelledSimRun(t *testing.T) {
-	e := newDaemonEnv(t)
-	ctx := context.Background()
-	job, lease := e.enqueue(t, "submit:h200", verifiertest.SpecDigest, "h200x8")
-	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: job.ID, Attempt: lease.Attempt(), Key: e.key, Runner: "r1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := filepath.Join(t.TempDir(), "forged")
-	if err := b.Derive(ctx, forged, relabelAsH200(""), e.key); err != nil {
-		t.Fatal(err)
-	}
-	b.Dir = forged
-	if err := b.Upload(ctx, e.store.PutFile, bundle.Prefix(job.ID, lease.Attempt())); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lease.Complete(ctx); err != nil {
-		t.Fatal(err)
-	}
-	v := e.verdictOf(t, job.ID, lease.Attempt())
-	if v.Verified() {
-		t.Fatal("online: a sim run relabelled as 8×H200, signed by the sim runner's key, verified")
-	}
-	if c, ok := v.Check(verifier.CheckKeyScope); !ok || c.Passed {
-		t.Errorf("online: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, failedReasons(v))
-	}
-
-	// Offline: the runners file publishes r1 as a sim key for pool sim.
-	keys, _ := json.Marshal(map[string]any{"schema_version": 2, "runners": []map[string]any{{
-		"name": "r1", "key_id": bundle.KeyID(e.key.Public().(ed25519.PublicKey)),
-		"public_key": string(bundle.MarshalPublicKey(e.key.Public().(ed25519.PublicKey))), "pools": []string{"sim"}, "sim": true}}})
-	trusted, scopes, err := verifier.ParseKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := options(b)
-	opts.Trusted, opts.Scopes = trusted, scopes
-	v, err = verifier.Verify(ctx, bundle.DirSource(forged), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Verified() {
-		t.Fatal("offline: a sim key's bundle claiming 8×H200 verified")
-	}
-	if c, ok := v.Check(verifier.CheckKeyScope); !ok || c.Passed {
-		t.Errorf("offline: check %s: got %+v, want failed; failed: %s", verifier.CheckKeyScope, c, failedReasons(v))
-	}
-}
 
 // TestVerifyRejectsDuplicateRecords: a runner pads its windows with copies
 // of its own records (or with records of one agent whose intervals
@@ -205,7 +56,7 @@ func TestVerifyRejectsDuplicateRecords(t *testing.T) {
 			}
 			c, _ := v.Check(verifier.CheckRecords)
 			if c.Passed || !strings.Contains(c.Reason, "agent") {
-				t.Errorf("check records: got %+v, want a failure naming the agent; failed: %s", c, failedReasons(v))
+				t.Errorf("check records: got %+v, want a failure naming the agent; failed: %s", c, verifiertest.FailedReasons(v))
 			}
 		})
 	}
@@ -223,7 +74,7 @@ func TestVerifyPowerSourceAgainstInventory(t *testing.T) {
 		edit  func(dir string) error
 		scope verifier.KeyScope
 	}{
-		{"sim power under an H200 inventory", relabelAsH200(""), verifier.KeyScope{Pools: []string{"h200x8"}}},
+		{"sim power under an H200 inventory", verifiertest.RelabelAsH200(""), verifier.KeyScope{Pools: []string{"h200x8"}}},
 		{"nvml power in a simulated run", func(dir string) error {
 			return verifiertest.EditPower(dir, func(s *bundle.PowerLine) bool { s.PowerSource = "nvml-instant"; return true })
 		}, verifier.KeyScope{Pools: []string{"sim"}, Sim: true}},
@@ -243,7 +94,7 @@ func TestVerifyPowerSourceAgainstInventory(t *testing.T) {
 			}
 			c, _ := v.Check(verifier.CheckPower)
 			if v.Verified() || c.Passed || !strings.Contains(c.Reason, "power samples from source") {
-				t.Errorf("status %s, power check %+v; failed: %s", v.Status, c, failedReasons(v))
+				t.Errorf("status %s, power check %+v; failed: %s", v.Status, c, verifiertest.FailedReasons(v))
 			}
 		})
 	}
@@ -258,7 +109,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, scopes, err := verifier.ParseKeys(data)
+	keys, scopes, err := verifyd.ParseKeys(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +126,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !v.Verified() {
-		t.Fatalf("the version 1 bundle: %s", failedReasons(v))
+		t.Fatalf("the version 1 bundle: %s", verifiertest.FailedReasons(v))
 	}
 	if v.Results == nil || len(v.Results.Tiers) != 1 || v.Results.Tiers[0].MaxAgents != 16 {
 		t.Errorf("results: %+v, want N_max 16", v.Results)
@@ -288,8 +139,8 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !v.Verified() || v.Pool != queue.SimPool {
-		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, failedReasons(v))
+	if !v.Verified() || v.Pool != spec.Sim {
+		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, verifiertest.FailedReasons(v))
 	}
 	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}
 	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
@@ -307,7 +158,7 @@ type jobsOfPool struct {
 	pool string
 }
 
-func (j jobsOfPool) Get(ctx context.Context, id string) (*queue.Job, error) {
+func (j jobsOfPool) Get(ctx context.Context, id string) (*verifier.Job, error) {
 	job, err := j.jobs.Get(ctx, id)
 	if job != nil {
 		job.Pool = j.pool
@@ -328,6 +179,6 @@ func TestVerifySequentialAgentsInterleaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !v.Verified() {
-		t.Fatalf("an honest interleaved bundle: %s", failedReasons(v))
+		t.Fatalf("an honest interleaved bundle: %s", verifiertest.FailedReasons(v))
 	}
 }

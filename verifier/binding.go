@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // The binding of a bundle to its job. The signed manifest names the job,
@@ -27,28 +27,29 @@ type recordSpec struct {
 	} `json:"benchmark"`
 }
 
-// jobTerms are what a job's record says the bundle must be.
-type jobTerms struct {
-	pool, profile, rules, workloadDigest, runner, specDigest string
-	simulated                                                bool
+// JobTerms are what a job's record says its bundle must be. Publication
+// reads a result's profile and whether it is simulated from them too.
+type JobTerms struct {
+	Pool, Profile, Rules, WorkloadDigest, Runner, SpecDigest string
+	Simulated                                                bool
 }
 
-// termsOf reads a job record's terms: the profile is the record's, else the
+// TermsOf reads a job record's terms: the profile is the record's, else the
 // spec's (as the runner chooses it); the workload digest the record's,
 // else the spec's pinned one.
-func termsOf(j *queue.Job) jobTerms {
+func TermsOf(j *Job) JobTerms {
 	var sp recordSpec
 	if len(j.Spec) > 0 {
 		_ = json.Unmarshal(j.Spec, &sp) // a record without a readable spec binds nothing of it: compared as empty
 	}
-	t := jobTerms{pool: j.Pool, profile: j.Profile, rules: sp.Benchmark.Rules, workloadDigest: j.WorkloadDigest,
-		runner: j.Runner, specDigest: j.SpecDigest, simulated: j.Pool == queue.SimPool}
-	if t.profile == "" {
-		t.profile = sp.Benchmark.Profile
+	t := JobTerms{Pool: j.Pool, Profile: j.Profile, Rules: sp.Benchmark.Rules, WorkloadDigest: j.WorkloadDigest,
+		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == spec.Sim}
+	if t.Profile == "" {
+		t.Profile = sp.Benchmark.Profile
 	}
-	if t.workloadDigest == "" {
+	if t.WorkloadDigest == "" {
 		if _, d, ok := strings.Cut(sp.Benchmark.Workload, "@"); ok {
-			t.workloadDigest = d
+			t.WorkloadDigest = d
 		}
 	}
 	return t
@@ -56,8 +57,8 @@ func termsOf(j *queue.Job) jobTerms {
 
 // bindJob compares the signed manifest with the job's record. A field the
 // record does not hold cannot bind the bundle and is a failure too.
-func bindJob(m *bundle.Manifest, j *queue.Job) []string {
-	t := termsOf(j)
+func bindJob(m *bundle.Manifest, j *Job) []string {
+	t := TermsOf(j)
 	var fails []string
 	cmp := func(what, record, bundle string) {
 		switch {
@@ -67,16 +68,16 @@ func bindJob(m *bundle.Manifest, j *queue.Job) []string {
 			fails = append(fails, fmt.Sprintf("%s: the bundle says %q, the job record %q", what, bundle, record))
 		}
 	}
-	cmp("spec digest", t.specDigest, m.SpecDigest)
+	cmp("spec digest", t.SpecDigest, m.SpecDigest)
 	if m.Pool != "" || m.SchemaVersion >= bundle.ManifestSchemaVersion {
-		cmp("pool", t.pool, m.Pool)
+		cmp("pool", t.Pool, m.Pool)
 	}
-	cmp("profile", t.profile, m.Rules.Profile)
-	cmp("rules version", t.rules, m.Rules.Version)
-	cmp("workload digest", t.workloadDigest, m.Workload.Digest)
-	cmp("runner", t.runner, m.Runner.ID)
-	if m.Simulated != t.simulated {
-		fails = append(fails, fmt.Sprintf("simulated: the bundle says %v, the job's pool %s says %v", m.Simulated, t.pool, t.simulated))
+	cmp("profile", t.Profile, m.Rules.Profile)
+	cmp("rules version", t.Rules, m.Rules.Version)
+	cmp("workload digest", t.WorkloadDigest, m.Workload.Digest)
+	cmp("runner", t.Runner, m.Runner.ID)
+	if m.Simulated != t.Simulated {
+		fails = append(fails, fmt.Sprintf("simulated: the bundle says %v, the job's pool %s says %v", m.Simulated, t.Pool, t.Simulated))
 	}
 	return fails
 }
@@ -161,7 +162,7 @@ func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []strin
 	}
 	switch {
 	case scope == nil:
-		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, queue.SimPool))
+		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, spec.Sim))
 	case scope.Sim:
 		note = fmt.Sprintf("key %s is a sim runner's key; a simulated result", name)
 	default:
@@ -205,4 +206,14 @@ func inventoryPool(raw json.RawMessage) string {
 		}
 	}
 	return fmt.Sprintf("%sx%d", acc, len(inv.GPUs))
+}
+
+// firstOf is the first non-empty string.
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -1,10 +1,18 @@
-// Package verifier decides whether a bundle's numbers may be published. It
-// checks the bundle's integrity and signature (bundle.VerifyIntegrity), then
-// recomputes every figure from the raw records alone — requests.jsonl.zst,
-// power.jsonl.zst, probes.json, accuracy.jsonl and the workload the manifest
-// names — with the formulas of metrics/, applies the rules of spec/rules/,
-// and compares with the runner's claim (summary.json). The result is a
-// Verdict: one Check per rule, each with whether it passed and why not.
+// Package verifier decides whether a bundle's numbers may be published:
+// a bundle in, a bundle.Verdict out. It checks the bundle's integrity and
+// signature (bundle.VerifyIntegrity), then recomputes every figure from the
+// raw records alone — requests.jsonl.zst, power.jsonl.zst, probes.json,
+// accuracy.jsonl and the workload the manifest names — with the formulas of
+// metrics/, applies the rules of spec/rules/, and compares with the
+// runner's claim (summary.json). The verdict has one Check per rule, each
+// with whether it passed and why not.
+//
+// The verifier is pure: it reads nothing but its inputs — a bundle.Source,
+// the workload, the trusted keys and their scopes, the reference answers
+// and, when asked, the job's record (Job, through a JobSource). Finding
+// them (the queue, object storage, runners.json, the registry) is package
+// verifyd's; publishing a verdict is package publish's. TestVerifierIsPure
+// keeps the queue, the store and the network out of its imports.
 //
 // The verifier never takes a number from summary.json; it takes the probe
 // schedule (windows, N, the client's health self-check) from probes.json,
@@ -12,28 +20,39 @@
 // prompt and output lengths from the workload (workload.TargetPromptTokens),
 // never from the runner's records.
 //
-// Before recomputing, binding.go ties the bundle to its job: with the
-// queue, the signed manifest's spec digest, pool, rules, profile,
-// workload, runner and simulated flag must equal the job record's; always,
-// the signing key's enrolled pools (KeyScope; runners.json offline) must
-// cover the result, and the inventory, the simulated flag and the power
-// samples' source must agree. records.go rejects records a sequential agent
-// cannot produce (duplicates, overlapping turns), keeping one entry per
-// agent stream.
+//   - verify.go: Verify — integrity, the binding, then the recomputation
+//     in order (records, probes, tiers, power, accuracy); the tier figures.
+//   - options.go: Options (keys, scopes, workload, references, limits),
+//     Job and JobSource, Reference, the per-file size limits.
+//   - binding.go: the bundle tied to its job. With a job record, the signed
+//     manifest's spec digest, pool, rules, profile, workload, runner and
+//     simulated flag must equal the record's (TermsOf, which publication
+//     also reads); always, the signing key's scope (KeyScope) must cover
+//     the result, and the inventory, the simulated flag and the power
+//     samples' source must agree.
+//   - keys.go: KeyScope, what an enrolled key may sign.
+//   - peek.go: PeekManifest, the manifest read untrusted to learn which
+//     workload to fetch.
+//   - records.go: requests.jsonl.zst read once against the workload's
+//     targets; records a sequential agent cannot produce (duplicates,
+//     overlapping turns) are rejected, keeping one entry per agent stream.
+//   - probeset.go: every probe evaluated in that one pass: each record goes
+//     to the accumulator (metrics.ProbeAccumulator) of every probe it
+//     belongs to, about 32 bytes per agent and two numbers per successful
+//     window request; nothing of a record is kept.
+//   - recompute.go: the capacity search recomputed per tier from the probes
+//     (searchOutcome), and the comparison of summary.json's probes and tiers
+//     with it within the rules' tolerance.
+//   - power.go: power.jsonl.zst decoded (runner lines without reflection,
+//     bundle.DecodePowerReading) and held whole (tens of MB for a long run
+//     on 8 GPUs); each window's energy from the samples around it.
+//   - accuracy.go: accuracy.jsonl scored against the reference answers.
+//   - verdict.go: the check names (stable: tests and the site branch on
+//     them) and the capped lists of reasons.
+//   - text.go: WriteText, the verdict for people, bundle text escaped.
+//   - errors.go: sentinel errors; an error from Verify means "could not
+//     verify" (exit 2), never "rejected".
 //
-// Publication (publish.go) writes approved results to object storage and
-// renders the static leaderboard site (site.go: the page from site/index.html.tmpl,
-// its site.js and site.css, and SiteCSP, the strict policy it is served with);
-// what a result is (simulated, profile, hardware) comes from the job record.
-//
-// Memory and time: requests.jsonl.zst is read once and no record is kept.
-// Each record is checked against the workload's targets and handed to the
-// accumulator (metrics.ProbeAccumulator) of every probe it belongs to,
-// which keeps counts, two numbers per successful window request and about
-// 32 bytes per agent (probeset.go); a 5M-record bundle verifies in a few
-// hundred MB (docs/performance.md). Power samples are held whole (a few tens of MB for a long run on
-// 8 GPUs) and each window's energy is computed from the samples around it.
-// power.jsonl.zst lines as the runner writes them are read without
-// reflection (bundle.DecodePowerReading), any other line by encoding/json.
+// A 5M-record bundle verifies in a few hundred MB (docs/performance.md).
 // Every file is decoded through package bundle's types.
 package verifier

@@ -13,6 +13,4 @@ var (
 	ErrNoKeys = errors.New("no trusted runner keys")
 	// ErrUnreadable: the bundle source could not be read; retry.
 	ErrUnreadable = errors.New("bundle unreadable")
-	// ErrNotVerified: approval of a job that is not verified.
-	ErrNotVerified = errors.New("job is not verified")
 )

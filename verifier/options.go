@@ -3,23 +3,36 @@ package verifier
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// JobSource is what binding a bundle to its job needs from the queue: the
-// job's record.
-type JobSource interface {
-	Get(ctx context.Context, id string) (*queue.Job, error)
+// Job is the queue's record of a job, the part the binding reads: what
+// the job asked for. The verifier does not read the queue itself; the
+// daemon hands the record in (verifyd.JobOf).
+type Job struct {
+	ID      string
+	Attempt int // the job's current attempt
+	Pool    string
+	// Profile, WorkloadDigest: the record's; empty, the spec's.
+	Profile        string
+	WorkloadDigest string
+	Runner         string // the runner that holds the attempt
+	SpecDigest     string
+	Spec           json.RawMessage // the submitted spec (JSON)
 }
 
-var _ JobSource = (*queue.Queue)(nil)
+// JobSource is what binding a bundle to its job needs: the job's record,
+// by the id the bundle's manifest names.
+type JobSource interface {
+	Get(ctx context.Context, id string) (*Job, error)
+}
 
 // Reference is one accuracy question's reference answer (GSM8K: the final
 // number of the worked solution).

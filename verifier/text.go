@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/internal/termtext"
 )
 
@@ -12,7 +13,7 @@ import (
 // pass or fail and its reason, then the recomputed figures. Text that comes
 // from the bundle (reasons quote it) is shown with its control characters
 // escaped, one line per check.
-func WriteText(w io.Writer, v *Verdict) error {
+func WriteText(w io.Writer, v *bundle.Verdict) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: job %s attempt %d (runner %s, rules %s/%s", termtext.Escape(strings.ToUpper(v.Status)), termtext.Escape(v.Job), v.Attempt, termtext.Escape(v.Runner), termtext.Escape(v.RulesVersion), termtext.Escape(v.Profile))
 	if v.Simulated {

@@ -3,13 +3,15 @@ package verifier
 import (
 	"strings"
 	"testing"
+
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
 // A check reason quotes the bundle; a bundle that puts escape sequences or a
 // forged line into a field it controls must not reach the terminal as it is.
 func TestWriteTextEscapesBundleText(t *testing.T) {
-	v := &Verdict{Status: "rejected", Job: "j", Attempt: 1, Runner: "r\x1b]0;t\x07", RulesVersion: "v1", Profile: "test",
-		Checks: []Check{{Name: "model", Reason: "model \"x\x1b[2J\u202e\"\n  PASS integrity         forged"}}}
+	v := &bundle.Verdict{Status: "rejected", Job: "j", Attempt: 1, Runner: "r\x1b]0;t\x07", RulesVersion: "v1", Profile: "test",
+		Checks: []bundle.Check{{Name: "model", Reason: "model \"x\x1b[2J\u202e\"\n  PASS integrity         forged"}}}
 	var b strings.Builder
 	if err := WriteText(&b, v); err != nil {
 		t.Fatal(err)

@@ -7,24 +7,6 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 )
 
-// The verdict's schema is package bundle's (verdict.json); these names
-// keep the verifier's API.
-type (
-	Verdict    = bundle.Verdict
-	Check      = bundle.Check
-	Results    = bundle.Results
-	TierResult = bundle.TierResult
-)
-
-// VerdictSchemaVersion is the version of verdict.json this build writes.
-const VerdictSchemaVersion = bundle.VerdictSchemaVersion
-
-// Verdict statuses.
-const (
-	StatusVerified = bundle.StatusVerified
-	StatusRejected = bundle.StatusRejected
-)
-
 // Names of the checks, in the order Verify runs them. Tests and the site
 // branch on them; the values are stable.
 const (
@@ -46,11 +28,11 @@ const (
 )
 
 // checkList builds the verdict's checks.
-type checkList struct{ checks []Check }
+type checkList struct{ checks []bundle.Check }
 
 // add records a check that passed iff fails is empty; note describes a pass.
 func (l *checkList) add(name string, fails []string, note string) {
-	c := Check{Name: name, Passed: len(fails) == 0, Reasons: fails}
+	c := bundle.Check{Name: name, Passed: len(fails) == 0, Reasons: fails}
 	if c.Passed {
 		c.Reason = note
 	} else {
@@ -70,12 +52,12 @@ func (l *checkList) has(name string) bool {
 }
 
 // failed lists the judged checks that failed so far.
-func (l *checkList) failed() []Check {
-	return (&Verdict{Checks: l.checks}).Failed()
+func (l *checkList) failed() []bundle.Check {
+	return (&bundle.Verdict{Checks: l.checks}).Failed()
 }
 
 func (l *checkList) info(name, note string) {
-	l.checks = append(l.checks, Check{Name: name, Passed: true, Reason: note, Informational: true})
+	l.checks = append(l.checks, bundle.Check{Name: name, Passed: true, Reason: note, Informational: true})
 }
 
 // joinCapped joins at most n reasons and says how many more there were.

@@ -19,7 +19,7 @@ import (
 // when the bundle could not be verified at all: the source unreadable, no
 // keys, the workload or reference answers missing, a rules version this
 // build does not know.
-func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, error) {
+func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdict, error) {
 	if len(opts.Trusted) == 0 {
 		return nil, ErrNoKeys
 	}
@@ -27,7 +27,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, err
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	v := &Verdict{SchemaVersion: VerdictSchemaVersion, VerifiedAt: now().UTC(), Status: StatusRejected}
+	v := &bundle.Verdict{SchemaVersion: bundle.VerdictSchemaVersion, VerifiedAt: now().UTC(), Status: bundle.StatusRejected}
 	cl := &checkList{}
 	defer func() { v.Checks = cl.checks }()
 
@@ -90,7 +90,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*Verdict, err
 	}
 	v.Checks = cl.checks
 	if len(v.Failed()) == 0 {
-		v.Status = StatusVerified
+		v.Status = bundle.StatusVerified
 	}
 	return v, nil
 }
@@ -100,7 +100,7 @@ type run struct {
 	b     *bundle.Bundle
 	m     *bundle.Manifest
 	opts  Options
-	v     *Verdict
+	v     *bundle.Verdict
 	cl    *checkList
 	rules *spec.Rules
 	prof  *spec.Profile
@@ -217,13 +217,13 @@ func (r *run) recompute(ctx context.Context) error {
 	}
 	r.cl.add(CheckTiers, tierFails, "max agents, confirmation and headline figures recomputed")
 
-	res := &Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total}
+	res := &bundle.Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total}
 	r.v.Results = res
 	r.rulesChecks(ev, outs, tiers)
 	r.powerChecks(sum, outs, pw, px, res)
 	for _, t := range tiers {
 		o := outs[t.Name]
-		tr := TierResult{Tier: t.Name, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFT.Seconds(),
+		tr := bundle.TierResult{Tier: t.Name, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFT.Seconds(),
 			MaxAgents: o.maxAgents, Confirmed: o.confirmed, ConfirmProbe: -1}
 		if c := o.confirm; c != nil {
 			tr.ConfirmProbe = c.rec.Probe
@@ -337,7 +337,7 @@ func (r *run) power(ctx context.Context) (*powerSamples, error) {
 // powerChecks judges each confirmation window's power: sample gaps,
 // counter resets, the counter-vs-instant cross-check and the bounds (idle
 // baseline ≤ average ≤ Σ power limits).
-func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px *powerIndex, res *Results) {
+func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px *powerIndex, res *bundle.Results) {
 	if r.cl.has(CheckPower) {
 		return // power.jsonl.zst did not decode, or its source contradicts the hardware claim
 	}
@@ -407,7 +407,7 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 
 // accuracy scores accuracy.jsonl against the references and the model's
 // reference score.
-func (r *run) accuracy(ctx context.Context, env *bundle.Environment, res *Results) error {
+func (r *run) accuracy(ctx context.Context, env *bundle.Environment, res *bundle.Results) error {
 	if len(r.opts.References) == 0 {
 		return fmt.Errorf("no reference answers for %s", r.rules.Accuracy.Dataset)
 	}

@@ -9,64 +9,30 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
-	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// good is the known-good bundle, built once per test run.
+func TestMain(m *testing.M) { known.Main(m) }
+
 var (
-	goodOnce sync.Once
-	good     *verifiertest.Bundle
-	goodErr  error
-	goodDir  string
+	goodBundle = known.Good
+	options    = known.Options
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if goodDir != "" {
-		os.RemoveAll(goodDir)
-	}
-	os.Exit(code)
-}
-
-func goodBundle(t testing.TB) *verifiertest.Bundle {
-	t.Helper()
-	goodOnce.Do(func() {
-		goodDir, goodErr = os.MkdirTemp("", "verifier-good-")
-		if goodErr == nil {
-			good, goodErr = verifiertest.Build(context.Background(), filepath.Join(goodDir, "b"), verifiertest.Options{Seed: 1})
-		}
-	})
-	if goodErr != nil {
-		t.Fatalf("build the known-good bundle: %v", goodErr)
-	}
-	return good
-}
-
-func options(b *verifiertest.Bundle) verifier.Options {
-	refs := make([]verifier.Reference, 0, len(b.Answers))
-	for id, a := range b.Answers {
-		refs = append(refs, verifier.Reference{ID: id, Expected: a})
-	}
-	return verifier.Options{Trusted: b.Trusted, Workload: b.Workload, References: refs,
-		Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
-}
 
 // jobs is a JobSource whose job is at a given attempt, its record the
 // known-good bundle's terms.
 type jobs struct{ attempt int }
 
-func (j jobs) Get(_ context.Context, id string) (*queue.Job, error) {
-	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt, Pool: queue.SimPool, Profile: "test",
+func (j jobs) Get(_ context.Context, id string) (*verifier.Job, error) {
+	return &verifier.Job{ID: id, Attempt: j.attempt, Pool: spec.Sim, Profile: "test",
 		SpecDigest: verifiertest.SpecDigest, WorkloadDigest: string(goodWorkloadDigest), Runner: verifiertest.Runner,
 		Spec: []byte(`{"benchmark":{"rules":"v1","profile":"test"}}`)}, nil
 }

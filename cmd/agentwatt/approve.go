@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/internal/termtext"
-	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/publish"
 )
 
 func newApproveCmd(a *app) *cobra.Command {
@@ -52,7 +52,7 @@ official-profile, non-simulated results are hardware results; --local
 			if err != nil {
 				return err
 			}
-			job, lb, err := verifier.Approve(ctx, q, store, args[0], verifier.Approval{By: by, Note: note, At: time.Now()}, local)
+			job, lb, err := publish.Approve(ctx, q, store, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ official-profile, non-simulated results are hardware results; --local
 				_, err = fmt.Fprintf(a.out, "%s\n", termtext.JSON(b))
 				return err
 			}
-			fmt.Fprintf(a.out, "%s: %s by %s; %d results on the board (%s)\n", esc(job.ID), esc(job.State), esc(by), len(lb.Results), store.URL(verifier.SiteIndexKey))
+			fmt.Fprintf(a.out, "%s: %s by %s; %d results on the board (%s)\n", esc(job.ID), esc(job.State), esc(by), len(lb.Results), store.URL(publish.SiteIndexKey))
 			return nil
 		},
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
-	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/workload"
 )
@@ -119,7 +119,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	if err != nil || j.State != queue.Published {
 		t.Fatalf("job after approve: %v %+v", err, j)
 	}
-	lb, err := verifier.LoadResults(ctx, store)
+	lb, err := publish.LoadResults(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var served verifier.Leaderboard
+	var served publish.Leaderboard
 	if err := json.Unmarshal(body, &served); err != nil || len(served.Results) != 1 || served.Results[0].Job != job.ID {
 		t.Fatalf("GET /api/results: %v %s", err, body)
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/examples"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
-	"github.com/agentwatt/agentwatt/verifier"
 )
 
 // demoReport is what `demo -o json` prints.
@@ -34,8 +34,8 @@ type demoReport struct {
 	Attempt int      `json:"attempt"`
 	Bundle  []string `json:"bundle"`
 	// Results are the leaderboard's rows after the demo's automatic approval.
-	Results []verifier.Result `json:"results,omitempty"`
-	Site    string            `json:"site,omitempty"`
+	Results []publish.Result `json:"results,omitempty"`
+	Site    string           `json:"site,omitempty"`
 }
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -149,16 +149,16 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 	say("    signed by the enrolled runner key %s", s.runner.KeyID())
 	say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
 	say("==> automatic approval (agentwatt demo only: a maintainer approves real results with 'agentwatt approve')")
-	published, lb, err := verifier.Approve(ctx, s.queue, s.store, final.ID, verifier.Approval{
+	published, lb, err := publish.Approve(ctx, s.queue, s.store, final.ID, publish.Approval{
 		By: demoApprover, Note: "automatic approval by agentwatt demo; simulated, not hardware",
 	}, true)
-	if errors.Is(err, verifier.ErrNotPublishable) {
+	if errors.Is(err, publish.ErrNotPublishable) {
 		return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
 	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(verifier.SiteIndexKey))
+	site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(publish.SiteIndexKey))
 	if a.json() {
 		return printJSONLine(a.out, demoReport{
 			Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
@@ -270,7 +270,7 @@ func bundleNames(objs []blob.Info, j *queue.Job) []string {
 const demoApprover = "agentwatt-demo (automatic, demo only)"
 
 // writeLeaderboard prints the published results as a table.
-func writeLeaderboard(w io.Writer, results []verifier.Result) {
+func writeLeaderboard(w io.Writer, results []publish.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "    MODEL\tSYSTEM\tFRAMEWORK\tTIER\tMAX AGENTS\tAGENTS/MW\tAGENTS/GPU\tTOK/S\tJ/TOK\tAVG W\t")
 	for _, r := range results {

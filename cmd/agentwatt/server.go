@@ -9,8 +9,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/agentwatt/agentwatt/bots"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
-	"github.com/agentwatt/agentwatt/verifier"
 )
 
 func newServerCmd(a *app) *cobra.Command {
@@ -78,7 +78,7 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				if err != nil {
 					return err
 				}
-				verifier.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
+				publish.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
 			}
 			api, err := newHTTPService(listen, mux, scfg, 10*time.Second)
 			if err != nil {

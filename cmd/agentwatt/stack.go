@@ -21,9 +21,10 @@ import (
 	"github.com/agentwatt/agentwatt/blob/s3embed"
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/examples"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
-	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -78,7 +79,7 @@ type localStack struct {
 	vendor  string
 	token   string
 	runner  *agentrunner.Runner // nil without cfg.Runner
-	verify  *verifier.Daemon
+	verify  *verifyd.Daemon
 }
 
 // localInfo is written to DIR/local.json so that people and scripts can find the
@@ -201,7 +202,7 @@ func (s *localStack) tokenFile() string {
 func (s *localStack) listenHTTP() (err error) {
 	mux := http.NewServeMux()
 	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
-	verifier.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
+	publish.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
 	if s.http, err = newHTTPService(s.cfg.HTTPListen, mux, bots.ServerConfig{}, 5*time.Second); err != nil {
 		return err
 	}

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/blob"
-	"github.com/agentwatt/agentwatt/verifier"
-	"github.com/agentwatt/agentwatt/workload"
+	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
@@ -50,15 +46,14 @@ queue.`,
 			if err != nil {
 				return err
 			}
-			refs, err := gsm8kReferences()
+			d, err := verifyd.New(verifyd.Config{
+				Queue: q, Store: store,
+				Workloads: verifyd.RegistryWorkloads(blobstore.NewRegistry(store, cacheDir)),
+				Log:       a.log.With().Str("component", "verifier").Logger(),
+			})
 			if err != nil {
 				return err
 			}
-			d := verifier.NewDaemon(verifier.DaemonConfig{
-				Queue: q, Store: store, References: refs,
-				Workloads: registryWorkloads(store, cacheDir),
-				Log:       a.log.With().Str("component", "verifier").Logger(),
-			})
 			g := runGroup{log: a.log}
 			g.add(ctx, d)
 			g.untilDone(ctx, nil)
@@ -70,17 +65,4 @@ queue.`,
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&cacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
 	return cmd
-}
-
-// registryWorkloads loads the workload a bundle pins by digest: the
-// built-in sample, or the registry in store (workload.Loader).
-func registryWorkloads(store *blob.Store, cacheDir string) verifier.WorkloadResolver {
-	l := workload.NewLoader(blobstore.NewRegistry(store, cacheDir))
-	return func(ctx context.Context, name, digest string) (*workload.Workload, error) {
-		if digest == "" {
-			return nil, fmt.Errorf("%w: the bundle pins no digest for workload %s", verifier.ErrNoWorkload, name)
-		}
-		wl, _, err := l.Load(ctx, name, workload.Digest(digest))
-		return wl, err
-	}
 }

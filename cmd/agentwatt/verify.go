@@ -2,24 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/verifier"
-	"github.com/agentwatt/agentwatt/workload"
+	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
@@ -104,23 +98,31 @@ type verifyInputs struct {
 	natsExplicit                     bool // --nats was given: unreachable is an error
 }
 
-// runVerify resolves the bundle, keys, workload and references, then
-// verifies.
-func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyInputs) (*verifier.Verdict, error) {
-	var (
-		src   bundle.Source
-		store *blob.Store
-	)
+// runVerify opens the bundle (a directory or an s3:// URL) and verifies
+// it as verifyd.Offline does: keys, workload and references found there.
+func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyInputs) (*bundle.Verdict, error) {
+	off := verifyd.Offline{
+		Keys:         verifyd.KeySources{File: in.keysFile, NATSRequired: in.natsExplicit},
+		WorkloadFile: in.workloadFile,
+		Log:          a.log,
+	}
+	if in.nats != nil {
+		off.Keys.NATS, off.Keys.NATSCreds = in.nats.url, in.nats.creds
+	}
+	var src bundle.Source
 	if strings.HasPrefix(arg, "s3://") {
 		bucket, prefix, err := blob.ParseURL(arg)
 		if err != nil {
 			return nil, err
 		}
 		s3.bucket = bucket
-		if store, err = openStore(ctx, s3); err != nil {
+		store, err := openStore(ctx, s3)
+		if err != nil {
 			return nil, err
 		}
-		src = verifier.StoreSource(store, prefix)
+		src = verifyd.StoreSource(store, prefix)
+		off.Keys.Published = publish.RunnersFile(store)
+		off.Registry = blobstore.NewRegistry(store, in.cacheDir)
 	} else {
 		st, err := os.Stat(arg)
 		if err != nil {
@@ -131,160 +133,5 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 		}
 		src = bundle.DirSource(arg)
 	}
-	// The manifest is peeked at, untrusted, to learn the job and the
-	// workload. One that cannot be read is "could not verify"; one that
-	// does not decode (an invalid file name, a bad field) is the bundle's
-	// fault: Verify rejects it on integrity, before any workload is needed.
-	m, err := verifier.PeekManifest(ctx, src)
-	if errors.Is(err, verifier.ErrUnreadable) {
-		return nil, err
-	}
-	malformed := err != nil
-	if malformed {
-		a.log.Info().Err(err).Msg("manifest.json does not decode; the integrity check judges it")
-		m = &bundle.Manifest{}
-	}
-	keys, scopes, jobs, err := verifyKeys(ctx, a, store, m.Job, in)
-	if err != nil {
-		return nil, err
-	}
-	wl := &workload.Workload{}
-	if !malformed {
-		if wl, err = verifyWorkload(ctx, store, m, in); err != nil {
-			return nil, err
-		}
-	}
-	refs, err := gsm8kReferences()
-	if err != nil {
-		return nil, err
-	}
-	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: wl, References: refs, Log: a.log}
-	if jobs != nil {
-		opts.Jobs = jobs
-	}
-	return verifier.Verify(ctx, src, opts)
-}
-
-// verifyKeys finds the enrolled runner keys and their scopes: --keys FILE,
-// else the queue's enrolled keys when NATS answers, else the bucket's
-// published runners.json. jobs is the queue when it knows the bundle's job
-// (the bundle is then checked against the job's record).
-func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in verifyInputs) (map[string]ed25519.PublicKey, map[string]verifier.KeyScope, *queue.Queue, error) {
-	if in.keysFile != "" {
-		data, err := os.ReadFile(in.keysFile)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		keys, scopes, err := verifier.ParseKeys(data)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", in.keysFile, err)
-		}
-		return keys, scopes, nil, nil
-	}
-	if in.nats != nil {
-		enrolled, q, err := queueKeys(ctx, a, in.nats, job)
-		switch {
-		case err == nil:
-			return verifier.PublicKeys(enrolled), verifier.Scopes(enrolled), q, nil
-		case in.natsExplicit:
-			return nil, nil, nil, fmt.Errorf("enrolled keys from %s: %w", in.nats.url, err)
-		default:
-			a.log.Info().Err(err).Str("nats", in.nats.url).Msg("queue not reachable; enrolled keys from elsewhere")
-		}
-	}
-	if store != nil {
-		data, err := store.GetBytes(ctx, verifier.RunnersKey, 16<<20)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("enrolled keys: %s: %w (pass --keys FILE or --nats URL)", verifier.RunnersKey, err)
-		}
-		keys, scopes, err := verifier.ParseKeys(data)
-		return keys, scopes, nil, err
-	}
-	return nil, nil, nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
-}
-
-// queueKeys reads the enrolled keys from the queue at f. The queue is kept
-// open (and returned) only when it knows job; the connection closes when ctx
-// ends.
-func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
-	nc, err := queue.Connect(f.url, f.creds, a.log)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, q, err := readQueueKeys(ctx, a, nc, job)
-	if q != nil {
-		context.AfterFunc(ctx, nc.Close)
-	} else {
-		nc.Close()
-	}
-	return keys, q, err
-}
-
-// readQueueKeys is queueKeys on an open connection; q is nil unless the
-// queue knows job.
-func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	// A read-only command must not create the queue's streams on a NATS
-	// server that has none: look before binding.
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := js.KeyValue(ctx, queue.BucketJobs); errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil, fmt.Errorf("no agentwatt queue there (bucket %s not found)", queue.BucketJobs)
-	} else if err != nil {
-		return nil, nil, err
-	}
-	q, err := queue.Open(ctx, nc, queue.Config{}, a.log)
-	if err != nil {
-		return nil, nil, err
-	}
-	enrolled, err := q.TrustedRunnerKeys(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(enrolled) == 0 {
-		return nil, nil, fmt.Errorf("%w: the queue has no enrolled runner keys ('agentwatt runner trust' enrols one)", verifier.ErrNoKeys)
-	}
-	switch _, err := q.Get(ctx, job); {
-	case err == nil:
-		return enrolled, q, nil
-	case errors.Is(err, queue.ErrJobNotFound), errors.Is(err, queue.ErrInvalid):
-		a.log.Info().Str("job", job).Msg("the queue does not know this job: the bundle is not checked against a job record")
-		return enrolled, nil, nil
-	default:
-		return nil, nil, err
-	}
-}
-
-func verifyWorkload(ctx context.Context, store *blob.Store, m *bundle.Manifest, in verifyInputs) (*workload.Workload, error) {
-	if in.workloadFile != "" {
-		return workload.Load(in.workloadFile)
-	}
-	if m.Workload.Digest == "" {
-		return nil, fmt.Errorf("%w: the bundle pins no digest for workload %s (pass --workload FILE)", verifier.ErrNoWorkload, m.Workload.Name)
-	}
-	var reg workload.Resolver // none without object storage: only the built-in sample
-	if store != nil {
-		reg = blobstore.NewRegistry(store, in.cacheDir)
-	}
-	wl, _, err := workload.NewLoader(reg).Load(ctx, m.Workload.Name, workload.Digest(m.Workload.Digest))
-	if store == nil && errors.Is(err, workload.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s@%s (pass --workload FILE)", verifier.ErrNoWorkload, m.Workload.Name, m.Workload.Digest)
-	}
-	return wl, err
-}
-
-// gsm8kReferences are the embedded GSM8K test split's reference answers.
-func gsm8kReferences() ([]verifier.Reference, error) {
-	qs, err := accuracy.GSM8K()
-	if err != nil {
-		return nil, err
-	}
-	refs := make([]verifier.Reference, len(qs))
-	for i, q := range qs {
-		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
-	}
-	return refs, nil
+	return off.Verify(ctx, src)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
-	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // verifyFixture builds a known-good bundle whose accuracy answers are the
@@ -33,7 +33,7 @@ func verifyFixture(t *testing.T) (b *verifiertest.Bundle, keys string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(verifier.RunnersOf(simKeys(b.Trusted), time.Now()))
+	data, _ := json.Marshal(verifyd.RunnersOf(simKeys(b.Trusted), time.Now()))
 	keys = filepath.Join(dir, "runners.json")
 	if err := os.WriteFile(keys, data, 0o600); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package verifier_test
+package verifyd_test
 
 import (
 	"context"
@@ -16,9 +16,11 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
-	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
+	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -64,7 +66,7 @@ func (e *daemonEnv) enqueue(t *testing.T, trigger, specDigest, pool string) (*qu
 	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
 		"system": map[string]any{"accelerator": "sim", "accelerators": 1}, "framework": map[string]any{"name": "sim", "version": "1"},
 		"benchmark": map[string]any{"rules": "v1", "profile": "test"}})
-	wl := goodBundle(t).Workload
+	wl := known.Good(t).Workload
 	job, _, err := e.q.Enqueue(ctx, queue.NewJob{Vendor: "acme", Name: "demo", Pool: pool, Spec: spec, SpecDigest: specDigest, Trigger: trigger,
 		Workload: "default", WorkloadDigest: string(wl.Digest), Profile: "test"})
 	if err != nil {
@@ -134,11 +136,14 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 		data[len(data)/2] ^= 1
 		return os.WriteFile(p, data, 0o600)
 	})
-	d := verifier.NewDaemon(verifier.DaemonConfig{
-		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References, Wait: 200 * time.Millisecond,
-		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
+	d, err := verifyd.New(verifyd.Config{
+		Queue: e.q, Store: e.store, References: known.Options(known.Good(t)).References, Wait: 200 * time.Millisecond,
+		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return known.Good(t).Workload, nil },
 		Log:       zerolog.Nop(),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -155,7 +160,7 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 	for _, tc := range []struct {
 		id   string
 		want string
-	}{{good, verifier.StatusVerified}, {bad, verifier.StatusRejected}} {
+	}{{good, bundle.StatusVerified}, {bad, bundle.StatusRejected}} {
 		data, err := e.store.GetBytes(context.Background(), bundle.Key(tc.id, 1, bundle.VerdictFile), 16<<20)
 		if err != nil {
 			t.Fatalf("verdict.json of %s: %v", tc.id, err)
@@ -170,11 +175,11 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 	}
 
 	// Approval: only a verified job, then published with who and when.
-	_, _, err := verifier.Approve(context.Background(), e.q, e.store, bad, verifier.Approval{By: "alice"}, true)
-	if !errors.Is(err, verifier.ErrNotVerified) {
+	_, _, err = publish.Approve(context.Background(), e.q, e.store, bad, publish.Approval{By: "alice"}, true)
+	if !errors.Is(err, publish.ErrNotVerified) {
 		t.Errorf("approve a rejected job: got %v, want ErrNotVerified", err)
 	}
-	job, lb, err := verifier.Approve(context.Background(), e.q, e.store, good, verifier.Approval{By: "alice", Note: "checked"}, true)
+	job, lb, err := publish.Approve(context.Background(), e.q, e.store, good, publish.Approval{By: "alice", Note: "checked"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package verifier_test
+package publish_test
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/publish"
 )
 
 // chromiumPath finds Debian's chromium; absent, the test skips — except in
@@ -43,7 +43,7 @@ func chromiumPath(t *testing.T) string {
 }
 
 // scaled is a deep copy of v as job id with its figures scaled by f.
-func scaled(t *testing.T, v *verifier.Verdict, id string, f float64) *verifier.Verdict {
+func scaled(t *testing.T, v *bundle.Verdict, id string, f float64) *bundle.Verdict {
 	t.Helper()
 	data, err := v.Marshal()
 	if err != nil {
@@ -90,14 +90,14 @@ func TestSiteInBrowser(t *testing.T) {
 		f        float64
 	}{{"job-fast", "sim-a", 1}, {"job-slow", "sim-b", 0.5}, {"job-fast2", "sim-a", 1.1}} {
 		vv := scaled(t, v, c.job, c.f)
-		if _, err := verifier.Publish(ctx, store, verifier.PublishInput{Job: jobOf(vv, c.job, c.acc), Verdict: vv, Local: true,
-			Approval: verifier.Approval{By: "maint", At: at.Add(time.Duration(i) * 24 * time.Hour)}}); err != nil {
+		if _, err := publish.Publish(ctx, store, publish.PublishInput{Job: jobOf(vv, c.job, c.acc), Verdict: vv, Local: true,
+			Approval: publish.Approval{By: "maint", At: at.Add(time.Duration(i) * 24 * time.Hour)}}); err != nil {
 			t.Fatal(err)
 		}
 		published[c.job] = vv.Results.Tiers[0].AgentsPerMW
 	}
 	mux := http.NewServeMux()
-	verifier.NewSiteHandler(store, zerolog.Nop()).Register(mux)
+	publish.NewSiteHandler(store, zerolog.Nop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -205,7 +205,7 @@ func TestSiteInBrowser(t *testing.T) {
 	if points != 3 {
 		t.Errorf("history points: got %d, want 3 (two for sim-a, one for sim-b)", points)
 	}
-	var lb verifier.Leaderboard
+	var lb publish.Leaderboard
 	if err := json.Unmarshal([]byte(apiJSON), &lb); err != nil || len(lb.Results) != 2 || len(lb.History) != 3 {
 		t.Errorf("GET /api/results: %v, %d results, %d history", err, len(lb.Results), len(lb.History))
 	}

@@ -1,4 +1,4 @@
-package verifier
+package publish
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // ApproveQueue is what approval needs from the queue.
@@ -51,7 +52,7 @@ func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string,
 	if err != nil {
 		return nil, nil, err
 	}
-	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: RunnersOf(keys, ap.At), Local: local})
+	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: verifyd.RunnersOf(keys, ap.At), Local: local})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package verifier_test
+package publish_test
 
 import (
 	"context"
@@ -11,15 +11,18 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // verdictOf verifies the known-good bundle.
-func verdictOf(t *testing.T) *verifier.Verdict {
+func verdictOf(t *testing.T) *bundle.Verdict {
 	t.Helper()
-	b := goodBundle(t)
-	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), options(b))
+	b := known.Good(t)
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), known.Options(b))
 	if err != nil || !v.Verified() {
 		t.Fatalf("verify the known-good bundle: %v %+v", err, v)
 	}
@@ -27,7 +30,7 @@ func verdictOf(t *testing.T) *verifier.Verdict {
 }
 
 // jobOf is a job record for a verified verdict, on accelerator acc.
-func jobOf(v *verifier.Verdict, id, acc string) *queue.Job {
+func jobOf(v *bundle.Verdict, id, acc string) *queue.Job {
 	spec, _ := json.Marshal(map[string]any{
 		"metadata":  map[string]any{"vendor": "acme", "name": "fast-" + acc},
 		"model":     map[string]any{"id": "sim"},
@@ -47,15 +50,15 @@ func TestPublishTakesTheRecordsClaims(t *testing.T) {
 	forged.Simulated, forged.Profile = false, "official"
 	store := blobtest.Store(t)
 	for _, local := range []bool{false, true} {
-		_, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
-			Job: jobOf(v, v.Job, "sim"), Verdict: &forged, Local: local, Approval: verifier.Approval{By: "maint", At: time.Now()},
+		_, err := publish.Publish(context.Background(), store, publish.PublishInput{
+			Job: jobOf(v, v.Job, "sim"), Verdict: &forged, Local: local, Approval: publish.Approval{By: "maint", At: time.Now()},
 		})
-		if !errors.Is(err, verifier.ErrNotPublishable) {
+		if !errors.Is(err, publish.ErrNotPublishable) {
 			t.Errorf("local=%v: publish a verdict whose claims differ from the record: got %v, want ErrNotPublishable", local, err)
 		}
 	}
-	lb, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
-		Job: jobOf(v, v.Job, "sim"), Verdict: v, Local: true, Approval: verifier.Approval{By: "maint", At: time.Now()},
+	lb, err := publish.Publish(context.Background(), store, publish.PublishInput{
+		Job: jobOf(v, v.Job, "sim"), Verdict: v, Local: true, Approval: publish.Approval{By: "maint", At: time.Now()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +69,7 @@ func TestPublishTakesTheRecordsClaims(t *testing.T) {
 }
 
 // withJob is v as if it were job id's verdict.
-func withJob(v *verifier.Verdict, id string) *verifier.Verdict {
+func withJob(v *bundle.Verdict, id string) *bundle.Verdict {
 	c := *v
 	c.Job = id
 	return &c
@@ -75,13 +78,13 @@ func withJob(v *verifier.Verdict, id string) *verifier.Verdict {
 func TestPublishRefusesSimAsHardware(t *testing.T) {
 	v := verdictOf(t)
 	store := blobtest.Store(t)
-	_, err := verifier.Publish(context.Background(), store, verifier.PublishInput{
-		Job: jobOf(v, v.Job, "sim"), Verdict: v, Approval: verifier.Approval{By: "maint", At: time.Now()},
+	_, err := publish.Publish(context.Background(), store, publish.PublishInput{
+		Job: jobOf(v, v.Job, "sim"), Verdict: v, Approval: publish.Approval{By: "maint", At: time.Now()},
 	})
-	if !errors.Is(err, verifier.ErrNotPublishable) {
+	if !errors.Is(err, publish.ErrNotPublishable) {
 		t.Fatalf("publish a simulated test-profile result as hardware: got %v, want ErrNotPublishable", err)
 	}
-	if _, err := store.GetBytes(context.Background(), verifier.ResultsKey, 1<<20); !errors.Is(err, blob.ErrNotFound) {
+	if _, err := store.GetBytes(context.Background(), publish.ResultsKey, 1<<20); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("results.json after a refused publication: got %v, want not found", err)
 	}
 }
@@ -93,17 +96,17 @@ func TestPublishRollingHistory(t *testing.T) {
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(48 * time.Hour)
 	enrolled := map[string]queue.RunnerKey{}
-	for name, k := range goodBundle(t).Trusted {
+	for name, k := range known.Good(t).Trusted {
 		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
 	}
-	runners := verifier.RunnersOf(enrolled, t1)
+	runners := verifyd.RunnersOf(enrolled, t1)
 	for i, step := range []struct {
 		job string
 		at  time.Time
 	}{{"job-a", t1}, {"job-b", t2}} {
-		lb, err := verifier.Publish(ctx, store, verifier.PublishInput{
+		lb, err := publish.Publish(ctx, store, publish.PublishInput{
 			Job: jobOf(v, step.job, "sim"), Verdict: withJob(v, step.job), Local: true, Runners: runners,
-			Approval: verifier.Approval{By: "maint", Note: "looks right", At: step.at},
+			Approval: publish.Approval{By: "maint", Note: "looks right", At: step.at},
 		})
 		if err != nil {
 			t.Fatalf("publish %s: %v", step.job, err)
@@ -112,7 +115,7 @@ func TestPublishRollingHistory(t *testing.T) {
 			t.Errorf("after %s: history has %d results, want %d", step.job, got, want)
 		}
 	}
-	lb, err := verifier.LoadResults(ctx, store)
+	lb, err := publish.LoadResults(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,12 +145,12 @@ func TestPublishRollingHistory(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	for _, key := range []string{verifier.HistoryPrefix + "2026-11-01-job-a.json", verifier.HistoryPrefix + "2026-11-03-job-b.json", verifier.RunnersKey, verifier.SiteIndexKey} {
+	for _, key := range []string{publish.HistoryPrefix + "2026-11-01-job-a.json", publish.HistoryPrefix + "2026-11-03-job-b.json", publish.RunnersKey, publish.SiteIndexKey} {
 		if _, err := store.Stat(ctx, key); err != nil {
 			t.Errorf("%s: %v", key, err)
 		}
 	}
-	html, err := store.GetBytes(ctx, verifier.SiteIndexKey, 16<<20)
+	html, err := store.GetBytes(ctx, publish.SiteIndexKey, 16<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +162,11 @@ func TestPublishRollingHistory(t *testing.T) {
 	if strings.Contains(string(html), "src=\"http") || strings.Contains(string(html), "href=\"http://") && !strings.Contains(string(html), "s3://") {
 		t.Errorf("site references an external asset")
 	}
-	keys, err := store.GetBytes(ctx, verifier.RunnersKey, 1<<20)
+	keys, err := store.GetBytes(ctx, publish.RunnersKey, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, scopes, err := verifier.ParseKeys(keys)
+	parsed, scopes, err := verifyd.ParseKeys(keys)
 	if err != nil || len(parsed) != 1 || len(scopes) != 1 {
 		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
 	}

@@ -1,4 +1,4 @@
-package verifier
+package verifyd
 
 import (
 	"context"
@@ -7,60 +7,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// DaemonQueue is what the daemon needs from the queue.
-type DaemonQueue interface {
-	JobSource
-	NextVerify(ctx context.Context, wait time.Duration) (*queue.VerifyLease, error)
-	Transition(ctx context.Context, id string, attempt int, to queue.State, reason string) (*queue.Job, error)
-	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
-}
+// Daemon consumes agentwatt.verify: each request's bundle is fetched from
+// the store and judged by verifier.Verify, its verdict written beside it,
+// and the job moved to verified or rejected (attempt-fenced).
+type Daemon struct{ cfg Config }
 
-var _ DaemonQueue = (*queue.Queue)(nil)
-
-// BundleStore is what the daemon needs from object storage: reading
-// bundles and writing verdict.json beside them.
-type BundleStore interface {
-	ObjectStore
-	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
-}
-
-// WorkloadResolver fetches the workload name@digest names.
-type WorkloadResolver func(ctx context.Context, name, digest string) (*workload.Workload, error)
-
-// DaemonConfig configures the verifier daemon.
-type DaemonConfig struct {
-	Queue      DaemonQueue
-	Store      BundleStore
-	Workloads  WorkloadResolver
-	References []Reference
-	// Wait is how long one fetch waits for a request; RetryDelay how long a
-	// request that could not be verified (I/O) waits before another try.
-	Wait       time.Duration
-	RetryDelay time.Duration
-	Log        zerolog.Logger
-}
-
-// Daemon consumes agentwatt.verify: each request's bundle is verified,
-// its verdict written beside it, and the job moved to verified or
-// rejected (attempt-fenced).
-type Daemon struct{ cfg DaemonConfig }
-
-// NewDaemon returns a daemon; Run starts it.
-func NewDaemon(cfg DaemonConfig) *Daemon {
-	if cfg.Wait <= 0 {
-		cfg.Wait = 5 * time.Second
+// New checks cfg, fills its defaults and returns a daemon; Run starts it.
+func New(cfg Config) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.RetryDelay <= 0 {
-		cfg.RetryDelay = 30 * time.Second
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	return &Daemon{cfg: cfg}
+	return &Daemon{cfg: cfg}, nil
 }
 
 // Run handles verify requests until ctx ends.
@@ -114,7 +81,7 @@ func (d *Daemon) handle(ctx context.Context, lease *queue.VerifyLease) {
 // Once verifies one request: the job moves uploaded → verifying (unless a
 // previous try got that far), the bundle is verified, verdict.json is
 // written beside it, and the job moves to verified or rejected.
-func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, error) {
+func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*bundle.Verdict, error) {
 	q := d.cfg.Queue
 	job, err := q.Get(ctx, req.Job)
 	if err != nil {
@@ -135,25 +102,26 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, e
 	} else if job.State != queue.Verifying {
 		return nil, fmt.Errorf("%w: job %s is %s", queue.ErrStaleAttempt, job.ID, job.State)
 	}
-	keys, err := q.TrustedRunnerKeys(ctx)
+	enrolled, err := q.TrustedRunnerKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	keys := EnrolledKeys(enrolled)
 	src := StoreSource(d.cfg.Store, req.Bundle)
-	opts := Options{Trusted: PublicKeys(keys), Scopes: Scopes(keys), Jobs: q, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
-	if m, err := PeekManifest(ctx, src); err == nil {
+	opts := verifier.Options{Trusted: keys.Trusted, Scopes: keys.Scopes, Jobs: Jobs{q}, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
+	if m, err := verifier.PeekManifest(ctx, src); err == nil {
 		if opts.Workload, err = d.cfg.Workloads(ctx, m.Workload.Name, m.Workload.Digest); err != nil {
 			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)
 		}
 	} // else: no readable manifest; integrity rejects before a workload is needed
-	v, err := Verify(ctx, src, opts)
+	v, err := verifier.Verify(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
 	if v.Job != req.Job || v.Attempt != req.Attempt {
 		if v.Job != "" {
-			v.Status = StatusRejected
-			v.Checks = append(v.Checks, Check{Name: CheckAttempt, Reason: fmt.Sprintf("the bundle is job %s attempt %d, the request names %s attempt %d", v.Job, v.Attempt, req.Job, req.Attempt)})
+			v.Status = bundle.StatusRejected
+			v.Checks = append(v.Checks, bundle.Check{Name: verifier.CheckAttempt, Reason: fmt.Sprintf("the bundle is job %s attempt %d, the request names %s attempt %d", v.Job, v.Attempt, req.Job, req.Attempt)})
 		}
 		v.Job, v.Attempt = req.Job, req.Attempt
 	}
@@ -181,7 +149,7 @@ var errJudged = errors.New("already judged")
 // rejects on integrity before it needs a workload.
 var placeholderWorkload = &workload.Workload{}
 
-func failSummary(v *Verdict) string {
+func failSummary(v *bundle.Verdict) string {
 	var parts []string
 	for _, c := range v.Failed() {
 		r := c.Reason
@@ -190,5 +158,8 @@ func failSummary(v *Verdict) string {
 		}
 		parts = append(parts, c.Name+": "+r)
 	}
-	return joinCapped(parts, 5)
+	if len(parts) > 5 {
+		parts = append(parts[:5], fmt.Sprintf("… and %d more", len(parts)-5))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -1,4 +1,4 @@
-package verifier
+package publish
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // Object keys of the publication, under PublishedPrefix.
@@ -95,18 +97,15 @@ type Approval struct {
 // PublishInput is one approved job.
 type PublishInput struct {
 	Job      *queue.Job
-	Verdict  *Verdict
+	Verdict  *bundle.Verdict
 	Approval Approval
 	// Runners are the enrolled keys to publish as runners.json; nil leaves
 	// it as it is.
-	Runners *Runners
+	Runners *verifyd.Runners
 	// Local allows publishing simulated and non-official results (badged);
 	// the production publisher refuses them as hardware results.
 	Local bool
 }
-
-// ErrNotPublishable: a result that may not be published here.
-var ErrNotPublishable = errors.New("result may not be published")
 
 // jobSpec is the part of the submission publication shows.
 type jobSpec struct {
@@ -137,14 +136,14 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 	// What the result is comes from the job's record — its pool and
 	// profile — never from the bundle's claims; verification bound the two,
 	// and a verdict that disagrees with the record is not published.
-	rec := termsOf(j)
-	if v.Simulated != rec.simulated || v.Profile != rec.profile || v.Job != j.ID {
+	rec := verifier.TermsOf(verifyd.JobOf(j))
+	if v.Simulated != rec.Simulated || v.Profile != rec.Profile || v.Job != j.ID {
 		return nil, fmt.Errorf("%w: the verdict (job %s, profile %q, simulated=%v) is not the job record's (job %s, profile %q, pool %s)",
-			ErrNotPublishable, v.Job, v.Profile, v.Simulated, j.ID, rec.profile, j.Pool)
+			ErrNotPublishable, v.Job, v.Profile, v.Simulated, j.ID, rec.Profile, j.Pool)
 	}
-	hardware := rec.profile == "official" && !rec.simulated
+	hardware := rec.Profile == "official" && !rec.Simulated
 	if !hardware && !in.Local {
-		return nil, fmt.Errorf("%w: job %s is %s-profile, pool %s: only official, non-simulated results are published as hardware", ErrNotPublishable, j.ID, rec.profile, j.Pool)
+		return nil, fmt.Errorf("%w: job %s is %s-profile, pool %s: only official, non-simulated results are published as hardware", ErrNotPublishable, j.ID, rec.Profile, j.Pool)
 	}
 	var sp jobSpec
 	if len(j.Spec) > 0 {
@@ -170,10 +169,10 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 			Framework: fw, FrameworkVersion: fwv, Tier: t.Tier, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS,
 			MaxAgents: t.MaxAgents, AgentsPerMW: t.AgentsPerMW, AgentsPerGPU: t.AgentsPerGPU, OutputTokensPerS: t.OutputTokensPerS,
 			JoulesPerToken: t.JoulesPerToken, AvgPowerW: t.AvgPowerW, GPUs: v.Results.GPUs, PowerBoundary: v.Results.PowerBoundary,
-			RulesVersion: v.RulesVersion, Profile: rec.profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
+			RulesVersion: v.RulesVersion, Profile: rec.Profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
 			Accuracy: v.Results.Accuracy, Date: in.Approval.At.UTC(), ApprovedBy: in.Approval.By,
 			Bundle: bundleURL, Verdict: bucketURL(prefix + bundle.VerdictFile),
-			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: rec.simulated, Hardware: hardware,
+			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: rec.Simulated, Hardware: hardware,
 		})
 	}
 	if len(out) == 0 {
@@ -225,6 +224,21 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		return nil, err
 	}
 	return next, nil
+}
+
+// RunnersFile reads the runners.json published in store: where
+// `agentwatt verify` finds the enrolled keys of an s3:// bundle
+// (verifyd.KeySources.Published).
+func RunnersFile(store interface {
+	GetBytes(ctx context.Context, key string, limit int64) ([]byte, error)
+}) func(ctx context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		data, err := store.GetBytes(ctx, RunnersKey, 16<<20)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", RunnersKey, err)
+		}
+		return data, nil
+	}
 }
 
 // LoadResults reads published/results.json; none yet is an empty set.

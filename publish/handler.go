@@ -1,4 +1,4 @@
-package verifier
+package publish
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package verifier_test
+package verifyd_test
 
 import (
 	"crypto/ed25519"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // runnersFile is a runners.json of schema 2 with one key and the given
@@ -17,7 +17,7 @@ func runnersFile(t testing.TB, pools []string, sim bool) []byte {
 	t.Helper()
 	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 	data, err := json.Marshal(map[string]any{
-		"schema_version": verifier.RunnersSchemaVersion,
+		"schema_version": verifyd.RunnersSchemaVersion,
 		"runners": []map[string]any{{
 			"name": "node-1", "public_key": string(bundle.MarshalPublicKey(pub)), "pools": pools, "sim": sim,
 		}},
@@ -51,7 +51,7 @@ func TestParseKeysRefusesForgedScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, scopes, err := verifier.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			_, scopes, err := verifyd.ParseKeys(runnersFile(t, tc.pools, tc.sim))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("ParseKeys: %v", err)
@@ -76,7 +76,7 @@ func FuzzParseKeys(f *testing.F) {
 	f.Add(runnersFile(f, []string{"sim", "h200x8"}, false))
 	f.Add([]byte(`{"schema_version":1,"runners":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, scopes, err := verifier.ParseKeys(data)
+		_, scopes, err := verifyd.ParseKeys(data)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package verifier_test
+package publish_test
 
 import (
 	"bytes"
@@ -17,31 +17,31 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/agentwatt/agentwatt/blob/blobtest"
-	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/publish"
 )
 
 // publishedSite is a store with two published results and a server of its
 // leaderboard.
-func publishedSite(t *testing.T) (*httptest.Server, *verifier.Leaderboard, func(key string) []byte) {
+func publishedSite(t *testing.T) (*httptest.Server, *publish.Leaderboard, func(key string) []byte) {
 	t.Helper()
 	ctx := context.Background()
 	v := verdictOf(t)
 	store := blobtest.Store(t)
-	var lb *verifier.Leaderboard
+	var lb *publish.Leaderboard
 	for i, c := range []struct {
 		job, acc string
 		f        float64
 	}{{"job-fast", "sim-a", 1}, {"job-slow", "sim-b", 0.5}} {
 		vv := scaled(t, v, c.job, c.f)
 		var err error
-		lb, err = verifier.Publish(ctx, store, verifier.PublishInput{Job: jobOf(vv, c.job, c.acc), Verdict: vv, Local: true,
-			Approval: verifier.Approval{By: "maint", At: time.Date(2026, 11, 2+i, 9, 0, 0, 0, time.UTC)}})
+		lb, err = publish.Publish(ctx, store, publish.PublishInput{Job: jobOf(vv, c.job, c.acc), Verdict: vv, Local: true,
+			Approval: publish.Approval{By: "maint", At: time.Date(2026, 11, 2+i, 9, 0, 0, 0, time.UTC)}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	mux := http.NewServeMux()
-	verifier.NewSiteHandler(store, zerolog.Nop()).Register(mux)
+	publish.NewSiteHandler(store, zerolog.Nop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	get := func(key string) []byte {
@@ -169,10 +169,10 @@ func TestSiteServesStrictCSP(t *testing.T) {
 // page, with its policy in a meta element and its assets beside it.
 func TestPublishedSiteIsStrict(t *testing.T) {
 	_, _, get := publishedSite(t)
-	checkStrictCSP(t, verifier.SiteIndexKey+" meta", checkNoInline(t, verifier.SiteIndexKey, get(verifier.SiteIndexKey)))
-	for _, a := range verifier.SiteAssets() {
-		if got := get(verifier.SitePrefix + a.Name); !bytes.Equal(got, a.Data) {
-			t.Errorf("%s%s: %d bytes, want the embedded %d", verifier.SitePrefix, a.Name, len(got), len(a.Data))
+	checkStrictCSP(t, publish.SiteIndexKey+" meta", checkNoInline(t, publish.SiteIndexKey, get(publish.SiteIndexKey)))
+	for _, a := range publish.SiteAssets() {
+		if got := get(publish.SitePrefix + a.Name); !bytes.Equal(got, a.Data) {
+			t.Errorf("%s%s: %d bytes, want the embedded %d", publish.SitePrefix, a.Name, len(got), len(a.Data))
 		}
 	}
 }
@@ -188,7 +188,7 @@ func TestSiteCSPBlocksInjectedCodeInBrowser(t *testing.T) {
 <p id="styled" style="color: rgb(255, 0, 0)">text</p></body></html>`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", verifier.SiteCSP)
+		w.Header().Set("Content-Security-Policy", publish.SiteCSP)
 		_, _ = io.WriteString(w, injected)
 	}))
 	t.Cleanup(srv.Close)
@@ -218,14 +218,14 @@ func TestStaticSiteInBrowser(t *testing.T) {
 	chrome := chromiumPath(t)
 	_, lb, _ := publishedSite(t)
 	dir := t.TempDir()
-	page, err := verifier.RenderSite(lb)
+	page, err := publish.RenderSite(lb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range verifier.SiteAssets() {
+	for _, a := range publish.SiteAssets() {
 		if err := os.WriteFile(filepath.Join(dir, a.Name), a.Data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,115 @@
+package verifyd
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier"
+)
+
+// runners.json: the enrolled runner keys and their scopes as publication
+// writes them (published/runners.json) and `agentwatt verify --keys` reads
+// them back. Its scopes obey the queue's own enrolment rule
+// (queue.CheckPools), so a file cannot grant what the queue would refuse.
+
+// RunnersSchemaVersion is the version of published/runners.json this
+// build writes: version 2 lists each key's pools and whether it is a sim
+// key. Version 1 files (no scope) are still read; their keys are unscoped
+// and vouch for simulated results only (verifier.KeyScope).
+const RunnersSchemaVersion = 2
+
+// Runners is published/runners.json: the enrolled runner keys and their
+// scope, so that anyone can verify a published bundle offline.
+type Runners struct {
+	SchemaVersion int            `json:"schema_version"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	Runners       []RunnerPublic `json:"runners"`
+}
+
+// RunnerPublic is one enrolled runner's public key and scope.
+type RunnerPublic struct {
+	Name      string    `json:"name"`
+	KeyID     string    `json:"key_id"`     // bundle.KeyID of the key
+	PublicKey string    `json:"public_key"` // PEM "PUBLIC KEY"
+	Pools     []string  `json:"pools,omitempty"`
+	Sim       bool      `json:"sim,omitempty"`
+	TrustedBy string    `json:"trusted_by,omitempty"`
+	TrustedAt time.Time `json:"trusted_at,omitzero"`
+}
+
+// ParseKeys reads trusted runner keys and their scopes from a runners.json
+// (version 1 or 2), or one public key (PEM "PUBLIC KEY" or 32 bytes in
+// base64, as `agentwatt runner trust` takes), named "key" and unscoped. A
+// key without a scope is absent from scopes.
+func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[string]verifier.KeyScope, err error) {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' {
+		k, err := bundle.ParsePublicKey(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return map[string]ed25519.PublicKey{"key": k}, map[string]verifier.KeyScope{}, nil
+	}
+	var r Runners
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, nil, fmt.Errorf("runners.json: %w", err)
+	}
+	if r.SchemaVersion != 1 && r.SchemaVersion != RunnersSchemaVersion {
+		return nil, nil, fmt.Errorf("runners.json: schema_version %d: this build reads 1 and %d", r.SchemaVersion, RunnersSchemaVersion)
+	}
+	keys, scopes = map[string]ed25519.PublicKey{}, map[string]verifier.KeyScope{}
+	for i, rp := range r.Runners {
+		at := fmt.Sprintf("runners.json: runners[%d] (%s)", i, rp.Name)
+		k, err := bundle.ParsePublicKey([]byte(rp.PublicKey))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", at, err)
+		}
+		if rp.KeyID != "" && rp.KeyID != bundle.KeyID(k) {
+			return nil, nil, fmt.Errorf("%s: key_id %s is not the key's %s", at, rp.KeyID, bundle.KeyID(k))
+		}
+		if _, dup := keys[rp.Name]; dup {
+			return nil, nil, fmt.Errorf("%s: name listed twice", at)
+		}
+		keys[rp.Name] = k
+		switch {
+		case r.SchemaVersion == 1:
+			if len(rp.Pools) > 0 || rp.Sim {
+				return nil, nil, fmt.Errorf("%s: pools and sim need schema_version %d", at, RunnersSchemaVersion)
+			}
+		default:
+			// The scopes the queue itself enrols, by the same rule.
+			pools, sim, err := queue.CheckPools(rp.Name, rp.Pools)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", at, err)
+			}
+			if rp.Sim != sim {
+				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, queue.SimPool)
+			}
+			scopes[rp.Name] = verifier.KeyScope{Pools: pools, Sim: sim}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil, verifier.ErrNoKeys
+	}
+	return keys, scopes, nil
+}
+
+// RunnersOf lists the enrolled keys as runners.json.
+func RunnersOf(enrolled map[string]queue.RunnerKey, now time.Time) *Runners {
+	r := &Runners{SchemaVersion: RunnersSchemaVersion, UpdatedAt: now.UTC(), Runners: []RunnerPublic{}}
+	for _, name := range slices.Sorted(maps.Keys(enrolled)) {
+		k := enrolled[name]
+		r.Runners = append(r.Runners, RunnerPublic{Name: name, KeyID: bundle.KeyID(k.PublicKey), PublicKey: string(bundle.MarshalPublicKey(k.PublicKey)),
+			Pools: k.Pools, Sim: k.Sim, TrustedBy: k.TrustedBy, TrustedAt: k.TrustedAt})
+	}
+	return r
+}
