@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/workload"
@@ -56,7 +57,7 @@ func relabelAsH200(job string) func(dir string) error {
 func (e *daemonEnv) verdictOf(t *testing.T, id string, attempt int) *verifier.Verdict {
 	t.Helper()
 	d := verifier.NewDaemon(verifier.DaemonConfig{
-		Queue: e.q, Store: e.store, References: options(goodBundle(t)).References,
+		Queue: e.q, Keys: e.fleet, Store: e.store, References: options(goodBundle(t)).References,
 		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return goodBundle(t).Workload, nil },
 	})
 	v, err := d.Once(context.Background(), queue.VerifyRequest{Job: id, Attempt: attempt, Bundle: bundle.Prefix(id, attempt)})
@@ -288,7 +289,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !v.Verified() || v.Pool != queue.SimPool {
+	if !v.Verified() || v.Pool != spec.Sim {
 		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, failedReasons(v))
 	}
 	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // The binding of a bundle to its job. The signed manifest names the job,
@@ -42,7 +43,7 @@ func termsOf(j *queue.Job) jobTerms {
 		_ = json.Unmarshal(j.Spec, &sp) // a record without a readable spec binds nothing of it: compared as empty
 	}
 	t := jobTerms{pool: j.Pool, profile: j.Profile, rules: sp.Benchmark.Rules, workloadDigest: j.WorkloadDigest,
-		runner: j.Runner, specDigest: j.SpecDigest, simulated: j.Pool == queue.SimPool}
+		runner: j.Runner, specDigest: j.SpecDigest, simulated: j.Pool == spec.Sim}
 	if t.profile == "" {
 		t.profile = sp.Benchmark.Profile
 	}
@@ -161,7 +162,7 @@ func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []strin
 	}
 	switch {
 	case scope == nil:
-		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, queue.SimPool))
+		note = fmt.Sprintf("key %s has no published scope; a simulated result of pool %s", name, firstOf(pool, spec.Sim))
 	case scope.Sim:
 		note = fmt.Sprintf("key %s is a sim runner's key; a simulated result", name)
 	default:

@@ -19,7 +19,6 @@ type DaemonQueue interface {
 	JobSource
 	NextVerify(ctx context.Context, wait time.Duration) (*queue.VerifyLease, error)
 	Transition(ctx context.Context, id string, attempt int, to queue.State, reason string) (*queue.Job, error)
-	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
 }
 
 var _ DaemonQueue = (*queue.Queue)(nil)
@@ -37,6 +36,7 @@ type WorkloadResolver func(ctx context.Context, name, digest string) (*workload.
 // DaemonConfig configures the verifier daemon.
 type DaemonConfig struct {
 	Queue      DaemonQueue
+	Keys       KeySource
 	Store      BundleStore
 	Workloads  WorkloadResolver
 	References []Reference
@@ -135,7 +135,7 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*Verdict, e
 	} else if job.State != queue.Verifying {
 		return nil, fmt.Errorf("%w: job %s is %s", queue.ErrStaleAttempt, job.ID, job.State)
 	}
-	keys, err := q.TrustedRunnerKeys(ctx)
+	keys, err := d.cfg.Keys.TrustedKeys(ctx)
 	if err != nil {
 		return nil, err
 	}

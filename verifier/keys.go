@@ -11,8 +11,14 @@ import (
 	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/spec"
 )
+
+// KeySource lists the enrolled runner keys (a *fleet.Fleet).
+type KeySource interface {
+	TrustedKeys(ctx context.Context) (map[string]fleet.Key, error)
+}
 
 // RunnersSchemaVersion is the version of published/runners.json this
 // build writes: version 2 lists each key's pools and whether it is a sim
@@ -55,12 +61,12 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 	case s == nil && !simulated:
 		return "the key has no published scope (pools): it vouches for simulated results only; re-enrol it with 'agentwatt runner trust --pool' or use the current runners.json"
 	case s == nil:
-		if pool != "" && pool != queue.SimPool {
-			return fmt.Sprintf("the key has no published scope (pools): it vouches for pool %s only, the result is of pool %s", queue.SimPool, pool)
+		if pool != "" && pool != spec.Sim {
+			return fmt.Sprintf("the key has no published scope (pools): it vouches for pool %s only, the result is of pool %s", spec.Sim, pool)
 		}
 	case s.Sim && !simulated:
 		return "a sim runner's key signed a result that is not simulated"
-	case s.Sim && pool != "" && pool != queue.SimPool:
+	case s.Sim && pool != "" && pool != spec.Sim:
 		return fmt.Sprintf("a sim runner's key signed a result of pool %s", pool)
 	case pool != "" && !slices.Contains(s.Pools, pool):
 		return fmt.Sprintf("the key is enrolled for pools %v, the result is of pool %s", s.Pools, pool)
@@ -70,7 +76,7 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 
 // PublicKeys is the public key of each enrolled runner key, by name: what
 // Options.Trusted takes.
-func PublicKeys(enrolled map[string]queue.RunnerKey) map[string]ed25519.PublicKey {
+func PublicKeys(enrolled map[string]fleet.Key) map[string]ed25519.PublicKey {
 	keys := make(map[string]ed25519.PublicKey, len(enrolled))
 	for name, k := range enrolled {
 		keys[name] = k.PublicKey
@@ -80,7 +86,7 @@ func PublicKeys(enrolled map[string]queue.RunnerKey) map[string]ed25519.PublicKe
 
 // Scopes is the scope of each enrolled runner key that has one, by name:
 // what Options.Scopes takes.
-func Scopes(enrolled map[string]queue.RunnerKey) map[string]KeyScope {
+func Scopes(enrolled map[string]fleet.Key) map[string]KeyScope {
 	out := make(map[string]KeyScope, len(enrolled))
 	for name, k := range enrolled {
 		if len(k.Pools) > 0 {
@@ -91,7 +97,7 @@ func Scopes(enrolled map[string]queue.RunnerKey) map[string]KeyScope {
 }
 
 // RunnersOf lists the enrolled keys as runners.json.
-func RunnersOf(enrolled map[string]queue.RunnerKey, now time.Time) *Runners {
+func RunnersOf(enrolled map[string]fleet.Key, now time.Time) *Runners {
 	r := &Runners{SchemaVersion: RunnersSchemaVersion, UpdatedAt: now.UTC(), Runners: []RunnerPublic{}}
 	for _, name := range sortedKeys(enrolled) {
 		k := enrolled[name]
@@ -144,12 +150,12 @@ func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[strin
 			}
 		default:
 			// The scopes the queue itself enrols, by the same rule.
-			pools, sim, err := queue.CheckPools(rp.Name, rp.Pools)
+			pools, sim, err := fleet.CheckPools(rp.Name, rp.Pools)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", at, err)
 			}
 			if rp.Sim != sim {
-				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, queue.SimPool)
+				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, spec.Sim)
 			}
 			scopes[rp.Name] = KeyScope{Pools: pools, Sim: sim}
 		}

@@ -66,7 +66,7 @@ func options(b *verifiertest.Bundle) verifier.Options {
 type jobs struct{ attempt int }
 
 func (j jobs) Get(_ context.Context, id string) (*queue.Job, error) {
-	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt, Pool: queue.SimPool, Profile: "test",
+	return &queue.Job{ID: id, State: queue.Verifying, Attempt: j.attempt, Pool: spec.Sim, Profile: "test",
 		SpecDigest: verifiertest.SpecDigest, WorkloadDigest: string(goodWorkloadDigest), Runner: verifiertest.Runner,
 		Spec: []byte(`{"benchmark":{"rules":"v1","profile":"test"}}`)}, nil
 }

@@ -170,6 +170,10 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		return err
 	}
 	defer closeQ()
+	fl, err := openFleet(ctx, q, a.log)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, &f.sf)
 	if err != nil {
 		return err
@@ -185,7 +189,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		a.log.Info().Str("url", m.URL()+"/metrics").Msg("serving metrics")
 	}
 	cfg.ID, cfg.Version, cfg.WorkDir, cfg.Key = f.id, agentwattVersion(), f.workDir, key
-	cfg.Queue, cfg.Store = q, st
+	cfg.Queue, cfg.Fleet, cfg.Store = q, fl, st
 	cfg.Workloads = blobstore.NewRegistry(st, filepath.Join(f.workDir, "cache"))
 	cfg.FixedAgents, cfg.IdleBaseline, cfg.GracePeriod = f.fixedAgents, f.idle, f.grace
 	cfg.MaxAgents, cfg.MemoryBudget = f.maxAgents, f.memoryBudgetMiB<<20

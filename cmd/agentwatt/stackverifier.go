@@ -15,7 +15,7 @@ func newStackVerifier(s *localStack) (*verifier.Daemon, error) {
 		return nil, err
 	}
 	return verifier.NewDaemon(verifier.DaemonConfig{
-		Queue: s.queue, Store: s.store, References: refs,
+		Queue: s.queue, Keys: s.fleet, Store: s.store, References: refs,
 		Workloads: registryWorkloads(s.store, filepath.Join(s.cfg.Dir, "verifier", "cache")),
 		Log:       s.log.With().Str("component", "verifier").Logger(),
 	}), nil

@@ -46,6 +46,10 @@ queue.`,
 				return err
 			}
 			defer closeQ()
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
+				return err
+			}
 			store, err := openStore(ctx, &s3)
 			if err != nil {
 				return err
@@ -55,7 +59,7 @@ queue.`,
 				return err
 			}
 			d := verifier.NewDaemon(verifier.DaemonConfig{
-				Queue: q, Store: store, References: refs,
+				Queue: q, Keys: fl, Store: store, References: refs,
 				Workloads: registryWorkloads(store, cacheDir),
 				Log:       a.log.With().Str("component", "verifier").Logger(),
 			})

@@ -17,6 +17,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/workload"
@@ -206,7 +207,7 @@ func verifyKeys(ctx context.Context, a *app, store *blob.Store, job string, in v
 // queueKeys reads the enrolled keys from the queue at f. The queue is kept
 // open (and returned) only when it knows job; the connection closes when ctx
 // ends.
-func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
+func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[string]fleet.Key, *queue.Queue, error) {
 	nc, err := queue.Connect(f.url, f.creds, a.log)
 	if err != nil {
 		return nil, nil, err
@@ -222,7 +223,7 @@ func queueKeys(ctx context.Context, a *app, f *natsFlags, job string) (map[strin
 
 // readQueueKeys is queueKeys on an open connection; q is nil unless the
 // queue knows job.
-func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]queue.RunnerKey, *queue.Queue, error) {
+func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[string]fleet.Key, *queue.Queue, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A read-only command must not create the queue's streams on a NATS
@@ -240,7 +241,11 @@ func readQueueKeys(ctx context.Context, a *app, nc *nats.Conn, job string) (map[
 	if err != nil {
 		return nil, nil, err
 	}
-	enrolled, err := q.TrustedRunnerKeys(ctx)
+	fl, err := openFleet(ctx, q, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	enrolled, err := fl.TrustedKeys(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

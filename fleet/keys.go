@@ -1,4 +1,4 @@
-package queue
+package fleet
 
 import (
 	"bytes"
@@ -17,11 +17,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/agentwatt/agentwatt/internal/kvbucket"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
-// RunnerKey is an enrolled runner signing key. Bundles signed with it are
+// Key is an enrolled runner signing key, as stored (JSON) in BucketKeys. Bundles signed with it are
 // trusted by the verifier for jobs of its pools only.
-type RunnerKey struct {
+type Key struct {
 	Name        string            `json:"name"`
 	PublicKey   ed25519.PublicKey `json:"public_key"` // base64 in JSON
 	Fingerprint string            `json:"fingerprint"`
@@ -35,10 +39,6 @@ type RunnerKey struct {
 	TrustedAt time.Time `json:"trusted_at"`
 }
 
-// SimPool is the pool of sim runners, where the sim engine stands in for
-// the hardware (spec.Sim; the queue does not import spec).
-const SimPool = "sim"
-
 // CheckPools validates the pools a key is enrolled for: at least one, each
 // a valid pool, no repeats, and the sim pool only alone (a sim runner's key
 // signs nothing else). It returns them sorted and whether the key is a sim
@@ -49,16 +49,16 @@ func CheckPools(name string, pools []string) ([]string, bool, error) {
 	}
 	out := slices.Sorted(slices.Values(pools))
 	for i, p := range out {
-		if !ValidPool(p) {
+		if !queue.ValidPool(p) {
 			return nil, false, invalidf("runner key %s: pool %q: want lower-case letters, digits, '-' or '_'", name, p)
 		}
 		if i > 0 && out[i-1] == p {
 			return nil, false, invalidf("runner key %s: pool %s named twice", name, p)
 		}
 	}
-	sim := slices.Contains(out, SimPool)
+	sim := slices.Contains(out, spec.Sim)
 	if sim && len(out) > 1 {
-		return nil, false, invalidf("runner key %s: pools %v: a sim runner's key is enrolled for pool %s alone", name, out, SimPool)
+		return nil, false, invalidf("runner key %s: pools %v: a sim runner's key is enrolled for pool %s alone", name, out, spec.Sim)
 	}
 	return out, sim, nil
 }
@@ -69,12 +69,12 @@ func Fingerprint(pub ed25519.PublicKey) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// TrustRunnerKey enrols pub under name for pools, recording who did it.
+// TrustKey enrols pub under name for pools, recording who did it.
 // Enrolling the same key again with the same pools is a no-op, with other
 // pools it changes the key's scope; a different key under an enrolled name
-// is refused with ErrRunnerKeyConflict (revoke the old one first).
-func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.PublicKey, by string, pools []string) error {
-	if !labelRe.MatchString(name) {
+// is refused with ErrKeyConflict (revoke the old one first).
+func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey, by string, pools []string) error {
+	if !queue.ValidName(name) {
 		return invalidf("runner key name %q: want a DNS label", name)
 	}
 	if len(pub) != ed25519.PublicKeySize {
@@ -87,75 +87,75 @@ func (q *Queue) TrustRunnerKey(ctx context.Context, name string, pub ed25519.Pub
 	if err != nil {
 		return err
 	}
-	rec := RunnerKey{Name: name, PublicKey: pub, Fingerprint: Fingerprint(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: q.now().UTC()}
+	rec := Key{Name: name, PublicKey: pub, Fingerprint: Fingerprint(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: f.now().UTC()}
 	data, _ := json.Marshal(rec)
-	_, err = q.runnerKeys.Create(ctx, name, data)
+	_, err = f.keys.Create(ctx, name, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		e, gerr := q.runnerKeys.Get(ctx, name)
+		e, gerr := f.keys.Get(ctx, name)
 		if gerr != nil {
 			return fmt.Errorf("runner key %s: %w", name, gerr)
 		}
-		var old RunnerKey
+		var old Key
 		if err := json.Unmarshal(e.Value(), &old); err != nil {
 			return fmt.Errorf("runner key %s: decode: %w", name, err)
 		}
 		if !bytes.Equal(old.PublicKey, pub) {
-			return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrRunnerKeyConflict)
+			return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrKeyConflict)
 		}
 		if slices.Equal(old.Pools, pools) && old.Sim == sim {
 			return nil
 		}
-		if _, err := q.runnerKeys.Update(ctx, name, data, e.Revision()); err != nil {
+		if _, err := f.keys.Update(ctx, name, data, e.Revision()); err != nil {
 			return fmt.Errorf("runner key %s: change its pools: %w", name, err)
 		}
-		q.log.Info().Str("key", name).Strs("pools", pools).Strs("old_pools", old.Pools).Str("by", by).Msg("runner key pools changed")
+		f.log.Info().Str("key", name).Strs("pools", pools).Strs("old_pools", old.Pools).Str("by", by).Msg("runner key pools changed")
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("trust runner key %s: %w", name, err)
 	}
-	q.log.Info().Str("key", name).Str("fingerprint", rec.Fingerprint).Strs("pools", pools).Str("by", by).Msg("runner key trusted")
+	f.log.Info().Str("key", name).Str("fingerprint", rec.Fingerprint).Strs("pools", pools).Str("by", by).Msg("runner key trusted")
 	return nil
 }
 
-// RunnerKey returns the key enrolled under name, or ErrRunnerKeyNotFound.
-func (q *Queue) RunnerKey(ctx context.Context, name string) (RunnerKey, error) {
-	e, err := q.runnerKeys.Get(ctx, name)
+// Key returns the key enrolled under name, or ErrKeyNotFound.
+func (f *Fleet) Key(ctx context.Context, name string) (Key, error) {
+	e, err := f.keys.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return RunnerKey{}, fmt.Errorf("runner key %s: %w", name, ErrRunnerKeyNotFound)
+		return Key{}, fmt.Errorf("runner key %s: %w", name, ErrKeyNotFound)
 	}
 	if err != nil {
-		return RunnerKey{}, fmt.Errorf("runner key %s: %w", name, err)
+		return Key{}, fmt.Errorf("runner key %s: %w", name, err)
 	}
-	var k RunnerKey
+	var k Key
 	if err := json.Unmarshal(e.Value(), &k); err != nil {
-		return RunnerKey{}, fmt.Errorf("runner key %s: decode: %w", name, err)
+		return Key{}, fmt.Errorf("runner key %s: decode: %w", name, err)
 	}
 	return k, nil
 }
 
-// RevokeRunnerKey removes an enrolled key; bundles signed with it are no
+// RevokeKey removes an enrolled key; bundles signed with it are no
 // longer trusted. The bucket keeps the revoked record in its history.
-func (q *Queue) RevokeRunnerKey(ctx context.Context, name string) error {
-	if _, err := q.RunnerKey(ctx, name); err != nil {
+func (f *Fleet) RevokeKey(ctx context.Context, name string) error {
+	if _, err := f.Key(ctx, name); err != nil {
 		return err
 	}
-	if err := q.runnerKeys.Delete(ctx, name); err != nil {
+	if err := f.keys.Delete(ctx, name); err != nil {
 		return fmt.Errorf("revoke runner key %s: %w", name, err)
 	}
 	return nil
 }
 
-// TrustedRunnerKeys returns every enrolled key by name.
-func (q *Queue) TrustedRunnerKeys(ctx context.Context) (map[string]RunnerKey, error) {
-	names, err := bucketKeys(ctx, q.runnerKeys)
+// TrustedKeys returns every enrolled key by name.
+func (f *Fleet) TrustedKeys(ctx context.Context) (map[string]Key, error) {
+	names, err := kvbucket.Keys(ctx, f.keys)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]RunnerKey, len(names))
+	out := make(map[string]Key, len(names))
 	for _, n := range names {
-		k, err := q.RunnerKey(ctx, n)
-		if errors.Is(err, ErrRunnerKeyNotFound) {
+		k, err := f.Key(ctx, n)
+		if errors.Is(err, ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
