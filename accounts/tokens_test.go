@@ -155,7 +155,7 @@ func TestTokenRecordsFromBeforeTheSplit(t *testing.T) {
 	const token = "awv_cXNwbGl0LWNvbXBhdC10b2tlbi0zMi1ieXRlcy1sb25n"
 	sum := sha256.Sum256([]byte(token))
 	for key, rec := range map[string]string{
-		"vendor.acme": `{"name":"acme","created_at":"2026-11-30T09:00:00Z"}`,
+		"vendor.acme":                         `{"name":"acme","created_at":"2026-11-30T09:00:00Z"}`,
 		"token." + hex.EncodeToString(sum[:]): `{"vendor":"acme","created_at":"2026-11-30T09:00:00Z"}`,
 	} {
 		if _, err := s.kv.Put(ctx, key, []byte(rec)); err != nil {
