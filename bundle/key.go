@@ -21,7 +21,7 @@ const maxKeyFile = 64 << 10
 
 // KeyID names a public key: "sha256:" and the hex sha256 of its 32 bytes.
 // It equals the fingerprint the queue records when the key is enrolled
-// (queue.Fingerprint), so a verifier can look enrolled keys up by it.
+// (fleet.Fingerprint), so a verifier can look enrolled keys up by it.
 func KeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -142,7 +142,7 @@ func MarshalPublicKey(pub ed25519.PublicKey) []byte {
 }
 
 // ParsePublicKey reads an ed25519 public key in the forms `agentwatt runner
-// trust` accepts (queue.ParsePublicKey): PEM "PUBLIC KEY" (PKIX), or the 32
+// trust` accepts (fleet.ParsePublicKey): PEM "PUBLIC KEY" (PKIX), or the 32
 // raw bytes in standard or URL-safe base64, padded or not.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	if block, _ := pem.Decode(data); block != nil {
