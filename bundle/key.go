@@ -20,8 +20,8 @@ import (
 const maxKeyFile = 64 << 10
 
 // KeyID names a public key: "sha256:" and the hex sha256 of its 32 bytes.
-// It equals the fingerprint the queue records when the key is enrolled
-// (fleet.Fingerprint), so a verifier can look enrolled keys up by it.
+// It is the fingerprint recorded when the key is enrolled (fleet.Key), so a
+// verifier can look enrolled keys up by it.
 func KeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
 	return "sha256:" + hex.EncodeToString(sum[:])

@@ -19,8 +19,8 @@
 // Files:
 //
 //   - fleet.go: Config, Open and the Fleet on its two buckets.
-//   - keys.go: Key, TrustKey, Key, RevokeKey, TrustedKeys, CheckPools,
-//     Fingerprint, ParsePublicKey.
+//   - keys.go: Key (its fingerprint is bundle.KeyID), TrustKey, Key,
+//     RevokeKey, TrustedKeys, CheckPools, ParsePublicKey.
 //   - runners.go: Runner, Register, Deregister, Runners.
 //   - errors.go: ErrKeyConflict, ErrKeyNotFound, ErrInvalid.
 package fleet

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/internal/kvbucket"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
@@ -63,12 +62,6 @@ func CheckPools(name string, pools []string) ([]string, bool, error) {
 	return out, sim, nil
 }
 
-// Fingerprint names a public key: "sha256:" and the hex sha256 of its 32 bytes.
-func Fingerprint(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // TrustKey enrols pub under name for pools, recording who did it.
 // Enrolling the same key again with the same pools is a no-op, with other
 // pools it changes the key's scope; a different key under an enrolled name
@@ -87,7 +80,7 @@ func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey
 	if err != nil {
 		return err
 	}
-	rec := Key{Name: name, PublicKey: pub, Fingerprint: Fingerprint(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: f.now().UTC()}
+	rec := Key{Name: name, PublicKey: pub, Fingerprint: bundle.KeyID(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: f.now().UTC()}
 	data, _ := json.Marshal(rec)
 	_, err = f.keys.Create(ctx, name, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {

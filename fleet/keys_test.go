@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
 func newKey(t testing.TB) ed25519.PublicKey {
@@ -117,7 +119,7 @@ func TestRunnerKeys(t *testing.T) {
 	if len(keys) != 2 || !keys["runner-1"].PublicKey.Equal(k1) || !keys["runner-2"].PublicKey.Equal(k2) {
 		t.Fatalf("TrustedKeys: %+v", keys)
 	}
-	if k := keys["runner-1"]; k.TrustedBy != "maint" || k.Fingerprint != Fingerprint(k1) || k.TrustedAt.IsZero() || !slices.Equal(k.Pools, h200) || k.Sim {
+	if k := keys["runner-1"]; k.TrustedBy != "maint" || k.Fingerprint != bundle.KeyID(k1) || k.TrustedAt.IsZero() || !slices.Equal(k.Pools, h200) || k.Sim {
 		t.Errorf("record: %+v", k)
 	}
 	if k := keys["runner-2"]; !slices.Equal(k.Pools, []string{"sim"}) || !k.Sim {
@@ -153,8 +155,8 @@ func TestKeyRecordsFromBeforeTheSplit(t *testing.T) {
 	k1, k2 := newKey(t), newKey(t)
 	b64 := base64.StdEncoding.EncodeToString
 	for name, rec := range map[string]string{
-		"gpu-node-7": `{"name":"gpu-node-7","public_key":"` + b64(k1) + `","fingerprint":"` + Fingerprint(k1) + `","pools":["h200x8"],"trusted_by":"alice","trusted_at":"2026-11-30T09:00:00Z"}`,
-		"old-sim":    `{"name":"old-sim","public_key":"` + b64(k2) + `","fingerprint":"` + Fingerprint(k2) + `","trusted_by":"alice","trusted_at":"2026-01-30T09:00:00Z"}`,
+		"gpu-node-7": `{"name":"gpu-node-7","public_key":"` + b64(k1) + `","fingerprint":"` + bundle.KeyID(k1) + `","pools":["h200x8"],"trusted_by":"alice","trusted_at":"2026-11-30T09:00:00Z"}`,
+		"old-sim":    `{"name":"old-sim","public_key":"` + b64(k2) + `","fingerprint":"` + bundle.KeyID(k2) + `","trusted_by":"alice","trusted_at":"2026-01-30T09:00:00Z"}`,
 	} {
 		if _, err := f.keys.Put(ctx, name, []byte(rec)); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/agentwatt/agentwatt/accounts"
+	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 )
@@ -142,7 +143,7 @@ func TestRunnerTrustCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-7", "--pool", "h200x8", "--by", "alice")
-	if code != 0 || !strings.Contains(out, fleet.Fingerprint(pub)) || !strings.Contains(out, "h200x8") {
+	if code != 0 || !strings.Contains(out, bundle.KeyID(pub)) || !strings.Contains(out, "h200x8") {
 		t.Fatalf("runner trust: code %d, %q", code, out)
 	}
 	keys, err := f.fleet.TrustedKeys(context.Background())

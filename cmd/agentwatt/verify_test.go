@@ -218,7 +218,7 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 func simKeys(keys map[string]ed25519.PublicKey) map[string]fleet.Key {
 	out := map[string]fleet.Key{}
 	for name, k := range keys {
-		out[name] = fleet.Key{Name: name, PublicKey: k, Fingerprint: fleet.Fingerprint(k), Pools: []string{spec.Sim}, Sim: true}
+		out[name] = fleet.Key{Name: name, PublicKey: k, Fingerprint: bundle.KeyID(k), Pools: []string{spec.Sim}, Sim: true}
 	}
 	return out
 }
