@@ -19,8 +19,9 @@
 // Files:
 //
 //   - fleet.go: Config, Open and the Fleet on its two buckets.
-//   - keys.go: Key (its fingerprint is bundle.KeyID), TrustKey, Key,
-//     RevokeKey, TrustedKeys, CheckPools, ParsePublicKey.
+//   - keys.go: Key (its fingerprint is bundle.KeyID; key files are read
+//     with bundle.ParsePublicKey), TrustKey, Key, RevokeKey, TrustedKeys,
+//     CheckPools.
 //   - runners.go: Runner, Register, Deregister, Runners.
 //   - errors.go: ErrKeyConflict, ErrKeyNotFound, ErrInvalid.
 package fleet

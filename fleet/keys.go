@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -157,41 +153,4 @@ func (f *Fleet) TrustedKeys(ctx context.Context) (map[string]Key, error) {
 		out[n] = k
 	}
 	return out, nil
-}
-
-// ParsePublicKey reads an ed25519 public key in one of two forms:
-//   - PEM, type "PUBLIC KEY", PKIX (what `openssl pkey -pubout` and Go's
-//     x509.MarshalPKIXPublicKey write);
-//   - the 32 raw key bytes in standard or URL-safe base64, padded or not,
-//     surrounding whitespace ignored.
-func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
-	if block, _ := pem.Decode(data); block != nil {
-		if block.Type != "PUBLIC KEY" {
-			return nil, invalidf("PEM block %q: want \"PUBLIC KEY\"", block.Type)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, invalidf("PEM public key: %v", err)
-		}
-		pub, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, invalidf("PEM public key is %T, want ed25519", k)
-		}
-		return pub, nil
-	}
-	s := strings.TrimSpace(string(data))
-	if s == "" {
-		return nil, invalidf("public key is empty")
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		b, err := enc.DecodeString(s)
-		if err != nil {
-			continue
-		}
-		if len(b) != ed25519.PublicKeySize {
-			return nil, invalidf("base64 public key: %d bytes, want %d", len(b), ed25519.PublicKeySize)
-		}
-		return ed25519.PublicKey(b), nil
-	}
-	return nil, invalidf("public key: neither a PEM \"PUBLIC KEY\" block nor base64")
 }

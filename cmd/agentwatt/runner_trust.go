@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
 func newRunnerTrustCmd(a *app) *cobra.Command {
@@ -51,7 +51,7 @@ given ones; a different key under an enrolled name is refused. The key's fingerp
 			if err != nil {
 				return err
 			}
-			pub, err := fleet.ParsePublicKey(data)
+			pub, err := bundle.ParsePublicKey(data)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
