@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -62,7 +63,7 @@ func TestConfigCPUs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{
 				ID: "r", Pool: spec.Sim, WorkDir: t.TempDir(), Key: make(ed25519.PrivateKey, ed25519.PrivateKeySize),
-				Queue: &queue.Queue{}, Store: unusedStore{}, Workloads: &workload.Registry{},
+				Queue: &queue.Queue{}, Fleet: &fleet.Fleet{}, Store: unusedStore{}, Workloads: &workload.Registry{},
 				ClientCPUs: tt.client, EngineCPUs: tt.engine,
 			}
 			err := cfg.Validate()

@@ -20,6 +20,7 @@ import (
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/examples"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -45,6 +46,7 @@ type testEnv struct {
 	nc       *nats.Conn
 	q        *queue.Queue
 	qcfg     queue.Config
+	fl       *fleet.Fleet
 	blobCfg  blob.Config
 	store    *blob.Store
 	reg      *workload.Registry
@@ -61,7 +63,7 @@ type envOpts struct {
 func newEnv(t *testing.T, o envOpts) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, dir: t.TempDir(), natsDir: t.TempDir()}
-	e.qcfg = queue.Config{Replicas: 1, AckWait: 6 * time.Second, HeartbeatEvery: time.Second, RunnerTTL: 10 * time.Second}
+	e.qcfg = queue.Config{Replicas: 1, AckWait: 6 * time.Second, HeartbeatEvery: time.Second}
 	e.startNATS(o.listen)
 	e.blobCfg = blobtest.Start(t)
 	if o.store != nil {
@@ -101,6 +103,9 @@ func (e *testEnv) startNATS(listen string) {
 	}
 	t.Cleanup(e.nc.Close)
 	if e.q, err = queue.Open(context.Background(), e.nc, e.qcfg, testLog()); err != nil {
+		t.Fatal(err)
+	}
+	if e.fl, err = fleet.Open(context.Background(), e.q.JetStream(), fleet.Config{Replicas: 1, RunnerTTL: 10 * time.Second}, testLog()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -159,7 +164,7 @@ func (e *testEnv) config(id string) Config {
 	}
 	return Config{
 		ID: id, Pool: spec.Sim, Version: "test", WorkDir: filepath.Join(e.dir, "work-"+id), Key: e.key,
-		Queue: e.q, Store: e.store, Workloads: e.reg, FixedAgents: 2, IdleBaseline: 500 * time.Millisecond,
+		Queue: e.q, Fleet: e.fl, Store: e.store, Workloads: e.reg, FixedAgents: 2, IdleBaseline: 500 * time.Millisecond,
 		GracePeriod: 5 * time.Second, Self: self, ScanEvery: 500 * time.Millisecond, UploadRetryMax: time.Second,
 		UploadWait: 5 * time.Second, Log: testLog(),
 	}

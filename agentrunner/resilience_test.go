@@ -22,6 +22,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -54,6 +55,10 @@ func runnerProcess() int {
 	if err != nil {
 		return 1
 	}
+	fl, err := fleet.Open(ctx, q.JetStream(), fleet.Config{}, log)
+	if err != nil {
+		return 1
+	}
 	st, err := blob.Open(ctx, c.Blob)
 	if err != nil {
 		return 1
@@ -63,7 +68,7 @@ func runnerProcess() int {
 		return 1
 	}
 	self, _ := os.Executable()
-	r, err := New(Config{ID: c.ID, Pool: "sim", Version: "test", WorkDir: c.WorkDir, Key: key, Queue: q, Store: st,
+	r, err := New(Config{ID: c.ID, Pool: "sim", Version: "test", WorkDir: c.WorkDir, Key: key, Queue: q, Fleet: fl, Store: st,
 		Workloads: blobstore.NewRegistry(st, filepath.Join(c.WorkDir, "cache")), FixedAgents: 2,
 		IdleBaseline: 500 * time.Millisecond, GracePeriod: 5 * time.Second, Self: self, Log: log})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -58,7 +59,10 @@ type Config struct {
 	// Key signs bundles (bundle.LoadOrCreateKey).
 	Key ed25519.PrivateKey
 
-	Queue     *queue.Queue
+	Queue *queue.Queue
+	// Fleet keeps the runner's liveness entry (fleet.Runner), refreshed
+	// every RunnerTTL/3 while it runs.
+	Fleet     *fleet.Fleet
 	Store     ObjectStore
 	Workloads WorkloadResolver
 
@@ -140,8 +144,8 @@ func (c *Config) Validate() error {
 	if len(c.Key) != ed25519.PrivateKeySize {
 		errs = append(errs, "Key is required (an ed25519 private key)")
 	}
-	if c.Queue == nil || c.Store == nil || c.Workloads == nil {
-		errs = append(errs, "Queue, Store and Workloads are required")
+	if c.Queue == nil || c.Fleet == nil || c.Store == nil || c.Workloads == nil {
+		errs = append(errs, "Queue, Fleet, Store and Workloads are required")
 	}
 	if c.Pool == spec.Sim && c.Power != nil {
 		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
@@ -296,13 +300,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		wg.Wait()
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := r.cfg.Queue.DeregisterRunner(dctx, r.cfg.ID); err != nil {
+		if err := r.cfg.Fleet.Deregister(dctx, r.cfg.ID); err != nil {
 			r.log.Debug().Err(err).Msg("deregister runner")
 		}
 	}()
 
-	w := r.cfg.Queue.NewWorker(r.cfg.Pool, r.cfg.ID)
-	w.PollWait = 2 * time.Second
+	w, err := r.cfg.Queue.NewWorker(queue.WorkerConfig{Pool: r.cfg.Pool, Runner: r.cfg.ID, PollWait: 2 * time.Second})
+	if err != nil {
+		return err
+	}
 	r.log.Info().Str("key_id", r.KeyID()).Msg("runner ready; waiting for jobs")
 	for {
 		lease, err := w.Next(ctx)
@@ -324,18 +330,18 @@ func (r *Runner) Run(ctx context.Context) error {
 // registerLoop keeps the runner's liveness entry fresh.
 func (r *Runner) registerLoop(ctx context.Context) {
 	started := time.Now().UTC()
-	every := r.cfg.Queue.Config().RunnerTTL / 3
+	every := r.cfg.Fleet.Config().RunnerTTL / 3
 	if every <= 0 {
 		every = 30 * time.Second
 	}
 	for {
 		job, attempt := r.current()
-		info := queue.RunnerInfo{
+		info := fleet.Runner{
 			ID: r.cfg.ID, Pool: r.cfg.Pool, Version: r.cfg.Version, KeyName: r.cfg.ID,
 			Job: job, Attempt: attempt, Inventory: r.cfg.Inventory, StartedAt: started,
 		}
 		info.Host, _ = os.Hostname()
-		if err := r.cfg.Queue.RegisterRunner(ctx, info); err != nil && ctx.Err() == nil {
+		if err := r.cfg.Fleet.Register(ctx, info); err != nil && ctx.Err() == nil {
 			r.log.Warn().Err(err).Msg("register runner")
 		} else if err == nil {
 			r.metrics.heartbeat.SetToCurrentTime()

@@ -8,7 +8,8 @@
 //
 // Files:
 //   - intake.go: the routes, submission and the trigger header.
-//   - auth.go: bearer tokens (a vendor's or a maintainer's) and who may see a job.
+//   - auth.go: bearer tokens (a vendor's or a maintainer's, checked by package
+//     accounts through Authenticator) and who may see a job.
 //   - jobs.go: the job API: one job, paginated lists, cancel, engine.env redaction.
 //   - limits.go: per-vendor rate limits and the queued-job cap (429, Retry-After).
 //   - server.go: the timeouts, header limit and connection cap of every HTTP

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 )
@@ -24,7 +25,12 @@ type JobQueue interface {
 	Get(ctx context.Context, id string) (*queue.Job, error)
 	List(ctx context.Context, f queue.Filter) ([]*queue.Job, error)
 	Cancel(ctx context.Context, id, by string) (*queue.Job, error)
-	Authenticate(ctx context.Context, token string) (queue.Principal, error)
+}
+
+// Authenticator turns a bearer token into whom it belongs to (an
+// *accounts.Store), or accounts.ErrUnauthorized.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (accounts.Principal, error)
 }
 
 // WorkloadResolver pins a workload reference (a name, or name@sha256:…) to the
@@ -52,14 +58,16 @@ type IntakeConfig struct {
 //	POST /v1/jobs/{id}/cancel    the job's vendor, or a maintainer
 type Intake struct {
 	q      JobQueue
+	auth   Authenticator
 	cfg    IntakeConfig
 	log    zerolog.Logger
 	limits *limiter
 }
 
-// NewIntake returns the intake API over q.
-func NewIntake(q JobQueue, cfg IntakeConfig, log zerolog.Logger) *Intake {
-	return &Intake{q: q, cfg: cfg, log: log, limits: newLimiter(cfg.Limits)}
+// NewIntake returns the intake API over q, whose callers auth
+// authenticates.
+func NewIntake(q JobQueue, auth Authenticator, cfg IntakeConfig, log zerolog.Logger) *Intake {
+	return &Intake{q: q, auth: auth, cfg: cfg, log: log, limits: newLimiter(cfg.Limits)}
 }
 
 // Register adds the intake's routes to mux.
@@ -125,7 +133,7 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p.Role != queue.RoleVendor {
+	if p.Role != accounts.RoleVendor {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("a %s token cannot submit; submit with the vendor's token", p.Role))
 		return
 	}

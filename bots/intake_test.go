@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 )
@@ -62,18 +63,22 @@ func newIntakeEnvServer(t *testing.T, cfg IntakeConfig, scfg ServerConfig, vendo
 	if err != nil {
 		t.Fatalf("open queue: %v", err)
 	}
+	acc, err := accounts.Open(ctx, q.JetStream(), accounts.Config{}, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("open accounts: %v", err)
+	}
 	env := &intakeEnv{q: q, tokens: map[string]string{}}
 	for _, v := range vendors {
-		tok, err := q.AddVendor(ctx, v)
+		tok, err := acc.AddVendor(ctx, v)
 		if err != nil {
 			t.Fatalf("add vendor %s: %v", v, err)
 		}
 		env.tokens[v] = tok
 	}
-	if env.maintainer, err = q.AddMaintainer(ctx, "ops"); err != nil {
+	if env.maintainer, err = acc.AddMaintainer(ctx, "ops"); err != nil {
 		t.Fatal(err)
 	}
-	intake := NewIntake(countingQueue{q, &env.lookups}, cfg, zerolog.Nop()).Handler()
+	intake := NewIntake(q, countingAuth{acc, &env.lookups}, cfg, zerolog.Nop()).Handler()
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A copy of the request: the server's own keeps its body type, which
 		// decides how it treats a body the handler left unread.
@@ -92,15 +97,15 @@ func newIntakeEnvServer(t *testing.T, cfg IntakeConfig, scfg ServerConfig, vendo
 	return env
 }
 
-// countingQueue counts token lookups.
-type countingQueue struct {
-	*queue.Queue
+// countingAuth counts token lookups.
+type countingAuth struct {
+	*accounts.Store
 	n *atomic.Int64
 }
 
-func (q countingQueue) Authenticate(ctx context.Context, token string) (queue.Principal, error) {
-	q.n.Add(1)
-	return q.Queue.Authenticate(ctx, token)
+func (a countingAuth) Authenticate(ctx context.Context, token string) (accounts.Principal, error) {
+	a.n.Add(1)
+	return a.Store.Authenticate(ctx, token)
 }
 
 // countingBody counts the bytes a handler reads of a request body.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -81,7 +82,7 @@ func (in *Intake) listJobs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page := JobsPage{Jobs: []*queue.Job{}}
-	if p.Role != queue.RoleMaintainer {
+	if p.Role != accounts.RoleMaintainer {
 		if f.Vendor != "" && f.Vendor != p.Name {
 			writeJSON(w, http.StatusOK, page) // nothing of another vendor's
 			return
@@ -203,8 +204,8 @@ func (c cursor) before(j *queue.Job) bool {
 
 // redactFor returns j as p may see it: a maintainer sees the record as it
 // is; anyone else sees engine.env values replaced by Redacted.
-func redactFor(p queue.Principal, j *queue.Job) *queue.Job {
-	if p.Role == queue.RoleMaintainer || len(j.Spec) == 0 {
+func redactFor(p accounts.Principal, j *queue.Job) *queue.Job {
+	if p.Role == accounts.RoleMaintainer || len(j.Spec) == 0 {
 		return j
 	}
 	out := *j

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -136,12 +137,12 @@ func (l *limiter) failureLimiter(addr string, create bool) *rate.Limiter {
 }
 
 // allowSubmit answers 429 itself when p has no submission left for now.
-func (l *limiter) allowSubmit(w http.ResponseWriter, p queue.Principal) bool {
+func (l *limiter) allowSubmit(w http.ResponseWriter, p accounts.Principal) bool {
 	return l.take(w, l.submits, p.Name, l.cfg.SubmitRate, l.cfg.SubmitBurst, "submissions")
 }
 
 // allowRead answers 429 itself when p has no request left for now.
-func (l *limiter) allowRead(w http.ResponseWriter, p queue.Principal) bool {
+func (l *limiter) allowRead(w http.ResponseWriter, p accounts.Principal) bool {
 	return l.take(w, l.reads, string(p.Role)+":"+p.Name, l.cfg.ReadRate, l.cfg.ReadBurst, "requests")
 }
 

@@ -20,8 +20,8 @@ import (
 const maxKeyFile = 64 << 10
 
 // KeyID names a public key: "sha256:" and the hex sha256 of its 32 bytes.
-// It equals the fingerprint the queue records when the key is enrolled
-// (queue.Fingerprint), so a verifier can look enrolled keys up by it.
+// It is the fingerprint recorded when the key is enrolled (fleet.Key), so a
+// verifier can look enrolled keys up by it.
 func KeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -142,8 +142,13 @@ func MarshalPublicKey(pub ed25519.PublicKey) []byte {
 }
 
 // ParsePublicKey reads an ed25519 public key in the forms `agentwatt runner
-// trust` accepts (queue.ParsePublicKey): PEM "PUBLIC KEY" (PKIX), or the 32
-// raw bytes in standard or URL-safe base64, padded or not.
+// trust` and `verify --keys` accept:
+//   - PEM, type "PUBLIC KEY", PKIX (what `openssl pkey -pubout` and
+//     MarshalPublicKey write);
+//   - the 32 raw key bytes in standard or URL-safe base64, padded or not,
+//     surrounding whitespace ignored.
+//
+// Every error says which form failed and why, and matches ErrBadKey.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "PUBLIC KEY" {
@@ -151,21 +156,29 @@ func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 		}
 		k, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("PKIX: %v: %w", err, ErrBadKey)
+			return nil, fmt.Errorf("PEM public key: %v: %w", err, ErrBadKey)
 		}
 		pub, ok := k.(ed25519.PublicKey)
 		if !ok {
-			return nil, fmt.Errorf("public key is %T: %w", k, ErrBadKey)
+			return nil, fmt.Errorf("PEM public key is %T: %w", k, ErrBadKey)
 		}
 		return pub, nil
 	}
 	s := strings.TrimSpace(string(data))
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
-			return ed25519.PublicKey(b), nil
-		}
+	if s == "" {
+		return nil, fmt.Errorf("public key is empty: %w", ErrBadKey)
 	}
-	return nil, fmt.Errorf("want PEM \"PUBLIC KEY\" or 32 bytes in base64: %w", ErrBadKey)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(s)
+		if err != nil {
+			continue
+		}
+		if len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("base64 public key: %d bytes, want %d: %w", len(b), ed25519.PublicKeySize, ErrBadKey)
+		}
+		return ed25519.PublicKey(b), nil
+	}
+	return nil, fmt.Errorf("public key: neither a PEM \"PUBLIC KEY\" block nor base64: %w", ErrBadKey)
 }
 
 func writePublicKey(privPath string, pub ed25519.PublicKey) error {

@@ -13,7 +13,6 @@ import (
 // ApproveQueue is what approval needs from the queue.
 type ApproveQueue interface {
 	Get(ctx context.Context, id string) (*queue.Job, error)
-	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
 	TransitionBy(ctx context.Context, id string, attempt int, to queue.State, by, reason string) (*queue.Job, error)
 }
 
@@ -23,7 +22,7 @@ var _ ApproveQueue = (*queue.Queue)(nil)
 // note) in its record: verified → published. Only a verified job can be
 // approved. Publication comes first; a failed record update leaves the job
 // verified, and approving it again republishes the same entries.
-func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string, ap Approval, local bool) (*queue.Job, *Leaderboard, error) {
+func Approve(ctx context.Context, q ApproveQueue, keys verifyd.KeySource, store PublishStore, id string, ap Approval, local bool) (*queue.Job, *Leaderboard, error) {
 	if ap.By == "" {
 		return nil, nil, fmt.Errorf("approve %s: who approves is required", id)
 	}
@@ -48,11 +47,11 @@ func Approve(ctx context.Context, q ApproveQueue, store PublishStore, id string,
 	if !v.Verified() || v.Job != job.ID || v.Attempt != job.Attempt {
 		return nil, nil, fmt.Errorf("approve %s: %w: the verdict is %s for attempt %d of %s", id, ErrNotVerified, v.Status, v.Attempt, v.Job)
 	}
-	keys, err := q.TrustedRunnerKeys(ctx)
+	enrolled, err := keys.TrustedKeys(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: verifyd.RunnersOf(keys, ap.At), Local: local})
+	lb, err := Publish(ctx, store, PublishInput{Job: job, Verdict: v, Approval: ap, Runners: verifyd.RunnersOf(enrolled, ap.At), Local: local})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,8 +11,10 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 	"github.com/agentwatt/agentwatt/verifyd"
@@ -95,9 +97,9 @@ func TestPublishRollingHistory(t *testing.T) {
 	store := blobtest.Store(t)
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(48 * time.Hour)
-	enrolled := map[string]queue.RunnerKey{}
+	enrolled := map[string]fleet.Key{}
 	for name, k := range known.Good(t).Trusted {
-		enrolled[name] = queue.RunnerKey{Name: name, PublicKey: k, Pools: []string{queue.SimPool}, Sim: true}
+		enrolled[name] = fleet.Key{Name: name, PublicKey: k, Pools: []string{spec.Sim}, Sim: true}
 	}
 	runners := verifyd.RunnersOf(enrolled, t1)
 	for i, step := range []struct {
@@ -171,7 +173,7 @@ func TestPublishRollingHistory(t *testing.T) {
 		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
 	}
 	for _, sc := range scopes {
-		if !sc.Sim || len(sc.Pools) != 1 || sc.Pools[0] != queue.SimPool {
+		if !sc.Sim || len(sc.Pools) != 1 || sc.Pools[0] != spec.Sim {
 			t.Errorf("runners.json scope: %+v, want the sim pool", sc)
 		}
 	}

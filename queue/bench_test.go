@@ -20,8 +20,8 @@ func BenchmarkDispatch(b *testing.B) {
 		at time.Time
 	}
 	got := make(chan taken)
+	w := newWorker(b, q, "sim", "bench")
 	go func() {
-		w := q.NewWorker("sim", "bench")
 		for {
 			l, err := w.Next(ctx)
 			if err != nil {

@@ -103,7 +103,7 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	for range n {
 		ids[mustEnqueue(t, q, newJob("h200x8")).ID] = true
 	}
-	running := next(t, q.NewWorker("h200x8", "r0"), time.Minute)
+	running := next(t, newWorker(t, q, "h200x8", "r0"), time.Minute)
 
 	// Stop the server that leads AGENTWATT_JOBS.
 	info, err := q.jobsStream.Info(ctx)
@@ -163,8 +163,11 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := q.NewWorker("h200x8", fmt.Sprintf("r%d", i+1))
-			w.PollWait = time.Second
+			w, err := q.NewWorker(WorkerConfig{Pool: "h200x8", Runner: fmt.Sprintf("r%d", i+1), PollWait: time.Second})
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			for {
 				l, err := w.Next(wctx)
 				if err != nil {

@@ -1,7 +1,13 @@
 // Package queue owns agentwatt's durable job queue on NATS JetStream: the
 // streams and their consumers, job records and the state machine in a KV
-// bucket, the events stream, dead letters, vendor tokens, enrolled runner keys,
-// runner liveness, and the embedded NATS server used by `agentwatt local`.
+// bucket, job leases, the events stream, dead letters, the pool and name
+// rules every job carries (ValidPool, ValidName), the connection (Connect)
+// and the embedded NATS server used by `agentwatt local`.
+//
+// Beside it, on the same connection (Queue.JetStream), each with its own
+// buckets: package accounts (vendors, maintainers and their API tokens) and
+// package fleet (enrolled runner keys, runner liveness). They import the
+// queue for its pool and name rules; the queue imports neither.
 //
 // The contract (DESIGN.md, "Queue contract"):
 //
@@ -35,4 +41,25 @@
 //
 // The same code runs against the embedded server (StartEmbedded) and against
 // external servers or a cluster (Connect); Config.Replicas selects R1 or R3.
+//
+// Files:
+//
+//   - queue.go: stream, subject and bucket names, Config, Open, consumers.
+//   - job.go: Job, NewJob, Filter, JobID, the pool and name rules, apply
+//     (the one place a record's state changes).
+//   - state.go: State and the transition table.
+//   - records.go: Get, List, the compare-and-set update, Transition,
+//     WatchJob.
+//   - enqueue.go: Enqueue, Cancel, Retry, Release.
+//   - worker.go: WorkerConfig, Worker, Next: taking a job (claim).
+//   - lease.go: Lease: a runner's attempt, its lease key and its end
+//     (Complete, Fail, Release, AckCanceled, Abandon).
+//   - heartbeat.go: InProgress every HeartbeatEvery for a held message.
+//   - sweeper.go: Sweeper, the daemon that gives lost leases back.
+//   - deadletter.go: DeadLetters, the daemon that fails dead-lettered jobs.
+//   - verify.go: VerifyRequest, RequestVerify, NextVerify, VerifyLease.
+//   - events.go: Event, PublishEvent, FollowEvents.
+//   - connect.go: Connect to external servers (reconnect with backoff).
+//   - embedded.go: StartEmbedded, the in-process server.
+//   - errors.go: sentinel and typed errors.
 package queue

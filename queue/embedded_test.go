@@ -31,9 +31,6 @@ func TestEmbeddedRestartKeepsJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	queued := mustEnqueue(t, q, newJob("sim"))
-	if _, err := q.AddVendor(testCtx(t, time.Minute), "acme"); err != nil {
-		t.Fatal(err)
-	}
 	nc.Close()
 	e.Shutdown()
 
@@ -52,12 +49,9 @@ func TestEmbeddedRestartKeepsJobs(t *testing.T) {
 	if err != nil || got.State != Queued || got.Seq != queued.Seq {
 		t.Fatalf("after restart: %+v, %v", got, err)
 	}
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	if l.Job().ID != queued.ID {
 		t.Errorf("after restart the worker got %s, want %s", l.Job().ID, queued.ID)
-	}
-	if vs, err := q.ListVendors(testCtx(t, time.Minute)); err != nil || len(vs) != 1 {
-		t.Errorf("vendors after restart: %+v, %v", vs, err)
 	}
 }
 

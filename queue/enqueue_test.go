@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,20 +34,25 @@ func TestOpenIsIdempotent(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  Config
-		ok   bool
+		name  string
+		cfg   Config
+		field string // named by the error; "" for a valid config
 	}{
-		{"defaults", Config{}, true},
-		{"r3", Config{Replicas: 3}, true},
-		{"r2", Config{Replicas: 2}, false},
-		{"heartbeat slower than ack wait", Config{AckWait: time.Second, HeartbeatEvery: 2 * time.Second}, false},
-		{"max deliver negative", Config{MaxDeliver: -1}, false},
+		{"defaults", Config{}, ""},
+		{"r3", Config{Replicas: 3}, ""},
+		{"r2", Config{Replicas: 2}, "Replicas"},
+		{"heartbeat slower than ack wait", Config{AckWait: time.Second, HeartbeatEvery: 2 * time.Second}, "HeartbeatEvery"},
+		{"heartbeat slower than the default ack wait", Config{HeartbeatEvery: 6 * time.Minute}, "HeartbeatEvery"},
+		{"max deliver negative", Config{MaxDeliver: -1}, "MaxDeliver"},
+		{"ack wait negative", Config{AckWait: -time.Second}, "AckWait"},
 	}
 	for _, tt := range tests {
-		err := tt.cfg.withDefaults().Validate()
-		if got := err == nil; got != tt.ok {
-			t.Errorf("%s: Validate() = %v, want ok=%v", tt.name, err, tt.ok)
+		err := tt.cfg.Validate()
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		case tt.field != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.field)):
+			t.Errorf("%s: Validate() = %v, want ErrInvalid naming %s", tt.name, err, tt.field)
 		}
 	}
 	if got := (Config{AckWait: 3 * time.Second}).withDefaults().HeartbeatEvery; got != time.Second {
@@ -135,7 +141,7 @@ func TestEnqueueFinishesAnInterruptedDispatch(t *testing.T) {
 	if err != nil || created || j.Seq == 0 {
 		t.Fatalf("Enqueue: created=%v seq=%d err=%v, want the dispatch finished", created, j.Seq, err)
 	}
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	if l.Job().ID != id || l.Attempt() != 1 {
 		t.Errorf("lease: job %s attempt %d", l.Job().ID, l.Attempt())
 	}
@@ -150,7 +156,7 @@ func TestHeldJobWaitsForRelease(t *testing.T) {
 	if j.State != Held || streamMsgs(t, q, StreamJobs) != 0 {
 		t.Fatalf("held job: state %s, %d messages", j.State, streamMsgs(t, q, StreamJobs))
 	}
-	w := q.NewWorker("sim", "r1")
+	w := newWorker(t, q, "sim", "r1")
 	if _, err := w.TryNext(ctx, 300*time.Millisecond); !errors.Is(err, ErrNoMessage) {
 		t.Fatalf("TryNext with only a held job: got %v, want ErrNoMessage", err)
 	}
@@ -170,7 +176,7 @@ func TestLifecycleEventsAndVerify(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "runner-1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "runner-1"), 30*time.Second)
 	if l.Job().ID != j.ID || l.Attempt() != 1 || l.Job().State != Running || l.Job().Runner != "runner-1" {
 		t.Fatalf("lease: %+v", l.Job())
 	}
@@ -275,7 +281,7 @@ func TestRetry(t *testing.T) {
 	if _, err := q.Retry(ctx, j.ID, "maint"); !errors.Is(err, ErrBadTransition) {
 		t.Errorf("Retry of a queued job: got %v, want ErrBadTransition", err)
 	}
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	if _, err := l.Fail(ctx, "engine exited with status 137"); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +337,7 @@ func TestWorkerFinishesACancel(t *testing.T) {
 	if _, err := q.update(ctx, j.ID, func(j *Job) error { return j.apply(Canceling, "test", "", time.Now()) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.NewWorker("sim", "r1").TryNext(ctx, 10*time.Second); !errors.Is(err, ErrNoMessage) {
+	if _, err := newWorker(t, q, "sim", "r1").TryNext(ctx, 10*time.Second); !errors.Is(err, ErrNoMessage) {
 		t.Fatalf("TryNext: got %v, want ErrNoMessage", err)
 	}
 	got, _ := q.Get(ctx, j.ID)
@@ -346,7 +352,7 @@ func TestStaleDuplicateMessageIsDropped(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	w := q.NewWorker("sim", "r1")
+	w := newWorker(t, q, "sim", "r1")
 	l := next(t, w, 30*time.Second)
 	if _, err := q.js.Publish(ctx, SubjectJobsPrefix+"sim", []byte(`{"job":"`+j.ID+`"}`), jetstream.WithMsgID("dup")); err != nil {
 		t.Fatal(err)

@@ -21,12 +21,6 @@ var (
 	// ErrLeaseFinished: the lease was already completed, failed, released or
 	// acknowledged as canceled.
 	ErrLeaseFinished = errors.New("lease already finished")
-	// ErrUnauthorized: the vendor token is unknown.
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrRunnerKeyConflict: a different key is already enrolled under the name.
-	ErrRunnerKeyConflict = errors.New("runner key name already enrolled with a different key")
-	// ErrRunnerKeyNotFound: no key is enrolled under the name.
-	ErrRunnerKeyNotFound = errors.New("runner key not found")
 	// ErrInvalid: an argument is malformed (empty id, bad pool or name, bad JSON).
 	ErrInvalid = errors.New("invalid argument")
 	// ErrStop, returned by the callback of FollowEvents or WatchJob, ends the

@@ -126,6 +126,17 @@ func waitState(t testing.TB, q *Queue, id string, want State, d time.Duration) *
 	return got
 }
 
+// newWorker is a worker of pool for runner, failing the test on a bad
+// config.
+func newWorker(t testing.TB, q *Queue, pool, runner string) *Worker {
+	t.Helper()
+	w, err := q.NewWorker(WorkerConfig{Pool: pool, Runner: runner})
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	return w
+}
+
 // next takes the next job of w within d, failing the test otherwise.
 func next(t testing.TB, w *Worker, d time.Duration) *Lease {
 	t.Helper()

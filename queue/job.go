@@ -98,7 +98,7 @@ func JobID(specDigest, trigger string) string {
 var (
 	// poolRe: a pool is one subject token: lower-case letters, digits, '-', '_'.
 	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	// labelRe: vendor and runner names, DNS-label style.
+	// labelRe: vendor, maintainer and runner names, DNS-label style.
 	labelRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	// jobIDRe: what JobID produces.
 	jobIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -107,6 +107,12 @@ var (
 // ValidPool reports whether pool can name a pool (a subject token and a
 // consumer name).
 func ValidPool(pool string) bool { return poolRe.MatchString(pool) }
+
+// ValidName reports whether name can name a vendor, a maintainer or a
+// runner key: a DNS label (lower-case letters, digits, '-'). A job record
+// carries its vendor's name, so package accounts registers only names
+// that pass it.
+func ValidName(name string) bool { return labelRe.MatchString(name) }
 
 func checkJobID(id string) error {
 	if !jobIDRe.MatchString(id) {

@@ -40,7 +40,7 @@ type Lease struct {
 
 func newLease(w *Worker, msg jetstream.Msg, j *Job) *Lease {
 	l := &Lease{
-		q: w.q, msg: msg, job: j.clone(), attempt: j.Attempt, runner: w.runner,
+		q: w.q, msg: msg, job: j.clone(), attempt: j.Attempt, runner: w.cfg.Runner,
 		log:       w.log.With().Str("job", j.ID).Int("attempt", j.Attempt).Logger(),
 		canceled:  make(chan struct{}),
 		lost:      make(chan struct{}),

@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/internal/kvbucket"
 )
 
 // Stream, subject and bucket names. They are part of the contract: operators
@@ -26,11 +28,8 @@ const (
 	SubjectEventsPrefix = "agentwatt.events." // + job id
 	SubjectDeadPrefix   = "agentwatt.dead."   // + "jobs.<pool>" or "verify"
 
-	BucketJobs       = "agentwatt-jobs"
-	BucketRunners    = "agentwatt-runners"     // liveness, with TTL
-	BucketLeases     = "agentwatt-leases"      // one key per running attempt, TTL AckWait
-	BucketRunnerKeys = "agentwatt-runner-keys" // enrolled keys, no TTL
-	BucketVendors    = "agentwatt-vendors"
+	BucketJobs   = "agentwatt-jobs"
+	BucketLeases = "agentwatt-leases" // one key per running attempt, TTL AckWait
 
 	// ConsumerVerifier is the durable consumer of AGENTWATT_VERIFY.
 	ConsumerVerifier = "verifier"
@@ -66,9 +65,6 @@ type Config struct {
 	// SweepEvery is how often the lease sweeper looks for running jobs whose
 	// lease expired (default HeartbeatEvery).
 	SweepEvery time.Duration
-	// RunnerTTL is how long a runner's liveness entry lives without a
-	// refresh (default 90s).
-	RunnerTTL time.Duration
 	// EventsMaxAge is how long job events are kept (default 90 days).
 	EventsMaxAge time.Duration
 	// Actor is recorded as "by" on transitions that name nobody else
@@ -76,6 +72,7 @@ type Config struct {
 	Actor string
 }
 
+// withDefaults fills the zero fields with their defaults.
 func (c Config) withDefaults() Config {
 	if c.AckWait <= 0 {
 		c.AckWait = 5 * time.Minute
@@ -92,9 +89,6 @@ func (c Config) withDefaults() Config {
 	if c.Duplicates <= 0 {
 		c.Duplicates = 10 * time.Minute
 	}
-	if c.RunnerTTL <= 0 {
-		c.RunnerTTL = 90 * time.Second
-	}
 	if c.EventsMaxAge <= 0 {
 		c.EventsMaxAge = 90 * 24 * time.Hour
 	}
@@ -104,19 +98,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks a config after defaults are applied.
+// Validate checks a config as the caller set it (a zero field means its
+// default); each error names the field. It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
 	switch c.Replicas {
 	case 0, 1, 3, 5:
 	default:
-		errs = append(errs, invalidf("replicas %d: want 1, 3 or 5", c.Replicas))
+		errs = append(errs, invalidf("Replicas %d: want 1, 3 or 5 (0: bind to what exists)", c.Replicas))
 	}
-	if c.MaxDeliver < 1 {
-		errs = append(errs, invalidf("max deliver %d: want at least 1", c.MaxDeliver))
+	if c.MaxDeliver < 0 {
+		errs = append(errs, invalidf("MaxDeliver %d: want at least 1 (0: the default)", c.MaxDeliver))
 	}
-	if c.HeartbeatEvery >= c.AckWait {
-		errs = append(errs, invalidf("heartbeat every %s: want less than ack wait %s", c.HeartbeatEvery, c.AckWait))
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"AckWait", c.AckWait}, {"HeartbeatEvery", c.HeartbeatEvery}, {"Duplicates", c.Duplicates},
+		{"SweepEvery", c.SweepEvery}, {"EventsMaxAge", c.EventsMaxAge},
+	} {
+		if d.v < 0 {
+			errs = append(errs, invalidf("%s %s: want a positive duration (0: the default)", d.name, d.v))
+		}
+	}
+	if d := c.withDefaults(); d.HeartbeatEvery >= d.AckWait {
+		errs = append(errs, invalidf("HeartbeatEvery %s: want less than AckWait %s", d.HeartbeatEvery, d.AckWait))
 	}
 	return errors.Join(errs...)
 }
@@ -131,8 +137,7 @@ type Queue struct {
 	now func() time.Time
 
 	jobsStream, verifyStream, deadStream jetstream.Stream
-	jobs, runners, runnerKeys, vendors   jetstream.KeyValue
-	leases                               jetstream.KeyValue
+	jobs, leases                         jetstream.KeyValue
 
 	mu        sync.Mutex
 	consumers map[string]cachedConsumer // by stream/durable
@@ -143,10 +148,10 @@ type Queue struct {
 // Per-pool consumers are created later, when a worker or an enqueue first
 // needs them. The caller owns nc.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config, log zerolog.Logger) (*Queue, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -229,33 +234,10 @@ func (q *Queue) ensureAll(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if q.runners, err = q.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketRunners,
-		Description: "agentwatt runner liveness: registration, inventory, current job",
-		TTL:         q.cfg.RunnerTTL,
-		Storage:     jetstream.FileStorage,
-	}); err != nil {
-		return err
-	}
 	if q.leases, err = q.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketLeases,
 		Description: "agentwatt job leases: refreshed by the runner's heartbeat, expire after AckWait without one",
 		TTL:         q.cfg.AckWait,
-		Storage:     jetstream.FileStorage,
-	}); err != nil {
-		return err
-	}
-	if q.runnerKeys, err = q.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketRunnerKeys,
-		Description: "agentwatt enrolled runner signing keys (ed25519)",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-	}); err != nil {
-		return err
-	}
-	if q.vendors, err = q.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketVendors,
-		Description: "agentwatt vendors and their hashed API tokens",
 		Storage:     jetstream.FileStorage,
 	}); err != nil {
 		return err
@@ -285,21 +267,7 @@ func (q *Queue) ensureStream(ctx context.Context, sc jetstream.StreamConfig) (je
 
 // ensureBucket is ensureStream for a KV bucket.
 func (q *Queue) ensureBucket(ctx context.Context, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kc.Replicas = max(q.cfg.Replicas, 1)
-	kv, err := q.js.KeyValue(ctx, kc.Bucket)
-	switch {
-	case errors.Is(err, jetstream.ErrBucketNotFound):
-		kv, err = q.js.CreateKeyValue(ctx, kc)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = q.js.KeyValue(ctx, kc.Bucket)
-		}
-	case err == nil && q.cfg.Replicas != 0:
-		kv, err = q.js.CreateOrUpdateKeyValue(ctx, kc)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kv bucket %s: %w", kc.Bucket, err)
-	}
-	return kv, nil
+	return kvbucket.Ensure(ctx, q.js, kc, q.cfg.Replicas)
 }
 
 // poolConsumerName is the durable consumer of a pool.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/agentwatt/agentwatt/internal/kvbucket"
 )
 
 // casTries bounds the re-read and retry loop of a compare-and-set update.
@@ -49,7 +51,7 @@ func decodeJob(e jetstream.KeyValueEntry) (*Job, error) {
 // List returns the jobs that match f, oldest first. It reads every record:
 // fine for thousands of jobs, which is what the service holds.
 func (q *Queue) List(ctx context.Context, f Filter) ([]*Job, error) {
-	keys, err := bucketKeys(ctx, q.jobs)
+	keys, err := kvbucket.Keys(ctx, q.jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -191,45 +193,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// bucketKeys lists a bucket's keys (matching filters, if any), sorted and
-// without the duplicates a listing under concurrent writes may report. A listing is a KV watcher that ends when
-// it has seen the last entry; when that entry expires (TTL buckets) between
-// the watcher's start and its delivery, nats.go never marks the listing done.
-// So each try has its own short deadline, and a try that runs out is retried.
-func bucketKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]string, error) {
-	const tries, perTry = 4, 10 * time.Second
-	for try := 1; ; try++ {
-		keys, err := listKeysOnce(ctx, kv, perTry, filters)
-		if err == nil || ctx.Err() != nil || try == tries || !errors.Is(err, context.DeadlineExceeded) {
-			return keys, err
-		}
-	}
-}
-
-func listKeysOnce(ctx context.Context, kv jetstream.KeyValue, timeout time.Duration, filters []string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var (
-		lister jetstream.KeyLister
-		err    error
-	)
-	if len(filters) > 0 {
-		lister, err = kv.ListKeysFiltered(ctx, filters...)
-	} else {
-		lister, err = kv.ListKeys(ctx)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list keys of %s: %w", kv.Bucket(), err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("list keys of %s: %w", kv.Bucket(), err)
-	}
-	slices.Sort(keys)
-	return slices.Compact(keys), nil
 }

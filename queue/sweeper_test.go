@@ -53,7 +53,7 @@ func sweeps(j *Job) int {
 func TestSweeperReleasesLostLease(t *testing.T) {
 	q := newTestQueue(t, sweepCfg)
 	j := mustEnqueue(t, q, newJob("sim"))
-	dead := next(t, q.NewWorker("sim", "r-dead"), 30*time.Second)
+	dead := next(t, newWorker(t, q, "sim", "r-dead"), 30*time.Second)
 	startSweeper(t, q)
 	dead.Abandon() // the runner dies: heartbeats stop, nothing is acknowledged
 
@@ -66,7 +66,7 @@ func TestSweeperReleasesLostLease(t *testing.T) {
 	if _, err := dead.Complete(ctx); !errors.Is(err, ErrStaleAttempt) {
 		t.Fatalf("dead runner's Complete after the sweep: got %v, want ErrStaleAttempt", err)
 	}
-	l := next(t, q.NewWorker("sim", "r-next"), time.Minute)
+	l := next(t, newWorker(t, q, "sim", "r-next"), time.Minute)
 	if l.Attempt() != 2 {
 		t.Fatalf("next runner's attempt: got %d, want 2", l.Attempt())
 	}
@@ -90,7 +90,7 @@ func TestSweeperDeadLettersExhaustedJob(t *testing.T) {
 	cfg.MaxDeliver = 1
 	q := newTestQueue(t, cfg)
 	j := mustEnqueue(t, q, newJob("sim"))
-	next(t, q.NewWorker("sim", "r-dead"), 30*time.Second).Abandon()
+	next(t, newWorker(t, q, "sim", "r-dead"), 30*time.Second).Abandon()
 	startSweeper(t, q)
 
 	got := waitState(t, q, j.ID, Failed, time.Minute)
@@ -111,7 +111,7 @@ func TestSweeperDeadLettersExhaustedJob(t *testing.T) {
 func TestSweeperCancelsCancelingJobOfLostRunner(t *testing.T) {
 	q := newTestQueue(t, sweepCfg)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r-dead"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r-dead"), 30*time.Second)
 	l.Abandon()
 	if _, err := q.Cancel(testCtx(t, 30*time.Second), j.ID, "acme"); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestSweeperCancelsCancelingJobOfLostRunner(t *testing.T) {
 func TestSweeperLeavesLiveLeaseAlone(t *testing.T) {
 	q := newTestQueue(t, Config{AckWait: 4 * time.Second, HeartbeatEvery: 400 * time.Millisecond, SweepEvery: 200 * time.Millisecond})
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r-live"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r-live"), 30*time.Second)
 	startSweeper(t, q)
 	time.Sleep(2 * q.Config().AckWait)
 	got, err := q.Get(testCtx(t, 30*time.Second), j.ID)
@@ -149,7 +149,7 @@ func TestTwoSweepersReleaseOnce(t *testing.T) {
 	e := startEmbedded(t)
 	q1, q2 := openQueue(t, e, sweepCfg), openQueue(t, e, sweepCfg)
 	j := mustEnqueue(t, q1, newJob("sim"))
-	next(t, q1.NewWorker("sim", "r-dead"), 30*time.Second).Abandon()
+	next(t, newWorker(t, q1, "sim", "r-dead"), 30*time.Second).Abandon()
 	ctx := testCtx(t, time.Minute)
 	for { // until the lease key has expired
 		if _, err := q1.leases.Get(ctx, leaseKeyName(j.ID, 1)); errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -212,7 +212,7 @@ func TestClusterSweeperReleasesLostLease(t *testing.T) {
 		qs = append(qs, q)
 	}
 	j := mustEnqueue(t, qs[0], newJob("sim"))
-	next(t, qs[0].NewWorker("sim", "r-dead"), time.Minute).Abandon()
+	next(t, newWorker(t, qs[0], "sim", "r-dead"), time.Minute).Abandon()
 	startSweeper(t, qs[1])
 	startSweeper(t, qs[2])
 

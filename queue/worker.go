@@ -12,25 +12,59 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Worker takes jobs of one pool for one runner, one at a time.
-type Worker struct {
-	q      *Queue
-	pool   string
-	runner string
-	log    zerolog.Logger
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	// Pool is the pool whose jobs the worker takes; Runner the id of the
+	// runner it takes them for (recorded on each attempt). Both required.
+	Pool, Runner string
 	// PollWait is how long one pull request waits on the server (default
 	// 5s). A message arrives as soon as it is queued; PollWait only bounds
 	// how long a canceled Next keeps a pull request open.
 	PollWait time.Duration
 }
 
-// NewWorker returns a worker that takes jobs of pool for the runner runnerID.
-// All runners of a pool share its durable consumer.
-func (q *Queue) NewWorker(pool, runnerID string) *Worker {
-	return &Worker{
-		q: q, pool: pool, runner: runnerID, PollWait: 5 * time.Second,
-		log: q.log.With().Str("pool", pool).Str("runner", runnerID).Logger(),
+// Validate checks a worker config as the caller set it; each error names
+// the field. It changes nothing.
+func (c WorkerConfig) Validate() error {
+	var errs []error
+	if !ValidPool(c.Pool) {
+		errs = append(errs, invalidf("Pool %q: want lower-case letters, digits, '-' or '_'", c.Pool))
 	}
+	if c.Runner == "" {
+		errs = append(errs, invalidf("Runner is empty"))
+	}
+	if c.PollWait < 0 {
+		errs = append(errs, invalidf("PollWait %s: want a positive duration (0: the default)", c.PollWait))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills the zero fields with their defaults.
+func (c WorkerConfig) withDefaults() WorkerConfig {
+	if c.PollWait == 0 {
+		c.PollWait = 5 * time.Second
+	}
+	return c
+}
+
+// Worker takes jobs of one pool for one runner, one at a time.
+type Worker struct {
+	q   *Queue
+	cfg WorkerConfig
+	log zerolog.Logger
+}
+
+// NewWorker returns a worker that takes jobs of cfg.Pool for the runner
+// cfg.Runner. All runners of a pool share its durable consumer.
+func (q *Queue) NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	return &Worker{
+		q: q, cfg: cfg,
+		log: q.log.With().Str("pool", cfg.Pool).Str("runner", cfg.Runner).Logger(),
+	}, nil
 }
 
 // Next blocks until it holds a job, and returns its lease: the job is running
@@ -46,7 +80,7 @@ func (w *Worker) Next(ctx context.Context) (*Lease, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		l, err := w.TryNext(ctx, w.PollWait)
+		l, err := w.TryNext(ctx, w.cfg.PollWait)
 		switch {
 		case err == nil:
 			return l, nil
@@ -66,13 +100,7 @@ func (w *Worker) Next(ctx context.Context) (*Lease, error) {
 // TryNext is one poll of Next: it waits up to wait for a message and returns
 // ErrNoMessage when none came or the one that came carried nothing to run.
 func (w *Worker) TryNext(ctx context.Context, wait time.Duration) (*Lease, error) {
-	if !ValidPool(w.pool) {
-		return nil, invalidf("pool %q", w.pool)
-	}
-	if w.runner == "" {
-		return nil, invalidf("runner id is empty")
-	}
-	cons, err := w.q.poolConsumer(ctx, w.pool, true)
+	cons, err := w.q.poolConsumer(ctx, w.cfg.Pool, true)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +179,8 @@ func (w *Worker) claim(ctx context.Context, msg jetstream.Msg) (*Lease, error) {
 			j.Seq = seq
 			j.Deliveries = md.NumDelivered
 			j.Attempt++
-			j.Runner = w.runner
-			return j.apply(Running, w.runner, fmt.Sprintf("taken by runner %s", w.runner), now)
+			j.Runner = w.cfg.Runner
+			return j.apply(Running, w.cfg.Runner, fmt.Sprintf("taken by runner %s", w.cfg.Runner), now)
 		case Running:
 			// The server redelivered the message: the runner of the current
 			// attempt stopped heartbeating for a whole AckWait.
@@ -160,15 +188,15 @@ func (w *Worker) claim(ctx context.Context, msg jetstream.Msg) (*Lease, error) {
 			j.Seq = seq
 			j.Deliveries = md.NumDelivered
 			lost := fmt.Sprintf("attempt %d of runner %s lost its lease: no heartbeat for %s", j.Attempt, j.Runner, w.q.cfg.AckWait)
-			if err := j.apply(Queued, w.runner, lost, now); err != nil {
+			if err := j.apply(Queued, w.cfg.Runner, lost, now); err != nil {
 				return err
 			}
 			j.Attempt++
-			j.Runner = w.runner
-			return j.apply(Running, w.runner, fmt.Sprintf("taken over by runner %s", w.runner), now)
+			j.Runner = w.cfg.Runner
+			return j.apply(Running, w.cfg.Runner, fmt.Sprintf("taken over by runner %s", w.cfg.Runner), now)
 		case Canceling:
 			out = claimCancel
-			return j.apply(Canceled, w.runner, "canceled; its message was delivered again", now)
+			return j.apply(Canceled, w.cfg.Runner, "canceled; its message was delivered again", now)
 		case Uploaded:
 			out = claimEnsureVerify
 		}

@@ -20,11 +20,11 @@ func TestLongJobIsNotRedeliveredWhileItHeartbeats(t *testing.T) {
 	q := newTestQueue(t, Config{AckWait: ackWait})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 
 	// Another runner of the pool polls for the whole run; a redelivery
 	// would reach it.
-	other := q.NewWorker("sim", "r2")
+	other := newWorker(t, q, "sim", "r2")
 	deadline := time.Now().Add(runFor)
 	for time.Now().Before(deadline) {
 		if l2, err := other.TryNext(ctx, time.Until(deadline)+10*time.Millisecond); !errors.Is(err, ErrNoMessage) {
@@ -61,10 +61,10 @@ func TestStaleWorkerLosesTheJob(t *testing.T) {
 	q := newTestQueue(t, Config{AckWait: 2 * time.Second})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l1 := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l1 := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	l1.hb.Stop() // the runner hangs: no more heartbeats reach the server
 
-	l2 := next(t, q.NewWorker("sim", "r2"), 30*time.Second)
+	l2 := next(t, newWorker(t, q, "sim", "r2"), 30*time.Second)
 	if l2.Job().ID != j.ID || l2.Attempt() != 2 || l2.Job().Runner != "r2" {
 		t.Fatalf("takeover: job %s attempt %d runner %s", l2.Job().ID, l2.Attempt(), l2.Job().Runner)
 	}
@@ -105,7 +105,7 @@ func TestMaxDeliverDeadLetters(t *testing.T) {
 	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
 	for i, runner := range []string{"r1", "r2"} {
-		l := next(t, q.NewWorker("sim", runner), 30*time.Second)
+		l := next(t, newWorker(t, q, "sim", runner), 30*time.Second)
 		if l.Attempt() != i+1 {
 			t.Fatalf("delivery %d: attempt %d", i+1, l.Attempt())
 		}
@@ -116,7 +116,7 @@ func TestMaxDeliverDeadLetters(t *testing.T) {
 	polled := make(chan error, 1)
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	go func() {
-		w := q.NewWorker("sim", "r3")
+		w := newWorker(t, q, "sim", "r3")
 		for {
 			l, err := w.TryNext(pollCtx, 2*time.Second)
 			if l != nil {
@@ -174,7 +174,7 @@ func TestFailTerminates(t *testing.T) {
 	ctx := testCtx(t, time.Minute)
 	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	got, err := l.Fail(ctx, "engine never became ready")
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestTermWithReasonFailsTheJob(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	runDaemon(t, q.DeadLetters().Run)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	l.Abandon()
 	if err := l.msg.TermWithReason("disk full"); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestCancelReachesTheWorker(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	if got, err := q.Cancel(ctx, j.ID, "vendor"); err != nil || got.State != Canceling {
 		t.Fatalf("Cancel: %v, %v", got, err)
 	}
@@ -245,7 +245,7 @@ func TestEndWhileCanceling(t *testing.T) {
 	for _, end := range []string{"complete", "fail", "release"} {
 		t.Run(end, func(t *testing.T) {
 			j := mustEnqueue(t, q, newJob("sim"))
-			l := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+			l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 			if _, err := q.Cancel(ctx, j.ID, "vendor"); err != nil {
 				t.Fatal(err)
 			}
@@ -273,12 +273,12 @@ func TestReleaseGoesToTheNextRunner(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	j := mustEnqueue(t, q, newJob("sim"))
-	l1 := next(t, q.NewWorker("sim", "r1"), 30*time.Second)
+	l1 := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
 	got, err := l1.Release(ctx, "runner shutting down")
 	if err != nil || got.State != Queued || got.Runner != "" {
 		t.Fatalf("Release: %+v, %v", got, err)
 	}
-	l2 := next(t, q.NewWorker("sim", "r2"), 30*time.Second)
+	l2 := next(t, newWorker(t, q, "sim", "r2"), 30*time.Second)
 	if l2.Job().ID != j.ID || l2.Attempt() != 2 {
 		t.Errorf("after release: job %s attempt %d", l2.Job().ID, l2.Attempt())
 	}
@@ -292,10 +292,35 @@ func TestPoolsAreSeparate(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
 	mustEnqueue(t, q, newJob("h200x8"))
-	if _, err := q.NewWorker("b300x8", "r1").TryNext(ctx, 300*time.Millisecond); !errors.Is(err, ErrNoMessage) {
+	if _, err := newWorker(t, q, "b300x8", "r1").TryNext(ctx, 300*time.Millisecond); !errors.Is(err, ErrNoMessage) {
 		t.Errorf("b300x8 worker: got %v, want ErrNoMessage", err)
 	}
-	if l := next(t, q.NewWorker("h200x8", "r2"), 30*time.Second); l.Job().Pool != "h200x8" {
+	if l := next(t, newWorker(t, q, "h200x8", "r2"), 30*time.Second); l.Job().Pool != "h200x8" {
 		t.Errorf("h200x8 worker got pool %s", l.Job().Pool)
+	}
+}
+
+// A worker's config is checked when it is made, naming the field: a bad
+// pool once looped in Next, logging "retrying" forever.
+func TestWorkerConfigValidate(t *testing.T) {
+	q := newTestQueue(t, Config{})
+	for _, tt := range []struct {
+		name  string
+		cfg   WorkerConfig
+		field string
+	}{
+		{"no pool", WorkerConfig{Runner: "r1"}, "Pool"},
+		{"bad pool", WorkerConfig{Pool: "H200 x8", Runner: "r1"}, "Pool"},
+		{"no runner", WorkerConfig{Pool: "sim"}, "Runner"},
+		{"negative poll wait", WorkerConfig{Pool: "sim", Runner: "r1", PollWait: -time.Second}, "PollWait"},
+	} {
+		w, err := q.NewWorker(tt.cfg)
+		if w != nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%s: NewWorker = %v, %v; want ErrInvalid naming %s", tt.name, w, err, tt.field)
+		}
+	}
+	w, err := q.NewWorker(WorkerConfig{Pool: "sim", Runner: "r1"})
+	if err != nil || w.cfg.PollWait != 5*time.Second {
+		t.Errorf("defaults: %+v, %v; want PollWait 5s", w, err)
 	}
 }

@@ -194,7 +194,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, job *chatJob
 	if sw.fl != nil {
 		sw.fl.Flush()
 	}
-	k := s.cfg.tokensPerChunk()
+	k := s.cfg.TokensPerChunk
 	errAt, stallAt := -1, -1
 	if job.faults.midStream {
 		errAt = position(job.faults.midStreamFrac, job.target)

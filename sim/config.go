@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -38,38 +39,41 @@ type Config struct {
 	AccuracyErrorRate float64
 }
 
-// Validate checks the configuration and the profile.
-func (c *Config) Validate() error {
+// Validate checks a config as the caller set it (a zero field means its
+// default) and its profile; each error names the field. It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
 	if err := c.Profile.Validate(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if math.IsNaN(c.TimeScale) || math.IsInf(c.TimeScale, 0) || c.TimeScale < 0 {
-		return fmt.Errorf("%w: time scale %g: want a positive number (0 = 1)", ErrInvalidConfig, c.TimeScale)
+		errs = append(errs, fmt.Errorf("%w: TimeScale %g: want a positive number (0: 1)", ErrInvalidConfig, c.TimeScale))
 	}
 	if c.TokensPerChunk < 0 {
-		return fmt.Errorf("%w: tokens per chunk %d: must not be negative", ErrInvalidConfig, c.TokensPerChunk)
+		errs = append(errs, fmt.Errorf("%w: TokensPerChunk %d: must not be negative (0: 1)", ErrInvalidConfig, c.TokensPerChunk))
 	}
 	if c.KeepAliveTimeout < 0 {
-		return fmt.Errorf("%w: keep-alive timeout %v: must not be negative", ErrInvalidConfig, c.KeepAliveTimeout)
+		errs = append(errs, fmt.Errorf("%w: KeepAliveTimeout %v: must not be negative (0: %v)", ErrInvalidConfig, c.KeepAliveTimeout, DefaultKeepAliveTimeout))
 	}
 	if math.IsNaN(c.AccuracyErrorRate) || c.AccuracyErrorRate < 0 || c.AccuracyErrorRate > 1 {
-		return fmt.Errorf("%w: accuracy error rate %g: want 0 to 1", ErrInvalidConfig, c.AccuracyErrorRate)
+		errs = append(errs, fmt.Errorf("%w: AccuracyErrorRate %g: want 0 to 1", ErrInvalidConfig, c.AccuracyErrorRate))
 	}
-	return c.Faults.Validate()
+	if err := c.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
-func (c *Config) timeScale() float64 {
+// withDefaults fills the zero fields with their defaults.
+func (c Config) withDefaults() Config {
 	if c.TimeScale == 0 {
-		return 1
+		c.TimeScale = 1
 	}
-	return c.TimeScale
-}
-
-func (c *Config) tokensPerChunk() int { return max(c.TokensPerChunk, 1) }
-
-func (c *Config) keepAlive() time.Duration {
+	if c.TokensPerChunk == 0 {
+		c.TokensPerChunk = 1
+	}
 	if c.KeepAliveTimeout == 0 {
-		return DefaultKeepAliveTimeout
+		c.KeepAliveTimeout = DefaultKeepAliveTimeout
 	}
-	return c.KeepAliveTimeout
+	return c
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -40,41 +41,42 @@ type Faults struct {
 	PowerGapFor   time.Duration
 }
 
-// Validate checks the rates and durations.
-func (f *Faults) Validate() error {
+// Validate checks the rates and durations; each error names the field.
+func (f Faults) Validate() error {
+	var errs []error
 	rates := []struct {
 		name string
 		v    float64
 	}{
-		{"mid-stream error rate", f.MidStreamErrorRate},
-		{"server error rate", f.ServerErrorRate},
-		{"stall rate", f.StallRate},
-		{"ignore-min-tokens rate", f.IgnoreMinTokensRate},
+		{"MidStreamErrorRate", f.MidStreamErrorRate},
+		{"ServerErrorRate", f.ServerErrorRate},
+		{"StallRate", f.StallRate},
+		{"IgnoreMinTokensRate", f.IgnoreMinTokensRate},
 	}
 	for _, r := range rates {
 		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
-			return fmt.Errorf("%w: faults: %s %g: want 0 to 1", ErrInvalidConfig, r.name, r.v)
+			errs = append(errs, fmt.Errorf("%w: Faults.%s %g: want 0 to 1", ErrInvalidConfig, r.name, r.v))
 		}
 	}
 	durs := []struct {
 		name string
 		v    time.Duration
 	}{
-		{"stall duration", f.StallFor}, {"slow start", f.SlowStart}, {"energy reset after", f.EnergyResetAfter},
-		{"power gap after", f.PowerGapAfter}, {"power gap duration", f.PowerGapFor},
+		{"StallFor", f.StallFor}, {"SlowStart", f.SlowStart}, {"EnergyResetAfter", f.EnergyResetAfter},
+		{"PowerGapAfter", f.PowerGapAfter}, {"PowerGapFor", f.PowerGapFor},
 	}
 	for _, d := range durs {
 		if d.v < 0 {
-			return fmt.Errorf("%w: faults: %s %v: must not be negative", ErrInvalidConfig, d.name, d.v)
+			errs = append(errs, fmt.Errorf("%w: Faults.%s %v: must not be negative", ErrInvalidConfig, d.name, d.v))
 		}
 	}
 	if f.CrashAfterRequests < 0 {
-		return fmt.Errorf("%w: faults: crash after %d requests: must not be negative", ErrInvalidConfig, f.CrashAfterRequests)
+		errs = append(errs, fmt.Errorf("%w: Faults.CrashAfterRequests %d: must not be negative", ErrInvalidConfig, f.CrashAfterRequests))
 	}
 	if f.StallRate > 0 && f.StallFor == 0 {
-		return fmt.Errorf("%w: faults: a stall rate needs a stall duration", ErrInvalidConfig)
+		errs = append(errs, fmt.Errorf("%w: Faults.StallFor: a stall rate needs a stall duration", ErrInvalidConfig))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // requestFaults is what the fault generator decided for one request.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,24 +14,56 @@ import (
 
 func TestFaultsValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		f    Faults
+		name  string
+		f     Faults
+		field string
 	}{
-		{"rate above 1", Faults{MidStreamErrorRate: 1.5}},
-		{"negative rate", Faults{ServerErrorRate: -0.1}},
-		{"stall without duration", Faults{StallRate: 0.5}},
-		{"negative duration", Faults{SlowStart: -time.Second}},
-		{"negative crash count", Faults{CrashAfterRequests: -1}},
+		{"rate above 1", Faults{MidStreamErrorRate: 1.5}, "Faults.MidStreamErrorRate"},
+		{"negative rate", Faults{ServerErrorRate: -0.1}, "Faults.ServerErrorRate"},
+		{"stall without duration", Faults{StallRate: 0.5}, "Faults.StallFor"},
+		{"negative duration", Faults{SlowStart: -time.Second}, "Faults.SlowStart"},
+		{"negative crash count", Faults{CrashAfterRequests: -1}, "Faults.CrashAfterRequests"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.f.Validate(); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("Validate = %v, want ErrInvalidConfig", err)
+			if err := tt.f.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("Validate = %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
 	}
 	if err := (&Faults{MidStreamErrorRate: 1, StallRate: 0.1, StallFor: time.Second}).Validate(); err != nil {
 		t.Errorf("valid faults: %v", err)
+	}
+}
+
+// Config.Validate names the field and fills nothing; NewServer fills the
+// defaults after it.
+func TestConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		mut   func(*Config)
+		field string
+	}{
+		{"defaults", func(c *Config) { c.TimeScale = 0 }, ""},
+		{"negative time scale", func(c *Config) { c.TimeScale = -1 }, "TimeScale"},
+		{"negative tokens per chunk", func(c *Config) { c.TokensPerChunk = -1 }, "TokensPerChunk"},
+		{"negative keep-alive", func(c *Config) { c.KeepAliveTimeout = -time.Second }, "KeepAliveTimeout"},
+		{"error rate above 1", func(c *Config) { c.AccuracyErrorRate = 2 }, "AccuracyErrorRate"},
+		{"bad fault", func(c *Config) { c.Faults.StallRate = 2 }, "Faults.StallRate"},
+		{"bad profile", func(c *Config) { c.Profile.ServedModel = "" }, "served_model"},
+	} {
+		cfg := tinyConfig(t, tt.mut)
+		err := cfg.Validate()
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		case tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)):
+			t.Errorf("%s: Validate() = %v, want an error naming %s", tt.name, err, tt.field)
+		}
+	}
+	cfg := tinyConfig(t, func(c *Config) { c.TimeScale = 0 })
+	if d := cfg.withDefaults(); d.TimeScale != 1 || d.TokensPerChunk != 1 || d.KeepAliveTimeout != DefaultKeepAliveTimeout {
+		t.Errorf("withDefaults: %+v", d)
 	}
 }
 

@@ -55,11 +55,13 @@ type Server struct {
 	url     string
 }
 
-// NewServer validates cfg and starts the engine. Call Stop to end it.
+// NewServer validates cfg, fills its defaults and starts the engine. Call
+// Stop to end it.
 func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg:     cfg,
 		log:     log.With().Str("component", "sim").Str("profile", cfg.Profile.Name).Logger(),
@@ -69,7 +71,7 @@ func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 		crashed: make(chan struct{}),
 	}
 	s.power = newPowerMeter(cfg.Profile, cfg.Seed, realClock(), cfg.Faults.EnergyResetAfter)
-	s.eng = newEngine(cfg.Profile, s.power, cfg.timeScale())
+	s.eng = newEngine(cfg.Profile, s.power, cfg.TimeScale)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.engCancel = cancel
 	go func() {
@@ -115,7 +117,7 @@ func (s *Server) Start(ctx context.Context, addr string) (string, error) {
 	s.httpSrv = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       s.cfg.keepAlive(),
+		IdleTimeout:       s.cfg.KeepAliveTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
 	s.url = "http://" + ln.Addr().String()

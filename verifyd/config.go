@@ -8,21 +8,29 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
 // Queue is what the daemon needs from the queue: verify requests, the
-// job's record, its transitions and the enrolled runner keys.
+// job's record and its transitions.
 type Queue interface {
 	JobRecords
 	NextVerify(ctx context.Context, wait time.Duration) (*queue.VerifyLease, error)
 	Transition(ctx context.Context, id string, attempt int, to queue.State, reason string) (*queue.Job, error)
-	TrustedRunnerKeys(ctx context.Context) (map[string]queue.RunnerKey, error)
 }
 
 var _ Queue = (*queue.Queue)(nil)
+
+// KeySource lists the enrolled runner keys and their pools (a
+// *fleet.Fleet), read afresh for every verification.
+type KeySource interface {
+	TrustedKeys(ctx context.Context) (map[string]fleet.Key, error)
+}
+
+var _ KeySource = (*fleet.Fleet)(nil)
 
 // Store is what the daemon needs from object storage: reading bundles and
 // writing verdict.json beside them.
@@ -34,10 +42,11 @@ type Store interface {
 // WorkloadResolver fetches the workload name@digest names.
 type WorkloadResolver func(ctx context.Context, name, digest string) (*workload.Workload, error)
 
-// Config configures the verifier daemon. Queue, Store and Workloads are
-// required; the rest have defaults.
+// Config configures the verifier daemon. Queue, Keys, Store and Workloads
+// are required; the rest have defaults.
 type Config struct {
 	Queue Queue
+	Keys  KeySource
 	Store Store
 	// Workloads fetches the workload a bundle pins (RegistryWorkloads).
 	Workloads WorkloadResolver
@@ -57,6 +66,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Queue == nil:
 		return fmt.Errorf("%w: Queue is required", ErrInvalidConfig)
+	case c.Keys == nil:
+		return fmt.Errorf("%w: Keys is required", ErrInvalidConfig)
 	case c.Store == nil:
 		return fmt.Errorf("%w: Store is required", ErrInvalidConfig)
 	case c.Workloads == nil:

@@ -102,7 +102,7 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*bundle.Ver
 	} else if job.State != queue.Verifying {
 		return nil, fmt.Errorf("%w: job %s is %s", queue.ErrStaleAttempt, job.ID, job.State)
 	}
-	enrolled, err := q.TrustedRunnerKeys(ctx)
+	enrolled, err := d.cfg.Keys.TrustedKeys(ctx)
 	if err != nil {
 		return nil, err
 	}

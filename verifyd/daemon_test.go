@@ -16,6 +16,7 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
@@ -26,6 +27,7 @@ import (
 
 type daemonEnv struct {
 	q     *queue.Queue
+	fleet *fleet.Fleet
 	store *blob.Store
 	key   ed25519.PrivateKey // runner r1's, enrolled for pool sim
 	built map[string]*verifiertest.Bundle
@@ -52,10 +54,14 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
+	fl, err := fleet.Open(ctx, q.JetStream(), fleet.Config{}, zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &daemonEnv{q: q, store: blobtest.Store(t), key: key, built: map[string]*verifiertest.Bundle{}}
+	if err := fl.TrustKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
+		t.Fatal(err)
+	}
+	return &daemonEnv{q: q, fleet: fl, store: blobtest.Store(t), key: key, built: map[string]*verifiertest.Bundle{}}
 }
 
 // enqueue queues a job of pool for the test workload and profile and
@@ -72,7 +78,11 @@ func (e *daemonEnv) enqueue(t *testing.T, trigger, specDigest, pool string) (*qu
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, err := e.q.NewWorker(pool, "r1").Next(ctx)
+	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: pool, Runner: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := w.Next(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +147,7 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 		return os.WriteFile(p, data, 0o600)
 	})
 	d, err := verifyd.New(verifyd.Config{
-		Queue: e.q, Store: e.store, References: known.Options(known.Good(t)).References, Wait: 200 * time.Millisecond,
+		Queue: e.q, Keys: e.fleet, Store: e.store, References: known.Options(known.Good(t)).References, Wait: 200 * time.Millisecond,
 		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return known.Good(t).Workload, nil },
 		Log:       zerolog.Nop(),
 	})
@@ -175,11 +185,11 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 	}
 
 	// Approval: only a verified job, then published with who and when.
-	_, _, err = publish.Approve(context.Background(), e.q, e.store, bad, publish.Approval{By: "alice"}, true)
+	_, _, err = publish.Approve(context.Background(), e.q, e.fleet, e.store, bad, publish.Approval{By: "alice"}, true)
 	if !errors.Is(err, publish.ErrNotVerified) {
 		t.Errorf("approve a rejected job: got %v, want ErrNotVerified", err)
 	}
-	job, lb, err := publish.Approve(context.Background(), e.q, e.store, good, publish.Approval{By: "alice", Note: "checked"}, true)
+	job, lb, err := publish.Approve(context.Background(), e.q, e.fleet, e.store, good, publish.Approval{By: "alice", Note: "checked"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

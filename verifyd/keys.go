@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 )
@@ -34,7 +35,7 @@ type Keys struct {
 
 // EnrolledKeys turns the queue's enrolled keys into what verifier.Options
 // takes: each key by name, and the scope of each key that has pools.
-func EnrolledKeys(enrolled map[string]queue.RunnerKey) Keys {
+func EnrolledKeys(enrolled map[string]fleet.Key) Keys {
 	k := Keys{Trusted: make(map[string]ed25519.PublicKey, len(enrolled)), Scopes: make(map[string]verifier.KeyScope, len(enrolled))}
 	for name, rk := range enrolled {
 		k.Trusted[name] = rk.PublicKey
@@ -112,7 +113,7 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 // queueKeys reads the enrolled keys from the queue at src.NATS. The queue
 // is kept open (and returned) only when it knows src.Job; the connection
 // closes when ctx ends.
-func queueKeys(ctx context.Context, src KeySources) (map[string]queue.RunnerKey, *queue.Queue, error) {
+func queueKeys(ctx context.Context, src KeySources) (map[string]fleet.Key, *queue.Queue, error) {
 	nc, err := queue.Connect(src.NATS, src.NATSCreds, src.Log)
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +129,7 @@ func queueKeys(ctx context.Context, src KeySources) (map[string]queue.RunnerKey,
 
 // readQueueKeys is queueKeys on an open connection; q is nil unless the
 // queue knows job.
-func readQueueKeys(ctx context.Context, nc *nats.Conn, job string, log zerolog.Logger) (map[string]queue.RunnerKey, *queue.Queue, error) {
+func readQueueKeys(ctx context.Context, nc *nats.Conn, job string, log zerolog.Logger) (map[string]fleet.Key, *queue.Queue, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A read-only command must not create the queue's streams on a NATS
@@ -146,7 +147,11 @@ func readQueueKeys(ctx context.Context, nc *nats.Conn, job string, log zerolog.L
 	if err != nil {
 		return nil, nil, err
 	}
-	enrolled, err := q.TrustedRunnerKeys(ctx)
+	fl, err := fleet.Open(ctx, q.JetStream(), fleet.Config{Replicas: q.Config().Replicas}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	enrolled, err := fl.TrustedKeys(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 )
 
 // runners.json: the enrolled runner keys and their scopes as publication
 // writes them (published/runners.json) and `agentwatt verify --keys` reads
 // them back. Its scopes obey the queue's own enrolment rule
-// (queue.CheckPools), so a file cannot grant what the queue would refuse.
+// (fleet.CheckPools), so a file cannot grant what the queue would refuse.
 
 // RunnersSchemaVersion is the version of published/runners.json this
 // build writes: version 2 lists each key's pools and whether it is a sim
@@ -87,12 +88,12 @@ func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[strin
 			}
 		default:
 			// The scopes the queue itself enrols, by the same rule.
-			pools, sim, err := queue.CheckPools(rp.Name, rp.Pools)
+			pools, sim, err := fleet.CheckPools(rp.Name, rp.Pools)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", at, err)
 			}
 			if rp.Sim != sim {
-				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, queue.SimPool)
+				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, spec.Sim)
 			}
 			scopes[rp.Name] = verifier.KeyScope{Pools: pools, Sim: sim}
 		}
@@ -104,7 +105,7 @@ func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[strin
 }
 
 // RunnersOf lists the enrolled keys as runners.json.
-func RunnersOf(enrolled map[string]queue.RunnerKey, now time.Time) *Runners {
+func RunnersOf(enrolled map[string]fleet.Key, now time.Time) *Runners {
 	r := &Runners{SchemaVersion: RunnersSchemaVersion, UpdatedAt: now.UTC(), Runners: []RunnerPublic{}}
 	for _, name := range slices.Sorted(maps.Keys(enrolled)) {
 		k := enrolled[name]

@@ -29,7 +29,7 @@ func runnersFile(t testing.TB, pools []string, sim bool) []byte {
 }
 
 // TestParseKeysRefusesForgedScopes: a runners.json may name only scopes the
-// queue itself enrols (queue.CheckPools): a sim key alone in pool sim, pools
+// fleet itself enrols (fleet.CheckPools): a sim key alone in pool sim, pools
 // named once and well-formed. A file that smuggles sim in beside a hardware
 // pool would otherwise let a sim key sign hardware results offline.
 func TestParseKeysRefusesForgedScopes(t *testing.T) {

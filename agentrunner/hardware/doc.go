@@ -17,6 +17,14 @@
 // (Accelerator: "NVIDIA H100 80GB HBM3" → "h100") and counts GPUs:
 // "h100x1", "h200x8".
 //
+// OpenNode is the runner's policy on top: which pool it serves (sim without
+// a driver or when --pool sim; the pool --pool names; else the GPUs' pool),
+// and what it records of the node (inventory, accelerator, software) and
+// checks before a job (BusyGPUs). `agentwatt runner` only wires it in.
+//
 // Everything is written against go-nvml's nvml.Interface and nvml.Device, so
 // tests drive it with go-nvml's own mock package.
+// Files: nvml.go (Open, the session), inventory.go (Inventory), pool.go
+// (Accelerator, PoolName, Inventory.Pool), node.go (Node, OpenNode),
+// errors.go.
 package hardware

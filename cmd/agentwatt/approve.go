@@ -48,11 +48,15 @@ official-profile, non-simulated results are hardware results; --local
 				return err
 			}
 			defer closeQ()
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
+				return err
+			}
 			store, err := openStore(ctx, &s3)
 			if err != nil {
 				return err
 			}
-			job, lb, err := publish.Approve(ctx, q, store, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
+			job, lb, err := publish.Approve(ctx, q, fl, store, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 
 	// A job run to uploaded by runner r1, its bundle in S3.
 	_, key, _ := ed25519.GenerateKey(nil)
-	if err := f.q.TrustRunnerKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
+	if err := f.fleet.TrustKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	spec, _ := json.Marshal(map[string]any{"metadata": map[string]any{"vendor": "acme", "name": "demo"}, "model": map[string]any{"id": "sim"},
@@ -50,7 +50,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, err := f.q.NewWorker("sim", "r1").Next(ctx)
+	lease, err := f.worker(t, "sim", "r1").Next(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/accounts"
 )
 
 func newMaintainerCmd(a *app) *cobra.Command {
@@ -30,9 +30,9 @@ once, on standard output, and stored only as its sha256 hash. Running add
 again issues an additional token; earlier ones stay valid.`,
 		Example: `  agentwatt maintainer add alice
   curl -H "Authorization: Bearer $(agentwatt maintainer add alice)" http://127.0.0.1:8080/v1/jobs`,
-	}, (*queue.Queue).AddMaintainer)
+	}, (*accounts.Store).AddMaintainer)
 }
 
 func newMaintainerListCmd(a *app) *cobra.Command {
-	return newTokenListCmd(a, "maintainers", (*queue.Queue).ListMaintainers)
+	return newTokenListCmd(a, "maintainers", (*accounts.Store).ListMaintainers)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/agentwatt/agentwatt/accounts"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -50,4 +53,16 @@ func connectQueueConfig(ctx context.Context, a *app, f *natsFlags, cfg queue.Con
 		return nil, nil, err
 	}
 	return q, nc.Close, nil
+}
+
+// openFleet opens the fleet (enrolled runner keys, runner liveness) beside
+// q, on its connection and with its replicas.
+func openFleet(ctx context.Context, q *queue.Queue, log zerolog.Logger) (*fleet.Fleet, error) {
+	return fleet.Open(ctx, q.JetStream(), fleet.Config{Replicas: q.Config().Replicas}, log)
+}
+
+// openAccounts opens the accounts (vendors, maintainers, their tokens)
+// beside q, on its connection and with its replicas.
+func openAccounts(ctx context.Context, q *queue.Queue, log zerolog.Logger) (*accounts.Store, error) {
+	return accounts.Open(ctx, q.JetStream(), accounts.Config{Replicas: q.Config().Replicas}, log)
 }

@@ -19,14 +19,19 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/accounts"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
 // queueFixture is an embedded NATS server on a loopback port and a queue on
 // it; the commands under test run as child processes against its URL.
 type queueFixture struct {
-	url string
-	q   *queue.Queue
+	url   string
+	q     *queue.Queue
+	fleet *fleet.Fleet
+	acc   *accounts.Store
 }
 
 func newQueueFixture(t *testing.T) *queueFixture {
@@ -47,7 +52,25 @@ func newQueueFixture(t *testing.T) *queueFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &queueFixture{url: e.ClientURL(), q: q}
+	fl, err := openFleet(ctx, q, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := openAccounts(ctx, q, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &queueFixture{url: e.ClientURL(), q: q, fleet: fl, acc: acc}
+}
+
+// worker is a worker of pool for runner on the fixture's queue.
+func (f *queueFixture) worker(t *testing.T, pool, runner string) *queue.Worker {
+	t.Helper()
+	w, err := f.q.NewWorker(queue.WorkerConfig{Pool: pool, Runner: runner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // run runs agentwatt with args (and --nats) in a child process and returns
@@ -98,11 +121,11 @@ func TestVendorAddCmd(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(token, "awv_") || strings.Contains(token, "\n") {
 		t.Fatalf("vendor add: code %d, stdout %q; want one token", code, out)
 	}
-	if v, err := f.q.AuthenticateVendor(context.Background(), token); err != nil || v != "acme" {
+	if v, err := f.acc.AuthenticateVendor(context.Background(), token); err != nil || v != "acme" {
 		t.Errorf("printed token authenticates as %q, %v", v, err)
 	}
 	out, code = f.run(t, "vendor", "list", "-o", "json")
-	var vs []queue.Vendor
+	var vs []accounts.Vendor
 	if code != 0 || json.Unmarshal([]byte(out), &vs) != nil || len(vs) != 1 || vs[0].Name != "acme" {
 		t.Errorf("vendor list: code %d, %q", code, out)
 	}
@@ -120,10 +143,10 @@ func TestRunnerTrustCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := f.run(t, "runner", "trust", keyFile, "--name", "gpu-node-7", "--pool", "h200x8", "--by", "alice")
-	if code != 0 || !strings.Contains(out, queue.Fingerprint(pub)) || !strings.Contains(out, "h200x8") {
+	if code != 0 || !strings.Contains(out, bundle.KeyID(pub)) || !strings.Contains(out, "h200x8") {
 		t.Fatalf("runner trust: code %d, %q", code, out)
 	}
-	keys, err := f.q.TrustedRunnerKeys(context.Background())
+	keys, err := f.fleet.TrustedKeys(context.Background())
 	if k := keys["gpu-node-7"]; err != nil || !k.PublicKey.Equal(pub) || k.TrustedBy != "alice" || len(k.Pools) != 1 || k.Pools[0] != "h200x8" || k.Sim {
 		t.Errorf("enrolled keys: %+v, %v", keys, err)
 	}
@@ -204,7 +227,7 @@ func TestStatusFollowCmd(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := f.q.NewWorker("sim", "r1").Next(ctx)
+	l, err := f.worker(t, "sim", "r1").Next(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,7 +22,6 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
 
@@ -170,6 +167,10 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		return err
 	}
 	defer closeQ()
+	fl, err := openFleet(ctx, q, a.log)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, &f.sf)
 	if err != nil {
 		return err
@@ -185,7 +186,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		a.log.Info().Str("url", m.URL()+"/metrics").Msg("serving metrics")
 	}
 	cfg.ID, cfg.Version, cfg.WorkDir, cfg.Key = f.id, agentwattVersion(), f.workDir, key
-	cfg.Queue, cfg.Store = q, st
+	cfg.Queue, cfg.Fleet, cfg.Store = q, fl, st
 	cfg.Workloads = blobstore.NewRegistry(st, filepath.Join(f.workDir, "cache"))
 	cfg.FixedAgents, cfg.IdleBaseline, cfg.GracePeriod = f.fixedAgents, f.idle, f.grace
 	cfg.MaxAgents, cfg.MemoryBudget = f.maxAgents, f.memoryBudgetMiB<<20
@@ -225,53 +226,26 @@ func checkSecretsDir(dir string) error {
 	return nil
 }
 
-// runnerHardware finds the node's GPUs and decides the pool: a sim runner
-// without NVML, the GPUs' pool (or --pool) with it.
+// runnerHardware opens the node (hardware.OpenNode decides the pool) and
+// puts what the runner needs of it in a config.
 func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func(), error) {
-	n, err := hardware.Open()
-	if errors.Is(err, hardware.ErrNoNVML) {
-		if pool != "" && pool != spec.Sim {
-			return agentrunner.Config{}, nil, fmt.Errorf("--pool %s: %w", pool, err)
-		}
-		log.Info().Msg("no NVIDIA driver: running as a sim runner (--pool sim); power comes from each job's sim engine")
-		return agentrunner.Config{Pool: spec.Sim}, func() {}, nil
-	}
+	n, err := hardware.OpenNode(pool)
 	if err != nil {
 		return agentrunner.Config{}, nil, err
 	}
 	closeHW := func() { _ = n.Close() }
-	if pool == spec.Sim {
-		return agentrunner.Config{Pool: spec.Sim}, closeHW, nil
+	if n.NoDriver {
+		log.Info().Msg("no NVIDIA driver: running as a sim runner (--pool sim); power comes from each job's sim engine")
 	}
-	inv := n.Inventory()
-	if pool == "" {
-		if pool, err = inv.Pool(); err != nil {
-			closeHW()
-			return agentrunner.Config{}, nil, fmt.Errorf("derive the pool from the GPUs (name it with --pool): %w", err)
-		}
-	}
-	invJSON, err := json.Marshal(inv)
+	inv, err := n.InventoryJSON()
 	if err != nil {
 		closeHW()
 		return agentrunner.Config{}, nil, err
 	}
-	acc := ""
-	if len(inv.GPUs) > 0 {
-		acc = inv.GPUs[0].Accelerator
-	}
-	cfg := agentrunner.Config{
-		Pool: pool, Inventory: invJSON, GPUs: len(inv.GPUs), Accelerator: acc,
-		Software: map[string]string{"driver": inv.DriverVersion, "nvml": inv.NVMLVersion, "cuda": inv.CUDAVersion},
-		Power:    func() (power.Source, error) { return power.NewNVMLSource(n.Lib(), n.Devices()...) },
-		BusyGPUs: func() []string {
-			var busy []string
-			for _, g := range n.Inventory().GPUs {
-				for _, p := range g.Processes {
-					busy = append(busy, fmt.Sprintf("gpu %d: %+v", g.Index, p))
-				}
-			}
-			return busy
-		},
+	cfg := agentrunner.Config{Pool: n.Pool, Inventory: inv, GPUs: n.GPUs(), Accelerator: n.Accelerator(), Software: n.Software()}
+	if !n.Sim() {
+		cfg.Power = func() (power.Source, error) { return power.NewNVMLSource(n.NVML.Lib(), n.NVML.Devices()...) }
+		cfg.BusyGPUs = n.BusyGPUs
 	}
 	return cfg, closeHW, nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/bundle"
 )
 
 func newRunnerTrustCmd(a *app) *cobra.Command {
@@ -51,7 +51,7 @@ given ones; a different key under an enrolled name is refused. The key's fingerp
 			if err != nil {
 				return err
 			}
-			pub, err := queue.ParsePublicKey(data)
+			pub, err := bundle.ParsePublicKey(data)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -61,10 +61,14 @@ given ones; a different key under an enrolled name is refused. The key's fingerp
 				return err
 			}
 			defer closeQ()
-			if err := q.TrustRunnerKey(ctx, name, pub, by, pools); err != nil {
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
 				return err
 			}
-			k, err := q.RunnerKey(ctx, name)
+			if err := fl.TrustKey(ctx, name, pub, by, pools); err != nil {
+				return err
+			}
+			k, err := fl.Key(ctx, name)
 			if err != nil {
 				return err
 			}

@@ -71,8 +71,17 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				return err
 			}
 			defer closeQ()
+			// The server owns the configuration of every bucket beside the
+			// queue too: the fleet's are made here with the queue's replicas.
+			if _, err := openFleet(ctx, q, a.log); err != nil {
+				return err
+			}
+			acc, err := openAccounts(ctx, q, a.log)
+			if err != nil {
+				return err
+			}
 			mux := http.NewServeMux()
-			bots.NewIntake(q, bots.IntakeConfig{Limits: limits}, a.log.With().Str("component", "intake").Logger()).Register(mux)
+			bots.NewIntake(q, acc, bots.IntakeConfig{Limits: limits}, a.log.With().Str("component", "intake").Logger()).Register(mux)
 			if s3.endpoint != "" {
 				store, err := openStore(ctx, &s3)
 				if err != nil {

@@ -16,11 +16,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/agentrunner"
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/blob/s3embed"
 	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/examples"
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
@@ -70,6 +72,8 @@ type localStack struct {
 	nats    *queue.Embedded
 	nc      *nats.Conn
 	queue   *queue.Queue
+	fleet   *fleet.Fleet
+	acc     *accounts.Store
 	s3      *s3embed.Server
 	store   *blob.Store
 	reg     *workload.Registry
@@ -134,6 +138,12 @@ func openLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (_
 	if s.queue, err = queue.Open(ctx, s.nc, queue.Config{Replicas: 1}, log); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
+	if s.fleet, err = openFleet(ctx, s.queue, log); err != nil {
+		return nil, fmt.Errorf("open fleet: %w", err)
+	}
+	if s.acc, err = openAccounts(ctx, s.queue, log); err != nil {
+		return nil, fmt.Errorf("open accounts: %w", err)
+	}
 	s.s3, err = s3embed.Start(ctx, s3embed.Config{Dir: filepath.Join(cfg.Dir, "s3"), Addr: cfg.S3Listen, Quiet: true},
 		log)
 	if err != nil {
@@ -185,11 +195,11 @@ func (s *localStack) ensureVendor(ctx context.Context) error {
 	tokenFile := s.tokenFile()
 	if b, err := os.ReadFile(tokenFile); err == nil {
 		s.token = strings.TrimSpace(string(b))
-		if v, err := s.queue.AuthenticateVendor(ctx, s.token); err == nil && v == s.vendor {
+		if v, err := s.acc.AuthenticateVendor(ctx, s.token); err == nil && v == s.vendor {
 			return nil
 		}
 	}
-	if s.token, err = s.queue.AddVendor(ctx, s.vendor); err != nil {
+	if s.token, err = s.acc.AddVendor(ctx, s.vendor); err != nil {
 		return fmt.Errorf("register vendor %s: %w", s.vendor, err)
 	}
 	return writeFileAtomic(tokenFile, []byte(s.token+"\n"), 0o600)
@@ -201,7 +211,7 @@ func (s *localStack) tokenFile() string {
 
 func (s *localStack) listenHTTP() (err error) {
 	mux := http.NewServeMux()
-	bots.NewIntake(s.queue, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
+	bots.NewIntake(s.queue, s.acc, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
 	publish.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
 	if s.http, err = newHTTPService(s.cfg.HTTPListen, mux, bots.ServerConfig{}, 5*time.Second); err != nil {
 		return err

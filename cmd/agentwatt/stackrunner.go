@@ -35,7 +35,7 @@ func newStackRunner(ctx context.Context, s *localStack) (*agentrunner.Runner, er
 	if err := agentrunner.CheckKeyOwner(filepath.Join(dir, "runner.key")); err != nil {
 		return nil, err
 	}
-	if err := s.queue.TrustRunnerKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", []string{spec.Sim}); err != nil {
+	if err := s.fleet.TrustKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", []string{spec.Sim}); err != nil {
 		return nil, fmt.Errorf("enrol the local runner's key: %w", err)
 	}
 	self, err := os.Executable()
@@ -44,7 +44,7 @@ func newStackRunner(ctx context.Context, s *localStack) (*agentrunner.Runner, er
 	}
 	return agentrunner.New(agentrunner.Config{
 		ID: localRunnerID, Pool: spec.Sim, Version: agentwattVersion(), WorkDir: dir, Key: key,
-		Queue: s.queue, Store: s.store, Workloads: blobstore.NewRegistry(s.store, filepath.Join(dir, "cache")),
+		Queue: s.queue, Fleet: s.fleet, Store: s.store, Workloads: blobstore.NewRegistry(s.store, filepath.Join(dir, "cache")),
 		FixedAgents: s.cfg.RunnerFixedAgents, IdleBaseline: 2 * time.Second, GracePeriod: 10 * time.Second,
 		Self: self, Metrics: prometheus.NewRegistry(), Log: s.log.With().Str("component", "runner").Logger(),
 	})

@@ -12,7 +12,7 @@ import (
 // stack's run group runs it.
 func newStackVerifier(s *localStack) (*verifyd.Daemon, error) {
 	return verifyd.New(verifyd.Config{
-		Queue: s.queue, Store: s.store,
+		Queue: s.queue, Keys: s.fleet, Store: s.store,
 		Workloads: verifyd.RegistryWorkloads(blobstore.NewRegistry(s.store, filepath.Join(s.cfg.Dir, "verifier", "cache"))),
 		Log:       s.log.With().Str("component", "verifier").Logger(),
 	})

@@ -34,7 +34,7 @@ func TestStatusEscapesUntrustedText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := f.q.NewWorker("sim", "r1").Next(ctx)
+	l, err := f.worker(t, "sim", "r1").Next(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

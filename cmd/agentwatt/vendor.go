@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/accounts"
 )
 
 func newVendorCmd(a *app) *cobra.Command {
@@ -33,9 +33,9 @@ The vendor submits with 'agentwatt submit FILE --token TOKEN' or an
 		Example: `  agentwatt vendor add acme
   TOKEN=$(agentwatt vendor add acme --nats nats://nats-1:4222)
   agentwatt vendor add acme -o json`,
-	}, (*queue.Queue).AddVendor)
+	}, (*accounts.Store).AddVendor)
 }
 
 func newVendorListCmd(a *app) *cobra.Command {
-	return newTokenListCmd(a, "vendors", (*queue.Queue).ListVendors)
+	return newTokenListCmd(a, "vendors", (*accounts.Store).ListVendors)
 }

@@ -42,12 +42,16 @@ queue.`,
 				return err
 			}
 			defer closeQ()
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
+				return err
+			}
 			store, err := openStore(ctx, &s3)
 			if err != nil {
 				return err
 			}
 			d, err := verifyd.New(verifyd.Config{
-				Queue: q, Store: store,
+				Queue: q, Keys: fl, Store: store,
 				Workloads: verifyd.RegistryWorkloads(blobstore.NewRegistry(store, cacheDir)),
 				Log:       a.log.With().Str("component", "verifier").Logger(),
 			})

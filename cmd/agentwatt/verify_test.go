@@ -13,7 +13,8 @@ import (
 
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
@@ -186,7 +187,7 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "no enrolled runner keys") {
 		t.Fatalf("no keys enrolled: exit %d, want 2\n%s", code, stderr)
 	}
-	if err := f.q.TrustRunnerKey(ctx, "runner-stale", stale.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
+	if err := f.fleet.TrustKey(ctx, "runner-stale", stale.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	// Another runner's key is enrolled, not this one's.
@@ -194,7 +195,7 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL integrity") {
 		t.Fatalf("signed by an unenrolled key: exit %d, want 1 with FAIL integrity\n%s%s", code, out, stderr)
 	}
-	if err := f.q.TrustRunnerKey(ctx, "runner-test", unknown.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
+	if err := f.fleet.TrustKey(ctx, "runner-test", unknown.Key.Public().(ed25519.PublicKey), "test", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
 	out, code = f.run(t, "verify", unknown.Dir)
@@ -214,10 +215,10 @@ func TestVerifyCmdKeysFromNATS(t *testing.T) {
 }
 
 // simKeys enrols keys (name → key) as sim runners' keys.
-func simKeys(keys map[string]ed25519.PublicKey) map[string]queue.RunnerKey {
-	out := map[string]queue.RunnerKey{}
+func simKeys(keys map[string]ed25519.PublicKey) map[string]fleet.Key {
+	out := map[string]fleet.Key{}
 	for name, k := range keys {
-		out[name] = queue.RunnerKey{Name: name, PublicKey: k, Fingerprint: queue.Fingerprint(k), Pools: []string{queue.SimPool}, Sim: true}
+		out[name] = fleet.Key{Name: name, PublicKey: k, Fingerprint: bundle.KeyID(k), Pools: []string{spec.Sim}, Sim: true}
 	}
 	return out
 }

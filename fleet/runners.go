@@ -1,4 +1,4 @@
-package queue
+package fleet
 
 import (
 	"context"
@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/agentwatt/agentwatt/internal/kvbucket"
 )
 
-// RunnerInfo is a runner's liveness entry. Runners refresh it more often than
-// Config.RunnerTTL; an entry that is not refreshed expires.
-type RunnerInfo struct {
+// Runner is a runner's liveness entry, as stored (JSON) in BucketRunners.
+// Runners refresh it more often than Config.RunnerTTL; an entry that is not
+// refreshed expires.
+type Runner struct {
 	ID        string          `json:"id"`
 	Pool      string          `json:"pool"`
 	Host      string          `json:"host,omitempty"`
@@ -29,13 +32,13 @@ type RunnerInfo struct {
 
 var runnerIDRe = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$`)
 
-// RegisterRunner writes (or refreshes) a runner's liveness entry; SeenAt is
+// Register writes (or refreshes) a runner's liveness entry; SeenAt is
 // set to now.
-func (q *Queue) RegisterRunner(ctx context.Context, info RunnerInfo) error {
+func (f *Fleet) Register(ctx context.Context, info Runner) error {
 	if !runnerIDRe.MatchString(info.ID) || strings.HasSuffix(info.ID, ".") {
 		return invalidf("runner id %q", info.ID)
 	}
-	info.SeenAt = q.now().UTC()
+	info.SeenAt = f.now().UTC()
 	if info.StartedAt.IsZero() {
 		info.StartedAt = info.SeenAt
 	}
@@ -43,36 +46,36 @@ func (q *Queue) RegisterRunner(ctx context.Context, info RunnerInfo) error {
 	if err != nil {
 		return fmt.Errorf("encode runner %s: %w", info.ID, err)
 	}
-	if _, err := q.runners.Put(ctx, info.ID, data); err != nil {
+	if _, err := f.runners.Put(ctx, info.ID, data); err != nil {
 		return fmt.Errorf("register runner %s: %w", info.ID, err)
 	}
 	return nil
 }
 
-// DeregisterRunner removes a runner's liveness entry (clean shutdown).
-func (q *Queue) DeregisterRunner(ctx context.Context, id string) error {
-	if err := q.runners.Delete(ctx, id); err != nil {
+// Deregister removes a runner's liveness entry (clean shutdown).
+func (f *Fleet) Deregister(ctx context.Context, id string) error {
+	if err := f.runners.Delete(ctx, id); err != nil {
 		return fmt.Errorf("deregister runner %s: %w", id, err)
 	}
 	return nil
 }
 
-// ListRunners returns the live runners by id.
-func (q *Queue) ListRunners(ctx context.Context) ([]RunnerInfo, error) {
-	ids, err := bucketKeys(ctx, q.runners)
+// Runners returns the live runners by id.
+func (f *Fleet) Runners(ctx context.Context) ([]Runner, error) {
+	ids, err := kvbucket.Keys(ctx, f.runners)
 	if err != nil {
 		return nil, err
 	}
-	var out []RunnerInfo
+	var out []Runner
 	for _, id := range ids {
-		e, err := q.runners.Get(ctx, id)
+		e, err := f.runners.Get(ctx, id)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // expired meanwhile
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get runner %s: %w", id, err)
 		}
-		var r RunnerInfo
+		var r Runner
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
 			return nil, fmt.Errorf("decode runner %s: %w", id, err)
 		}

@@ -1,7 +1,10 @@
-package queue
+package accounts
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,17 +14,17 @@ import (
 )
 
 func TestVendorTokens(t *testing.T) {
-	q := newTestQueue(t, Config{})
+	s := newTestStore(t)
 	ctx := testCtx(t, time.Minute)
-	tok1, err := q.AddVendor(ctx, "acme")
+	tok1, err := s.AddVendor(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok2, err := q.AddVendor(ctx, "acme") // a second token; the first stays valid
+	tok2, err := s.AddVendor(ctx, "acme") // a second token; the first stays valid
 	if err != nil || tok2 == tok1 {
 		t.Fatalf("second AddVendor: %q, %v", tok2, err)
 	}
-	other, err := q.AddVendor(ctx, "globex")
+	other, err := s.AddVendor(ctx, "globex")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +44,14 @@ func TestVendorTokens(t *testing.T) {
 		{"huge", "awv_" + strings.Repeat("x", 1<<16), "", ErrUnauthorized},
 	}
 	for _, tt := range tests {
-		got, err := q.AuthenticateVendor(ctx, tt.token)
+		got, err := s.AuthenticateVendor(ctx, tt.token)
 		if got != tt.want || !errors.Is(err, tt.wantErr) {
 			t.Errorf("%s: got %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 
 	// Nothing in the bucket contains a token.
-	w, err := q.vendors.WatchAll(ctx, jetstream.IncludeHistory())
+	w, err := s.kv.WatchAll(ctx, jetstream.IncludeHistory())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,34 +68,34 @@ func TestVendorTokens(t *testing.T) {
 		}
 	}
 
-	if err := q.RevokeVendorToken(ctx, tok1); err != nil {
+	if err := s.RevokeToken(ctx, tok1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.AuthenticateVendor(ctx, tok1); !errors.Is(err, ErrUnauthorized) {
+	if _, err := s.AuthenticateVendor(ctx, tok1); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("revoked token: got %v, want ErrUnauthorized", err)
 	}
-	if v, err := q.AuthenticateVendor(ctx, tok2); err != nil || v != "acme" {
+	if v, err := s.AuthenticateVendor(ctx, tok2); err != nil || v != "acme" {
 		t.Errorf("token 2 after revoking token 1: %q, %v", v, err)
 	}
-	vendors, err := q.ListVendors(ctx)
+	vendors, err := s.ListVendors(ctx)
 	if err != nil || len(vendors) != 2 || vendors[0].Name != "acme" || vendors[1].Name != "globex" {
 		t.Errorf("ListVendors: %+v, %v", vendors, err)
 	}
 	for _, bad := range []string{"", "Acme", "acme corp", "-acme", strings.Repeat("a", 64)} {
-		if _, err := q.AddVendor(ctx, bad); !errors.Is(err, ErrInvalid) {
+		if _, err := s.AddVendor(ctx, bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("AddVendor(%q): got %v, want ErrInvalid", bad, err)
 		}
 	}
 }
 
 func TestMaintainerTokens(t *testing.T) {
-	q := newTestQueue(t, Config{})
+	s := newTestStore(t)
 	ctx := testCtx(t, time.Minute)
-	vendorTok, err := q.AddVendor(ctx, "acme")
+	vendorTok, err := s.AddVendor(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	maintTok, err := q.AddMaintainer(ctx, "alice")
+	maintTok, err := s.AddMaintainer(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,30 +116,70 @@ func TestMaintainerTokens(t *testing.T) {
 		{"huge", "awm_" + strings.Repeat("x", 1<<16), Principal{}, ErrUnauthorized},
 	}
 	for _, tt := range tests {
-		got, err := q.Authenticate(ctx, tt.token)
+		got, err := s.Authenticate(ctx, tt.token)
 		if got != tt.want || !errors.Is(err, tt.wantErr) {
 			t.Errorf("%s: got %+v, %v; want %+v, %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 	// A maintainer's token is not a vendor's.
-	if v, err := q.AuthenticateVendor(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
+	if v, err := s.AuthenticateVendor(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("AuthenticateVendor(maintainer token) = %q, %v; want ErrUnauthorized", v, err)
 	}
-	ms, err := q.ListMaintainers(ctx)
+	ms, err := s.ListMaintainers(ctx)
 	if err != nil || len(ms) != 1 || ms[0].Name != "alice" {
 		t.Errorf("ListMaintainers: %+v, %v", ms, err)
 	}
-	vs, err := q.ListVendors(ctx)
+	vs, err := s.ListVendors(ctx)
 	if err != nil || len(vs) != 1 || vs[0].Name != "acme" {
 		t.Errorf("ListVendors lists maintainers too: %+v, %v", vs, err)
 	}
-	if err := q.RevokeVendorToken(ctx, maintTok); err != nil {
+	if err := s.RevokeToken(ctx, maintTok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Authenticate(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
+	if _, err := s.Authenticate(ctx, maintTok); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("revoked maintainer token: %v, want ErrUnauthorized", err)
 	}
-	if _, err := q.AddMaintainer(ctx, "Alice Smith"); !errors.Is(err, ErrInvalid) {
+	if _, err := s.AddMaintainer(ctx, "Alice Smith"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("AddMaintainer(bad name): %v, want ErrInvalid", err)
+	}
+}
+
+// A token issued before vendors moved out of package queue still works: the
+// bucket, its keys and the record bytes are the ones the queue wrote.
+func TestTokenRecordsFromBeforeTheSplit(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t, time.Minute)
+	if s.kv.Bucket() != "agentwatt-vendors" {
+		t.Fatalf("bucket %s, want agentwatt-vendors", s.kv.Bucket())
+	}
+	const token = "awv_cXNwbGl0LWNvbXBhdC10b2tlbi0zMi1ieXRlcy1sb25n"
+	sum := sha256.Sum256([]byte(token))
+	for key, rec := range map[string]string{
+		"vendor.acme":                         `{"name":"acme","created_at":"2026-11-30T09:00:00Z"}`,
+		"token." + hex.EncodeToString(sum[:]): `{"vendor":"acme","created_at":"2026-11-30T09:00:00Z"}`,
+	} {
+		if _, err := s.kv.Put(ctx, key, []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := s.Authenticate(ctx, token); err != nil || p != (Principal{Name: "acme", Role: RoleVendor}) {
+		t.Errorf("old token: %+v, %v; want vendor acme", p, err)
+	}
+	if vs, err := s.ListVendors(ctx); err != nil || len(vs) != 1 || vs[0].Name != "acme" {
+		t.Errorf("ListVendors: %+v, %v", vs, err)
+	}
+	// And a token issued now is stored in the same form.
+	tok, err := s.AddVendor(ctx, "globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum = sha256.Sum256([]byte(tok))
+	e, err := s.kv.Get(ctx, "token."+hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(e.Value(), &rec); err != nil || len(rec) != 2 || rec["vendor"] != "globex" || rec["created_at"] == nil {
+		t.Errorf("new token record %s: want vendor and created_at only", e.Value())
 	}
 }

@@ -1,4 +1,4 @@
-package queue
+package accounts
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/agentwatt/agentwatt/internal/kvbucket"
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 // Vendor is a registered submitter.
@@ -65,38 +68,38 @@ const (
 // The token is returned once and stored only as its sha256: tokens are 256
 // random bits, so a plain hash is enough. Calling it again for the same
 // vendor issues another token; earlier ones stay valid.
-func (q *Queue) AddVendor(ctx context.Context, name string) (token string, err error) {
-	if !labelRe.MatchString(name) {
+func (s *Store) AddVendor(ctx context.Context, name string) (token string, err error) {
+	if !queue.ValidName(name) {
 		return "", invalidf("vendor %q: want a DNS label (lower-case letters, digits, '-')", name)
 	}
-	v, _ := json.Marshal(Vendor{Name: name, CreatedAt: q.now().UTC()})
-	token, err = q.issueToken(ctx, "vendor."+name, v, tokenPrefix, tokenRecord{Vendor: name})
+	v, _ := json.Marshal(Vendor{Name: name, CreatedAt: s.now().UTC()})
+	token, err = s.issueToken(ctx, "vendor."+name, v, tokenPrefix, tokenRecord{Vendor: name})
 	if err != nil {
 		return "", fmt.Errorf("add vendor %s: %w", name, err)
 	}
-	q.log.Info().Str("vendor", name).Msg("vendor token issued")
+	s.log.Info().Str("vendor", name).Msg("vendor token issued")
 	return token, nil
 }
 
 // AddMaintainer registers a maintainer (if new) and issues a new API token
 // for them, returned once and stored hashed like a vendor's.
-func (q *Queue) AddMaintainer(ctx context.Context, name string) (token string, err error) {
-	if !labelRe.MatchString(name) {
+func (s *Store) AddMaintainer(ctx context.Context, name string) (token string, err error) {
+	if !queue.ValidName(name) {
 		return "", invalidf("maintainer %q: want a DNS label (lower-case letters, digits, '-')", name)
 	}
-	m, _ := json.Marshal(Maintainer{Name: name, CreatedAt: q.now().UTC()})
-	token, err = q.issueToken(ctx, "maintainer."+name, m, maintainerTokenPrefix, tokenRecord{Maintainer: name})
+	m, _ := json.Marshal(Maintainer{Name: name, CreatedAt: s.now().UTC()})
+	token, err = s.issueToken(ctx, "maintainer."+name, m, maintainerTokenPrefix, tokenRecord{Maintainer: name})
 	if err != nil {
 		return "", fmt.Errorf("add maintainer %s: %w", name, err)
 	}
-	q.log.Info().Str("maintainer", name).Msg("maintainer token issued")
+	s.log.Info().Str("maintainer", name).Msg("maintainer token issued")
 	return token, nil
 }
 
 // issueToken creates the holder's record under key unless it exists, and a
 // new token for rec.
-func (q *Queue) issueToken(ctx context.Context, key string, holder []byte, prefix string, rec tokenRecord) (string, error) {
-	if _, err := q.vendors.Create(ctx, key, holder); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+func (s *Store) issueToken(ctx context.Context, key string, holder []byte, prefix string, rec tokenRecord) (string, error) {
+	if _, err := s.kv.Create(ctx, key, holder); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return "", err
 	}
 	var secret [32]byte
@@ -104,9 +107,9 @@ func (q *Queue) issueToken(ctx context.Context, key string, holder []byte, prefi
 		return "", err
 	}
 	token := prefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	rec.CreatedAt = q.now().UTC()
+	rec.CreatedAt = s.now().UTC()
 	b, _ := json.Marshal(rec)
-	if _, err := q.vendors.Create(ctx, tokenKey(token), b); err != nil {
+	if _, err := s.kv.Create(ctx, tokenKey(token), b); err != nil {
 		return "", fmt.Errorf("store token: %w", err)
 	}
 	return token, nil
@@ -114,7 +117,7 @@ func (q *Queue) issueToken(ctx context.Context, key string, holder []byte, prefi
 
 // Authenticate returns whom a vendor or maintainer token belongs to, or
 // ErrUnauthorized.
-func (q *Queue) Authenticate(ctx context.Context, token string) (Principal, error) {
+func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
 	role := RoleVendor
 	if strings.HasPrefix(token, maintainerTokenPrefix) {
 		role = RoleMaintainer
@@ -124,7 +127,7 @@ func (q *Queue) Authenticate(ctx context.Context, token string) (Principal, erro
 	if len(token) > maxTokenLen {
 		return Principal{}, ErrUnauthorized
 	}
-	e, err := q.vendors.Get(ctx, tokenKey(token))
+	e, err := s.kv.Get(ctx, tokenKey(token))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -148,8 +151,8 @@ func (q *Queue) Authenticate(ctx context.Context, token string) (Principal, erro
 
 // AuthenticateVendor returns the vendor a token belongs to, or
 // ErrUnauthorized (also for a maintainer's token).
-func (q *Queue) AuthenticateVendor(ctx context.Context, token string) (vendor string, err error) {
-	p, err := q.Authenticate(ctx, token)
+func (s *Store) AuthenticateVendor(ctx context.Context, token string) (vendor string, err error) {
+	p, err := s.Authenticate(ctx, token)
 	if err != nil {
 		return "", err
 	}
@@ -159,32 +162,32 @@ func (q *Queue) AuthenticateVendor(ctx context.Context, token string) (vendor st
 	return p.Name, nil
 }
 
-// RevokeVendorToken makes a token invalid (a vendor's or a maintainer's).
-func (q *Queue) RevokeVendorToken(ctx context.Context, token string) error {
-	if err := q.vendors.Delete(ctx, tokenKey(token)); err != nil {
+// RevokeToken makes a token invalid (a vendor's or a maintainer's).
+func (s *Store) RevokeToken(ctx context.Context, token string) error {
+	if err := s.kv.Delete(ctx, tokenKey(token)); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
 }
 
 // ListVendors returns the registered vendors by name.
-func (q *Queue) ListVendors(ctx context.Context) ([]Vendor, error) {
-	return listHolders[Vendor](ctx, q, "vendor.*")
+func (s *Store) ListVendors(ctx context.Context) ([]Vendor, error) {
+	return listHolders[Vendor](ctx, s, "vendor.*")
 }
 
 // ListMaintainers returns the registered maintainers by name.
-func (q *Queue) ListMaintainers(ctx context.Context) ([]Maintainer, error) {
-	return listHolders[Maintainer](ctx, q, "maintainer.*")
+func (s *Store) ListMaintainers(ctx context.Context) ([]Maintainer, error) {
+	return listHolders[Maintainer](ctx, s, "maintainer.*")
 }
 
-func listHolders[T any](ctx context.Context, q *Queue, filter string) ([]T, error) {
-	keys, err := bucketKeys(ctx, q.vendors, filter)
+func listHolders[T any](ctx context.Context, s *Store, filter string) ([]T, error) {
+	keys, err := kvbucket.Keys(ctx, s.kv, filter)
 	if err != nil {
 		return nil, err
 	}
 	var out []T
 	for _, k := range keys {
-		e, err := q.vendors.Get(ctx, k)
+		e, err := s.kv.Get(ctx, k)
 		if err != nil {
 			continue // deleted meanwhile
 		}

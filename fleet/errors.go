@@ -1,0 +1,20 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors that callers branch on.
+var (
+	// ErrKeyConflict: a different key is already enrolled under the name.
+	ErrKeyConflict = errors.New("runner key name already enrolled with a different key")
+	// ErrKeyNotFound: no key is enrolled under the name.
+	ErrKeyNotFound = errors.New("runner key not found")
+	// ErrInvalid: an argument is malformed (a bad name, pool, key or config).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
