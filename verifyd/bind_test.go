@@ -21,7 +21,7 @@ import (
 func (e *daemonEnv) verdictOf(t *testing.T, id string, attempt int) *bundle.Verdict {
 	t.Helper()
 	d, err := verifyd.New(verifyd.Config{
-		Queue: e.q, Store: e.store, References: known.Options(known.Good(t)).References,
+		Queue: e.q, Keys: e.fleet, Store: e.store, References: known.Options(known.Good(t)).References,
 		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return known.Good(t).Workload, nil },
 	})
 	if err != nil {

@@ -13,10 +13,11 @@ import (
 // fakeQueue and fakeStore only satisfy the interfaces: New does no I/O.
 type fakeQueue struct{ Queue }
 type fakeStore struct{ Store }
+type fakeKeys struct{ KeySource }
 
 func TestConfigValidate(t *testing.T) {
 	wl := func(context.Context, string, string) (*workload.Workload, error) { return nil, nil }
-	good := Config{Queue: fakeQueue{}, Store: fakeStore{}, Workloads: wl}
+	good := Config{Queue: fakeQueue{}, Keys: fakeKeys{}, Store: fakeStore{}, Workloads: wl}
 	tests := []struct {
 		name string
 		edit func(c *Config)
@@ -24,6 +25,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"complete", func(*Config) {}, ""},
 		{"no queue", func(c *Config) { c.Queue = nil }, "Queue"},
+		{"no keys", func(c *Config) { c.Keys = nil }, "Keys"},
 		{"no store", func(c *Config) { c.Store = nil }, "Store"},
 		{"no workloads", func(c *Config) { c.Workloads = nil }, "Workloads"},
 		{"negative wait", func(c *Config) { c.Wait = -time.Second }, "Wait"},
