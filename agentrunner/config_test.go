@@ -87,7 +87,7 @@ var _ ObjectStore = unusedStore{}
 func TestConfigDefaults(t *testing.T) {
 	cfg := Config{
 		ID: "r", Pool: spec.Sim, WorkDir: t.TempDir(), Key: make(ed25519.PrivateKey, ed25519.PrivateKeySize),
-		Queue: &queue.Queue{}, Store: unusedStore{}, Workloads: &workload.Registry{},
+		Queue: &queue.Queue{}, Fleet: &fleet.Fleet{}, Store: unusedStore{}, Workloads: &workload.Registry{},
 	}
 	before := cfg
 	if err := cfg.Validate(); err != nil {
