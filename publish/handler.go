@@ -15,18 +15,19 @@ import (
 //
 // Every answer carries SiteCSP: the page runs only site.js.
 type SiteHandler struct {
-	store PublishStore
+	store SiteStore
 	log   zerolog.Logger
 }
 
 // NewSiteHandler serves the publication in store.
-func NewSiteHandler(store PublishStore, log zerolog.Logger) *SiteHandler {
+func NewSiteHandler(store SiteStore, log zerolog.Logger) *SiteHandler {
 	return &SiteHandler{store: store, log: log}
 }
 
 // Register adds the routes to mux.
 func (h *SiteHandler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/results", h.results)
+	mux.HandleFunc("GET /runs/{job}/{attempt}/{file}", h.evidence)
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /leaderboard", h.page)
 	for _, a := range SiteAssets() {
