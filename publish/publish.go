@@ -182,7 +182,8 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 }
 
 // Publish adds an approved job's results to the publication: it writes
-// the new objects first (the job's history entry, runners.json), then
+// the new objects first (the job's history entry, its submission,
+// runners.json), then
 // switches published/results.json — one object, replaced in one PUT — and
 // finally renders the site from it. A reader sees the old or the new
 // results, never a mix; a retest of the same config appends to that
@@ -205,6 +206,14 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 	histKey := fmt.Sprintf("%s%s-%s.json", HistoryPrefix, at.Format("2006-01-02"), in.Job.ID)
 	if err := store.PutBytes(ctx, histKey, append(entry, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("publish history: %w", err)
+	}
+	if len(in.Job.Spec) > 0 {
+		if sub, err := submissionOf(in.Job.ID, in.Job.Spec); err == nil {
+			b, _ := json.MarshalIndent(sub, "", "  ")
+			if err := store.PutBytes(ctx, SubmissionsPrefix+in.Job.ID+".json", append(b, '\n'), "application/json"); err != nil {
+				return nil, fmt.Errorf("publish submission: %w", err)
+			}
+		}
 	}
 	if in.Runners != nil {
 		b, _ := json.MarshalIndent(in.Runners, "", "  ")

@@ -147,7 +147,9 @@ func TestPublishRollingHistory(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	for _, key := range []string{publish.HistoryPrefix + "2026-11-01-job-a.json", publish.HistoryPrefix + "2026-11-03-job-b.json", publish.RunnersKey, publish.SiteIndexKey} {
+	for _, key := range []string{publish.HistoryPrefix + "2026-11-01-job-a.json", publish.HistoryPrefix + "2026-11-03-job-b.json", publish.RunnersKey, publish.SiteIndexKey,
+		publish.SitePrefix + "results/job-a/1.html", publish.SitePrefix + "results/job-b/1.html", publish.SitePrefix + "method.html",
+		publish.SitePrefix + "results.csv", publish.SitePrefix + "results.json", publish.SitePrefix + "uPlot.iife.min.js", publish.SubmissionsPrefix + "job-b.json"} {
 		if _, err := store.Stat(ctx, key); err != nil {
 			t.Errorf("%s: %v", key, err)
 		}
@@ -156,7 +158,7 @@ func TestPublishRollingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"simulated — not hardware", "agentwatt verify s3://", `class="result-row"`, `class="chart bars"`, `class="chart curves"`, `class="chart history"`} {
+	for _, want := range []string{"simulated — not hardware", "agentwatt verify s3://", `class="result-row"`, `data-chart="bar"`, `data-chart="curve"`, `data-chart="history"`, `id="chart-data"`, `href="results/job-b/1.html"`} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("site lacks %q", want)
 		}

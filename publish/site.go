@@ -4,38 +4,49 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/internal/termtext"
 )
 
 // SiteCSP is the leaderboard's Content-Security-Policy: scripts and styles
-// only from the site's own files (site.js, site.css), no inline code, no
-// inline style, nothing from elsewhere. The server sends it as a header; the
-// page carries it as a meta element too, for the copy in the bucket.
+// only from the site's own files (site.js, uPlot, the stylesheets), no
+// inline code, no inline style, nothing from elsewhere. The chart data
+// rides in a <script type="application/json"> block, which is data and
+// never runs. The server sends the policy as a header; each page carries it
+// as a meta element too, for the copy in the bucket.
 const SiteCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 
-// siteFiles are the page's template and the assets served beside it.
+// siteFiles are the pages' templates and the assets served beside them.
 //
-//go:embed site/index.html.tmpl site/site.js site/site.css
+//go:embed site/*.tmpl site/site.js site/site.css site/uPlot.iife.min.js site/uPlot.min.css site/uPlot.LICENSE
 var siteFiles embed.FS
 
-// SiteAsset is a file the page loads, served and published beside it.
+// SiteAsset is a file the pages load, served and published beside them.
 type SiteAsset struct {
-	Name        string // site.js, site.css
+	Name        string // site.js, site.css, uPlot.iife.min.js …
 	ContentType string
 	Data        []byte
 }
 
-// SiteAssets are the page's script and stylesheet.
+// SiteAssets are the pages' scripts, stylesheets and uPlot's licence.
 func SiteAssets() []SiteAsset {
 	var out []SiteAsset
 	for _, a := range []struct{ name, ctype string }{
 		{"site.css", "text/css; charset=utf-8"},
+		{"uPlot.min.css", "text/css; charset=utf-8"},
+		{"uPlot.iife.min.js", "text/javascript; charset=utf-8"},
 		{"site.js", "text/javascript; charset=utf-8"},
+		{"uPlot.LICENSE", "text/plain; charset=utf-8"},
 	} {
 		data, err := siteFiles.ReadFile(path.Join("site", a.name))
 		if err != nil {
@@ -46,18 +57,112 @@ func SiteAssets() []SiteAsset {
 	return out
 }
 
-// PublishSite writes the static leaderboard to the store: the assets, then
-// the page (SiteIndexKey), so that a reader never gets a page whose assets
-// are missing.
+// SiteOptions say where the static copy's evidence links point.
+type SiteOptions struct {
+	// EvidenceURL is the public base URL of the bucket that holds runs/
+	// ("https://results.example.org/"); a page links a bundle file as
+	// EvidenceURL + "runs/<job>/<attempt>/<file>". Empty: links relative
+	// to the bucket's root, for a bucket served whole as a website.
+	EvidenceURL string
+}
+
+// PublicStore is a PublishStore whose bucket is readable at a public URL:
+// the static site links evidence there (SiteOptions.EvidenceURL).
+type PublicStore struct {
+	PublishStore
+	URLBase string
+}
+
+// links is where a page's relative links lead: Root is the way up from the
+// page to the site's root, Evidence the prefix of runs/ keys.
+type links struct {
+	Root     string
+	Evidence string
+}
+
+// serverLinks are the links of a page served at depth path segments below
+// the server's root, where /runs/ is the evidence route.
+func serverLinks(depth int) links {
+	up := strings.Repeat("../", depth)
+	return links{Root: up, Evidence: up}
+}
+
+// staticLinks are the links of a page in the bucket's published/site/,
+// depth segments below it.
+func staticLinks(depth int, o SiteOptions) links {
+	up := strings.Repeat("../", depth)
+	if o.EvidenceURL != "" {
+		return links{Root: up, Evidence: strings.TrimSuffix(o.EvidenceURL, "/") + "/"}
+	}
+	return links{Root: up, Evidence: up + strings.Repeat("../", strings.Count(SitePrefix, "/"))}
+}
+
+// evidenceURL is the link to one file of a result's bundle.
+func (l links) evidenceURL(job string, attempt int, file string) string {
+	return l.Evidence + bundle.Key(job, attempt, file)
+}
+
+// resultPath is a result page's path below the site's root.
+func resultPath(job string, attempt int) string {
+	return "results/" + job + "/" + strconv.Itoa(attempt) + ".html"
+}
+
+// PublishSite writes the static site to the store under SitePrefix: the
+// assets, the downloads, the method page, a page per published result,
+// then the leaderboard (SiteIndexKey), so that a reader never gets a page
+// whose links are missing. A PublicStore's URL is where evidence links
+// point.
 func PublishSite(ctx context.Context, store PublishStore, r *Leaderboard) error {
-	html, err := RenderSite(r)
+	var o SiteOptions
+	if ps, ok := store.(PublicStore); ok {
+		o.EvidenceURL = ps.URLBase
+	}
+	put := func(name string, data []byte, ctype string) error {
+		if err := store.PutBytes(ctx, SitePrefix+name, data, ctype); err != nil {
+			return fmt.Errorf("publish site: %w", err)
+		}
+		return nil
+	}
+	for _, a := range SiteAssets() {
+		if err := put(a.Name, a.Data, a.ContentType); err != nil {
+			return err
+		}
+	}
+	js, csv, err := Downloads(r)
 	if err != nil {
 		return err
 	}
-	for _, a := range SiteAssets() {
-		if err := store.PutBytes(ctx, SitePrefix+a.Name, a.Data, a.ContentType); err != nil {
-			return fmt.Errorf("publish site: %w", err)
+	if err := put("results.json", js, "application/json"); err != nil {
+		return err
+	}
+	if err := put("results.csv", csv, "text/csv; charset=utf-8"); err != nil {
+		return err
+	}
+	method, err := RenderMethod(staticLinks(0, o))
+	if err != nil {
+		return err
+	}
+	if err := put("method.html", method, "text/html; charset=utf-8"); err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, res := range append(slices.Clone(r.Results), r.History...) {
+		p := resultPath(res.Job, res.Attempt)
+		if done[p] || !validJob(res.Job) {
+			continue
 		}
+		done[p] = true
+		page, err := renderResult(ctx, store, r, res.Job, res.Attempt, staticLinks(2, o))
+		if err != nil {
+			return err
+		}
+		if err := put(p, page, "text/html; charset=utf-8"); err != nil {
+			return err
+		}
+	}
+	html, err := renderIndex(r, staticLinks(0, o))
+	if err != nil {
+		return err
 	}
 	if err := store.PutBytes(ctx, SiteIndexKey, html, "text/html; charset=utf-8"); err != nil {
 		return fmt.Errorf("publish site: %w", err)
@@ -65,12 +170,16 @@ func PublishSite(ctx context.Context, store PublishStore, r *Leaderboard) error 
 	return nil
 }
 
-// RenderSite renders the leaderboard page: HTML with inline SVG charts that
-// loads its style and its sorting script from site.css and site.js beside it
-// (SiteAssets) — nothing inline, so SiteCSP holds, and nothing external, so
-// it works offline and from a bucket.
-func RenderSite(r *Leaderboard) ([]byte, error) {
-	page := sitePage{UpdatedAt: r.UpdatedAt.Format("2006-01-02 15:04 UTC"), CSP: SiteCSP}
+// RenderSite renders the leaderboard page as the server serves it at its
+// root: tables, filters and chart data, loading its style and scripts from
+// the files beside it (SiteAssets) — nothing inline, so SiteCSP holds, and
+// nothing external, so it works offline.
+func RenderSite(r *Leaderboard) ([]byte, error) { return renderIndex(r, serverLinks(0)) }
+
+func renderIndex(r *Leaderboard, l links) ([]byte, error) {
+	page := indexPage{pageBase: pageBase{CSP: SiteCSP, Links: l, Title: "agentwatt leaderboard"},
+		UpdatedAt: r.UpdatedAt.Format("2006-01-02 15:04 UTC")}
+	r = &Leaderboard{SchemaVersion: r.SchemaVersion, UpdatedAt: r.UpdatedAt, Results: visibleResults(r.Results), History: visibleResults(r.History)}
 	groups := map[string]*siteGroup{}
 	for _, res := range r.Results {
 		k := res.Model + "\x00" + res.Tier
@@ -81,216 +190,123 @@ func RenderSite(r *Leaderboard) ([]byte, error) {
 			groups[k] = g
 			page.Groups = append(page.Groups, g)
 		}
-		g.Rows = append(g.Rows, res)
+		g.Rows = append(g.Rows, rowOf(res, l))
 	}
-	for _, g := range page.Groups {
-		g.Bars = barChart(g.Rows)
-	}
-	page.Curves = tierCurves(r.Results)
-	page.History = historyCharts(r.History)
-	var b bytes.Buffer
-	if err := siteTmpl.Execute(&b, page); err != nil {
-		return nil, fmt.Errorf("render site: %w", err)
-	}
-	return b.Bytes(), nil
+	page.Filters = filtersOf(r.Results)
+	page.Charts = chartsOf(r, page.Groups)
+	return execute("index.html.tmpl", page)
 }
 
-type sitePage struct {
-	CSP       string
+// pageBase is what every page's layout needs.
+type pageBase struct {
+	CSP   string
+	Title string
+	Links links
+}
+
+type indexPage struct {
+	pageBase
 	UpdatedAt string
 	Groups    []*siteGroup
-	Curves    *svgChart
-	History   []*svgChart
+	Filters   []siteFilter
+	Charts    siteCharts
 }
 
 type siteGroup struct {
 	ID, Model, Tier, TierText string
-	Rows                      []Result
-	Bars                      *svgChart
+	Rows                      []siteRow
 }
 
-// svgChart is a precomputed chart: the template only places shapes.
-type svgChart struct {
-	Title  string
-	Width  int
-	Height int
-	Bars   []svgBar
-	Lines  []svgLine
-	Labels []svgText
+// siteRow is a result with its links.
+type siteRow struct {
+	Result
+	Page, VerdictURL, BundleURL, Verify string
 }
 
-type svgBar struct {
-	X, Y, W, H float64
-	Label      string
-	Value      float64
-	Simulated  bool
-}
-
-type svgLine struct {
-	Name   string
-	Points string
-	Color  string
-	Class  string // the legend's colour, from site.css
-	Dots   []svgDot
-}
-
-type svgDot struct {
-	X, Y  float64
-	Title string
-}
-
-type svgText struct {
-	X, Y float64
-	Text string
-}
-
-// palette colours the curves; site.css has the same colours as classes
-// c0…c7 for the legend.
-var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
-
-// barChart is Agents/MW by system for one model and tier.
-func barChart(rows []Result) *svgChart {
-	c := &svgChart{Title: "Agents/MW by system", Width: 760, Height: 40 + 28*len(rows)}
-	top := 0.0
-	for _, r := range rows {
-		top = max(top, r.AgentsPerMW)
+func rowOf(r Result, l links) siteRow {
+	if !validJob(r.Job) || r.Attempt < 1 {
+		return siteRow{Result: r, Verify: verifyCommand(r)} // no link is better than a wrong one
 	}
-	if top == 0 {
-		top = 1
-	}
-	for i, r := range rows {
-		w := 400 * r.AgentsPerMW / top
-		label := r.System + " · " + r.Framework
-		if r.Simulated {
-			label += " (simulated)"
-		}
-		c.Bars = append(c.Bars, svgBar{X: 220, Y: float64(20 + 28*i), W: w, H: 20, Label: label, Value: r.AgentsPerMW, Simulated: r.Simulated})
-	}
-	return c
+	return siteRow{Result: r, Page: l.Root + resultPath(r.Job, r.Attempt),
+		VerdictURL: l.evidenceURL(r.Job, r.Attempt, bundle.VerdictFile),
+		BundleURL:  l.evidenceURL(r.Job, r.Attempt, bundle.ManifestFile),
+		Verify:     verifyCommand(r)}
 }
 
-// tierCurves is the service-level curve: max agents at each tier, one line
-// per system (and config), tiers ordered from the loosest.
-func tierCurves(rs []Result) *svgChart {
-	if len(rs) == 0 {
-		return nil
+// verifyCommand is the command that recomputes a result from its bundle.
+func verifyCommand(r Result) string {
+	if r.VerifyCommand != "" {
+		return r.VerifyCommand
 	}
-	type tierKey struct {
-		name string
-		tps  float64
-	}
-	var tiers []tierKey
+	return "agentwatt verify " + r.Bundle
+}
+
+// siteFilter is one filter's choices, read from the rows' data attributes
+// by site.js.
+type siteFilter struct {
+	Key, Label string
+	Values     []string
+}
+
+func filtersOf(rs []Result) []siteFilter {
+	fs := []siteFilter{{Key: "model", Label: "Model"}, {Key: "system", Label: "Hardware"}, {Key: "framework", Label: "Framework"},
+		{Key: "tier", Label: "Tier"}, {Key: "boundary", Label: "Power boundary"}, {Key: "kind", Label: "Result"}}
 	for _, r := range rs {
-		if !slices.ContainsFunc(tiers, func(t tierKey) bool { return t.name == r.Tier }) {
-			tiers = append(tiers, tierKey{r.Tier, r.MinDecodeTPS})
-		}
-	}
-	slices.SortFunc(tiers, func(a, b tierKey) int {
-		switch {
-		case a.tps < b.tps:
-			return -1
-		case a.tps > b.tps:
-			return 1
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	c := &svgChart{Title: "Max agents by tier (service-level curve)", Width: 640, Height: 300}
-	top := 1.0
-	for _, r := range rs {
-		top = max(top, float64(r.MaxAgents))
-	}
-	x := func(i int) float64 {
-		if len(tiers) == 1 {
-			return 320
-		}
-		return 60 + 520*float64(i)/float64(len(tiers)-1)
-	}
-	y := func(v float64) float64 { return 260 - 220*v/top }
-	for i, t := range tiers {
-		c.Labels = append(c.Labels, svgText{X: x(i), Y: 285, Text: t.name})
-	}
-	c.Labels = append(c.Labels, svgText{X: 30, Y: y(top), Text: fmt.Sprint(int(top))})
-	bySystem := map[string][]Result{}
-	var names []string
-	for _, r := range rs {
-		k := r.System + " · " + r.Model + " · " + r.Framework
-		if _, ok := bySystem[k]; !ok {
-			names = append(names, k)
-		}
-		bySystem[k] = append(bySystem[k], r)
-	}
-	for n, name := range names {
-		l := svgLine{Name: name, Color: palette[n%len(palette)], Class: fmt.Sprintf("c%d", n%len(palette))}
-		var pts []string
-		for i, t := range tiers {
-			for _, r := range bySystem[name] {
-				if r.Tier == t.name {
-					px, py := x(i), y(float64(r.MaxAgents))
-					pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
-					l.Dots = append(l.Dots, svgDot{X: px, Y: py, Title: fmt.Sprintf("%s %s: %d agents", name, t.name, r.MaxAgents)})
-				}
+		for i, v := range []string{r.Model, r.System, r.Framework, r.Tier, r.PowerBoundary, kindOf(r)} {
+			if !slices.Contains(fs[i].Values, v) {
+				fs[i].Values = append(fs[i].Values, v)
 			}
 		}
-		l.Points = strings.Join(pts, " ")
-		c.Lines = append(c.Lines, l)
 	}
-	return c
+	for i := range fs {
+		slices.Sort(fs[i].Values)
+	}
+	return fs
 }
 
-// historyCharts are Agents/MW over time, one chart per config and tier.
-func historyCharts(hist []Result) []*svgChart {
-	by := map[string][]Result{}
-	var keys []string
-	for _, h := range hist {
-		k := h.Config + " · " + h.Tier
-		if _, ok := by[k]; !ok {
-			keys = append(keys, k)
-		}
-		by[k] = append(by[k], h)
+// kindOf is what a result is: hardware, simulated, or not official.
+func kindOf(r Result) string {
+	switch {
+	case r.Simulated:
+		return "simulated"
+	case !r.Hardware:
+		return "not official"
 	}
-	var out []*svgChart
-	for _, k := range keys {
-		hs := by[k]
-		c := &svgChart{Title: k, Width: 640, Height: 200}
-		t0, t1 := hs[0].Date.Unix(), hs[len(hs)-1].Date.Unix()
-		top := 1.0
-		for _, h := range hs {
-			top = max(top, h.AgentsPerMW)
-		}
-		l := svgLine{Name: k, Color: palette[0]}
-		var pts []string
-		for i, h := range hs {
-			px := 320.0
-			if t1 > t0 {
-				px = 60 + 520*float64(h.Date.Unix()-t0)/float64(t1-t0)
-			} else if len(hs) > 1 {
-				px = 60 + 520*float64(i)/float64(len(hs)-1)
-			}
-			py := 170 - 140*h.AgentsPerMW/top
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
-			l.Dots = append(l.Dots, svgDot{X: px, Y: py, Title: fmt.Sprintf("%s: %.0f Agents/MW (job %s)", h.Date.Format("2006-01-02"), h.AgentsPerMW, h.Job)})
-			c.Labels = append(c.Labels, svgText{X: px, Y: 192, Text: h.Date.Format("01-02 15:04")})
-		}
-		l.Points = strings.Join(pts, " ")
-		c.Lines = append(c.Lines, l)
-		out = append(out, c)
-	}
-	return out
+	return "hardware"
 }
 
-var siteTmpl = template.Must(template.New("index.html.tmpl").Funcs(template.FuncMap{
-	"num": func(v float64) string {
-		switch {
-		case v == 0:
-			return "0"
-		case math.Abs(v) >= 100:
-			return fmt.Sprintf("%.0f", v)
-		case math.Abs(v) >= 1:
-			return fmt.Sprintf("%.2f", v)
-		}
-		return fmt.Sprintf("%.4f", v)
-	},
+func execute(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := siteTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// errNoPage: a result page of a job that is not published.
+var errNoPage = errors.New("no such result")
+
+// num formats a figure with the digits that matter.
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+var siteTmpl = template.Must(template.New("site").Funcs(template.FuncMap{
+	"num":  num,
+	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 	"date": func(r Result) string { return r.Date.Format("2006-01-02") },
-	"add":  func(a, b float64) float64 { return a + b },
-	"sub":  func(a, b float64) float64 { return a - b },
-}).ParseFS(siteFiles, "site/index.html.tmpl"))
+	"kind": kindOf,
+	"join": strings.Join,
+	"v":    termtext.Escape,
+	"vs":   visibleAll,
+	"opts": func(b json.RawMessage) [][2]string { return flatten(b) },
+	"vj":   func(b []byte) string { return string(termtext.JSON(b)) },
+}).ParseFS(siteFiles, "site/*.tmpl"))

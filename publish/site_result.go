@@ -1,0 +1,103 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
+)
+
+// resultPage is one published job's page: the submission as submitted,
+// the environment the runner recorded, the verifier's figures and checks,
+// every probe of the search and the raw files.
+type resultPage struct {
+	pageBase
+	Job      string
+	Attempt  int
+	Rows     []siteRow
+	Sub      *Submission
+	Verdict  *bundle.Verdict
+	Env      *bundle.Environment
+	Manifest *bundle.Manifest
+	Probes   []probeRow
+	Files    []fileRow
+	Missing  []string // files that could not be read, and why
+	Verify   string
+}
+
+type probeRow struct {
+	bundle.ProbeRecord
+	Tiers []metrics.TierResult
+}
+
+type fileRow struct {
+	Name, URL, SHA256 string
+	Size              int64
+}
+
+// renderResult renders the page of job's attempt from the publication and
+// the bundle in store; a job that is not published is errNoPage.
+func renderResult(ctx context.Context, store PublishStore, lb *Leaderboard, job string, attempt int, l links) ([]byte, error) {
+	p := resultPage{pageBase: pageBase{CSP: SiteCSP, Links: l, Title: "agentwatt result " + job}, Job: job, Attempt: attempt}
+	seen := map[string]bool{}
+	for _, rs := range [][]Result{lb.Results, lb.History} {
+		for _, r := range rs {
+			if r.Job == job && r.Attempt == attempt && !seen[r.Tier] {
+				seen[r.Tier] = true
+				p.Rows = append(p.Rows, rowOf(visibleResult(r), l))
+			}
+		}
+	}
+	if len(p.Rows) == 0 {
+		return nil, errNoPage
+	}
+	p.Verify = p.Rows[0].Verify
+	var err error
+	if p.Sub, err = loadSubmission(ctx, store, job); err != nil {
+		p.Missing = append(p.Missing, fmt.Sprintf("submission: %v", err))
+	}
+	p.Sub = visibleSubmission(p.Sub)
+	read := func(name string, limit int64, decode func([]byte) error) {
+		data, err := store.GetBytes(ctx, bundle.Key(job, attempt, name), limit)
+		if err == nil {
+			err = decode(data)
+		}
+		if err != nil {
+			if errors.Is(err, blob.ErrNotFound) {
+				err = errors.New("not in the store")
+			}
+			p.Missing = append(p.Missing, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	read(bundle.VerdictFile, 16<<20, func(b []byte) (err error) { p.Verdict, err = bundle.DecodeVerdict(b); return })
+	read(bundle.ManifestFile, maxManifest, func(b []byte) (err error) {
+		p.Manifest, err = bundle.DecodeManifest(bundle.ManifestFile, b)
+		return
+	})
+	read(bundle.EnvironmentFile, 16<<20, func(b []byte) (err error) { p.Env, err = bundle.DecodeEnvironment(b); return })
+	read(bundle.ProbesFile, 64<<20, func(b []byte) error {
+		ps, err := bundle.DecodeProbes(b)
+		if err != nil {
+			return err
+		}
+		for _, pr := range ps.Probes {
+			p.Probes = append(p.Probes, probeRow{ProbeRecord: pr, Tiers: pr.Result.Tiers})
+		}
+		return nil
+	})
+	names := []string{bundle.ManifestFile, bundle.EnvelopeFile, bundle.VerdictFile}
+	if p.Manifest != nil {
+		for _, f := range p.Manifest.Files {
+			if bundle.ValidName(f.Name) {
+				p.Files = append(p.Files, fileRow{Name: f.Name, URL: l.evidenceURL(job, attempt, f.Name), SHA256: f.SHA256, Size: f.Size})
+			}
+		}
+	}
+	for _, n := range names {
+		p.Files = append(p.Files, fileRow{Name: n, URL: l.evidenceURL(job, attempt, n)})
+	}
+	return execute("result.html.tmpl", p)
+}
