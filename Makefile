@@ -11,7 +11,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export CGO_ENABLED := 1
 export CGO_CFLAGS  := -Wno-deprecated-declarations
 
-.PHONY: all build test demo bench fuzz lint clean
+.PHONY: all build test demo bench fuzz lint clean screenshot
 
 all: build
 
@@ -25,6 +25,11 @@ test:
 
 demo: build
 	./$(BIN) demo
+
+# docs/leaderboard.png: the leaderboard at 1400 px in Chromium, rendered from
+# the verifier's recorded sim bundle published as the demo publishes it.
+screenshot:
+	AGENTWATT_SCREENSHOT=$(CURDIR)/docs/leaderboard.png $(GO) test -ldflags='$(LDFLAGS)' -count=1 -run '^TestSiteScreenshot$$' ./publish/
 
 bench:
 	$(GO) test -ldflags='$(LDFLAGS)' -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

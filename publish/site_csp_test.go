@@ -151,6 +151,12 @@ func TestSiteServesStrictCSP(t *testing.T) {
 		{"/leaderboard", "text/html", `class="result-row"`},
 		{"/site.js", "text/javascript", "table.sortable"},
 		{"/site.css", "text/css", "th{"},
+		{"/uPlot.iife.min.js", "text/javascript", "uPlot"},
+		{"/uPlot.min.css", "text/css", ".uplot"},
+		{"/results/job-fast/1.html", "text/html", `class="result-row"`},
+		{"/method.html", "text/html", "min_met_share"},
+		{"/results.csv", "text/csv", "agents_per_mw"},
+		{"/results.json", "application/json", `"results"`},
 		{"/api/results", "application/json", `"results"`},
 	} {
 		resp, err := http.Get(srv.URL + c.path)
@@ -177,7 +183,9 @@ func TestSiteServesStrictCSP(t *testing.T) {
 // page, with its policy in a meta element and its assets beside it.
 func TestPublishedSiteIsStrict(t *testing.T) {
 	_, _, get := publishedSite(t)
-	checkStrictCSP(t, publish.SiteIndexKey+" meta", checkNoInline(t, publish.SiteIndexKey, get(publish.SiteIndexKey)))
+	for _, key := range []string{publish.SiteIndexKey, publish.SitePrefix + "method.html", publish.SitePrefix + "results/job-fast/1.html", publish.SitePrefix + "results/job-slow/1.html"} {
+		checkStrictCSP(t, key+" meta", checkNoInline(t, key, get(key)))
+	}
 	for _, a := range publish.SiteAssets() {
 		if got := get(publish.SitePrefix + a.Name); !bytes.Equal(got, a.Data) {
 			t.Errorf("%s%s: %d bytes, want the embedded %d", publish.SitePrefix, a.Name, len(got), len(a.Data))

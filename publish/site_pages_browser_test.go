@@ -136,6 +136,9 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 	if err != nil {
 		t.Fatal(err)
 	}
+	if shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+		saveArtifact(t, fmt.Sprintf("result-%d.png", width), shot)
+	}
 	if page.Overflow > 0 {
 		t.Errorf("result page: %d px wider than the viewport (%v)", page.Overflow, page.Wide)
 	}

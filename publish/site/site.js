@@ -80,7 +80,7 @@
   var made = [];
   function fmt(v) {
     if (v == null) return '–';
-    if (v === 0) return '0';
+    if (Number.isInteger(v)) return String(v);
     var a = Math.abs(v);
     return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
   }

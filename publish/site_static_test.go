@@ -1,0 +1,69 @@
+package publish_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/agentwatt/agentwatt/publish"
+)
+
+// The static copy links evidence relative to the bucket's root (a bucket
+// served whole as a website), or at the bucket's public URL when one is
+// configured (publish.PublicStore) — never an s3:// URL, which html/template
+// refuses (#ZgotmplZ) and no browser opens.
+func TestPublishedSiteEvidenceLinks(t *testing.T) {
+	ctx := context.Background()
+	store, lb, _ := sitePublished(t, []siteJob{{id: "job-a", acc: "sim-a", f: 1}})
+	read := func(key string) string {
+		t.Helper()
+		b, err := store.GetBytes(ctx, key, 16<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, c := range []struct {
+		name     string
+		store    publish.PublishStore
+		index    string // an evidence link of the leaderboard
+		resultPg string // the same from the result page
+	}{
+		{"relative", store, `href="../../runs/job-a/1/verdict.json"`, `href="../../../../runs/job-a/1/probes.json"`},
+		{"public URL", publish.PublicStore{PublishStore: store, URLBase: "https://results.example.org/bucket"},
+			`href="https://results.example.org/bucket/runs/job-a/1/verdict.json"`, `href="https://results.example.org/bucket/runs/job-a/1/probes.json"`},
+	} {
+		if err := publish.PublishSite(ctx, c.store, lb); err != nil {
+			t.Fatal(err)
+		}
+		index, page := read(publish.SiteIndexKey), read(publish.SitePrefix+"results/job-a/1.html")
+		for _, p := range []struct{ name, html, want string }{{"index", index, c.index}, {"result page", page, c.resultPg}} {
+			if !strings.Contains(p.html, p.want) {
+				t.Errorf("%s: %s lacks %s", c.name, p.name, p.want)
+			}
+			if strings.Contains(p.html, "ZgotmplZ") || strings.Contains(p.html, `href="s3:`) {
+				t.Errorf("%s: %s has a refused or s3:// link", c.name, p.name)
+			}
+		}
+	}
+}
+
+// results.csv keeps a vendor's string from running as a spreadsheet
+// formula.
+func TestSiteDownloadsCSV(t *testing.T) {
+	lb := &publish.Leaderboard{SchemaVersion: publish.ResultsSchemaVersion, Results: []publish.Result{{Vendor: "=HYPERLINK(\"http://evil\")", Name: "+1", Model: "m", Tier: "t20", MaxAgents: 3}}}
+	js, csv, err := publish.Downloads(lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"schema_version": 1`) {
+		t.Errorf("results.json: %s", js)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "model,tier,") {
+		t.Fatalf("results.csv: %q", csv)
+	}
+	if strings.Contains(lines[1], ",=HYPERLINK") || strings.Contains(lines[1], `,"=HYPERLINK`) || strings.Contains(lines[1], ",+1,") {
+		t.Errorf("results.csv row %q: a formula survives", lines[1])
+	}
+}
