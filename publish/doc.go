@@ -9,13 +9,24 @@
 //     verified for its attempt; publication first, then verified →
 //     published with who and the note.
 //   - publish.go: Result and Leaderboard (published/results.json), ResultsOf,
-//     Publish (history entry and runners.json first, then results.json in
+//     Publish (history entry, submission and runners.json first, then results.json in
 //     one PUT, then the site), LoadResults, RunnersFile, the object keys.
-//   - site.go: RenderSite (HTML with inline SVG charts from
-//     site/index.html.tmpl), SiteAssets (site/site.js, site/site.css,
-//     embedded), PublishSite, and SiteCSP, the strict policy nothing inline
-//     may break.
-//   - handler.go: SiteHandler — /, /leaderboard, /api/results and the
-//     assets, every answer with SiteCSP.
+//   - submission.go: Submission, the published part of a job's spec
+//     (published/submissions/<job>.json; no contact, env or secrets).
+//   - site.go: SiteAssets (site/: the templates, site.js, site.css and
+//     uPlot, embedded; provenance in site/README.md), SiteOptions and
+//     PublicStore (where the static copy links evidence), PublishSite (a
+//     page per result, the method page, the downloads, then index.html),
+//     RenderSite, and SiteCSP, the strict policy nothing inline may break.
+//   - site_result.go, site_method.go, site_charts.go, site_downloads.go:
+//     the result page (submission, what the runner recorded, every probe,
+//     the checks, the raw files), the method page from the rules file, the
+//     chart data (JSON for site.js), results.json and results.csv.
+//   - site_escape.go: vendor strings made visible (bidi overrides and
+//     controls as \u escapes) before html/template escapes them.
+//   - handler.go: SiteHandler — the pages, /api/results and the downloads,
+//     every answer with SiteCSP.
+//   - evidence.go: GET /runs/<job>/<attempt>/<file>: a published bundle's
+//     listed files, manifest, envelope and verdict, streamed; nothing else.
 //   - errors.go: ErrNotVerified, ErrNotPublishable.
 package publish

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ func newApproveCmd(a *app) *cobra.Command {
 		by    string
 		note  string
 		local bool
+		pub   string
 	)
 	cmd := &cobra.Command{
 		Use:   "approve JOB",
@@ -29,7 +31,10 @@ verifier accepted can be approved.
 Publishing writes to object storage: the job's entry published/history/<date>-<job>.json
 and published/runners.json (the enrolled keys, for offline verification) first,
 then published/results.json in one replace — readers see the old or the new
-board, never a mix — then the static site published/site/index.html. A retest
+board, never a mix — then the static site under published/site/ (a page per
+result, the method, results.json and .csv, the leaderboard last). The static
+pages link bundle files relative to the bucket's root, or under --public-url
+(the bucket's public https address) when it is given. A retest
 of the same configuration appends to its history and becomes its latest result.
 
 What a result is — simulated (the job's pool is sim), its profile, hence
@@ -56,7 +61,14 @@ official-profile, non-simulated results are hardware results; --local
 			if err != nil {
 				return err
 			}
-			job, lb, err := publish.Approve(ctx, q, fl, store, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
+			var ps publish.PublishStore = store
+			if pub != "" {
+				if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					return fmt.Errorf("--public-url %q: want the bucket's http(s) address", pub)
+				}
+				ps = publish.PublicStore{PublishStore: store, URLBase: pub}
+			}
+			job, lb, err := publish.Approve(ctx, q, fl, ps, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}
@@ -78,6 +90,7 @@ official-profile, non-simulated results are hardware results; --local
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why, recorded with the approval")
+	cmd.Flags().StringVar(&pub, "public-url", "", "the bucket's public http(s) address: the static site links bundle files there")
 	cmd.Flags().BoolVar(&local, "local", false, "also publish simulated and non-official results, badged (local stack, demo)")
 	_ = cmd.MarkFlagRequired("by")
 	return cmd

@@ -46,7 +46,10 @@ Every /v1 route needs Authorization: Bearer <token>: a vendor's token
                                follow next for the rest
   POST /v1/jobs/{id}/cancel    the job's vendor, or a maintainer
   GET  /api/results            published/results.json (with --s3-endpoint)
-  GET  /                       the leaderboard page (with --s3-endpoint)
+  GET  /                       the leaderboard page (with --s3-endpoint); beside it
+                               /results/JOB/ATTEMPT.html, /method.html,
+                               /results.json, /results.csv and
+                               /runs/JOB/ATTEMPT/FILE, a published bundle's files
 
 Vendors see engine.env values as "(redacted)". The token, role, trigger and
 rate are checked from the headers before any body is read. Each vendor may
