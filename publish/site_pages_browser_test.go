@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 
 	// Click through: the result's page, then its probes.json.
 	if err := chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`tr[data-job="job-slow"] a.page`)),
-		chromedp.WaitVisible(chromedp.CSS(`table.files`))); err != nil {
+		chromedp.WaitVisible(chromedp.CSS(`table.files`)), chromedp.WaitVisible(chromedp.CSS(`.chart .uplot`))); err != nil {
 		t.Fatalf("open the result page: %v", err)
 	}
 	page, err := chromedp.Run(tctx, chromedp.Evaluate[pageFacts](factsJS))
@@ -143,6 +144,25 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 		t.Errorf("result page: %d px wider than the viewport (%v)", page.Overflow, page.Wide)
 	}
 	checkLinks(t, srv, "/results/job-slow/1.html", page.Links)
+	if page.Charts != 1 || len(page.AxisLabels) != 1 || fmt.Sprint(page.AxisLabels[0]) != "[seconds into the window power (W)]" {
+		t.Errorf("result page: %d charts, axes %q; want the confirmation window's power trace", page.Charts, page.AxisLabels)
+	}
+	powers, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('td.probe-power')).map(td => td.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(powers) == 0 || slices.Contains(powers, "–") {
+		t.Errorf("result page: probe powers %q, want each probe's window average", powers)
+	}
+	// The confirmation probe's power is the verifier's figure: one formula.
+	for _, r := range lb.Results {
+		if r.Job == "job-slow" && (len(powers) == 0 || powers[len(powers)-1] != fmt.Sprintf("%.0f", r.AvgPowerW)) {
+			t.Errorf("result page: confirmation probe's power %q, the verifier's %.0f W", powers, r.AvgPowerW)
+		}
+	}
+	if !strings.Contains(page.Text, "Power through the confirmation window") || strings.Contains(page.Text, "power.jsonl.zst:") {
+		t.Errorf("result page: no power trace, or the power file unread")
+	}
 	for _, want := range []string{"fast-sim-b", "sim-b × 1", "probe", "manifest.dsse.json", "agentwatt verify"} {
 		if !strings.Contains(page.Text, want) {
 			t.Errorf("result page lacks %q", want)

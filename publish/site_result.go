@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // resultPage is one published job's page: the submission as submitted,
@@ -26,11 +28,20 @@ type resultPage struct {
 	Files    []fileRow
 	Missing  []string // files that could not be read, and why
 	Verify   string
+	Charts   resultCharts
+	// AccuracyMin is the rules' least accuracy (a share) for publication.
+	AccuracyMin float64
+}
+
+// resultCharts is the result page's chart data, for site.js.
+type resultCharts struct {
+	Power *lineChart `json:"power,omitempty"`
 }
 
 type probeRow struct {
 	bundle.ProbeRecord
-	Tiers []metrics.TierResult
+	Tiers  []metrics.TierResult
+	PowerW float64 // average over the window, from power.jsonl.zst; 0 unknown
 }
 
 type fileRow struct {
@@ -88,6 +99,28 @@ func renderResult(ctx context.Context, store PublishStore, lb *Leaderboard, job 
 		}
 		return nil
 	})
+	if p.Manifest != nil && len(p.Probes) > 0 {
+		if samples, err := readPower(ctx, store, job, attempt, p.Manifest); err != nil {
+			p.Missing = append(p.Missing, fmt.Sprintf("%s: %v", bundle.PowerFile, err))
+		} else {
+			pw := probePower(samples, p.Probes)
+			for i := range p.Probes {
+				p.Probes[i].PowerW = pw[p.Probes[i].Probe]
+			}
+			if p.Verdict != nil && p.Verdict.Results != nil {
+				for _, t := range p.Verdict.Results.Tiers {
+					i := slices.IndexFunc(p.Probes, func(r probeRow) bool { return r.Probe == t.ConfirmProbe })
+					if t.Confirmed && i >= 0 {
+						p.Charts.Power = powerTrace(samples, p.Probes[i], fmt.Sprintf("Power through the confirmation window of tier %s (probe %d, N=%d)", t.Tier, t.ConfirmProbe, p.Probes[i].Agents))
+						break
+					}
+				}
+			}
+		}
+	}
+	if r, err := spec.LoadRules(MethodRules); err == nil && p.Rows[0].RulesVersion == MethodRules {
+		p.AccuracyMin = r.Accuracy.MinFraction
+	}
 	names := []string{bundle.ManifestFile, bundle.EnvelopeFile, bundle.VerdictFile}
 	if p.Manifest != nil {
 		for _, f := range p.Manifest.Files {

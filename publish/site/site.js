@@ -159,7 +159,7 @@
   });
 
   function lines(el, c) {
-    var series = [{ label: c.x_label, value: c.x_time ? '{YYYY}-{MM}-{DD} {HH}:{mm}' : function (u, v) { return v == null ? '' : fmt(v) + ' tok/s'; } }];
+    var series = [{ label: c.x_label, value: c.x_time ? '{YYYY}-{MM}-{DD} {HH}:{mm}' : function (u, v) { return v == null ? '' : fmt(v); } }];
     c.series.forEach(function (s, k) {
       series.push({
         label: s.name, stroke: palette[k % palette.length], width: 2, spanGaps: true, points: { size: 7 },
@@ -193,6 +193,7 @@
     var c = byID(charts.history, el.dataset.id);
     if (c) lines(el, c);
   });
+  doc.querySelectorAll('.chart[data-chart="power"]').forEach(function (el) { if (charts.power) lines(el, charts.power); });
   var pending = null;
   window.addEventListener('resize', function () {
     clearTimeout(pending);
