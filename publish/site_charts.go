@@ -12,6 +12,7 @@ import (
 type siteCharts struct {
 	Bars    []barChart  `json:"bars"`
 	Curve   *lineChart  `json:"curve,omitempty"`
+	Pareto  *lineChart  `json:"pareto,omitempty"`
 	History []lineChart `json:"history"`
 }
 
@@ -56,6 +57,14 @@ func chartsOf(r *Leaderboard, groups []*siteGroup) siteCharts {
 		c.Bars = append(c.Bars, b)
 	}
 	c.Curve = serviceCurve(r.Results)
+	var pts []point
+	for _, x := range r.Results {
+		if x.MaxAgents > 0 && x.GPUs > 0 {
+			pts = append(pts, point{Series: x.System + " · " + x.Model + " · " + x.Framework + " " + x.FrameworkVersion,
+				X: x.OutputTokensPerS / float64(x.MaxAgents), Y: x.OutputTokensPerS / float64(x.GPUs), Note: fmt.Sprintf("tier %s, N=%d", x.Tier, x.MaxAgents)})
+		}
+	}
+	c.Pareto = scatter("pareto", "Throughput per GPU against per-agent speed", "output tok/s per agent", "output tok/s per GPU", pts)
 	c.History = historyCharts(r.History)
 	return c
 }
@@ -128,4 +137,41 @@ func historyCharts(hist []Result) []lineChart {
 		c.Series[si].Notes[k] = strings.TrimSpace(h.Framework + " " + h.FrameworkVersion)
 	}
 	return out
+}
+
+// point is one point of a scatter: a series, its coordinates, a note.
+type point struct {
+	Series string
+	X, Y   float64
+	Note   string
+}
+
+// scatter lays points out as uPlot wants them: one sorted x axis, a
+// series per name with null where it has no point; site.js joins each
+// series' points left to right.
+func scatter(id, title, xLabel, yLabel string, pts []point) *lineChart {
+	if len(pts) == 0 {
+		return nil
+	}
+	c := &lineChart{ID: id, Title: title, XLabel: xLabel, YLabel: yLabel}
+	for _, p := range pts {
+		if !slices.Contains(c.X, p.X) {
+			c.X = append(c.X, p.X)
+		}
+	}
+	slices.Sort(c.X)
+	idx := map[string]int{}
+	for _, p := range pts {
+		i, ok := idx[p.Series]
+		if !ok {
+			i = len(c.Series)
+			idx[p.Series] = i
+			c.Series = append(c.Series, lineSeries{Name: p.Series, Values: make([]*float64, len(c.X)), Notes: make([]string, len(c.X))})
+		}
+		k := slices.Index(c.X, p.X)
+		y := p.Y
+		c.Series[i].Values[k] = &y
+		c.Series[i].Notes[k] = p.Note
+	}
+	return c
 }

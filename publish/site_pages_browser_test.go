@@ -90,8 +90,9 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 		t.Errorf("the page is %d px wider than the %d px viewport (%v)", facts.Overflow, width, facts.Wide)
 	}
 	checkLinks(t, srv, "/", facts.Links)
-	// One bar chart per model and tier, the service-level curve, one
-	// history chart per config: each with both axes labelled.
+	// One bar chart per model and tier, the service-level curve, the
+	// Pareto view, one history chart per config: each with both axes
+	// labelled.
 	configs := map[string]bool{}
 	groups := map[string]bool{}
 	for _, r := range lb.History {
@@ -100,7 +101,7 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 	for _, r := range lb.Results {
 		groups[r.Model+r.Tier] = true
 	}
-	if want := len(groups) + 1 + len(configs); facts.Charts != want {
+	if want := len(groups) + 2 + len(configs); facts.Charts != want { // bars, the curve, the Pareto view, histories
 		t.Errorf("charts: %d, want %d", facts.Charts, want)
 	}
 	for i, labels := range facts.AxisLabels {

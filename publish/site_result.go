@@ -35,7 +35,8 @@ type resultPage struct {
 
 // resultCharts is the result page's chart data, for site.js.
 type resultCharts struct {
-	Power *lineChart `json:"power,omitempty"`
+	Power  *lineChart `json:"power,omitempty"`
+	Probes *lineChart `json:"probes,omitempty"`
 }
 
 type probeRow struct {
@@ -117,6 +118,20 @@ func renderResult(ctx context.Context, store PublishStore, lb *Leaderboard, job 
 				}
 			}
 		}
+	}
+	if gpus := p.Rows[0].GPUs; gpus > 0 {
+		var pts []point
+		for _, pr := range p.Probes {
+			if r := pr.Result; r.Requests > 0 && pr.Agents > 0 {
+				state := "valid"
+				if !r.Valid {
+					state = "invalid"
+				}
+				pts = append(pts, point{Series: pr.Purpose + " probes", X: r.OutputTokensPerS / float64(pr.Agents), Y: r.OutputTokensPerS / float64(gpus),
+					Note: fmt.Sprintf("probe %d, N=%d, %s", pr.Probe, pr.Agents, state)})
+			}
+		}
+		p.Charts.Probes = scatter("probes", "Every probe: throughput per GPU against per-agent speed", "output tok/s per agent", "output tok/s per GPU", pts)
 	}
 	if r, err := spec.LoadRules(MethodRules); err == nil && p.Rows[0].RulesVersion == MethodRules {
 		p.AccuracyMin = r.Accuracy.MinFraction

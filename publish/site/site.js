@@ -193,6 +193,8 @@
     var c = byID(charts.history, el.dataset.id);
     if (c) lines(el, c);
   });
+  doc.querySelectorAll('.chart[data-chart="pareto"]').forEach(function (el) { if (charts.pareto) lines(el, charts.pareto); });
+  doc.querySelectorAll('.chart[data-chart="probes"]').forEach(function (el) { if (charts.probes) lines(el, charts.probes); });
   doc.querySelectorAll('.chart[data-chart="power"]').forEach(function (el) { if (charts.power) lines(el, charts.power); });
   var pending = null;
   window.addEventListener('resize', function () {
