@@ -3,8 +3,10 @@ package publish
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/rs/zerolog"
 )
@@ -23,7 +25,15 @@ import (
 type SiteHandler struct {
 	store SiteStore
 	log   zerolog.Logger
+
+	mu    sync.Mutex
+	pages map[string][]byte // rendered result pages, by job, attempt and publication time
 }
+
+// maxCachedPages bounds the result pages kept rendered. A page reads the
+// bundle's power file; a published bundle never changes, so a page is
+// rendered once per publication and served from memory after.
+const maxCachedPages = 256
 
 // NewSiteHandler serves the publication in store.
 func NewSiteHandler(store SiteStore, log zerolog.Logger) *SiteHandler {
@@ -102,7 +112,24 @@ func (h *SiteHandler) result(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "results unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	html, err := renderResult(r.Context(), h.store, lb, job, attempt, serverLinks(2))
+	key := fmt.Sprintf("%s/%d@%d", job, attempt, lb.UpdatedAt.UnixNano())
+	h.mu.Lock()
+	html, ok := h.pages[key]
+	h.mu.Unlock()
+	if ok {
+		siteHeaders(w, "text/html; charset=utf-8")
+		_, _ = w.Write(html)
+		return
+	}
+	html, err = renderResult(r.Context(), h.store, lb, job, attempt, serverLinks(2))
+	if err == nil {
+		h.mu.Lock()
+		if h.pages == nil || len(h.pages) >= maxCachedPages {
+			h.pages = map[string][]byte{}
+		}
+		h.pages[key] = html
+		h.mu.Unlock()
+	}
 	if errors.Is(err, errNoPage) {
 		http.NotFound(w, r)
 		return
