@@ -25,19 +25,27 @@ func Downloads(r *Leaderboard) (jsonData, csvData []byte, err error) {
 	_ = w.Write(csvColumns)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, x := range r.Results {
-		_ = w.Write([]string{csvSafe(x.Model), x.Tier, f(x.MinDecodeTPS), f(x.MaxTTFTS), csvSafe(x.System), csvSafe(x.Vendor), csvSafe(x.Name),
-			csvSafe(x.Framework), csvSafe(x.FrameworkVersion), strconv.Itoa(x.MaxAgents), f(x.AgentsPerMW), f(x.AgentsPerGPU),
+		row := []string{x.Model, x.Tier, f(x.MinDecodeTPS), f(x.MaxTTFTS), x.System, x.Vendor, x.Name,
+			x.Framework, x.FrameworkVersion, strconv.Itoa(x.MaxAgents), f(x.AgentsPerMW), f(x.AgentsPerGPU),
 			f(x.OutputTokensPerS), f(x.JoulesPerToken), f(x.AvgPowerW), strconv.Itoa(x.GPUs), x.PowerBoundary, x.RulesVersion,
 			x.Profile, strconv.FormatBool(x.Simulated), strconv.FormatBool(x.Hardware), f(x.Accuracy), x.Date.Format(time.RFC3339),
-			x.Job, strconv.Itoa(x.Attempt), x.Bundle, x.Verdict})
+			x.Job, strconv.Itoa(x.Attempt), x.Bundle, x.Verdict}
+		for i, c := range row {
+			row[i] = csvSafe(c)
+		}
+		_ = w.Write(row)
 	}
 	w.Flush()
 	return append(jsonData, '\n'), b.Bytes(), w.Error()
 }
 
-// csvSafe keeps a vendor's string from being a formula when a spreadsheet
-// opens the file (=, +, -, @ and control characters lead a formula).
+// csvSafe keeps a string from being a formula when a spreadsheet opens the
+// file (=, +, -, @ and control characters lead a formula); a negative
+// number stays a number.
 func csvSafe(s string) string {
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return s
+	}
 	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
 		return "'" + s
 	}

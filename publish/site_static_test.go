@@ -49,9 +49,9 @@ func TestPublishedSiteEvidenceLinks(t *testing.T) {
 }
 
 // results.csv keeps a vendor's string from running as a spreadsheet
-// formula.
+// formula, and a number stays a number.
 func TestSiteDownloadsCSV(t *testing.T) {
-	lb := &publish.Leaderboard{SchemaVersion: publish.ResultsSchemaVersion, Results: []publish.Result{{Vendor: "=HYPERLINK(\"http://evil\")", Name: "+1", Model: "m", Tier: "t20", MaxAgents: 3}}}
+	lb := &publish.Leaderboard{SchemaVersion: publish.ResultsSchemaVersion, Results: []publish.Result{{Vendor: "=HYPERLINK(\"http://evil\")", Name: "+cmd|' /C calc'!A0", Model: "-2", Tier: "t20", MaxAgents: 3}}}
 	js, csv, err := publish.Downloads(lb)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestSiteDownloadsCSV(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "model,tier,") {
 		t.Fatalf("results.csv: %q", csv)
 	}
-	if strings.Contains(lines[1], ",=HYPERLINK") || strings.Contains(lines[1], `,"=HYPERLINK`) || strings.Contains(lines[1], ",+1,") {
+	if strings.Contains(lines[1], ",=HYPERLINK") || strings.Contains(lines[1], `,"=HYPERLINK`) || strings.Contains(lines[1], ",+cmd") || !strings.HasPrefix(lines[1], "-2,") {
 		t.Errorf("results.csv row %q: a formula survives", lines[1])
 	}
 }
