@@ -144,7 +144,7 @@ func (h *SiteHandler) result(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *SiteHandler) method(w http.ResponseWriter, _ *http.Request) {
-	html, err := RenderMethod(serverLinks(0))
+	html, err := renderMethod(serverLinks(0))
 	if err != nil {
 		h.log.Error().Err(err).Msg("render method")
 		http.Error(w, "render failed", http.StatusInternalServerError)

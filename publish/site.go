@@ -138,7 +138,7 @@ func PublishSite(ctx context.Context, store PublishStore, r *Leaderboard) error 
 	if err := put("results.csv", csv, "text/csv; charset=utf-8"); err != nil {
 		return err
 	}
-	method, err := RenderMethod(staticLinks(0, o))
+	method, err := renderMethod(staticLinks(0, o))
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,27 @@ type methodPage struct {
 }
 
 type methodSection struct {
-	Name string
-	Rows [][2]string // setting, value
+	Name, About string
+	Rows        [][2]string // setting, value
 }
 
-// RenderMethod renders the method page from the embedded rules file: the
+// methodAbout says in a sentence what each section of the rules decides,
+// as the rules file's own comments do.
+var methodAbout = map[string]string{
+	"probe": "A probe at N agents passes a tier when the one-sided Clopper-Pearson lower bound (at confidence) of the share of window requests meeting the tier is at least min_met_share, " +
+		"at least agent_median_share of agents meet it on their median request and every agent completed one, errors are at most max_error_share, " +
+		"the time-averaged active sessions stay within active_session_tolerance of N, and the client was healthy (the profile's client limits).",
+	"sampling": "Sent on every request; output lengths are forced to the recorded ones.",
+	"search":   "Double N until a probe fails, bisect until the bracket is at most max(min_step, precision × N), then confirm N_max with `confirmations` more windows, stepping down when one fails.",
+	"power":    "The power of the confirmation window: the change of each GPU's cumulative energy counter, cross-checked against the integral of sampled instantaneous power.",
+	"verify":   "How closely the verifier holds the runner to what it recomputes from the raw records.",
+	"accuracy": "Before the performance phase, greedy answers to the dataset's first questions; the score must reach min_fraction of the model's reference score.",
+}
+
+// renderMethod renders the method page from the embedded rules file: the
 // tiers, then every section's settings as the file states them, so the
 // page cannot drift from the rules the verifier applies.
-func RenderMethod(l links) ([]byte, error) {
+func renderMethod(l links) ([]byte, error) {
 	r, err := spec.LoadRules(MethodRules)
 	if err != nil {
 		return nil, fmt.Errorf("method page: %w", err)
@@ -35,10 +48,11 @@ func RenderMethod(l links) ([]byte, error) {
 		name string
 		v    any
 	}{{"probe", r.Probe}, {"sampling", r.Sampling}, {"search", r.Search}, {"power", r.Power}, {"verify", r.Verify}, {"accuracy", r.Accuracy}} {
-		p.Sections = append(p.Sections, methodSection{Name: s.name, Rows: flatten(s.v)})
+		p.Sections = append(p.Sections, methodSection{Name: s.name, About: methodAbout[s.name], Rows: flatten(s.v)})
 	}
 	for _, pr := range r.Profiles {
-		p.Sections = append(p.Sections, methodSection{Name: "profile " + pr.Name, Rows: flatten(pr)})
+		p.Sections = append(p.Sections, methodSection{Name: "profile " + pr.Name, Rows: flatten(pr),
+			About: "A window lasts at least `window` and holds at least `min_requests` requests, extended up to `max_window`; the search probes at most `max_agents`."})
 	}
 	return execute("method.html.tmpl", p)
 }
