@@ -54,6 +54,7 @@ func commands(a *app) []*cobra.Command {
 			newGPUInfoCmd(a),
 			newGPUSampleCmd(a),
 		),
+		newVersionCmd(a),
 	}
 }
 

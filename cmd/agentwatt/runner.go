@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -259,12 +258,4 @@ func newMetricsService(addr string, reg *prometheus.Registry) (*httpService, err
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
 	return serveOn(ln, mux, bots.ServerConfig{}, 2*time.Second), nil
-}
-
-// agentwattVersion is the module version this binary was built from.
-func agentwattVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
