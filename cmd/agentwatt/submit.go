@@ -21,7 +21,8 @@ agentwatt server, authenticated with your vendor token. Prints the job id.
 The job id is derived from the spec and the trigger: submitting the same file
 again returns the same job. Pass a new --trigger to benchmark it again.
 The server validates the file like 'agentwatt validate' and answers with the
-same LINE:COL problems when it is invalid. A vendor may have a limited
+same FILE:LINE:COL problems when it is invalid (FILE is the file's base name,
+sent in the X-Agentwatt-Filename header). A vendor may have a limited
 number of jobs queued and submit at a limited rate; past either the server
 answers 429 and says when to retry.`,
 		Example: `  agentwatt submit examples/submissions/sim.yaml --server http://127.0.0.1:8080 --token $AGENTWATT_TOKEN
@@ -38,7 +39,7 @@ answers 429 and says when to retry.`,
 			if err != nil {
 				return err
 			}
-			resp, err := c.Submit(cmd.Context(), body, trigger)
+			resp, err := c.Submit(cmd.Context(), body, trigger, args[0])
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
