@@ -10,6 +10,7 @@ import "github.com/spf13/cobra"
 func commands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		// Vendors and anyone: check, submit, follow.
+		newExamplesCmd(a),
 		newValidateCmd(a),
 		newSubmitCmd(a),
 		newStatusCmd(a),
