@@ -37,9 +37,12 @@ hardware — comes from the job record, never from the bundle's claims; a
 verdict that disagrees with the record is not published. Only
 official-profile, non-simulated results are hardware results; --local
 (the local stack and demo) also publishes simulated and quick results, badged
-"simulated — not hardware" on the site.`,
-		Example: `  agentwatt approve 3f9a…c2 --by alice --note "numbers match the vendor's own run"
-  agentwatt approve 3f9a…c2 --by demo --local`,
+"simulated — not hardware" on the site.
+
+JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
+docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
+		Example: `  agentwatt approve 3f9a0c2e --by alice --note "numbers match the vendor's own run"
+  agentwatt approve 3f9a0c2e --by demo --local`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -56,7 +59,11 @@ official-profile, non-simulated results are hardware results; --local
 			if err != nil {
 				return err
 			}
-			job, lb, err := publish.Approve(ctx, q, fl, store, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
+			id, err := q.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			job, lb, err := publish.Approve(ctx, q, fl, store, id, publish.Approval{By: by, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}

@@ -108,7 +108,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	}
 
 	// Approval publishes it.
-	out, code := f.run(t, append([]string{"approve", job.ID, "--by", "alice", "--note", "checked", "--local"}, s3...)...)
+	out, code := f.run(t, append([]string{"approve", job.ID[:8], "--by", "alice", "--note", "checked", "--local"}, s3...)...)
 	if code != 0 {
 		t.Fatalf("approve: exit %d: %s", code, out)
 	}

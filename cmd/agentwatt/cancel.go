@@ -21,8 +21,12 @@ queue). A running job becomes "canceling": its runner sees that, stops the
 engine and confirms, and the job becomes "canceled" (follow it with
 'agentwatt status -f JOB'). Canceling a job that is already canceling or
 canceled changes nothing; a job past running (uploaded, verifying, …)
-cannot be canceled.`,
-		Example: `  agentwatt cancel 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7 --by alice`,
+cannot be canceled.
+
+JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
+docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
+		Example: `  agentwatt cancel 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7 --by alice
+  agentwatt cancel 3f2a9c0e --by alice`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -31,7 +35,11 @@ cannot be canceled.`,
 				return err
 			}
 			defer closeQ()
-			j, err := q.Cancel(ctx, args[0], by)
+			id, err := q.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			j, err := q.Cancel(ctx, id, by)
 			if err != nil {
 				return err
 			}
