@@ -27,7 +27,7 @@ JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
 docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 		Example: `  agentwatt cancel 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7 --by alice
   agentwatt cancel 3f2a9c0e --by alice`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			q, closeQ, err := connectQueue(ctx, a, &nf)
