@@ -112,6 +112,7 @@ func TestLabelsAreRoutesNotPaths(t *testing.T) {
 		t.Errorf("%d duration series, want %d", durations, len(got))
 	}
 }
+
 // TestScrape: /metrics answers in the text format with the request metrics,
 // and counts itself.
 func TestScrape(t *testing.T) {
