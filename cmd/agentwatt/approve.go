@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/internal/termtext"
 	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 func newApproveCmd(a *app) *cobra.Command {
@@ -81,6 +82,7 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Verified)
 	addNATSFlags(cmd.Flags(), &nf)
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")

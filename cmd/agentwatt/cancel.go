@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 func newCancelCmd(a *app) *cobra.Command {
@@ -50,6 +52,7 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Held, queue.Queued, queue.Running)
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who cancels it, recorded in the history")
 	return cmd

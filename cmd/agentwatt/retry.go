@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 // defaultActor names who runs a maintainer command when --by is not given.
@@ -59,6 +61,7 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Failed, queue.Canceled)
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who retries it, recorded in the history")
 	return cmd

@@ -95,12 +95,14 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf)
 	fs := cmd.Flags()
 	addNATSFlags(fs, &nf)
 	fs.BoolVarP(&follow, "follow", "f", false, "follow the job's events until it ends")
 	fs.StringVar(&state, "state", "", "list only jobs in this state")
 	fs.StringVar(&vendor, "vendor", "", "list only this vendor's jobs")
 	fs.StringVar(&pool, "pool", "", "list only this pool's jobs (h200x8, sim, …)")
+	_ = cmd.RegisterFlagCompletionFunc("state", completeStates)
 	return cmd
 }
 
