@@ -47,21 +47,18 @@ var prefixRe = regexp.MustCompile(`^[0-9a-f]+$`)
 // a lookup (Get says whether it exists). A prefix shorter than MinPrefixLen
 // or not hex is ErrInvalid, one that matches no job ErrJobNotFound, one that
 // matches several an *AmbiguousError. Case is ignored.
+//
+// It resolves among every job in the queue, for the commands that read the
+// queue directly (maintainers, operators). The job API takes full ids only,
+// so that a vendor cannot probe for other vendors' ids by prefix.
 func (q *Queue) Resolve(ctx context.Context, prefix string) (string, error) {
-	return q.ResolveWhere(ctx, prefix, Filter{})
-}
-
-// ResolveWhere is Resolve among the jobs that f selects: a vendor's own jobs,
-// so that a prefix neither matches nor reveals another vendor's. With a
-// non-empty f it reads the record of every job the prefix matches.
-func (q *Queue) ResolveWhere(ctx context.Context, prefix string, f Filter) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(prefix))
 	switch {
 	case len(p) > 32 || !prefixRe.MatchString(p):
 		return "", invalidf("job id %q: want hex digits, at least %d of the 32", prefix, MinPrefixLen)
 	case len(p) < MinPrefixLen:
 		return "", invalidf("job id prefix %q is too short: give at least %d of its 32 hex digits", prefix, MinPrefixLen)
-	case len(p) == 32 && f == (Filter{}):
+	case len(p) == 32:
 		return p, nil
 	}
 	keys, err := kvbucket.Keys(ctx, q.jobs)
@@ -70,22 +67,9 @@ func (q *Queue) ResolveWhere(ctx context.Context, prefix string, f Filter) (stri
 	}
 	var found []string
 	for _, k := range keys {
-		if !strings.HasPrefix(k, p) || checkJobID(k) != nil {
-			continue
+		if strings.HasPrefix(k, p) && checkJobID(k) == nil {
+			found = append(found, k)
 		}
-		if f != (Filter{}) {
-			j, err := q.Get(ctx, k)
-			if errors.Is(err, ErrJobNotFound) {
-				continue // deleted meanwhile
-			}
-			if err != nil {
-				return "", err
-			}
-			if !f.match(j) {
-				continue
-			}
-		}
-		found = append(found, k)
 	}
 	slices.Sort(found)
 	switch len(found) {

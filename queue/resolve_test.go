@@ -86,27 +86,3 @@ func TestResolvePrefix(t *testing.T) {
 		t.Errorf("ambiguous prefix: %v, want both ids listed in order", err)
 	}
 }
-
-// TestResolveWhereKeepsVendorsApart: resolved among one vendor's jobs, a
-// prefix that another vendor's job shares is neither ambiguous nor answered
-// with that job, so prefixes cannot be used to discover other vendors' ids.
-func TestResolveWhereKeepsVendorsApart(t *testing.T) {
-	q := newTestQueue(t, Config{})
-	ctx := testCtx(t, time.Minute)
-	na, nb := collidingJobs(t) // acme's and globex's
-	a, b := mustEnqueue(t, q, na), mustEnqueue(t, q, nb)
-	shared := a.ID[:MinPrefixLen]
-	if got, err := q.ResolveWhere(ctx, shared, Filter{Vendor: "acme"}); got != a.ID || err != nil {
-		t.Errorf("acme resolves %q to %q, %v; want its own %s", shared, got, err, a.ID)
-	}
-	if got, err := q.ResolveWhere(ctx, shared, Filter{Vendor: "globex"}); got != b.ID || err != nil {
-		t.Errorf("globex resolves %q to %q, %v; want its own %s", shared, got, err, b.ID)
-	}
-	got, err := q.ResolveWhere(ctx, b.ID, Filter{Vendor: "acme"})
-	if !errors.Is(err, ErrJobNotFound) || got != "" || strings.Contains(err.Error(), "globex") {
-		t.Errorf("acme resolves globex's full id: %q, %v; want ErrJobNotFound", got, err)
-	}
-	if _, err := q.ResolveWhere(ctx, shared, Filter{Vendor: "initech"}); !errors.Is(err, ErrJobNotFound) {
-		t.Errorf("a vendor without jobs: %v, want ErrJobNotFound", err)
-	}
-}
