@@ -76,6 +76,15 @@ func TestAttackOtherVendorsJobs(t *testing.T) {
 	if status, _ := env.do(t, http.MethodPost, "/v1/jobs/"+globexJob+"/cancel", env.tokens["acme"], nil, nil); status != http.StatusNotFound {
 		t.Errorf("acme cancels globex's job: %d, want 404", status)
 	}
+	// The job API takes full ids only: the CLI's prefixes (queue.Resolve)
+	// are not offered here, so a prefix cannot probe for, or complete to,
+	// another vendor's id, nor even one's own.
+	for _, id := range []string{globexJob[:queue.MinPrefixLen], globexJob[:12], acmeJob[:12]} {
+		status, body := env.do(t, http.MethodGet, "/v1/jobs/"+id, env.tokens["acme"], nil, nil)
+		if status != http.StatusNotFound || strings.Contains(string(body), globexJob) || strings.Contains(string(body), acmeJob) {
+			t.Errorf("acme GET /v1/jobs/%s: %d %s, want 404 naming no job", id, status, body)
+		}
+	}
 
 	ids := func(token, query string) []string {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,9 @@ func (e *APIError) Error() string {
 }
 
 // Submit posts a YAML submission. An empty trigger means DefaultTrigger.
-func (c *Client) Submit(ctx context.Context, yaml []byte, trigger string) (*SubmitResponse, error) {
+// file, when not empty, is the path the submission was read from: its base
+// name labels the server's problems (FilenameHeader).
+func (c *Client) Submit(ctx context.Context, yaml []byte, trigger, file string) (*SubmitResponse, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/submissions"), bytes.NewReader(yaml))
 	if err != nil {
 		return nil, err
@@ -52,6 +55,9 @@ func (c *Client) Submit(ctx context.Context, yaml []byte, trigger string) (*Subm
 	req.Header.Set("Content-Type", "application/yaml")
 	if trigger != "" {
 		req.Header.Set(TriggerHeader, trigger)
+	}
+	if file != "" {
+		req.Header.Set(FilenameHeader, url.PathEscape(filepath.Base(file)))
 	}
 	var out SubmitResponse
 	if err := c.do(req, &out); err != nil {

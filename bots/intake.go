@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -100,6 +103,17 @@ const MaxTriggerLen = 128
 // and printed by status, so printable ASCII without spaces only.
 var triggerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/#+=-]*$`)
 
+// FilenameHeader names the file a submission was read from, path-escaped
+// (url.PathEscape): the intake's problems are located in it, as `agentwatt
+// validate` locates them. Only the base name is kept.
+const FilenameHeader = "X-Agentwatt-Filename"
+
+// DefaultFilename labels the problems of a submission that names no file.
+const DefaultFilename = "submission"
+
+// MaxFilenameLen is the longest file name the intake accepts, in bytes.
+const MaxFilenameLen = 255
+
 // SubmitResponse is the body of a 202 answer to a submission.
 type SubmitResponse struct {
 	ID      string `json:"id"`
@@ -110,17 +124,20 @@ type SubmitResponse struct {
 
 // ProblemsResponse is the body of a 400 answer to an invalid submission.
 type ProblemsResponse struct {
-	Error    string          `json:"error"`
+	Error string `json:"error"`
+	// File is the submission's file name (FilenameHeader), or DefaultFilename.
+	File     string          `json:"file,omitempty"`
 	Problems []ProblemDetail `json:"problems"`
 }
 
 // ProblemDetail is one problem in a submission, located in the YAML body.
 type ProblemDetail struct {
+	File    string `json:"file,omitempty"`
 	Line    int    `json:"line"`
 	Col     int    `json:"col"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
-	// Text is LINE:COL: message, as `agentwatt validate` prints it.
+	// Text is FILE:LINE:COL: message, as `agentwatt validate` prints it.
 	Text string `json:"text"`
 }
 
@@ -142,6 +159,11 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	file, err := filenameOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if !in.limits.allowSubmit(w, p) {
 		return
 	}
@@ -155,11 +177,11 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
-	sub, err := spec.Parse("", body)
+	sub, err := spec.Parse(file, body)
 	if err != nil {
 		var probs spec.Problems
 		if errors.As(err, &probs) {
-			writeJSON(w, http.StatusBadRequest, problemsResponse(probs))
+			writeJSON(w, http.StatusBadRequest, problemsResponse(file, probs))
 			return
 		}
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -177,8 +199,8 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			msg := fmt.Sprintf("benchmark.workload: %q: %v", sub.Benchmark.Workload, err)
 			writeJSON(w, http.StatusBadRequest, ProblemsResponse{
-				Error:    "invalid submission",
-				Problems: []ProblemDetail{{Field: "benchmark.workload", Message: msg, Text: msg}},
+				Error: "invalid submission", File: file,
+				Problems: []ProblemDetail{{File: file, Field: "benchmark.workload", Message: msg, Text: file + ": " + msg}},
 			})
 			return
 		}
@@ -256,6 +278,29 @@ func triggerOf(r *http.Request) (string, error) {
 	return t, nil
 }
 
+// filenameOf returns the request's file name (FilenameHeader, unescaped and
+// reduced to its base name), DefaultFilename when it names none. The name is
+// echoed in problems that clients print on terminals, so it must be printable
+// text without path separators.
+func filenameOf(r *http.Request) (string, error) {
+	raw := strings.TrimSpace(r.Header.Get(FilenameHeader))
+	if raw == "" {
+		return DefaultFilename, nil
+	}
+	name, err := url.PathUnescape(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s: %v", FilenameHeader, err)
+	case len(name) > MaxFilenameLen:
+		return "", fmt.Errorf("%s: %d bytes, at most %d", FilenameHeader, len(name), MaxFilenameLen)
+	case !utf8.ValidString(name) || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return "", fmt.Errorf("%s: %q: want printable text", FilenameHeader, name)
+	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
+		return "", fmt.Errorf("%s: %q: want a file's base name, not a path", FilenameHeader, name)
+	}
+	return name, nil
+}
+
 // NewTrigger returns a fresh trigger, for callers that want a new job for a spec
 // that was submitted before (the demo, retries).
 func NewTrigger(prefix string) string {
@@ -277,12 +322,12 @@ func (in *Intake) writeQueueError(w http.ResponseWriter, err error) {
 	}
 }
 
-func problemsResponse(probs spec.Problems) ProblemsResponse {
-	out := ProblemsResponse{Error: "invalid submission", Problems: make([]ProblemDetail, 0, len(probs))}
+func problemsResponse(file string, probs spec.Problems) ProblemsResponse {
+	out := ProblemsResponse{Error: "invalid submission", File: file, Problems: make([]ProblemDetail, 0, len(probs))}
 	for _, p := range probs {
 		out.Problems = append(out.Problems, ProblemDetail{
-			Line: p.Line, Col: p.Col, Field: p.Field, Message: p.Message,
-			Text: fmt.Sprintf("%d:%d: %s", p.Line, p.Col, p.Message),
+			File: p.File, Line: p.Line, Col: p.Col, Field: p.Field, Message: p.Message,
+			Text: p.String(),
 		})
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -282,11 +283,65 @@ func TestSubmitInvalidListsEveryProblemWithLineCol(t *testing.T) {
 			t.Errorf("no problem mentions %q in %+v", k, pr.Problems)
 		}
 	}
-	// The same problems, the same text, as `agentwatt validate` prints them.
-	_, err := spec.Parse("", body)
+	// The same problems, the same text, as `agentwatt validate` prints them;
+	// a submission that names no file is "submission".
+	_, err := spec.Parse(DefaultFilename, body)
 	probs, _ := err.(spec.Problems)
 	if len(probs) != len(pr.Problems) {
 		t.Fatalf("API reports %d problems, spec.Parse %d", len(pr.Problems), len(probs))
+	}
+	for i, p := range probs {
+		if pr.Problems[i].Text != p.String() || pr.Problems[i].File != DefaultFilename {
+			t.Errorf("problem %d: API %q (file %q), validate %q", i, pr.Problems[i].Text, pr.Problems[i].File, p.String())
+		}
+	}
+	if pr.File != DefaultFilename {
+		t.Errorf("file = %q, want %q", pr.File, DefaultFilename)
+	}
+}
+
+// TestSubmitInvalidNamesTheFile: the 400 locates every problem as
+// FILE:LINE:COL in the file the client names, path-escaped, by its base name.
+func TestSubmitInvalidNamesTheFile(t *testing.T) {
+	env := newIntakeEnv(t, "acme")
+	body := bytes.Replace(simSubmission(t, "acme"), []byte("precision: bf16"), []byte("precision: fp7"), 1)
+	status, raw := env.do(t, http.MethodPost, "/v1/submissions", env.tokens["acme"], body,
+		map[string]string{FilenameHeader: url.PathEscape("my config é.yaml")})
+	if status != http.StatusBadRequest {
+		t.Fatalf("status = %d, want 400; body %s", status, raw)
+	}
+	var pr ProblemsResponse
+	if err := json.Unmarshal(raw, &pr); err != nil {
+		t.Fatal(err)
+	}
+	if pr.File != "my config é.yaml" || len(pr.Problems) != 1 {
+		t.Fatalf("answer %s", raw)
+	}
+	if p := pr.Problems[0]; !strings.HasPrefix(p.Text, `my config é.yaml:15:14: model.precision: unknown precision "fp7"`) {
+		t.Errorf("problem text %q", p.Text)
+	}
+}
+
+// TestSubmitHostileFilename: the file name is echoed in problems that
+// clients print on terminals and log, so a name with control characters
+// (terminal escapes, a forged second line) or a path is refused before the
+// body is read, and a long one is refused.
+func TestSubmitHostileFilename(t *testing.T) {
+	env := newIntakeEnv(t, "acme")
+	body := simSubmission(t, "acme")
+	for _, name := range []string{
+		url.PathEscape("\x1b]8;;https://evil.example\x07x.yaml"),
+		url.PathEscape("a.yaml\n1:1: all good"),
+		url.PathEscape("\u202egnp.yaml"),
+		url.PathEscape("../../etc/passwd"),
+		url.PathEscape(`..\x.yaml`),
+		"%zz",
+		strings.Repeat("a", MaxFilenameLen+1),
+	} {
+		status, raw := env.do(t, http.MethodPost, "/v1/submissions", env.tokens["acme"], body, map[string]string{FilenameHeader: name})
+		if status != http.StatusBadRequest || !strings.Contains(string(raw), FilenameHeader) {
+			t.Errorf("file name %q: %d %s, want 400 naming %s", name, status, raw, FilenameHeader)
+		}
 	}
 }
 
@@ -312,7 +367,7 @@ func TestJobAPI(t *testing.T) {
 	env := newIntakeEnv(t, "acme", "globex")
 	client := Client{BaseURL: env.url, Token: env.tokens["acme"]}
 	ctx := context.Background()
-	resp, err := client.Submit(ctx, simSubmission(t, "acme"), "")
+	resp, err := client.Submit(ctx, simSubmission(t, "acme"), "", "")
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -378,12 +433,12 @@ func TestClientReportsProblems(t *testing.T) {
 	env := newIntakeEnv(t, "acme")
 	client := Client{BaseURL: env.url, Token: env.tokens["acme"]}
 	body := bytes.Replace(simSubmission(t, "acme"), []byte("accelerators: 8"), []byte("acelerators: 8"), 1)
-	_, err := client.Submit(context.Background(), body, "")
+	_, err := client.Submit(context.Background(), body, "", "my-config.yaml")
 	apiErr, ok := err.(*APIError)
 	if !ok {
 		t.Fatalf("err = %v (%T), want *APIError", err, err)
 	}
-	if apiErr.Status != http.StatusBadRequest || len(apiErr.Problems) == 0 || !strings.Contains(apiErr.Error(), "acelerators") {
+	if apiErr.Status != http.StatusBadRequest || len(apiErr.Problems) == 0 || !strings.Contains(apiErr.Error(), "my-config.yaml:") || !strings.Contains(apiErr.Error(), "acelerators") {
 		t.Errorf("APIError = %+v", apiErr)
 	}
 }

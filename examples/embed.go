@@ -1,5 +1,7 @@
 // Package examples embeds the example submissions, so that `agentwatt demo`
-// works from any directory with the binary alone.
+// works from any directory with the binary alone, and `agentwatt examples`
+// prints them for `agentwatt submit` outside a checkout. embed.go holds the
+// files; submissions.go lists and reads them by name.
 package examples
 
 import "embed"

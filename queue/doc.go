@@ -50,6 +50,8 @@
 //   - state.go: State and the transition table.
 //   - records.go: Get, List, the compare-and-set update, Transition,
 //     WatchJob.
+//   - resolve.go: Resolve: a job id from a unique prefix of at least
+//     MinPrefixLen hex digits, as git and docker take them.
 //   - enqueue.go: Enqueue, Cancel, Retry, Release.
 //   - worker.go: WorkerConfig, Worker, Next: taking a job (claim).
 //   - lease.go: Lease: a runner's attempt, its lease key and its end

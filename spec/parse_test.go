@@ -91,6 +91,11 @@ func TestParseInvalidFacts(t *testing.T) {
 			`:13:3: system.acelerators: unknown field "acelerators" (did you mean "accelerators"?)`,
 			`:21:3: engine.readyTimeout: unknown field "readyTimeout" (did you mean "ready_timeout"?)`,
 			`:22:3: engine.colour: unknown field "colour"`}},
+		{"every-stage", []string{
+			`:10:3: metadata.colour: unknown field "colour"`,
+			`:11:1: model.revision: required field is missing`,
+			`:13:14: model.precision: unknown precision "fp7" (did you mean "fp8"?); known: fp32, bf16`,
+			`:23:18: engine.ready_timeout: 3h0m0s is outside the quick profile's bounds`}},
 		{"crlf-unknown-field", []string{`:13:3: system.acelerators: unknown field`}},
 		{"duplicate-key", []string{
 			":7:3: metadata.name: duplicate key (first at line 5, column 3)",

@@ -388,6 +388,7 @@ func TestSchemaEnumsAndPatterns(t *testing.T) {
 		want []string
 	}{
 		{"system.accelerator", enum(schemaNode(t, root, "system.accelerator")), KnownAccelerators},
+		{"model.precision", enum(schemaNode(t, root, "model.precision")), Precisions},
 		{"system.topology", enum(schemaNode(t, root, "system.topology")), Topologies},
 		{"optimizations.kv_offload.target", enum(schemaNode(t, root, "optimizations.kv_offload.target")), KVOffloadTargets},
 		{"benchmark.tiers", enum(schemaNode(t, root, "benchmark.tiers")["items"].(map[string]any)), rules.TierIDs()},

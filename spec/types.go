@@ -37,6 +37,19 @@ var KnownAccelerators = []string{
 	"sim",
 }
 
+// Precisions lists the values of model.precision: the number formats of
+// served weights that engines ship today. A result is compared by its
+// precision, so a misspelt one ("fp7", "FP8") would file it apart from its
+// peers; add a format here and in submission.schema.json (a test keeps the
+// two equal).
+var Precisions = []string{
+	"fp32", "bf16", "fp16",
+	"fp8", "mxfp8",
+	"mxfp6",
+	"fp4", "nvfp4", "mxfp4",
+	"int8", "int4", "w8a8", "w4a8", "w4a16",
+}
+
 // Topologies lists the values of system.topology.
 var Topologies = []string{TopologySingleNode, TopologyMultiNode, TopologyRackScale}
 
@@ -72,7 +85,7 @@ type Model struct {
 	ID string `json:"id"`
 	// Revision pins the weights: a commit of the model repository or a digest.
 	Revision string `json:"revision"`
-	// Precision of the served weights, e.g. "fp8", "nvfp4", "bf16".
+	// Precision of the served weights, one of Precisions: "fp8", "nvfp4", "bf16"…
 	Precision string `json:"precision"`
 }
 

@@ -103,7 +103,7 @@ func (c *checker) metadata() {
 func (c *checker) model() {
 	m := c.s.Model
 	c.match("model.revision", m.Revision, true, "a revision (a commit or digest, no spaces)")
-	c.match("model.precision", m.Precision, true, "a precision name (lower-case, e.g. fp8, nvfp4, bf16)")
+	c.oneOf("model.precision", m.Precision, Precisions, "precision")
 	if m.ID == "" || !reModelID.MatchString(m.ID) {
 		c.match("model.id", m.ID, true, "a model id like org/name")
 		return

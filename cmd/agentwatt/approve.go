@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/internal/termtext"
 	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 func newApproveCmd(a *app) *cobra.Command {
@@ -42,9 +43,12 @@ hardware — comes from the job record, never from the bundle's claims; a
 verdict that disagrees with the record is not published. Only
 official-profile, non-simulated results are hardware results; --local
 (the local stack and demo) also publishes simulated and quick results, badged
-"simulated — not hardware" on the site.`,
-		Example: `  agentwatt approve 3f9a…c2 --by alice --note "numbers match the vendor's own run"
-  agentwatt approve 3f9a…c2 --by demo --local`,
+"simulated — not hardware" on the site.
+
+JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
+docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
+		Example: `  agentwatt approve 3f9a0c2e --by alice --note "numbers match the vendor's own run"
+  agentwatt approve 3f9a0c2e --by demo --local`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -61,6 +65,10 @@ official-profile, non-simulated results are hardware results; --local
 			if err != nil {
 				return err
 			}
+			id, err := q.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
 			var ps publish.PublishStore = store
 			if pub != "" {
 				if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -68,7 +76,7 @@ official-profile, non-simulated results are hardware results; --local
 				}
 				ps = publish.PublicStore{PublishStore: store, URLBase: pub}
 			}
-			job, lb, err := publish.Approve(ctx, q, fl, ps, args[0], publish.Approval{By: by, Note: note, At: time.Now()}, local)
+			job, lb, err := publish.Approve(ctx, q, fl, ps, id, publish.Approval{By: by, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}
@@ -86,6 +94,7 @@ official-profile, non-simulated results are hardware results; --local
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Verified)
 	addNATSFlags(cmd.Flags(), &nf)
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")

@@ -108,7 +108,7 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	}
 
 	// Approval publishes it.
-	out, code := f.run(t, append([]string{"approve", job.ID, "--by", "alice", "--note", "checked", "--local"}, s3...)...)
+	out, code := f.run(t, append([]string{"approve", job.ID[:8], "--by", "alice", "--note", "checked", "--local"}, s3...)...)
 	if code != 0 {
 		t.Fatalf("approve: exit %d: %s", code, out)
 	}
@@ -118,6 +118,15 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	j, err := f.q.Get(ctx, job.ID)
 	if err != nil || j.State != queue.Published {
 		t.Fatalf("job after approve: %v %+v", err, j)
+	}
+	// Anyone can verify it again by its job id's prefix: the current
+	// attempt's bundle in the bucket.
+	out, code = f.run(t, append([]string{"verify", job.ID[:8], "--workload-cache", t.TempDir()}, s3...)...)
+	if code != 0 || !strings.Contains(out, "VERIFIED") {
+		t.Errorf("verify %s: exit %d\n%s", job.ID[:8], code, out)
+	}
+	if _, stderr, code := runAW(t, append([]string{"verify", "ffff0000", "--nats", f.url}, s3...)...); code != 2 || !strings.Contains(stderr, "no job id starts with ffff0000") {
+		t.Errorf("verify of an unknown job prefix: exit %d, want 2\n%s", code, stderr)
 	}
 	lb, err := publish.LoadResults(ctx, store)
 	if err != nil {

@@ -10,6 +10,7 @@ import "github.com/spf13/cobra"
 func commands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		// Vendors and anyone: check, submit, follow.
+		newExamplesCmd(a),
 		newValidateCmd(a),
 		newSubmitCmd(a),
 		newStatusCmd(a),
@@ -54,6 +55,7 @@ func commands(a *app) []*cobra.Command {
 			newGPUInfoCmd(a),
 			newGPUSampleCmd(a),
 		),
+		newVersionCmd(a),
 	}
 }
 

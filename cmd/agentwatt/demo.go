@@ -116,7 +116,7 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 	trigger := bots.NewTrigger("demo")
 	say("==> submitting examples/%s as vendor %s (trigger %s)", examples.SimSubmission, s.vendor, trigger)
 	client := bots.Client{BaseURL: s.httpURL, Token: s.token}
-	resp, err := client.Submit(ctx, body, trigger)
+	resp, err := client.Submit(ctx, body, trigger, examples.SimSubmission)
 	if err != nil {
 		return fmt.Errorf("submit the example: %w", err)
 	}

@@ -124,7 +124,7 @@ func TestLocalRestartKeepsJobsAndObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := bots.Client{BaseURL: info.Server, Token: env["AGENTWATT_TOKEN"]}
-	sub, err := client.Submit(ctx, example, "restart-test")
+	sub, err := client.Submit(ctx, example, "restart-test", "")
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestLocalRestartKeepsJobsAndObjects(t *testing.T) {
 		t.Errorf("object after restart: %d bytes, want %d identical bytes", len(got), len(payload))
 	}
 	// The same submission and trigger is still the same job.
-	again, err := client.Submit(ctx, example, "restart-test")
+	again, err := client.Submit(ctx, example, "restart-test", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,22 +186,23 @@ func TestStatusCancelRetryCmds(t *testing.T) {
 		t.Errorf("status of an unknown job: exit %d, want 1", code)
 	}
 
-	out, code = f.run(t, "cancel", a.ID, "--by", "alice")
+	// Jobs are named by unique prefixes from here on, as git and docker take them.
+	out, code = f.run(t, "cancel", a.ID[:10], "--by", "alice")
 	if code != 0 || !strings.Contains(out, "canceled") {
 		t.Fatalf("cancel: code %d, %q", code, out)
 	}
-	out, code = f.run(t, "status", a.ID)
+	out, code = f.run(t, "status", a.ID[:10])
 	if code != 0 || !strings.Contains(out, "queued → canceling") || !strings.Contains(out, "alice") {
 		t.Errorf("status JOB: code %d\n%s", code, out)
 	}
 	// Following a job that already ended prints its events and exits 1
 	// (canceled).
-	out, code = f.run(t, "status", "-f", a.ID)
+	out, code = f.run(t, "status", "-f", a.ID[:10])
 	if code != 1 || !strings.Contains(out, "canceling → canceled") {
 		t.Errorf("status -f of a canceled job: code %d\n%s", code, out)
 	}
 
-	out, code = f.run(t, "retry", a.ID, "--by", "alice", "-o", "json")
+	out, code = f.run(t, "retry", a.ID[:10], "--by", "alice", "-o", "json")
 	var r queue.Job
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.RetryOf != a.ID || r.State != queue.Queued {
 		t.Fatalf("retry: code %d\n%s", code, out)
@@ -260,4 +261,72 @@ func TestStatusFollowCmd(t *testing.T) {
 	if res.code != 0 || fmt.Sprint(states) != fmt.Sprint(want) {
 		t.Errorf("status -f: code %d, states %v, want 0 and %v", res.code, states, want)
 	}
+}
+
+// TestJobPrefixCmds: an ambiguous prefix is refused, listing the jobs it
+// matches, and so is one too short to be safe; nothing is canceled by either.
+func TestJobPrefixCmds(t *testing.T) {
+	f := newQueueFixture(t)
+	// Two jobs whose ids share their first queue.MinPrefixLen digits.
+	seen := map[string]string{}
+	var t1, t2 string
+	for i := 0; t2 == ""; i++ {
+		trig := fmt.Sprintf("submit:t%d", i)
+		p := queue.JobID(fmt.Sprintf("sha256:%064x", 7), trig)[:queue.MinPrefixLen]
+		if first, ok := seen[p]; ok {
+			t1, t2 = first, trig
+		}
+		seen[p] = trig
+	}
+	var ids []string
+	for _, trig := range []string{t1, t2} {
+		j, _, err := f.q.Enqueue(context.Background(), queue.NewJob{
+			Vendor: "acme", Name: "cfg-7", Pool: "sim", SpecDigest: fmt.Sprintf("sha256:%064x", 7), Trigger: trig,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"cancel", ids[0][:queue.MinPrefixLen], "--by", "alice"}, []string{"matches 2 jobs", ids[0], ids[1]}},
+		{[]string{"status", ids[0][:queue.MinPrefixLen-1]}, []string{"too short"}},
+		{[]string{"retry", "not-hex"}, []string{"hex digits"}},
+	} {
+		stdout, stderr, code := f.execErr(t, tt.args...)
+		if code != 1 || stdout != "" {
+			t.Errorf("agentwatt %v: exit %d, stdout %q; want 1 and nothing", tt.args, code, stdout)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("agentwatt %v: stderr %q lacks %q", tt.args, stderr, w)
+			}
+		}
+	}
+	for _, id := range ids {
+		if j, err := f.q.Get(context.Background(), id); err != nil || j.State != queue.Queued {
+			t.Errorf("job %s after refused commands: %v %+v", id, err, j)
+		}
+	}
+}
+
+// execErr runs agentwatt like exec and returns its stderr too.
+func (f *queueFixture) execErr(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	raw, _ := json.Marshal(append(args, "--nats", f.url, "--log-level", "error"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("agentwatt %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }

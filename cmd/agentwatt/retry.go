@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentwatt/agentwatt/queue"
 )
 
 // defaultActor names who runs a maintainer command when --by is not given.
@@ -30,9 +32,12 @@ record points to the new one ("retried as"). Retrying the same job twice
 returns the same new job; to retry again after the new job failed, retry
 the new job.
 
-Only failed and canceled jobs can be retried; anything else is refused.`,
+Only failed and canceled jobs can be retried; anything else is refused.
+
+JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
+docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 		Example: `  agentwatt retry 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7 --by alice
-  agentwatt retry 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7 -o json`,
+  agentwatt retry 3f2a9c0e -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -41,17 +46,22 @@ Only failed and canceled jobs can be retried; anything else is refused.`,
 				return err
 			}
 			defer closeQ()
-			j, err := q.Retry(ctx, args[0], by)
+			id, err := q.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			j, err := q.Retry(ctx, id, by)
 			if err != nil {
 				return err
 			}
 			if a.json() {
 				return printQueueJSON(a.out, j)
 			}
-			fmt.Fprintf(a.out, "%s\t%s (retry of %s)\n", esc(j.ID), esc(j.State), esc(args[0]))
+			fmt.Fprintf(a.out, "%s\t%s (retry of %s)\n", esc(j.ID), esc(j.State), esc(id))
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Failed, queue.Canceled)
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who retries it, recorded in the history")
 	return cmd

@@ -58,9 +58,12 @@ Start with 'agentwatt demo' to see the whole pipeline on this machine, or
 			return nil
 		},
 	}
+	root.Version = agentwattVersion()
+	root.SetVersionTemplate("agentwatt {{.Version}}\n")
 	root.PersistentFlags().StringVarP(&a.format, "output", "o", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	root.AddCommand(commands(a)...)
+	registerRootCompletions(root)
 	return root
 }
 

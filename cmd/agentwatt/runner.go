@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -20,7 +15,6 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
-	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -176,7 +170,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		return err
 	}
 	g := runGroup{log: a.log}
-	reg := prometheus.NewRegistry()
+	reg := newServiceRegistry()
 	if f.metricsAddr != "" {
 		m, err := newMetricsService(f.metricsAddr, reg)
 		if err != nil {
@@ -248,23 +242,4 @@ func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func()
 		cfg.BusyGPUs = n.BusyGPUs
 	}
 	return cfg, closeHW, nil
-}
-
-// newMetricsService serves reg's metrics on addr at GET /metrics.
-func newMetricsService(addr string, reg *prometheus.Registry) (*httpService, error) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
-	}
-	return serveOn(ln, mux, bots.ServerConfig{}, 2*time.Second), nil
-}
-
-// agentwattVersion is the module version this binary was built from.
-func agentwattVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

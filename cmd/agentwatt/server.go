@@ -18,6 +18,7 @@ func newServerCmd(a *app) *cobra.Command {
 		nf          natsFlags
 		s3          s3Flags
 		listen      string
+		metricsAddr string
 		replicas    int
 		noDeadWatch bool
 		scfg        bots.ServerConfig
@@ -33,8 +34,9 @@ Every /v1 route needs Authorization: Bearer <token>: a vendor's token
 ('agentwatt vendor add') or a maintainer's ('agentwatt maintainer add').
 
   POST /v1/submissions         YAML body, a vendor's token, for that vendor
-                               202 {id, state, pool, created}; 400 with LINE:COL problems
-                               or a bad X-Agentwatt-Trigger; 401 no or unknown token;
+                               202 {id, state, pool, created}; 400 with FILE:LINE:COL
+                               problems (FILE from X-Agentwatt-Filename, else
+                               "submission") or a bad X-Agentwatt-Trigger; 401 no or unknown token;
                                403 another vendor's or a maintainer's token;
                                413 over 1 MiB; 429 over the rate or the queued-job cap,
                                with Retry-After. X-Agentwatt-Trigger (at most 128
@@ -50,6 +52,11 @@ Every /v1 route needs Authorization: Bearer <token>: a vendor's token
                                /results/JOB/ATTEMPT.html, /method.html,
                                /results.json, /results.csv and
                                /runs/JOB/ATTEMPT/FILE, a published bundle's files
+  GET  /metrics                Prometheus metrics, no token: Go runtime, process, and
+                               agentwatt_http_requests_total and
+                               agentwatt_http_request_duration_seconds by route
+                               (the pattern above) and code; --metrics-addr moves
+                               it to an address of its own
 
 Vendors see engine.env values as "(redacted)". The token, role, trigger and
 rate are checked from the headers before any body is read. Each vendor may
@@ -92,11 +99,23 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				}
 				publish.NewSiteHandler(store, a.log.With().Str("component", "site").Logger()).Register(mux)
 			}
-			api, err := newHTTPService(listen, mux, scfg, 10*time.Second)
+			reg := newServiceRegistry()
+			h, err := instrumentMux(mux, reg, metricsAddr != "")
+			if err != nil {
+				return err
+			}
+			api, err := newHTTPService(listen, h, scfg, 10*time.Second)
 			if err != nil {
 				return err
 			}
 			g := runGroup{log: a.log}
+			if metricsAddr != "" {
+				ms, err := newMetricsService(metricsAddr, reg)
+				if err != nil {
+					return err
+				}
+				g.add(ctx, ms)
+			}
 			if !noDeadWatch {
 				g.add(ctx, q.DeadLetters())
 			}
@@ -110,6 +129,7 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 	addNATSFlags(cmd.Flags(), &nf)
 	addS3Flags(cmd.Flags(), &s3)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve GET /metrics on this address (e.g. a private 10.0.0.5:9464) instead of on --listen")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the queue's streams and buckets: 1, or 3 on a NATS cluster")
 	cmd.Flags().BoolVar(&noDeadWatch, "no-dead-letters", false, "do not run the dead-letter watcher here (another server runs it)")
 	cmd.Flags().IntVar(&scfg.MaxConns, "max-conns", 256, "connections served at once; more wait to be accepted")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/agentwatt/agentwatt/accounts"
@@ -80,6 +81,7 @@ type localStack struct {
 	sample  workload.Ref // the built-in workload, pushed on first start
 	http    *httpService
 	httpURL string
+	metrics *prometheus.Registry // served at /metrics: the HTTP server's, the runner's, Go's and the process's
 	vendor  string
 	token   string
 	runner  *agentrunner.Runner // nil without cfg.Runner
@@ -116,7 +118,7 @@ func openLocalStack(ctx context.Context, cfg stackConfig, log zerolog.Logger) (_
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &localStack{cfg: cfg, log: log}
+	s := &localStack{metrics: newServiceRegistry(), cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -213,7 +215,11 @@ func (s *localStack) listenHTTP() (err error) {
 	mux := http.NewServeMux()
 	bots.NewIntake(s.queue, s.acc, bots.IntakeConfig{Workloads: registryPinner{s.reg}}, s.log.With().Str("component", "intake").Logger()).Register(mux)
 	publish.NewSiteHandler(s.store, s.log.With().Str("component", "site").Logger()).Register(mux)
-	if s.http, err = newHTTPService(s.cfg.HTTPListen, mux, bots.ServerConfig{}, 5*time.Second); err != nil {
+	h, err := instrumentMux(mux, s.metrics, false)
+	if err != nil {
+		return err
+	}
+	if s.http, err = newHTTPService(s.cfg.HTTPListen, h, bots.ServerConfig{}, 5*time.Second); err != nil {
 		return err
 	}
 	s.httpURL = s.http.URL()

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/agentwatt/agentwatt/agentrunner"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/spec"
@@ -46,6 +44,6 @@ func newStackRunner(ctx context.Context, s *localStack) (*agentrunner.Runner, er
 		ID: localRunnerID, Pool: spec.Sim, Version: agentwattVersion(), WorkDir: dir, Key: key,
 		Queue: s.queue, Fleet: s.fleet, Store: s.store, Workloads: blobstore.NewRegistry(s.store, filepath.Join(dir, "cache")),
 		FixedAgents: s.cfg.RunnerFixedAgents, IdleBaseline: 2 * time.Second, GracePeriod: 10 * time.Second,
-		Self: self, Metrics: prometheus.NewRegistry(), Log: s.log.With().Str("component", "runner").Logger(),
+		Self: self, Metrics: s.metrics, Log: s.log.With().Str("component", "runner").Logger(),
 	})
 }

@@ -41,11 +41,14 @@ ends failed, rejected or canceled; Ctrl-C stops following. With -o json it
 prints one JSON event per line.
 
 States: held, queued, running, uploaded, verifying, verified, rejected,
-published, failed, canceling, canceled.`,
+published, failed, canceling, canceled.
+
+JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
+docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 		Example: `  agentwatt status
   agentwatt status --state failed --vendor acme
   agentwatt status 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7
-  agentwatt status -f 3f2a9c0e5b7d41e8a6c4d2b0f1e3a5c7
+  agentwatt status -f 3f2a9c0e
   agentwatt status -o json --nats nats://nats-1:4222,nats://nats-2:4222`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,10 +76,15 @@ published, failed, canceling, canceled.`,
 					return err
 				}
 				return printJobList(a, jobs)
-			case follow:
-				return followJob(ctx, a, q, args[0])
 			}
-			j, err := q.Get(ctx, args[0])
+			id, err := q.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if follow {
+				return followJob(ctx, a, q, id)
+			}
+			j, err := q.Get(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -87,12 +95,14 @@ published, failed, canceling, canceled.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeJobIDs(a, &nf)
 	fs := cmd.Flags()
 	addNATSFlags(fs, &nf)
 	fs.BoolVarP(&follow, "follow", "f", false, "follow the job's events until it ends")
 	fs.StringVar(&state, "state", "", "list only jobs in this state")
 	fs.StringVar(&vendor, "vendor", "", "list only this vendor's jobs")
 	fs.StringVar(&pool, "pool", "", "list only this pool's jobs (h200x8, sim, …)")
+	_ = cmd.RegisterFlagCompletionFunc("state", completeStates)
 	return cmd
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/bots"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 func newSubmitCmd(a *app) *cobra.Command {
@@ -19,9 +21,11 @@ func newSubmitCmd(a *app) *cobra.Command {
 agentwatt server, authenticated with your vendor token. Prints the job id.
 
 The job id is derived from the spec and the trigger: submitting the same file
-again returns the same job. Pass a new --trigger to benchmark it again.
+again returns the same job. FILE "-" reads standard input ('agentwatt
+examples sim | agentwatt submit -' submits the built-in example). Pass a new --trigger to benchmark it again.
 The server validates the file like 'agentwatt validate' and answers with the
-same LINE:COL problems when it is invalid. A vendor may have a limited
+same FILE:LINE:COL problems when it is invalid (FILE is the file's base name,
+sent in the X-Agentwatt-Filename header). A vendor may have a limited
 number of jobs queued and submit at a limited rate; past either the server
 answers 429 and says when to retry.`,
 		Example: `  agentwatt submit examples/submissions/sim.yaml --server http://127.0.0.1:8080 --token $AGENTWATT_TOKEN
@@ -34,11 +38,11 @@ answers 429 and says when to retry.`,
 			if c.Token == "" {
 				return fmt.Errorf("--token is required (or set AGENTWATT_TOKEN); 'agentwatt vendor add NAME' prints one")
 			}
-			body, err := os.ReadFile(args[0])
+			body, file, err := readSubmission(cmd.InOrStdin(), args[0])
 			if err != nil {
 				return err
 			}
-			resp, err := c.Submit(cmd.Context(), body, trigger)
+			resp, err := c.Submit(cmd.Context(), body, trigger, file)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -58,4 +62,15 @@ answers 429 and says when to retry.`,
 	f.StringVar(&c.Token, "token", os.Getenv("AGENTWATT_TOKEN"), "vendor token (env AGENTWATT_TOKEN)")
 	f.StringVar(&trigger, "trigger", "", "trigger name, at most 128 letters, digits and . _ : @ / # + = -; a new trigger makes a new job for the same spec (default \"api\")")
 	return cmd
+}
+
+// readSubmission reads FILE, or standard input for "-" (then the server names
+// the file "submission"). The server refuses more than spec.MaxFileSize.
+func readSubmission(stdin io.Reader, file string) ([]byte, string, error) {
+	if file != "-" {
+		body, err := os.ReadFile(file)
+		return body, file, err
+	}
+	body, err := io.ReadAll(io.LimitReader(stdin, spec.MaxFileSize+1))
+	return body, "", err
 }

@@ -34,8 +34,8 @@ meant), duplicate keys, wrong types, missing fields, an image not pinned by
 @sha256: digest, an engine.command (a submission never names a program for
 the runner; the sim is engine.sim_profile), control characters in any string,
 a credential written in engine.env or engine.args (name it in engine.secrets),
-a ready_timeout outside the profile's bounds, unknown tiers, profiles or rules
-versions, alias bombs, files over 1 MiB and files that are not UTF-8. A valid file prints
+a ready_timeout outside the profile's bounds, unknown precisions, accelerators,
+topologies, tiers, profiles or rules versions, alias bombs, files over 1 MiB and files that are not UTF-8. A valid file prints
 FILE: ok; -o json adds its pool and digest. FILE "-" reads standard input.
 
 Exit status: 0 when every file is valid, 1 when a file is invalid, 2 when a

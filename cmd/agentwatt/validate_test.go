@@ -113,3 +113,29 @@ func TestValidateCmdAllProblems(t *testing.T) {
 		t.Errorf("-o json: %v, %+v", err, results)
 	}
 }
+
+// TestValidateCmdEveryStageInOneRun: problems found while decoding (unknown
+// and missing fields) and by the rules (precision, profile bounds) come out
+// of one run, sorted by position.
+func TestValidateCmdEveryStageInOneRun(t *testing.T) {
+	const file = "../../spec/testdata/invalid/every-stage.yaml"
+	out, code := runValidate(t, "", file)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	want := []string{
+		file + `:10:3: metadata.colour: unknown field "colour"`,
+		file + `:11:1: model.revision: required field is missing`,
+		file + `:13:14: model.precision: unknown precision "fp7"`,
+		file + `:23:18: engine.ready_timeout: 3h0m0s is outside the quick profile's bounds`,
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d = %q, want it to start %q", i, lines[i], w)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
@@ -26,13 +30,15 @@ func newVerifyCmd(a *app) *cobra.Command {
 		workloadCacheDir string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify BUNDLE",
+		Use:   "verify BUNDLE|JOB",
 		Short: "Recompute a bundle's numbers from its raw traces and judge them",
 		Long: `Verify one attempt's bundle as the verifier daemon does, offline: anyone can
 recompute any published number.
 
 BUNDLE is a directory or an s3://bucket/runs/<job>/<attempt>/ URL (with the
---s3-* options). The checks: integrity (every file listed with its sha256 and
+--s3-* options), or a job id (or a unique prefix of it, at least 4 hex
+digits) that the queue at --nats knows: its current attempt's bundle in
+--s3-bucket. The checks: integrity (every file listed with its sha256 and
 size, no unlisted file, manifest.json equal to the signed statement, the
 signature by an enrolled runner key); the binding (the key's pools cover
 the result — a sim runner's key signs only simulated results — and the
@@ -61,6 +67,7 @@ when the manifest names it, else the registry of the bundle's bucket.
 Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 		Example: `  agentwatt verify ./runs/job-1234/1 --keys runners.json
   agentwatt verify s3://agentwatt/runs/job-1234/1/ --s3-endpoint 127.0.0.1:9000
+  agentwatt verify 3f2a9c0e --s3-endpoint 127.0.0.1:9000 --nats nats://127.0.0.1:4222
   agentwatt verify -o json ./bundle --keys runner.pub --workload my.jsonl.zst`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,6 +97,35 @@ Exit status: 0 verified, 1 rejected, 2 could not verify (I/O, bad arguments).`,
 	cmd.Flags().StringVar(&keysFile, "keys", "", "enrolled runner keys: a runners.json (keys and their pools) or one public key (simulated results only)")
 	cmd.Flags().StringVar(&workloadCacheDir, "workload-cache", filepath.Join(os.TempDir(), "agentwatt-workloads"), "where workloads fetched from the registry are kept")
 	return cmd
+}
+
+// jobPrefixRe is what a JOB argument looks like: a job id or a prefix of it.
+var jobPrefixRe = regexp.MustCompile(`^[0-9a-fA-F]{4,32}$`)
+
+// bundleOfJob returns the s3:// URL, in bucket, of the bundle of the current
+// attempt of the job that arg (an id or a unique prefix) names in the queue.
+func bundleOfJob(ctx context.Context, a *app, nf *natsFlags, bucket, arg string) (string, error) {
+	q, closeQ, err := connectQueue(ctx, a, nf)
+	if err != nil {
+		return "", fmt.Errorf("%s is no directory; as a job id: %w", arg, err)
+	}
+	defer closeQ()
+	id, err := q.Resolve(ctx, arg)
+	if err != nil {
+		return "", err
+	}
+	j, err := q.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	switch j.State {
+	case queue.Held, queue.Queued, queue.Running, queue.Canceling:
+		return "", fmt.Errorf("job %s is %s: it has no bundle to verify yet", id, j.State)
+	}
+	if j.Attempt < 1 {
+		return "", fmt.Errorf("job %s (%s) never ran: it has no bundle", id, j.State)
+	}
+	return "s3://" + bucket + "/" + bundle.Prefix(id, j.Attempt), nil
 }
 
 type verifyInputs struct {
@@ -125,6 +161,13 @@ func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyIn
 		off.Registry = blobstore.NewRegistry(store, in.cacheDir)
 	} else {
 		st, err := os.Stat(arg)
+		if errors.Is(err, fs.ErrNotExist) && jobPrefixRe.MatchString(arg) && in.nats != nil {
+			url, err := bundleOfJob(ctx, a, in.nats, s3.bucket, arg)
+			if err != nil {
+				return nil, err
+			}
+			return runVerify(ctx, a, url, s3, in)
+		}
 		if err != nil {
 			return nil, err
 		}
