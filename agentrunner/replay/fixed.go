@@ -59,8 +59,9 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 func (r *Runner) fixed(ctx context.Context, n int) error {
 	want := 1 + r.cfg.Rules.Search.Confirmations
 	var unmeasured []string // why each window could not be measured
+	r.judgeAll()
 	for w := 0; w < want; {
-		r.setSearchState(fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
+		r.setSearchState(-1, "", fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
 		rec, err := r.probeFn(ctx, n, bundle.PurposeFixed, "")
 		if err != nil {
 			return err
