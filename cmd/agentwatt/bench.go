@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
@@ -160,14 +158,15 @@ length; the default is the simulated engine's.`,
 				return err
 			}
 			cfg.Recorder = o
-			status := newStatusLine(a.errOut)
-			cfg.Progress = status.show
+			status := newBenchProgress(a.errOut, a.log)
+			cfg.Progress, cfg.Log = status.show, status.log()
 			r, err := replay.New(ctx, cfg)
 			if err != nil {
+				status.done()
 				o.Abort()
 				return err
 			}
-			a.log.Info().Str("endpoint", cfg.Endpoint).Str("model", r.Model()).Str("workload", cfg.Workload.Header.Name).
+			cfg.Log.Info().Str("endpoint", cfg.Endpoint).Str("model", r.Model()).Str("workload", cfg.Workload.Header.Name).
 				Str("profile", profile).Str("out", out).Msg("bench starting")
 			var sum *replay.Summary
 			var runErr error
@@ -251,34 +250,6 @@ func parseTemplate(s string) (workload.ChatTemplate, error) {
 		v[i] = n
 	}
 	return workload.ChatTemplate{PerRequest: v[0], PerMessage: v[1], PerToolCall: v[2]}, nil
-}
-
-// statusLine redraws one progress line on a terminal; elsewhere it is
-// silent (the log carries each probe).
-type statusLine struct {
-	w     io.Writer
-	shown bool
-}
-
-func newStatusLine(w io.Writer) *statusLine {
-	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
-		return &statusLine{}
-	}
-	return &statusLine{w: w}
-}
-
-func (s *statusLine) show(p replay.Progress) {
-	if s.w == nil {
-		return
-	}
-	fmt.Fprintf(s.w, "\r\033[K%s", p)
-	s.shown = true
-}
-
-func (s *statusLine) done() {
-	if s.w != nil && s.shown {
-		fmt.Fprint(s.w, "\r\033[K")
-	}
 }
 
 // printBenchSummary prints the summary: JSON with -o json, else a table of
