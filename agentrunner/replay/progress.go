@@ -98,8 +98,12 @@ func (p Progress) String() string {
 	fmt.Fprintf(&b, "probe %d %-9s N=%d in-flight=%d", p.Probe, p.Phase, p.Agents, p.InFlight)
 	if p.Phase == "window" || p.Phase == "drain" {
 		fmt.Fprintf(&b, " requests=%d", p.Requests)
-		for _, t := range p.Tiers {
-			if p.Requests > 0 && t.State != tierDone {
+		tiers := p.Tiers
+		if len(tiers) == 0 && p.Tier != "" {
+			tiers = []TierProgress{{Tier: p.Tier, PassShare: p.PassShare}}
+		}
+		for _, t := range tiers {
+			if p.Requests > 0 && t.State != tierDone && t.State != tierWaiting {
 				fmt.Fprintf(&b, " %s-pass=%.1f%%", t.Tier, 100*t.PassShare)
 			}
 		}
