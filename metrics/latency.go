@@ -1,0 +1,90 @@
+package metrics
+
+import (
+	"slices"
+	"time"
+)
+
+// InterTokenLatency is (t_last − t_first) / (completion_tokens − 1): the
+// mean time between output tokens after the first, the inverse of
+// DecodeRate. ok is false where DecodeRate has no rate.
+func InterTokenLatency(completionTokens int, tFirstNs, tLastNs int64) (time.Duration, bool) {
+	if _, ok := DecodeRate(completionTokens, tFirstNs, tLastNs); !ok {
+		return 0, false
+	}
+	return time.Duration((tLastNs - tFirstNs) / int64(completionTokens-1)), true
+}
+
+// EndToEndLatency is t_last − t_send: from the request's send to its last
+// output event.
+func EndToEndLatency(tSendNs, tLastNs int64) time.Duration {
+	return time.Duration(tLastNs - tSendNs)
+}
+
+// Percentiles are the nearest-rank 50th, 90th and 99th percentiles of a
+// set of values; zero for an empty set.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// PercentilesOf sorts values in place and returns their percentiles.
+func PercentilesOf(values []float64) Percentiles {
+	if len(values) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(values)
+	return Percentiles{P50: Quantile(values, 0.5), P90: Quantile(values, 0.9), P99: Quantile(values, 0.99)}
+}
+
+// RequestStats describe a window's requests for people: counts by status
+// and, over the successful ones, the percentiles of TTFT, inter-token
+// latency and end-to-end latency (seconds) and of the decode rate
+// (tokens/s). They judge nothing; EvaluateProbe does.
+type RequestStats struct {
+	Requests  int         `json:"requests"`
+	OK        int         `json:"ok"`
+	Errors    int         `json:"errors"`
+	Truncated int         `json:"truncated"`
+	TTFTS     Percentiles `json:"ttft_s"`
+	ITLS      Percentiles `json:"itl_s"`
+	E2ES      Percentiles `json:"e2e_s"`
+	DecodeTPS Percentiles `json:"decode_tps"`
+}
+
+// WindowRequestStats summarises the requests sent in [start, end) (the
+// window requests, sub-agents included).
+func WindowRequestStats(recs []Request, start, end int64) RequestStats {
+	var s RequestStats
+	var ttft, itl, e2e, rate []float64
+	for i := range recs {
+		r := &recs[i]
+		if r.TSendNs < start || r.TSendNs >= end {
+			continue
+		}
+		s.Requests++
+		switch r.Status {
+		case StatusError:
+			s.Errors++
+			continue
+		case StatusTruncated:
+			s.Truncated++
+			continue
+		}
+		if r.TFirstNs <= 0 || r.TFirstNs < r.TSendNs {
+			continue
+		}
+		s.OK++
+		ttft = append(ttft, TTFT(r.TSendNs, r.TFirstNs).Seconds())
+		e2e = append(e2e, EndToEndLatency(r.TSendNs, r.TLastNs).Seconds())
+		if d, ok := InterTokenLatency(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
+			itl = append(itl, d.Seconds())
+		}
+		if v, ok := DecodeRate(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
+			rate = append(rate, v)
+		}
+	}
+	s.TTFTS, s.ITLS, s.E2ES, s.DecodeTPS = PercentilesOf(ttft), PercentilesOf(itl), PercentilesOf(e2e), PercentilesOf(rate)
+	return s
+}
