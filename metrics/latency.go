@@ -56,35 +56,58 @@ type RequestStats struct {
 // WindowRequestStats summarises the requests sent in [start, end) (the
 // window requests, sub-agents included).
 func WindowRequestStats(recs []Request, start, end int64) RequestStats {
-	var s RequestStats
-	var ttft, itl, e2e, rate []float64
+	a := NewRequestStatsAccumulator(start, end)
 	for i := range recs {
-		r := &recs[i]
-		if r.TSendNs < start || r.TSendNs >= end {
-			continue
-		}
-		s.Requests++
-		switch r.Status {
-		case StatusError:
-			s.Errors++
-			continue
-		case StatusTruncated:
-			s.Truncated++
-			continue
-		}
-		if r.TFirstNs <= 0 || r.TFirstNs < r.TSendNs {
-			continue
-		}
-		s.OK++
-		ttft = append(ttft, TTFT(r.TSendNs, r.TFirstNs).Seconds())
-		e2e = append(e2e, EndToEndLatency(r.TSendNs, r.TLastNs).Seconds())
-		if d, ok := InterTokenLatency(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
-			itl = append(itl, d.Seconds())
-		}
-		if v, ok := DecodeRate(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
-			rate = append(rate, v)
-		}
+		a.Add(&recs[i])
 	}
-	s.TTFTS, s.ITLS, s.E2ES, s.DecodeTPS = PercentilesOf(ttft), PercentilesOf(itl), PercentilesOf(e2e), PercentilesOf(rate)
+	return a.Stats()
+}
+
+// RequestStatsAccumulator is WindowRequestStats fed one record at a time,
+// in any order; it keeps four numbers per successful window request, not
+// the records.
+type RequestStatsAccumulator struct {
+	start, end           int64
+	s                    RequestStats
+	ttft, itl, e2e, rate []float64
+}
+
+// NewRequestStatsAccumulator summarises the requests sent in [start, end).
+func NewRequestStatsAccumulator(start, end int64) *RequestStatsAccumulator {
+	return &RequestStatsAccumulator{start: start, end: end}
+}
+
+// Add counts r if it is a window request.
+func (a *RequestStatsAccumulator) Add(r *Request) {
+	if r.TSendNs < a.start || r.TSendNs >= a.end {
+		return
+	}
+	a.s.Requests++
+	switch r.Status {
+	case StatusError:
+		a.s.Errors++
+		return
+	case StatusTruncated:
+		a.s.Truncated++
+		return
+	}
+	if r.TFirstNs <= 0 || r.TFirstNs < r.TSendNs {
+		return
+	}
+	a.s.OK++
+	a.ttft = append(a.ttft, TTFT(r.TSendNs, r.TFirstNs).Seconds())
+	a.e2e = append(a.e2e, EndToEndLatency(r.TSendNs, r.TLastNs).Seconds())
+	if d, ok := InterTokenLatency(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
+		a.itl = append(a.itl, d.Seconds())
+	}
+	if v, ok := DecodeRate(r.CompletionTokens, r.TFirstNs, r.TLastNs); ok {
+		a.rate = append(a.rate, v)
+	}
+}
+
+// Stats returns the summary of the requests added so far.
+func (a *RequestStatsAccumulator) Stats() RequestStats {
+	s := a.s
+	s.TTFTS, s.ITLS, s.E2ES, s.DecodeTPS = PercentilesOf(a.ttft), PercentilesOf(a.itl), PercentilesOf(a.e2e), PercentilesOf(a.rate)
 	return s
 }
