@@ -37,7 +37,8 @@ type etaEstimator struct {
 	shownMean time.Duration
 	shownLeft int
 	changed   bool
-	reason    string // why the estimate last rose; "" when it did not
+	reason    string        // why the estimate last rose; "" when it did not
+	riseFrom  time.Duration // the estimate shown before it rose
 }
 
 func newETAEstimator(prior time.Duration) *etaEstimator {
@@ -94,7 +95,7 @@ func (e *etaEstimator) settle(now int64, why string) {
 	if len(parts) == 0 {
 		parts = append(parts, "the estimate was revised")
 	}
-	e.reason = strings.Join(parts, "; ")
+	e.reason, e.riseFrom = strings.Join(parts, "; "), e.shown
 }
 
 // raw is the estimate at now.
@@ -113,6 +114,9 @@ func (e *etaEstimator) eta(now int64) (time.Duration, string) {
 	eta := e.raw(now)
 	if !e.changed && e.shown >= 0 && eta > e.shown {
 		eta = e.shown // a clock read out of order; never count up
+	}
+	if !e.changed && eta <= e.riseFrom {
+		e.reason = "" // counted back down below where it rose from
 	}
 	e.changed = false
 	e.shown, e.shownMean, e.shownLeft = eta, e.mean(), e.left

@@ -48,6 +48,15 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 			}
 		case len(probes) > 0:
 			o.Reason = fmt.Sprintf("N=%d did not pass every window", n)
+			var why []string
+			for j := range probes {
+				if !measured(&probes[j]) {
+					why = append(why, fmt.Sprintf("probe %d not measured: %s", probes[j].Probe, unmeasuredText(&probes[j])))
+				}
+			}
+			if len(why) > 0 {
+				o.Reason += " (" + strings.Join(why, "; ") + ")"
+			}
 		default:
 			o.Reason = "no window measured"
 		}

@@ -52,13 +52,15 @@ const (
 	tierWaiting    = "waiting"
 	tierSearching  = "searching"
 	tierConfirming = "confirming"
+	tierJudging    = "judging" // a fixed run's N
 	tierDone       = "done"
 )
 
 // TierProgress is one tier's search state.
 type TierProgress struct {
 	Tier string
-	// State is waiting, searching, confirming or done.
+	// State is waiting, searching, confirming, judging (a fixed run) or
+	// done.
 	State string
 	// Lo and Hi bracket N_max (Lo ≤ N_max < Hi; Hi 0: no N failed yet).
 	Lo, Hi int
@@ -185,7 +187,7 @@ func (r *Runner) judgeAll() {
 	defer r.mu.Unlock()
 	r.estimatorLocked()
 	for i := range r.tierStates {
-		r.tierStates[i].state = tierSearching
+		r.tierStates[i].state = tierJudging
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
+	"github.com/agentwatt/agentwatt/agentrunner/report"
 	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -187,12 +188,19 @@ length; the default is the simulated engine's.`,
 				return errors.Join(runErr, err)
 			}
 			a.log.Info().Str("out", out).Int("requests", o.Count()).Msg("wrote results")
-			if err := printBenchSummary(a, sum); err != nil {
+			rep, repErr := report.Write(out, out)
+			if repErr != nil {
+				a.log.Error().Err(repErr).Msg("report not written")
+			} else {
+				a.log.Info().Str("report", filepath.Join(out, report.HTMLFile)).Msg("wrote the report")
+			}
+			if err := printBenchSummary(a, sum, rep); err != nil {
 				return err
 			}
-			return runErr
+			return benchExit(sum, runErr)
 		},
 	}
+	cmd.AddCommand(newBenchReportCmd(a))
 	f := cmd.Flags()
 	f.StringVar(&cfg.Endpoint, "endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
 	f.StringVar(&cfg.Model, "model", "", "model name (default: the one /v1/models lists)")
@@ -252,13 +260,17 @@ func parseTemplate(s string) (workload.ChatTemplate, error) {
 	return workload.ChatTemplate{PerRequest: v[0], PerMessage: v[1], PerToolCall: v[2]}, nil
 }
 
-// printBenchSummary prints the summary: JSON with -o json, else a table of
-// tiers and one of probes.
-func printBenchSummary(a *app, s *replay.Summary) error {
+// printBenchSummary prints the summary: JSON with -o json, else the
+// report's Markdown tables, or, without a report, a table of tiers and one
+// of probes.
+func printBenchSummary(a *app, s *replay.Summary, rep *report.Report) error {
 	if a.json() {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
+	}
+	if rep != nil {
+		return rep.Markdown(a.out)
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model %s, workload %s, rules %s/%s, %d probes", esc(s.Model), esc(s.Workload.Name), s.Rules, s.Profile, len(s.Probes))

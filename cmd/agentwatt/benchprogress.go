@@ -92,7 +92,7 @@ func phaseText(s replay.Progress) string {
 // "t20: 8 ≤ N_max < 12 searching pass 97.3%".
 func tierText(t replay.TierProgress) string {
 	s := t.Bracket() + " " + t.State
-	if t.State == "searching" || t.State == "confirming" {
+	if t.State != "waiting" && t.State != "done" {
 		s += fmt.Sprintf(" pass %.1f%%", 100*t.PassShare)
 	}
 	return s
