@@ -93,8 +93,25 @@ times; probes.json counts the requests stamped so (kernel_stamped).
 DIR receives requests.jsonl.zst (one record per request: timings on the run's
 monotonic clock, tokens, status), probes.json (each probe's N, its window in
 wall-clock and monotonic time, the client's health) and summary.json
-(N_max per tier and each probe's figures). Files appear complete or not at
-all. Ctrl-C stops at once and still writes what was measured.
+(N_max per tier and each probe's figures), then the report: report.md (also
+printed), report.html (self-contained, with charts) and requests.csv, with
+TTFT, inter-token latency, end-to-end latency and decode rate at
+p50/p90/p99 per probe and tier ('agentwatt bench report DIR' regenerates
+them). Files appear complete or not at all. Ctrl-C stops at once and still
+writes what was measured.
+
+On a terminal, progress is drawn as bars: the probe's phase and window, one
+line per tier with its bracket (t20: 8 ≤ N_max < 12) and the share of the
+window's requests meeting it, and the ETA — the probes the search may still
+run times the measured probe duration; it counts down, and when it rises the
+line says why. Log lines print above the bars. Elsewhere, progress is one
+plain line per phase (and every 15 s), and logs are JSON.
+
+Exit status: 0 every tier passed (an N_max for each, or the fixed N held);
+1 a tier failed (a valid, conclusive window did not pass it, or no N
+passed); 3 the measurement is invalid (the client was unhealthy, or windows
+could not be measured, and no valid window failed the tier): run again on a
+quieter machine or with fewer agents; 130 interrupted.
 
 The API key, if the server needs one, is read from $` + apiKeyEnv + `.
 --chat-template gives the server's chat-template overhead in tokens (per
