@@ -217,7 +217,6 @@ length; the default is the simulated engine's.`,
 			return benchExit(sum, runErr)
 		},
 	}
-	cmd.AddCommand(newBenchReportCmd(a))
 	f := cmd.Flags()
 	f.StringVar(&cfg.Endpoint, "endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
 	f.StringVar(&cfg.Model, "model", "", "model name (default: the one /v1/models lists)")
