@@ -83,8 +83,8 @@ func (e *etaEstimator) settle(now int64, why string) {
 		return
 	}
 	var parts []string
-	if m := e.mean(); m > e.shownMean && e.shownMean > 0 {
-		parts = append(parts, fmt.Sprintf("probes take %s, not %s", m.Round(time.Second), e.shownMean.Round(time.Second)))
+	if m, was := e.mean().Round(time.Second), e.shownMean.Round(time.Second); m > was && was > 0 {
+		parts = append(parts, fmt.Sprintf("probes take %s, not %s", m, was))
 	}
 	if e.left > e.shownLeft {
 		if why == "" {
@@ -93,7 +93,7 @@ func (e *etaEstimator) settle(now int64, why string) {
 		parts = append(parts, fmt.Sprintf("%s: up to %d probes left, was %d", why, e.left, e.shownLeft))
 	}
 	if len(parts) == 0 {
-		parts = append(parts, "the estimate was revised")
+		parts = append(parts, "the last step took longer than estimated")
 	}
 	e.reason, e.riseFrom = strings.Join(parts, "; "), e.shown
 }
