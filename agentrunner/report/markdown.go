@@ -47,10 +47,14 @@ func (r *Report) Markdown(w io.Writer) error {
 			probe = fmt.Sprint(t.ConfirmProbe)
 		}
 		s := t.Stats
-		fmt.Fprintf(&b, "| %s | ≥%g tok/s, TTFT ≤%gs | %d | %v | %s | %d | %d | %s | %s | %s | %s | %s |\n",
-			md(t.ID), t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, yesNo(t.Confirmed), probe, s.Requests, s.Errors,
-			triple(s.TTFTS.P50*1e3, s.TTFTS.P90*1e3, s.TTFTS.P99*1e3, 0), triple(s.ITLS.P50*1e3, s.ITLS.P90*1e3, s.ITLS.P99*1e3, 1),
-			triple(s.E2ES.P50, s.E2ES.P90, s.E2ES.P99, 2), triple(s.DecodeTPS.P50, s.DecodeTPS.P90, s.DecodeTPS.P99, 1), md(t.Reason))
+		stats := "– | – | – | – | – | –"
+		if t.ConfirmProbe >= 0 {
+			stats = fmt.Sprintf("%d | %d | %s | %s | %s | %s", s.Requests, s.Errors,
+				triple(s.TTFTS.P50*1e3, s.TTFTS.P90*1e3, s.TTFTS.P99*1e3, 0), triple(s.ITLS.P50*1e3, s.ITLS.P90*1e3, s.ITLS.P99*1e3, 1),
+				triple(s.E2ES.P50, s.E2ES.P90, s.E2ES.P99, 2), triple(s.DecodeTPS.P50, s.DecodeTPS.P90, s.DecodeTPS.P99, 1))
+		}
+		fmt.Fprintf(&b, "| %s | ≥%g tok/s, TTFT ≤%gs | %d | %v | %s | %s | %s |\n",
+			md(t.ID), t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, yesNo(t.Confirmed), probe, stats, md(t.Reason))
 	}
 
 	b.WriteString("\n## Probes\n\n")
