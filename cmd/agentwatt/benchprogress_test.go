@@ -113,3 +113,28 @@ func TestBenchProgressLogsAboveBars(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchProgressActivity: the spinner long commands show on a terminal
+// (verify) keeps log lines whole above it and is gone when stopped.
+func TestBenchProgressActivity(t *testing.T) {
+	var buf bytes.Buffer
+	x := newActivity(&buf, zerolog.InfoLevel, "verifying ./bundle", mpb.ForceTTY(), mpb.WithAutoRefresh(), mpb.WithWidth(120), mpb.WithRefreshRate(10*time.Millisecond))
+	time.Sleep(40 * time.Millisecond)
+	x.log.Info().Str("file", "requests.jsonl.zst").Msg("records checked")
+	time.Sleep(40 * time.Millisecond)
+	x.stop()
+	out := buf.String()
+	if !strings.Contains(out, "verifying ./bundle") {
+		t.Errorf("no spinner line: %q", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "records checked") && strings.Contains(l, "verifying") {
+			t.Errorf("log line shares the spinner's line: %q", l)
+		}
+	}
+	if !strings.Contains(out, "records checked") {
+		t.Errorf("log line missing: %q", out)
+	}
+	quiet := startActivity(&buf, zerolog.Nop(), "x")
+	quiet.stop() // not a terminal: nothing to stop
+}
