@@ -186,12 +186,14 @@ func windowFraction(s replay.Progress) int64 {
 	return min(int64(f*phaseScale), phaseScale-1)
 }
 
+// done removes the bars (the summary follows) and waits for the last
+// log lines to be written.
 func (t *termProgress) done() {
 	if t.phase != nil {
-		t.phase.Abort(false)
+		t.phase.Abort(true)
 	}
 	for _, b := range t.lines {
-		b.Abort(false)
+		b.Abort(true)
 	}
 	t.p.Wait()
 }
