@@ -32,6 +32,12 @@
 //     "client" (a lower bound when a chunk carries several tokens). A request
 //     with ≤ 1 output token, or whose output arrived in a single event, has no
 //     decode rate and is judged on TTFT alone.
+//   - inter-token latency = (t_last − t_first) / (completion_tokens − 1),
+//     the inverse of the decode rate, where one exists
+//     (InterTokenLatency); end-to-end latency = t_last − t_send
+//     (EndToEndLatency). They describe requests in the bench report
+//     (WindowRequestStats: p50/p90/p99 over a window's successful
+//     requests); no tier test reads them.
 //   - meets tier (S tok/s, T): status ok AND TTFT ≤ T AND (no decode rate OR
 //     decode rate ≥ S) — one joint test (MeetsTier). An errored or truncated
 //     request never meets a tier.

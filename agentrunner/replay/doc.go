@@ -34,6 +34,11 @@
 //   - limits.go: the most agents a run may start — the profile's
 //     max_agents, the engine's reported sequence limit (/v1/models),
 //     Config.MaxAgents and the memory budget (BytesPerAgent).
+//   - progress.go, eta.go: Config.Progress snapshots — every tier's state
+//     and bracket, the open window's pass share per tier — and the ETA:
+//     the search's bound on the probes left (per tier, from its bracket)
+//     times the measured probe duration, counting down between probes and
+//     rising only with a reason (etaEstimator).
 //   - output.go, summary.go: requests.jsonl.zst, probes.json (its schema,
 //     bundle.Probes, is package bundle's), the bench's summary.json, each
 //     written under a temporary name and renamed.

@@ -48,6 +48,15 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 			}
 		case len(probes) > 0:
 			o.Reason = fmt.Sprintf("N=%d did not pass every window", n)
+			var why []string
+			for j := range probes {
+				if !measured(&probes[j]) {
+					why = append(why, fmt.Sprintf("probe %d not measured: %s", probes[j].Probe, unmeasuredText(&probes[j])))
+				}
+			}
+			if len(why) > 0 {
+				o.Reason += " (" + strings.Join(why, "; ") + ")"
+			}
 		default:
 			o.Reason = "no window measured"
 		}
@@ -59,8 +68,9 @@ func (r *Runner) Fixed(ctx context.Context, n int) (*Summary, error) {
 func (r *Runner) fixed(ctx context.Context, n int) error {
 	want := 1 + r.cfg.Rules.Search.Confirmations
 	var unmeasured []string // why each window could not be measured
+	r.judgeAll()
 	for w := 0; w < want; {
-		r.setSearchState(fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
+		r.setSearchState(-1, "", fmt.Sprintf("fixed N=%d: window %d of %d", n, w+1, want), want-w)
 		rec, err := r.probeFn(ctx, n, bundle.PurposeFixed, "")
 		if err != nil {
 			return err

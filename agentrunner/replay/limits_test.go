@@ -327,6 +327,11 @@ func TestFixedRetriesAnUnmeasuredWindow(t *testing.T) {
 			if !strings.Contains(err.Error(), "the machine was too busy") || sum == nil || len(sum.Probes) != 2 || sum.Tiers["t20"].MaxAgents != 0 {
 				t.Errorf("err %v; summary %+v", err, sum)
 			}
+			// The tier's reason says the windows were not measured, not
+			// merely that N did not pass.
+			if why := sum.Tiers["t20"].Reason; !strings.Contains(why, "probe 0 not measured: ") || !strings.Contains(why, "probe 1 not measured: ") {
+				t.Errorf("t20 reason %q does not name the unmeasured windows", why)
+			}
 		})
 	}
 }

@@ -141,6 +141,7 @@ func (r *Runner) keep(rec *bundle.ProbeRecord) *bundle.ProbeRecord {
 	r.mu.Lock()
 	r.probes = append(r.probes, *rec)
 	r.mu.Unlock()
+	r.probeDone(rec)
 	res := &rec.Result
 	ev := r.log.Info().Int("probe", rec.Probe).Int("agents", rec.Agents).Int("requests", res.Requests).
 		Bool("valid", res.Valid).Bool("conclusive", res.Conclusive)

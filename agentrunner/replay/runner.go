@@ -61,8 +61,12 @@ type Runner struct {
 
 	mu          sync.Mutex
 	probes      []bundle.ProbeRecord
-	searchState string // for progress
-	searchLeft  int    // probes the search still expects
+	searchState string         // for progress
+	tierStates  []tierState    // per searched tier, for progress
+	n0          map[string]int // the calibrated starts
+	eta         *etaEstimator
+	searching   bool         // a search (not a fixed run) is under way
+	nowFn       func() int64 // the run clock for progress; tests set a fake
 	used        atomic.Bool
 }
 

@@ -57,11 +57,14 @@ func (r *Runner) search(ctx context.Context) ([]TierOutcome, error) {
 	for i, t := range r.tiers {
 		outcomes[i] = TierOutcome{Tier: t.Name, ConfirmationProbe: -1, Reason: "not searched"}
 	}
-	r.setSearchState("calibrating", len(r.tiers)*4)
+	r.beginCalibration()
 	n0, err := r.calibrateFn(ctx)
 	if err != nil {
 		return outcomes, err
 	}
+	r.mu.Lock()
+	r.n0 = n0
+	r.mu.Unlock()
 	order := make([]int, len(r.tiers))
 	for i := range order {
 		order[i] = i
@@ -72,6 +75,7 @@ func (r *Runner) search(ctx context.Context) ([]TierOutcome, error) {
 		out, err := r.searchTier(ctx, ti, outcomes[ti].N0, len(order)-k-1)
 		out.N0 = outcomes[ti].N0
 		outcomes[ti] = out
+		r.endTier(ti, out)
 		if err != nil {
 			return outcomes, err
 		}
@@ -81,7 +85,7 @@ func (r *Runner) search(ctx context.Context) ([]TierOutcome, error) {
 
 // searchTier runs one tier's search from n0 (0: from 1), reusing every
 // earlier probe.
-func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOutcome, error) {
+func (r *Runner) searchTier(ctx context.Context, ti, n0, _ int) (TierOutcome, error) {
 	name := r.tiers[ti].Name
 	sr := r.cfg.Rules.Search
 	out := TierOutcome{Tier: name, ConfirmationProbe: -1}
@@ -146,7 +150,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			}
 			n = r.lim.n
 		}
-		r.setSearchState(fmt.Sprintf("%s: %s", name, bracketText(lo, hi)), r.probesLeft(lo, hi)+4*tiersAfter)
+		r.setSearchState(ti, tierSearching, fmt.Sprintf("%s: %s", name, bracketText(lo, hi)), r.probesLeft(lo, hi))
 		rec, err := r.probeFn(ctx, n, bundle.PurposeSearch, name)
 		if err == nil {
 			err = check(rec)
@@ -185,7 +189,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, tiersAfter int) (TierOu
 			out.PassingProbes, out.ConfirmationProbe = passing, passing[len(passing)-1]
 			return out, nil
 		}
-		r.setSearchState(fmt.Sprintf("%s: confirming N_max=%d", name, lo), want-len(r.passing(ti, lo))+4*tiersAfter)
+		r.setSearchState(ti, tierConfirming, fmt.Sprintf("%s: confirming N_max=%d", name, lo), want-len(r.passing(ti, lo)))
 		rec, err := r.probeFn(ctx, lo, bundle.PurposeConfirm, name)
 		if err != nil {
 			out.MaxAgents, out.PassingProbes = lo, r.passing(ti, lo)
@@ -283,10 +287,4 @@ func bracketText(lo, hi int) string {
 		return fmt.Sprintf("N_max ≥ %d", lo)
 	}
 	return fmt.Sprintf("%d ≤ N_max < %d", lo, hi)
-}
-
-func (r *Runner) setSearchState(s string, left int) {
-	r.mu.Lock()
-	r.searchState, r.searchLeft = s, left
-	r.mu.Unlock()
 }

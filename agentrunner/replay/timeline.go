@@ -93,3 +93,10 @@ func (tl *timeline) inWindow(tSend int64) bool {
 	m := tl.marks[len(tl.marks)-1]
 	return m.window >= 0 && tSend >= m.window && (m.end < 0 || tSend < m.end)
 }
+
+// windowStart is when the current probe's window opened; -1 before.
+func (tl *timeline) windowStart() int64 {
+	tl.mu.RLock()
+	defer tl.mu.RUnlock()
+	return tl.marks[len(tl.marks)-1].window
+}

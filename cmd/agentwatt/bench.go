@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,10 +12,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
+	"github.com/agentwatt/agentwatt/agentrunner/report"
 	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload"
@@ -94,8 +93,25 @@ times; probes.json counts the requests stamped so (kernel_stamped).
 DIR receives requests.jsonl.zst (one record per request: timings on the run's
 monotonic clock, tokens, status), probes.json (each probe's N, its window in
 wall-clock and monotonic time, the client's health) and summary.json
-(N_max per tier and each probe's figures). Files appear complete or not at
-all. Ctrl-C stops at once and still writes what was measured.
+(N_max per tier and each probe's figures), then the report: report.md (also
+printed), report.html (self-contained, with charts) and requests.csv, with
+TTFT, inter-token latency, end-to-end latency and decode rate at
+p50/p90/p99 per probe and tier ('agentwatt bench report DIR' regenerates
+them). Files appear complete or not at all. Ctrl-C stops at once and still
+writes what was measured.
+
+On a terminal, progress is drawn as bars: the probe's phase and window, one
+line per tier with its bracket (t20: 8 ≤ N_max < 12) and the share of the
+window's requests meeting it, and the ETA — the probes the search may still
+run times the measured probe duration; it counts down, and when it rises the
+line says why. Log lines print above the bars. Elsewhere, progress is one
+plain line per phase (and every 15 s), and logs are JSON.
+
+Exit status: 0 every tier passed (an N_max for each, or the fixed N held);
+1 a tier failed (a valid, conclusive window did not pass it, or no N
+passed); 3 the measurement is invalid (the client was unhealthy, or windows
+could not be measured, and no valid window failed the tier): run again on a
+quieter machine or with fewer agents; 130 interrupted.
 
 The API key, if the server needs one, is read from $` + apiKeyEnv + `.
 --chat-template gives the server's chat-template overhead in tokens (per
@@ -160,14 +176,15 @@ length; the default is the simulated engine's.`,
 				return err
 			}
 			cfg.Recorder = o
-			status := newStatusLine(a.errOut)
-			cfg.Progress = status.show
+			status := newBenchProgress(a.errOut, a.log)
+			cfg.Progress, cfg.Log = status.show, status.log()
 			r, err := replay.New(ctx, cfg)
 			if err != nil {
+				status.done()
 				o.Abort()
 				return err
 			}
-			a.log.Info().Str("endpoint", cfg.Endpoint).Str("model", r.Model()).Str("workload", cfg.Workload.Header.Name).
+			cfg.Log.Info().Str("endpoint", cfg.Endpoint).Str("model", r.Model()).Str("workload", cfg.Workload.Header.Name).
 				Str("profile", profile).Str("out", out).Msg("bench starting")
 			var sum *replay.Summary
 			var runErr error
@@ -188,10 +205,16 @@ length; the default is the simulated engine's.`,
 				return errors.Join(runErr, err)
 			}
 			a.log.Info().Str("out", out).Int("requests", o.Count()).Msg("wrote results")
-			if err := printBenchSummary(a, sum); err != nil {
+			rep, repErr := report.Write(out, out)
+			if repErr != nil {
+				a.log.Error().Err(repErr).Msg("report not written")
+			} else {
+				a.log.Info().Str("report", filepath.Join(out, report.HTMLFile)).Msg("wrote the report")
+			}
+			if err := printBenchSummary(a, sum, rep); err != nil {
 				return err
 			}
-			return runErr
+			return benchExit(sum, runErr)
 		},
 	}
 	f := cmd.Flags()
@@ -253,41 +276,17 @@ func parseTemplate(s string) (workload.ChatTemplate, error) {
 	return workload.ChatTemplate{PerRequest: v[0], PerMessage: v[1], PerToolCall: v[2]}, nil
 }
 
-// statusLine redraws one progress line on a terminal; elsewhere it is
-// silent (the log carries each probe).
-type statusLine struct {
-	w     io.Writer
-	shown bool
-}
-
-func newStatusLine(w io.Writer) *statusLine {
-	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
-		return &statusLine{}
-	}
-	return &statusLine{w: w}
-}
-
-func (s *statusLine) show(p replay.Progress) {
-	if s.w == nil {
-		return
-	}
-	fmt.Fprintf(s.w, "\r\033[K%s", p)
-	s.shown = true
-}
-
-func (s *statusLine) done() {
-	if s.w != nil && s.shown {
-		fmt.Fprint(s.w, "\r\033[K")
-	}
-}
-
-// printBenchSummary prints the summary: JSON with -o json, else a table of
-// tiers and one of probes.
-func printBenchSummary(a *app, s *replay.Summary) error {
+// printBenchSummary prints the summary: JSON with -o json, else the
+// report's Markdown tables, or, without a report, a table of tiers and one
+// of probes.
+func printBenchSummary(a *app, s *replay.Summary, rep *report.Report) error {
 	if a.json() {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
+	}
+	if rep != nil {
+		return rep.Markdown(a.out)
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model %s, workload %s, rules %s/%s, %d probes", esc(s.Model), esc(s.Workload.Name), s.Rules, s.Profile, len(s.Probes))

@@ -199,7 +199,8 @@ func TestBenchWritesFiles(t *testing.T) {
 	cmd, stdout, stderr := benchChild(t, "--endpoint", url, "--workload", benchWorkload(t), "--tiers", "t20,t50",
 		"--agents", "3", "--profile", "test", "--out", dir, "-o", "json", "--log-level", "error")
 	errText, _ := io.ReadAll(stderr)
-	if code := exitStatus(t, cmd, 2*time.Minute); code != 0 {
+	code := exitStatus(t, cmd, 2*time.Minute)
+	if code != 0 && code != 1 {
 		t.Fatalf("exit status %d: %s", code, errText)
 	}
 	var printed map[string]any
@@ -209,6 +210,13 @@ func TestBenchWritesFiles(t *testing.T) {
 	sum := readJSON(t, filepath.Join(dir, "summary.json"))
 	if fmt.Sprint(printed) != fmt.Sprint(sum) {
 		t.Error("-o json printed something other than summary.json")
+	}
+	// 0 when both tiers held N=3, 1 when one failed it (the tiny sim may
+	// hold t20 and not t50).
+	failed := sum["tiers"].(map[string]any)["t20"].(map[string]any)["max_agents"] == float64(0) ||
+		sum["tiers"].(map[string]any)["t50"].(map[string]any)["max_agents"] == float64(0)
+	if failed != (code == 1) {
+		t.Errorf("exit status %d with tiers %v: want 1 exactly when a tier failed", code, sum["tiers"])
 	}
 	hasKeys(t, "summary", sum, "tiers.t20.max_agents", "tiers.t20.confirmed", "tiers.t50.max_agents", "mode", "model", "workload.digest", "history")
 	if sum["format"] != "agentwatt-bench-summary" || sum["version"] != float64(2) {
@@ -243,6 +251,31 @@ func TestBenchWritesFiles(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
+	}
+	// The report is written for every run, and bench report regenerates it.
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.html", "requests.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, want := range []string{"| t20 |", "| t50 |", "TTFT ms | ITL ms | E2E s | Decode tok/s"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	again := filepath.Join(t.TempDir(), "again")
+	cmd, stdout, stderr = benchChild(t, "report", dir, "--out", again)
+	errText, _ = io.ReadAll(stderr)
+	if code := exitStatus(t, cmd, time.Minute); code != 0 {
+		t.Fatalf("bench report: exit %d: %s", code, errText)
+	}
+	md2, err := os.ReadFile(filepath.Join(again, "report.md"))
+	if err != nil || string(md2) != string(md) || stdout.String() != string(md) {
+		t.Errorf("bench report wrote another report (%v) or printed another:\n%s", err, stdout.String())
 	}
 }
 

@@ -137,10 +137,12 @@ type verifyInputs struct {
 // runVerify opens the bundle (a directory or an s3:// URL) and verifies
 // it as verifyd.Offline does: keys, workload and references found there.
 func runVerify(ctx context.Context, a *app, arg string, s3 *s3Flags, in verifyInputs) (*bundle.Verdict, error) {
+	act := startActivity(a.errOut, a.log, "verifying "+esc(arg))
+	defer act.stop()
 	off := verifyd.Offline{
 		Keys:         verifyd.KeySources{File: in.keysFile, NATSRequired: in.natsExplicit},
 		WorkloadFile: in.workloadFile,
-		Log:          a.log,
+		Log:          act.log,
 	}
 	if in.nats != nil {
 		off.Keys.NATS, off.Keys.NATSCreds = in.nats.url, in.nats.creds
