@@ -14,7 +14,7 @@
 //   - submission.go: Submission, the published part of a job's spec
 //     (published/submissions/<job>.json; no contact, env or secrets).
 //   - site.go: SiteAssets (site/: the templates, site.js, site.css and
-//     uPlot, embedded; provenance in site/README.md), SiteOptions and
+//     uPlot from internal/uplot; provenance in site/README.md), SiteOptions and
 //     PublicStore (where the static copy links evidence), PublishSite (a
 //     page per result, the method page, the downloads, then index.html),
 //     RenderSite, and SiteCSP, the strict policy nothing inline may break.

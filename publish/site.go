@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/internal/termtext"
+	"github.com/agentwatt/agentwatt/internal/uplot"
 )
 
 // SiteCSP is the leaderboard's Content-Security-Policy: scripts and styles
@@ -28,7 +29,7 @@ const SiteCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 
 // siteFiles are the pages' templates and the assets served beside them.
 //
-//go:embed site/*.tmpl site/site.js site/site.css site/uPlot.iife.min.js site/uPlot.min.css site/uPlot.LICENSE
+//go:embed site/*.tmpl site/site.js site/site.css
 var siteFiles embed.FS
 
 // SiteAsset is a file the pages load, served and published beside them.
@@ -38,23 +39,23 @@ type SiteAsset struct {
 	Data        []byte
 }
 
-// SiteAssets are the pages' scripts, stylesheets and uPlot's licence.
+// SiteAssets are the pages' scripts, stylesheets and uPlot's licence
+// (uPlot is internal/uplot's copy, the one the bench report inlines).
 func SiteAssets() []SiteAsset {
-	var out []SiteAsset
-	for _, a := range []struct{ name, ctype string }{
-		{"site.css", "text/css; charset=utf-8"},
-		{"uPlot.min.css", "text/css; charset=utf-8"},
-		{"uPlot.iife.min.js", "text/javascript; charset=utf-8"},
-		{"site.js", "text/javascript; charset=utf-8"},
-		{"uPlot.LICENSE", "text/plain; charset=utf-8"},
-	} {
-		data, err := siteFiles.ReadFile(path.Join("site", a.name))
+	file := func(name string) []byte {
+		data, err := siteFiles.ReadFile(path.Join("site", name))
 		if err != nil {
 			panic(err) // embedded above
 		}
-		out = append(out, SiteAsset{Name: a.name, ContentType: a.ctype, Data: data})
+		return data
 	}
-	return out
+	return []SiteAsset{
+		{"site.css", "text/css; charset=utf-8", file("site.css")},
+		{"uPlot.min.css", "text/css; charset=utf-8", []byte(uplot.CSS)},
+		{"uPlot.iife.min.js", "text/javascript; charset=utf-8", []byte(uplot.JS)},
+		{"site.js", "text/javascript; charset=utf-8", file("site.js")},
+		{"uPlot.LICENSE", "text/plain; charset=utf-8", []byte(uplot.License)},
+	}
 }
 
 // SiteOptions say where the static copy's evidence links point.
