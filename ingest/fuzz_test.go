@@ -22,7 +22,7 @@ func fuzzConvert(t *testing.T, format string, data []byte) {
 	)
 	switch format {
 	case FormatWeka:
-		c, err = convertWeka(data, "fuzz", 0, src, opts)
+		c, _, err = convertWekaDoc(traceDoc{file: "fuzz", line: 1, data: data}, 0, src, opts)
 	case FormatMooncake:
 		c, err = convertMooncake(data, "fuzz", 0, src, opts)
 	case FormatOpenAIChat:
