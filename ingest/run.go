@@ -254,6 +254,7 @@ func emit(t *workload.Trajectory, opts Options, rep *Report, ir *InputReport, wr
 func (p *plan) checkWeka(ctx context.Context, opts Options, rep *Report) error {
 	p.total = inputSize(p.in.Path)
 	var traces, records, skipped, bs int
+	var first error
 	r, err := p.eachWekaTrace(ctx, opts, 1, func(c *converted, err error) error {
 		traces++
 		if err != nil {
@@ -261,6 +262,9 @@ func (p *plan) checkWeka(ctx context.Context, opts Options, rep *Report) error {
 				return err
 			}
 			skipped++
+			if first == nil {
+				first = err
+			}
 			if len(rep.SkippedReasons) < maxSkippedReasons {
 				rep.SkippedReasons = append(rep.SkippedReasons, err.Error())
 			}
@@ -279,7 +283,7 @@ func (p *plan) checkWeka(ctx context.Context, opts Options, rep *Report) error {
 		return &workload.FormatError{File: p.in.Path, Msg: "no traces in this input"}
 	}
 	if records == 0 {
-		return &workload.FormatError{File: p.in.Path, Msg: fmt.Sprintf("no valid trace among %d (%d skipped)", traces, skipped)}
+		return &workload.FormatError{File: p.in.Path, Msg: fmt.Sprintf("no valid trace among %d (%d skipped; the first: %v)", traces, skipped, first), Err: first}
 	}
 	p.src = newSource(p.in, r.SHA256(), r.bytes)
 	if fi, err := os.Stat(p.in.Path); err == nil && fi.IsDir() {
