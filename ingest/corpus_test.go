@@ -325,3 +325,59 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+// TestMaxContext: each trajectory is cut before its first turn whose input
+// + output exceed the cap, sub-agents too; the report counts the cuts and
+// the header records the cap.
+func TestMaxContext(t *testing.T) {
+	in := ingest.Input{Format: ingest.FormatWeka, Path: miniDir}
+	const limit = 20000
+	w, rep := convert(t, ingest.Options{MaxContext: limit}, in)
+	uncapped, urep := convert(t, ingest.Options{}, in)
+	if w.Header.MaxContext != limit || rep.MaxContext != limit {
+		t.Fatalf("header max_context %d, report %d; want %d", w.Header.MaxContext, rep.MaxContext, limit)
+	}
+	cut, trajCut, dropped := 0, 0, 0
+	for i, u := range uncapped.Trajectories {
+		turns := u.TurnCount()
+		k := 0
+		for k < len(u.Turns) && u.Turns[k].InputTokens()+u.Turns[k].OutputTokens <= limit {
+			k++
+		}
+		if k == 0 {
+			dropped++
+		}
+		c := u // the capped copy, found by id
+		var got *workload.Trajectory
+		for _, x := range w.Trajectories {
+			if x.ID == c.ID {
+				got = x
+			}
+		}
+		if k > 0 && (got == nil || len(got.Turns) != k) {
+			t.Fatalf("trajectory %d: want %d turns kept", i, k)
+		}
+		kept := 0
+		if got != nil {
+			kept = got.TurnCount()
+			got.Walk(func(tr *workload.Trajectory, _ int) {
+				for j := range tr.Turns {
+					if n := tr.Turns[j].InputTokens() + tr.Turns[j].OutputTokens; n > limit {
+						t.Errorf("%s turn %d: %d tokens over the cap", tr.ID, j, n)
+					}
+				}
+			})
+		}
+		if kept < turns {
+			trajCut++
+			cut += turns - kept
+		}
+	}
+	if cut == 0 || dropped == 0 || rep.CutTurns != cut || rep.CutTrajectories != trajCut || rep.DroppedTrajectories != dropped {
+		t.Errorf("report cut %d turns of %d trajectories (%d dropped); want %d, %d, %d (nonzero)",
+			rep.CutTurns, rep.CutTrajectories, rep.DroppedTrajectories, cut, trajCut, dropped)
+	}
+	if rep.Records != urep.Records || rep.Turns != urep.Turns-cut {
+		t.Errorf("records %d turns %d; want %d records and %d turns", rep.Records, rep.Turns, urep.Records, urep.Turns-cut)
+	}
+}
