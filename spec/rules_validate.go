@@ -1,10 +1,10 @@
 package spec
 
 import (
-	"regexp"
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 )
 
 // Validate checks that the rules are complete and consistent.
