@@ -63,8 +63,8 @@ sent. Quantiles are nearest-rank.
 
 On a terminal (or with --histograms) it also draws histograms of input and
 output lengths; --svg DIR writes them as SVG files. --builtin NAME describes
-a workload built into this binary (` + strings.Join(workload.Builtins(), ", ") + `);
---builtin alone, the default ` + workload.DefaultName + `.`,
+a workload built into this binary (--builtin alone: ` + workload.DefaultName + `):
+  ` + strings.Join(workload.Builtins(), ", ") + `.`,
 		Example: `  agentwatt workload stats mooncake.jsonl.zst
   agentwatt workload stats --builtin
   agentwatt workload stats --builtin agentic-coding -o json
