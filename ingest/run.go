@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -368,11 +370,24 @@ func (p *plan) eachWekaTrace(ctx context.Context, opts Options, pass int, fn fun
 	return r, err
 }
 
-// inputSize is the raw size of a file, or of the files under a directory.
+// inputSize is the raw size of a file, or of the trace files under a
+// directory.
 func inputSize(p string) int64 {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return 0
 	}
-	return fi.Size()
+	if !fi.IsDir() {
+		return fi.Size()
+	}
+	var n int64
+	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && isTraceName(d.Name()) {
+			if i, err := d.Info(); err == nil {
+				n += i.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -203,7 +203,7 @@ func ingestProgress(ctx context.Context, a *app, opts *ingest.Options) func() {
 		}
 		return func() {}
 	}
-	pb := mpb.NewWithContext(ctx, mpb.WithOutput(f), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond))
+	pb := mpb.NewWithContext(ctx, mpb.WithOutput(f), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond))
 	var bar *mpb.Bar
 	var cur string
 	opts.Progress = func(p ingest.Progress) {
