@@ -178,8 +178,9 @@ func (r *traceReader) eachInTar(ctx context.Context, in io.Reader, fn func(trace
 	}
 }
 
-// eachLine reads a JSONL stream, one trace per non-blank line; a line
-// longer than MaxLineBytes is an entry error and is discarded unread.
+// eachLine reads a JSONL stream, one trace per non-blank line. A line is
+// a whole trace, so MaxFileBytes (not MaxLineBytes, meant for one request)
+// bounds it: a longer line is an entry error and is discarded unread.
 func (r *traceReader) eachLine(ctx context.Context, in *bufio.Reader, fn func(traceDoc, error) error) error {
 	var buf []byte
 	for line := 1; ; line++ {
@@ -193,7 +194,7 @@ func (r *traceReader) eachLine(ctx context.Context, in *bufio.Reader, fn func(tr
 			var chunk []byte
 			chunk, err = in.ReadSlice('\n')
 			if !tooLong {
-				if len(buf)+len(chunk) > r.lim.MaxLineBytes {
+				if int64(len(buf)+len(chunk)) > r.lim.MaxFileBytes {
 					tooLong, buf = true, buf[:0]
 				} else {
 					buf = append(buf, chunk...)
@@ -209,7 +210,7 @@ func (r *traceReader) eachLine(ctx context.Context, in *bufio.Reader, fn func(tr
 		var ferr error
 		switch {
 		case tooLong:
-			ferr = fn(traceDoc{}, &entryError{file: fmt.Sprintf("%s:%d", r.path, line), msg: fmt.Sprintf("line longer than %d bytes", r.lim.MaxLineBytes)})
+			ferr = fn(traceDoc{}, &entryError{file: fmt.Sprintf("%s:%d", r.path, line), msg: fmt.Sprintf("line longer than %d bytes", r.lim.MaxFileBytes)})
 		case len(bytes.TrimSpace(buf)) > 0:
 			ferr = fn(traceDoc{file: r.path, line: line, data: buf}, nil)
 		}
