@@ -322,7 +322,7 @@ func TestBuiltinsAreReproducible(t *testing.T) {
 		opts   ingest.Options
 		corpus bool
 	}{
-		{workload.DefaultName, []ingest.Input{weka("testdata/kv-cache-tester/mini"), swe}, ingest.Options{}, false},
+		{workload.DefaultName, []ingest.Input{weka("testdata/kv-cache-tester/mini")}, ingest.Options{}, false},
 		{workload.ChatMooncakeName, []ingest.Input{moon}, ingest.Options{Mooncake: ingest.MooncakeOptions{Limit: 2000}}, false},
 		{workload.LegacySampleName, []ingest.Input{weka(wekaSub), swe, moon}, ingest.Options{Mooncake: ingest.MooncakeOptions{Limit: 2000}}, false},
 		{workload.CorpusName, []ingest.Input{weka(kvt)}, ingest.Options{}, true},

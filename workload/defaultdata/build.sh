@@ -19,11 +19,9 @@ go build -ldflags=-extldflags=-Wl,-z,lazy -o "$BIN" ./cmd/agentwatt
 KVT="callanjfox/kv-cache-tester traces/ @ 94f6046dfd9c0c8bc0cdb24a5aa6579bac8669bf (710 of 739 traces; the 29 over 4 MiB missing)"
 
 "$BIN" ingest weka "$T/kv-cache-tester/mini" \
-  "openai-chat:$T/openai-chat/marshmallow-code__marshmallow-1867.traj" \
   --origin "$KVT: 21 sessions (see ingest/testdata/SOURCES.md)" \
-  --origin "SWE-agent/SWE-agent trajectories/demonstrations/replay__marshmallow-code__marshmallow-1867__function_calling_replace__install-1/marshmallow-code__marshmallow-1867.traj @ 3ea751c087f32b16e039a2233dd6eefecef325d5" \
   --name agentic-coding-mini --no-progress \
-  --description "Small real subset for demos and tests: 21 Claude Code sessions of the kv-cache-tester corpus (the 20 of 3 or more requests whose contexts stay under 60K tokens and answers under 1,200 tokens, and the smallest with sub-agents) and one SWE-agent trajectory (a GPT-4o run on SWE-bench marshmallow-1867)." \
+  --description "Small real subset for demos and tests: 21 Claude Code sessions of the kv-cache-tester corpus (the 20 of 3 or more requests whose contexts stay under 60K tokens and answers under 1,200 tokens, and the smallest with sub-agents)." \
   --out "$D/agentic-coding-mini.jsonl.zst"
 
 "$BIN" ingest weka "$T/kv-cache-tester/traces.tar.zst" --origin "$KVT" \
