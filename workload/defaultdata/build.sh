@@ -19,9 +19,9 @@ go build -ldflags=-extldflags=-Wl,-z,lazy -o "$BIN" ./cmd/agentwatt
 KVT="callanjfox/kv-cache-tester traces/ @ 94f6046dfd9c0c8bc0cdb24a5aa6579bac8669bf (710 of 739 traces; the 29 over 4 MiB missing)"
 
 "$BIN" ingest weka "$T/kv-cache-tester/mini" \
-  --origin "$KVT: 21 sessions (see ingest/testdata/SOURCES.md)" \
+  --origin "$KVT: 20 sessions (see ingest/testdata/SOURCES.md)" \
   --name agentic-coding-mini --no-progress \
-  --description "Small real subset for demos and tests: 21 Claude Code sessions of the kv-cache-tester corpus (the 20 of 3 or more requests whose contexts stay under 60K tokens and answers under 1,200 tokens, and the smallest with sub-agents)." \
+  --description "Small real subset for demos and tests: 20 Claude Code sessions of the kv-cache-tester corpus, every one of 3 or more requests whose contexts stay under 60K tokens and answers under 1,200 tokens." \
   --out "$D/agentic-coding-mini.jsonl.zst"
 
 "$BIN" ingest weka "$T/kv-cache-tester/traces.tar.zst" --origin "$KVT" \
