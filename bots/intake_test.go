@@ -457,7 +457,7 @@ func (m mapResolver) ResolveDigest(_ context.Context, ref string) (string, error
 
 func TestSubmitPinsWorkloadDigest(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	env := newIntakeEnvConfig(t, IntakeConfig{Workloads: mapResolver{"agentic-coding-sample": digest}}, "acme")
+	env := newIntakeEnvConfig(t, IntakeConfig{Workloads: mapResolver{"agentic-coding-mini": digest}}, "acme")
 
 	status, raw := env.do(t, http.MethodPost, "/v1/submissions", env.tokens["acme"], simSubmission(t, "acme"), nil)
 	if status != http.StatusAccepted {
@@ -469,14 +469,14 @@ func TestSubmitPinsWorkloadDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.WorkloadDigest != digest || job.Workload != "agentic-coding-sample" {
-		t.Errorf("job workload = %q @ %q, want agentic-coding-sample @ %s", job.Workload, job.WorkloadDigest, digest)
+	if job.WorkloadDigest != digest || job.Workload != "agentic-coding-mini" {
+		t.Errorf("job workload = %q @ %q, want agentic-coding-mini @ %s", job.Workload, job.WorkloadDigest, digest)
 	}
-	if !strings.Contains(string(job.Spec), "agentic-coding-sample@"+digest) {
+	if !strings.Contains(string(job.Spec), "agentic-coding-mini@"+digest) {
 		t.Errorf("the job's canonical spec is not pinned: %s", job.Spec)
 	}
 
-	unknown := bytes.Replace(simSubmission(t, "acme"), []byte("workload: agentic-coding-sample"), []byte("workload: no-such-workload"), 1)
+	unknown := bytes.Replace(simSubmission(t, "acme"), []byte("workload: agentic-coding-mini"), []byte("workload: no-such-workload"), 1)
 	status, raw = env.do(t, http.MethodPost, "/v1/submissions", env.tokens["acme"], unknown, nil)
 	if status != http.StatusBadRequest || !strings.Contains(string(raw), "no-such-workload") {
 		t.Errorf("unknown workload: %d %s, want 400 naming it", status, raw)

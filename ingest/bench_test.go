@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agentwatt/agentwatt/ingest"
 )
@@ -31,4 +34,48 @@ func BenchmarkIngestMooncake(b *testing.B) {
 			b.Fatalf("%d turns", rep.Turns)
 		}
 	}
+}
+
+// BenchmarkIngestWekaCorpus converts the kv-cache-tester corpus (710
+// traces, a 1.7 MB tar.zst of 460 MB of JSON) end to end, both passes, and
+// reports the peak live heap (sampled every 5 ms): it stays near the largest
+// trace's working set, not the corpus. Slow (about a minute a run): run it
+// with -benchtime 1x.
+func BenchmarkIngestWekaCorpus(b *testing.B) {
+	const corpus = "testdata/kv-cache-tester/traces.tar.zst"
+	out := filepath.Join(b.TempDir(), "c.jsonl.zst")
+	in := []ingest.Input{{Format: ingest.FormatWeka, Path: corpus}}
+	b.SetBytes(460568273) // the uncompressed traces, read twice
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				metrics.Read(s)
+				if v := s[0].Value.Uint64(); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+		}
+	}()
+	for b.Loop() {
+		rep, err := ingest.Run(context.Background(), in, out, ingest.Options{Name: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Trajectories != 710 {
+			b.Fatalf("%d trajectories", rep.Trajectories)
+		}
+	}
+	close(stop)
+	<-done
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 }

@@ -1,10 +1,16 @@
 package ingest
 
 import (
+	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/agentwatt/agentwatt/workload"
 )
@@ -22,7 +28,7 @@ func fuzzConvert(t *testing.T, format string, data []byte) {
 	)
 	switch format {
 	case FormatWeka:
-		c, err = convertWeka(data, "fuzz", 0, src, opts)
+		c, _, err = convertWekaDoc(traceDoc{file: "fuzz", line: 1, data: data}, 0, src, opts)
 	case FormatMooncake:
 		c, err = convertMooncake(data, "fuzz", 0, src, opts)
 	case FormatOpenAIChat:
@@ -93,4 +99,47 @@ func FuzzOpenAIChat(f *testing.F) {
 		`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}],"usage":{"completion_tokens":1}}`))
 	f.Add([]byte(`{"history":[{"role":"user","content":"x"},{"role":"assistant","content":"y"}],"trajectory":[{"execution_time":1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzConvert(t, FormatOpenAIChat, data) })
+}
+
+// FuzzTraceReader: any bytes, read as a .tar, .jsonl or .json input
+// (zstd or not, sniffed), give documents within the limits or located
+// errors, and never panic.
+func FuzzTraceReader(f *testing.F) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	body := []byte(`{"id":"c","block_size":4,"requests":[{"t":0,"type":"n","in":9,"out":2,"hash_ids":[1,2]}]}`)
+	tw.WriteHeader(&tar.Header{Name: "a.json", Typeflag: tar.TypeReg, Size: int64(len(body)), Mode: 0o644})
+	tw.Write(body)
+	tw.WriteHeader(&tar.Header{Name: "../b.json", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"})
+	tw.Close()
+	enc, _ := zstd.NewWriter(nil)
+	for _, seed := range [][]byte{tb.Bytes(), enc.EncodeAll(tb.Bytes(), nil), append(append(body, '\n'), body...), enc.EncodeAll(body, nil)} {
+		for kind := range byte(3) {
+			f.Add(kind, seed)
+		}
+	}
+	lim := Limits{MaxFileBytes: 1 << 16, MaxLineBytes: 1 << 12, MaxNesting: 64, MaxInputBytes: 1 << 20}
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		name := []string{"in.tar", "in.jsonl", "in.json"}[int(kind)%3]
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := newTraceReader(p, lim, nil)
+		err := r.each(context.Background(), func(d traceDoc, entryErr error) error {
+			if entryErr != nil {
+				if !errors.Is(entryErr, errEntry) || !strings.HasPrefix(entryErr.Error(), p) {
+					t.Fatalf("entry error %v is not located in %s", entryErr, p)
+				}
+				return nil
+			}
+			if int64(len(d.data)) > lim.MaxFileBytes || d.line < 1 || !strings.HasPrefix(d.file, p) {
+				t.Fatalf("document %s:%d of %d bytes breaks the limits", d.file, d.line, len(d.data))
+			}
+			return nil
+		})
+		if err != nil && !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %v does not name the input", err)
+		}
+	})
 }

@@ -1,11 +1,9 @@
 package ingest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -50,18 +48,41 @@ type Options struct {
 	Seed     uint64
 	Mooncake MooncakeOptions
 	Limits   Limits
+	// MaxContext, when > 0, cuts every trajectory before its first turn
+	// whose input + output tokens exceed it (workload.CapContext) and is
+	// recorded in the header.
+	MaxContext int
+	// SkipInvalid drops a weka trace that cannot be converted (counted
+	// and listed in the report) instead of failing the whole ingest.
+	SkipInvalid bool
+	// Progress, when set, is told how far each pass over an input is.
+	Progress func(Progress)
+}
+
+// Progress is how far an ingest is. Weka inputs are read twice: pass 1
+// checks and counts, pass 2 writes.
+type Progress struct {
+	Input  string `json:"input"`
+	Pass   int    `json:"pass"`
+	Bytes  int64  `json:"bytes"` // raw bytes read of the input
+	Total  int64  `json:"total"` // raw size of the input; 0 when unknown
+	Traces int    `json:"traces"`
+	Done   bool   `json:"done"`
 }
 
 // Limits bound what an input may hold.
 type Limits struct {
-	MaxFileBytes int64 // one input file
+	MaxFileBytes int64 // one input file, or one trace of an archive or directory
 	MaxLineBytes int   // one JSONL line
 	MaxNesting   int   // JSON nesting depth
+	// MaxInputBytes bounds the decompressed bytes of one compressed input
+	// (a decompression bomb stops there).
+	MaxInputBytes int64
 }
 
 // DefaultLimits fit every real trace we know with a wide margin.
 func DefaultLimits() Limits {
-	return Limits{MaxFileBytes: 1 << 30, MaxLineBytes: 64 << 20, MaxNesting: 64}
+	return Limits{MaxFileBytes: 1 << 30, MaxLineBytes: 64 << 20, MaxNesting: 64, MaxInputBytes: 64 << 30}
 }
 
 // Report says what a conversion read and wrote. Turns always equals
@@ -84,7 +105,19 @@ type Report struct {
 	Forks           int              `json:"forks,omitempty"`
 	SingleTurn      int              `json:"single_turn,omitempty"`
 	TurnsPerSession *workload.Spread `json:"turns_per_session,omitempty"`
-	Inputs          []InputReport    `json:"inputs"`
+	// Traces is how many weka trace documents were read; Skipped how many
+	// of them --skip-invalid dropped, SkippedReasons the first few reasons.
+	Traces         int      `json:"traces,omitempty"`
+	Skipped        int      `json:"skipped,omitempty"`
+	SkippedReasons []string `json:"skipped_reasons,omitempty"`
+	// MaxContext is the context cap; CutTurns how many turns it removed,
+	// CutTrajectories how many top-level trajectories lost turns and
+	// DroppedTrajectories how many lost all of them.
+	MaxContext          int           `json:"max_context,omitempty"`
+	CutTurns            int           `json:"cut_turns,omitempty"`
+	CutTrajectories     int           `json:"cut_trajectories,omitempty"`
+	DroppedTrajectories int           `json:"dropped_trajectories,omitempty"`
+	Inputs              []InputReport `json:"inputs"`
 }
 
 // InputReport describes one converted input.
@@ -96,6 +129,9 @@ type InputReport struct {
 	Records      int    `json:"records"`
 	Trajectories int    `json:"trajectories"`
 	Turns        int    `json:"turns"`
+	// Weka only: trace documents read and skipped.
+	Traces  int `json:"traces,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
 	// Mooncake only.
 	Sessions   int `json:"sessions,omitempty"`
 	Forks      int `json:"forks,omitempty"`
@@ -110,104 +146,6 @@ type converted struct {
 	mooncake     *sessionReport
 }
 
-// Convert reads and converts inputs into an in-memory workload (not yet
-// written). It is Run without the file.
-func Convert(ctx context.Context, inputs []Input, opts Options) (*workload.Workload, *Report, error) {
-	if len(inputs) == 0 {
-		return nil, nil, errors.New("ingest: no inputs")
-	}
-	if err := workload.ValidName(opts.Name); err != nil {
-		return nil, nil, err
-	}
-	if opts.Limits == (Limits{}) {
-		opts.Limits = DefaultLimits()
-	}
-	opts.Mooncake = opts.Mooncake.withDefaults()
-	hdr := workload.Header{
-		Format: workload.FormatName, Version: workload.FormatVersion,
-		Name: opts.Name, Description: opts.Description,
-		CreatedBy: "agentwatt ingest/" + Version, Seed: opts.Seed,
-	}
-	rep := &Report{Name: opts.Name}
-	var all []*workload.Trajectory
-	var perSession []int
-	formats := map[string]bool{}
-	for i, in := range inputs {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		c, err := convertOne(in, i, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		if slices.ContainsFunc(hdr.Sources, func(s workload.Source) bool { return s.ID == c.src.ID }) {
-			return nil, nil, fmt.Errorf("%s: the same content as an earlier input (%s)", in.Path, c.src.ID)
-		}
-		hdr.Sources = append(hdr.Sources, c.src)
-		formats[in.Format] = true
-		ir := InputReport{Format: in.Format, File: in.Path, SHA256: c.src.SHA256, Licence: c.src.Licence,
-			Records: c.records, Trajectories: len(c.trajectories)}
-		for _, t := range c.trajectories {
-			t.Walk(func(tr *workload.Trajectory, depth int) {
-				ir.Turns += len(tr.Turns)
-				if depth > 0 {
-					rep.Subagents++
-				}
-				for k := range tr.Turns {
-					if tr.Turns[k].OutputEstimated {
-						rep.EstimatedOutputTurns++
-					}
-				}
-			})
-		}
-		if ir.Turns != c.records {
-			return nil, nil, fmt.Errorf("%s: internal error: %d records became %d turns", in.Path, c.records, ir.Turns)
-		}
-		if m := c.mooncake; m != nil {
-			ir.Sessions, ir.Forks, ir.SingleTurn = m.sessions, m.forks, m.singleTurn
-			rep.Sessions += m.sessions
-			rep.Forks += m.forks
-			rep.SingleTurn += m.singleTurn
-			perSession = append(perSession, m.turnsPerTrajectory...)
-		}
-		rep.Records += c.records
-		rep.Turns += ir.Turns
-		rep.Trajectories += len(c.trajectories)
-		rep.Inputs = append(rep.Inputs, ir)
-		all = append(all, c.trajectories...)
-	}
-	if len(perSession) > 0 {
-		s := spreadOf(perSession)
-		rep.TurnsPerSession = &s
-	}
-	keys := make([]string, 0, len(formats))
-	for f := range formats {
-		keys = append(keys, f)
-	}
-	slices.Sort(keys)
-	rep.Format = strings.Join(keys, "+")
-	return &workload.Workload{Header: hdr, Trajectories: all}, rep, nil
-}
-
-// Run converts inputs and writes the workload to out (through a temporary
-// file and a rename: on any error nothing is left at out).
-func Run(ctx context.Context, inputs []Input, out string, opts Options) (*Report, error) {
-	w, rep, err := Convert(ctx, inputs, opts)
-	if err != nil {
-		return nil, err
-	}
-	d, err := w.WriteFile(out)
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return nil, err
-	}
-	rep.Output, rep.Digest, rep.Bytes = out, d, fi.Size()
-	return rep, nil
-}
-
 func convertOne(in Input, index int, opts Options) (*converted, error) {
 	data, src, err := readSource(in, opts.Limits)
 	if err != nil {
@@ -215,8 +153,6 @@ func convertOne(in Input, index int, opts Options) (*converted, error) {
 	}
 	var c *converted
 	switch in.Format {
-	case FormatWeka:
-		c, err = convertWeka(data, in.Path, index, src, opts)
 	case FormatMooncake:
 		c, err = convertMooncake(data, in.Path, index, src, opts)
 	case FormatOpenAIChat:

@@ -41,23 +41,28 @@ func readSource(in Input, lim Limits) ([]byte, workload.Source, error) {
 			Msg: fmt.Sprintf("over the %d-byte limit", lim.MaxFileBytes), Err: workload.ErrTooLarge}
 	}
 	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
+	return data, newSource(in, hex.EncodeToString(sum[:]), int64(len(data))), nil
+}
+
+// newSource describes an input of the given content hash and size, with
+// the licence found beside it (or given).
+func newSource(in Input, hexSum string, n int64) workload.Source {
 	src := workload.Source{
 		ID:      in.Format + ":" + hexSum[:16],
 		Format:  in.Format,
 		File:    filepath.Base(in.Path),
 		SHA256:  hexSum,
-		Bytes:   int64(len(data)),
+		Bytes:   n,
 		Licence: "unknown",
 		Origin:  in.Origin,
 	}
-	if file, spdx := detectLicence(filepath.Dir(in.Path)); file != "" {
+	if file, spdx := detectLicence(filepath.Dir(filepath.Clean(in.Path))); file != "" {
 		src.LicenceFile, src.Licence = file, spdx
 	}
 	if in.Licence != "" {
 		src.Licence = in.Licence
 	}
-	return data, src, nil
+	return src
 }
 
 // detectLicence looks for a licence file beside an input (LICENSE*,

@@ -42,12 +42,19 @@ type wekaRequest struct {
 // inside it and inside hash_ids), hash_ids are its full blocks, and the
 // unhashed rest becomes a tail block. "subagent" entries become sub-agent
 // trajectories starting at their recorded t, with their own requests.
-func convertWeka(data []byte, path string, index int, src workload.Source, opts Options) (*converted, error) {
-	d := &doc{file: path, data: data, line: 1}
+// convertWekaDoc converts one trace document; it also returns the trace's
+// id when the document has one, for error reports.
+func convertWekaDoc(td traceDoc, index int, src workload.Source, opts Options) (*converted, string, error) {
+	d := &doc{file: td.file, data: td.data, line: td.line}
 	var tr wekaTrace
 	if err := d.decode(&tr, opts.Limits.MaxNesting); err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	c, err := convertWekaTrace(d, &tr, index, src)
+	return c, tr.ID, err
+}
+
+func convertWekaTrace(d *doc, tr *wekaTrace, index int, src workload.Source) (*converted, error) {
 	root := jpath{}
 	if tr.BlockSize == nil {
 		return nil, d.errorf(root.key("block_size"), "missing")
@@ -64,7 +71,7 @@ func convertWeka(data []byte, path string, index int, src workload.Source, opts 
 	}
 	c := &converted{src: src}
 	c.src.BlockSize = bs
-	c.src.Notes = "weka: in = whole prompt; hash_ids = its full blocks; unhashed tail = one fresh block; think_s = think_time"
+	c.src.Notes = wekaNotes
 	w := &wekaConv{d: d, bs: bs, scope: tr.ID, source: index, tails: &tailIDs{}}
 	t, err := w.trajectory(tr.Requests, root.key("requests"), c.src.ID+"/"+tr.ID, 0)
 	if err != nil {
@@ -79,6 +86,9 @@ func convertWeka(data []byte, path string, index int, src workload.Source, opts 
 	setSharedPrefixes(c.trajectories, bs, declared, nil)
 	return c, nil
 }
+
+// wekaNotes is the Source.Notes of a weka input.
+const wekaNotes = "weka: in = whole prompt; hash_ids = its full blocks; unhashed tail = one fresh block; think_s = think_time"
 
 type wekaConv struct {
 	d         *doc

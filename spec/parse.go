@@ -9,7 +9,7 @@ import (
 // Parse reads a submission from data. filename only labels problems. The
 // error, when the document is not a valid submission, is Problems: every
 // problem found, each with its line and column. Parse fills in defaults
-// (engine.health_path) on success.
+// (engine.health_path, and benchmark.workload from the profile) on success.
 func Parse(filename string, data []byte) (*Submission, error) {
 	d := newDecoder(filename, KindSubmission)
 	var s Submission
@@ -61,5 +61,12 @@ func (s *Submission) Validate() error {
 func (s *Submission) applyDefaults() {
 	if s.Engine.HealthPath == "" {
 		s.Engine.HealthPath = DefaultHealthPath
+	}
+	if s.Benchmark.Workload == "" {
+		if r, err := loadRulesShared(s.Benchmark.Rules); err == nil {
+			if p, err := r.Profile(s.Benchmark.Profile); err == nil {
+				s.Benchmark.Workload = p.Workload
+			}
+		}
 	}
 }

@@ -175,6 +175,9 @@ type Profile struct {
 	// AccuracyQuestions is the size of the accuracy subset (the first
 	// questions of the dataset's test split).
 	AccuracyQuestions int `json:"accuracy_questions"`
+	// Workload is the workload (a name, not pinned) a submission under this
+	// profile runs when it leaves benchmark.workload out.
+	Workload string `json:"workload"`
 	// Client holds the load generator's health limits; a probe whose client
 	// exceeded one is invalid.
 	Client ClientLimits `json:"client"`

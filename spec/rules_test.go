@@ -2,6 +2,8 @@ package spec
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +201,27 @@ func TestModels(t *testing.T) {
 	for _, want := range []string{"score: 1.2 is not in (0, 1]", `"a/b" appears twice`, "models[1].source: required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want %q", err, want)
+		}
+	}
+}
+
+// TestProfileDefaultWorkload: a submission that leaves benchmark.workload
+// out runs its profile's workload; official runs the whole corpus.
+func TestProfileDefaultWorkload(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "valid", "minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ profile, want string }{{"quick", "agentic-coding-mini"}, {"official", "agentic-coding"}, {"test", "agentic-coding-mini"}} {
+		doc := strings.Replace(string(data), "workload: agentic-coding-sample, ", "", 1)
+		doc = strings.Replace(doc, "profile: quick", "profile: "+tc.profile, 1)
+		doc = strings.Replace(doc, "ready_timeout: 30s", "ready_timeout: 2m", 1)
+		s, err := Parse("m.yaml", []byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.profile, err)
+		}
+		if s.Benchmark.Workload != tc.want {
+			t.Errorf("profile %s: workload %q, want %q", tc.profile, s.Benchmark.Workload, tc.want)
 		}
 	}
 }

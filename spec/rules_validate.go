@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 )
 
 // Validate checks that the rules are complete and consistent.
@@ -102,6 +103,9 @@ func (r *Rules) Validate() error {
 	return errors.Join(errs...)
 }
 
+// reProfileWorkload is a workload name without a digest (workload.ValidName).
+var reProfileWorkload = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
 func (pr Profile) validate(at string, probe ProbeRules) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+": "+format, args...)) }
@@ -126,6 +130,9 @@ func (pr Profile) validate(at string, probe ProbeRules) []error {
 	}
 	if pr.MaxAgents < 1 {
 		bad("max_agents must be at least 1")
+	}
+	if !reProfileWorkload.MatchString(pr.Workload) {
+		bad("workload %q is not a workload name", pr.Workload)
 	}
 	if pr.AccuracyQuestions < 1 {
 		bad("accuracy_questions must be at least 1")

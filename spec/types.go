@@ -188,8 +188,9 @@ var KVOffloadTargets = []string{"cpu", "disk"}
 // Benchmark says what to run against the engine.
 type Benchmark struct {
 	// Workload is a workload name, or name@sha256:<64 hex> pinned to one
-	// version; intake pins a bare name (PinWorkload).
-	Workload string `json:"workload"`
+	// version; intake pins a bare name (PinWorkload). Left out, Parse fills
+	// in the profile's (Profile.Workload).
+	Workload string `json:"workload,omitempty"`
 	// Tiers are tier ids from the rules file, e.g. ["t20", "t50"].
 	Tiers []string `json:"tiers"`
 	// Rules is the rules version, e.g. "v1".

@@ -259,7 +259,7 @@ func (c *checker) optimizations() {
 
 func (c *checker) benchmark() {
 	b := c.s.Benchmark
-	c.match("benchmark.workload", b.Workload, true, "a workload name or name@sha256:<64 hex digits>")
+	c.match("benchmark.workload", b.Workload, false, "a workload name or name@sha256:<64 hex digits>")
 	if len(b.Tiers) == 0 {
 		c.bad("benchmark.tiers", "name at least one tier")
 	}
@@ -288,6 +288,9 @@ func (c *checker) benchmark() {
 		return
 	}
 	p, _ := rules.Profile(b.Profile)
+	if b.Workload == "" && p.Workload == "" {
+		c.bad("benchmark.workload", "must be named: the %s profile has no default workload", p.Name)
+	}
 	rt := c.s.Engine.ReadyTimeout
 	if rt.Duration > 0 && !p.ReadyTimeout.Contains(rt) {
 		c.bad("engine.ready_timeout", "%s is outside the %s profile's bounds [%s, %s]",

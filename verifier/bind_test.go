@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/verifyd"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // TestVerifyRejectsDuplicateRecords: a runner pads its windows with copies
@@ -117,7 +119,18 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: goodBundle(t).Workload}
+	// It ran the built-in workload of its time, which this binary still
+	// holds and finds by the digest the manifest names.
+	var m bundle.Manifest
+	mData, err := os.ReadFile(filepath.Join(dir, "bundle", bundle.ManifestFile))
+	if err != nil || json.Unmarshal(mData, &m) != nil {
+		t.Fatalf("read the manifest: %v", err)
+	}
+	wl, _, err := workload.NewLoader(nil).Load(context.Background(), m.Workload.Name, workload.Digest(m.Workload.Digest))
+	if err != nil {
+		t.Fatalf("the version 1 bundle's workload %s@%s: %v", m.Workload.Name, m.Workload.Digest, err)
+	}
+	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: wl}
 	for _, q := range qs {
 		opts.References = append(opts.References, verifier.Reference{ID: q.ID, Expected: q.Expected})
 	}
@@ -134,7 +147,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	// With the queue asked, what a version 1 manifest lacks (its pool) is
 	// taken from the record: verified against its own record, rejected
 	// against a record of pool h200x8.
-	opts.Jobs = jobs{attempt: 1}
+	opts.Jobs = v1Jobs{digest: m.Workload.Digest}
 	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +155,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if !v.Verified() || v.Pool != spec.Sim {
 		t.Errorf("the version 1 bundle against a matching record: pool %q, %s", v.Pool, verifiertest.FailedReasons(v))
 	}
-	opts.Jobs = jobsOfPool{jobs{attempt: 1}, "h200x8"}
+	opts.Jobs = v1Jobs{digest: m.Workload.Digest, pool: "h200x8"}
 	v, err = verifier.Verify(context.Background(), bundle.DirSource(filepath.Join(dir, "bundle")), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -152,16 +165,17 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	}
 }
 
-// jobsOfPool is jobs with the record's pool changed.
-type jobsOfPool struct {
-	jobs
-	pool string
-}
+// v1Jobs is the record of the version 1 bundle's job: jobs at attempt 1,
+// with its workload digest and, when set, another pool.
+type v1Jobs struct{ digest, pool string }
 
-func (j jobsOfPool) Get(ctx context.Context, id string) (*verifier.Job, error) {
-	job, err := j.jobs.Get(ctx, id)
+func (j v1Jobs) Get(ctx context.Context, id string) (*verifier.Job, error) {
+	job, err := jobs{attempt: 1}.Get(ctx, id)
 	if job != nil {
-		job.Pool = j.pool
+		job.WorkloadDigest = j.digest
+		if j.pool != "" {
+			job.Pool = j.pool
+		}
 	}
 	return job, err
 }

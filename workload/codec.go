@@ -265,6 +265,9 @@ func validateTrajectory(h *Header, t *Trajectory, path string, depth int) error 
 		if tu.InputTokens() <= 0 {
 			return errAt(tp, "input has no tokens")
 		}
+		if h.MaxContext > 0 && tu.InputTokens()+tu.OutputTokens > h.MaxContext {
+			return errAt(tp, "%d input + %d output tokens exceed the header's max_context %d", tu.InputTokens(), tu.OutputTokens, h.MaxContext)
+		}
 		if tu.Output != nil {
 			if tu.Output.IsBlocks() {
 				return errAt(tp+".output", "an output is a message, not blocks")

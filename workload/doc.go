@@ -17,7 +17,10 @@
 //
 // Registry stores workloads in object storage by digest, resolves names to
 // the digest "latest" points at, and caches downloads locally, verified. The
-// built-in workload (DefaultName) is embedded in the binary.
+// built-in workloads (Builtins: the agentic-coding corpus, its 256K cut, the
+// small default DefaultName, chat-mooncake; builtin.go) are embedded in the
+// binary. CapContext cuts a trajectory to a context cap, which
+// Header.MaxContext records.
 //
 // The format is specified in docs/workload-format.md.
 package workload

@@ -23,6 +23,11 @@ type Header struct {
 	Seed uint64 `json:"seed"`
 	// Sources lists the inputs; Trajectory.Source indexes into it.
 	Sources []Source `json:"sources"`
+	// MaxContext, when > 0, is the context cap the workload was cut to
+	// (CapContext): no turn's input plus output tokens exceed it. The
+	// runner's context preflight passes an engine whose context is at
+	// least this.
+	MaxContext int `json:"max_context,omitempty"`
 }
 
 // Source is one input a workload was built from.

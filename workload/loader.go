@@ -16,18 +16,19 @@ type Resolver interface {
 // Loader is the one way the runner, the verifier daemon and `agentwatt
 // verify` turn a workload's name and digest into a loaded workload:
 //
-//   - the built-in sample when the digest is its digest (its bytes are in
-//     every binary, so nothing is fetched);
+//   - a built-in workload when the digest is its digest (its bytes are in
+//     every binary, so nothing is fetched; the legacy sample included, so
+//     old bundles verify);
 //   - else the registry (when there is one), by name@digest or, with no
 //     digest, by name alone (its latest);
-//   - the built-in sample also when the name is DefaultName, no digest is
-//     asked for and the registry does not hold it (a bare bucket still runs
-//     the sim example).
+//   - a built-in also when the name is a built-in's, no digest is asked for
+//     and the registry does not hold it (a bare bucket still runs the sim
+//     example).
 //
 // Loaded workloads are kept by digest, a few at a time: a verifier judges
 // many bundles of one workload.
 type Loader struct {
-	src Resolver // nil: only the built-in sample
+	src Resolver // nil: only the built-in workloads
 
 	mu     sync.Mutex
 	loaded map[Digest]*Workload
@@ -42,8 +43,7 @@ func NewLoader(src Resolver) *Loader {
 }
 
 // Load returns the workload name@digest (digest may be empty) and its digest.
-// Without a registry, a workload other than the built-in sample is
-// ErrNotFound.
+// Without a registry, a workload other than the built-ins is ErrNotFound.
 func (l *Loader) Load(ctx context.Context, name string, digest Digest) (*Workload, Digest, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,18 +62,19 @@ func (l *Loader) Load(ctx context.Context, name string, digest Digest) (*Workloa
 }
 
 func (l *Loader) load(ctx context.Context, name string, digest Digest) (*Workload, Digest, error) {
-	if digest != "" && digest == DefaultDigest() {
-		wl, err := LoadDefault()
-		return wl, digest, err
+	if digest != "" {
+		if b, ok := builtinOfDigest(digest); ok {
+			wl, err := LoadBuiltin(b)
+			return wl, digest, err
+		}
 	}
 	ref := name
 	if digest != "" {
 		ref += "@" + string(digest)
 	}
 	if l.src == nil {
-		if name == DefaultName && digest == "" {
-			wl, err := LoadDefault()
-			return wl, DefaultDigest(), err
+		if IsBuiltin(name) && digest == "" {
+			return loadBuiltinNamed(name)
 		}
 		return nil, "", fmt.Errorf("workload %s: no registry to fetch it from: %w", ref, ErrNotFound)
 	}
@@ -82,10 +83,18 @@ func (l *Loader) load(ctx context.Context, name string, digest Digest) (*Workloa
 	case err == nil:
 		wl, err := Load(path)
 		return wl, got, err
-	case errors.Is(err, ErrNotFound) && name == DefaultName && digest == "":
-		wl, err := LoadDefault()
-		return wl, DefaultDigest(), err
+	case errors.Is(err, ErrNotFound) && IsBuiltin(name) && digest == "":
+		return loadBuiltinNamed(name)
 	default:
 		return nil, "", fmt.Errorf("resolve workload %s: %w", ref, err)
 	}
+}
+
+func loadBuiltinNamed(name string) (*Workload, Digest, error) {
+	d, err := BuiltinDigest(name)
+	if err != nil {
+		return nil, "", err
+	}
+	wl, err := LoadBuiltin(name)
+	return wl, d, err
 }

@@ -141,6 +141,9 @@ func validateHeader(h *Header) error {
 	if len(h.Sources) == 0 {
 		return errAt("sources", "at least one source is required")
 	}
+	if h.MaxContext < 0 || h.MaxContext > 1<<30 {
+		return errAt("max_context", "%d is outside 0..%d", h.MaxContext, 1<<30)
+	}
 	ids := make(map[string]bool, len(h.Sources))
 	for i, s := range h.Sources {
 		p := fmt.Sprintf("sources[%d]", i)

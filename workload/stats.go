@@ -34,6 +34,9 @@ type Stats struct {
 	EstimatedOutputTurns int        `json:"estimated_output_turns"`
 	// MaxContextTokens is the largest input + output of any turn.
 	MaxContextTokens int `json:"max_context_tokens"`
+	// ContextCap is the header's MaxContext: the cap the workload was cut
+	// to (0: none).
+	ContextCap int `json:"context_cap,omitempty"`
 	// ThinkTimeS is over turns that follow an answer (not first turns).
 	ThinkTimeS ThinkStats `json:"think_time_s"`
 	// SharedPrefixTokens is over all trajectories, sub-agents included.
@@ -151,6 +154,7 @@ type statsCollector struct {
 func newStatsCollector(h *Header) *statsCollector {
 	c := &statsCollector{h: h, seenPref: map[uint64]struct{}{}}
 	c.s.Name = h.Name
+	c.s.ContextCap = h.MaxContext
 	for _, src := range h.Sources {
 		c.s.Sources = append(c.s.Sources, SourceStats{ID: src.ID, Format: src.Format, File: src.File, Licence: src.Licence})
 	}

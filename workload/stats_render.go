@@ -31,7 +31,11 @@ func (s *Stats) WriteText(w io.Writer, histograms bool) error {
 	if s.EstimatedOutputTurns > 0 {
 		p("                     %d turns' output lengths are estimates (no usage in the source)\n", s.EstimatedOutputTurns)
 	}
-	p("max context          %s tokens\n", Thousands(int64(s.MaxContextTokens)))
+	if s.ContextCap > 0 {
+		p("max context          %s tokens (cut at %s)\n", Thousands(int64(s.MaxContextTokens)), Thousands(int64(s.ContextCap)))
+	} else {
+		p("max context          %s tokens\n", Thousands(int64(s.MaxContextTokens)))
+	}
 	p("think time           p50 %.1fs  p90 %.1fs  max %.1fs\n", s.ThinkTimeS.P50, s.ThinkTimeS.P90, s.ThinkTimeS.Max)
 	p("shared prefix        p50 %s  p90 %s  max %s tokens\n", Thousands(s.SharedPrefixTokens.P50), Thousands(s.SharedPrefixTokens.P90), Thousands(s.SharedPrefixTokens.Max))
 	p("prefix-cache hits    %.1f%% of input tokens (within trajectories %s, shared prefixes %s)\n",

@@ -79,6 +79,25 @@ func TestCheckContext(t *testing.T) {
 	}
 }
 
+// TestCheckContextCapped: a workload cut to a context cap passes on a
+// server whose context is the cap, though its longest request with the
+// chat template is a little longer; a smaller server still fails.
+func TestCheckContextCapped(t *testing.T) {
+	w := smallWorkload(t, true)
+	need := LongestRequest(w, simTemplate)
+	w.Header.MaxContext = need.PromptTokens + need.OutputTokens - 2
+	for _, tc := range []struct {
+		limit int
+		ok    bool
+	}{{w.Header.MaxContext, true}, {w.Header.MaxContext - 1, false}} {
+		body := fmt.Sprintf(`{"data":[{"id":"m","max_model_len":%d}]}`, tc.limit)
+		_, err := CheckContext(context.Background(), modelsServer(t, body), "", "", w, simTemplate)
+		if (err == nil) != tc.ok {
+			t.Errorf("capped at %d, server %d: err %v, want ok=%v", w.Header.MaxContext, tc.limit, err, tc.ok)
+		}
+	}
+}
+
 // TestCheckContextAgainstSim: the simulated engine reports max_model_len.
 func TestCheckContextAgainstSim(t *testing.T) {
 	c, err := CheckContext(context.Background(), startSim(t, "tiny", nil), "", "", smallWorkload(t, false), simTemplate)

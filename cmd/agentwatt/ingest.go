@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/agentwatt/agentwatt/ingest"
 	"github.com/agentwatt/agentwatt/workload"
@@ -17,6 +23,7 @@ func newIngestCmd(a *app) *cobra.Command {
 		out, name, description, licence string
 		origins                         []string
 		opts                            ingest.Options
+		noProgress                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest FORMAT INPUT... --out OUT.jsonl.zst",
@@ -25,9 +32,12 @@ func newIngestCmd(a *app) *cobra.Command {
 docs/workload-format.md). Every request in the inputs becomes exactly one turn.
 
 FORMAT is one of:
-  weka         Claude Code conversations (callanjfox/agentic-coding-analysis):
-               one JSON file per conversation, 64-token block hashes, think
-               time, sub-agents
+  weka         Claude Code conversations (callanjfox/agentic-coding-analysis,
+               callanjfox/kv-cache-tester): one JSON trace per file, a
+               directory of them, a .tar or .tar.zst archive of them, or a
+               .jsonl (.jsonl.zst) file with one trace per line; read one
+               trace at a time (memory is bounded by the largest trace);
+               64-token block hashes, think time, sub-agents
   mooncake     Mooncake FAST'25 request traces (JSONL, 512-token block hashes,
                no session ids): sessions are rebuilt from shared prefixes, and
                the report says how many sessions, forks and single-turn
@@ -40,9 +50,17 @@ An INPUT may be written FORMAT:PATH to mix formats in one workload. The
 licence of each input is read from a LICENSE/COPYING file beside it (or
 --licence). A malformed input is reported as FILE:LINE:COL with the JSON path,
 the exit status is 1, and nothing is written: the output appears only
-complete. The digest printed is the workload's name in the registry
-('agentwatt workload push').`,
+complete. A bad weka trace is reported with its id and request index;
+--skip-invalid drops such traces instead and counts them.
+
+--max-context TOKENS cuts every trajectory before its first request whose
+input + output tokens exceed TOKENS (the later turns need that history); the
+report says how many requests and trajectories were cut, and the workload
+records the cap, which the runner's context preflight uses. Long ingests
+show progress on a terminal (plain lines otherwise). The digest printed is the
+workload's name in the registry ('agentwatt workload push').`,
 		Example: `  agentwatt ingest weka trace.json --out claude.jsonl.zst
+  agentwatt ingest weka traces.tar.zst --skip-invalid --max-context 262144 --out coding-256k.jsonl.zst
   agentwatt ingest mooncake conversation_trace.jsonl --out mooncake.jsonl.zst -o json
   agentwatt ingest openai-chat run.traj mooncake:conversation_trace.jsonl --mooncake-limit 500 --out mix.jsonl.zst --name mix`,
 		Args: cobra.MinimumNArgs(2),
@@ -81,7 +99,12 @@ complete. The digest printed is the workload's name in the registry
 				}
 			}
 			opts.Description = description
+			stop := func() {}
+			if !noProgress {
+				stop = ingestProgress(cmd.Context(), a, &opts)
+			}
 			rep, err := ingest.Run(cmd.Context(), inputs, out, opts)
+			stop()
 			if err != nil {
 				return err
 			}
@@ -102,6 +125,9 @@ complete. The digest printed is the workload's name in the registry
 	f.StringArrayVar(&origins, "origin", nil, "where the inputs come from (repository, path, commit); once for all or once per input")
 	f.StringVar(&licence, "licence", "", "SPDX licence of the inputs, instead of detecting it from a LICENSE file beside them")
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed of block-text synthesis, stored in the header")
+	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "drop weka traces that cannot be converted (counted in the report) instead of failing")
+	f.IntVar(&opts.MaxContext, "max-context", 0, "cut each trajectory before its first request whose input+output tokens exceed this (0: no cap)")
+	f.BoolVar(&noProgress, "no-progress", false, "do not show progress")
 	f.IntVar(&opts.Mooncake.Limit, "mooncake-limit", 0, "read only the first N requests of each mooncake input (0: all)")
 	f.Float64Var(&opts.Mooncake.DecodeTokensPerSecond, "mooncake-decode-tps", 50, "decode speed assumed for a recorded answer when deriving mooncake think time")
 	f.Float64Var(&opts.Mooncake.MaxThinkS, "mooncake-max-think", 600, "cap, in seconds, on a derived mooncake think time")
@@ -138,10 +164,69 @@ func printIngestReport(a *app, r *ingest.Report) {
 		fmt.Fprintf(w, "  sessions      %d rebuilt, %d forks, %d single-turn requests; turns per trajectory p50 %d p90 %d max %d\n",
 			r.Sessions, r.Forks, r.SingleTurn, r.TurnsPerSession.P50, r.TurnsPerSession.P90, r.TurnsPerSession.Max)
 	}
+	if r.Traces > 0 {
+		fmt.Fprintf(w, "  traces        %d read, %d skipped as invalid\n", r.Traces, r.Skipped)
+		for _, why := range r.SkippedReasons {
+			fmt.Fprintf(w, "    skipped     %s\n", why)
+		}
+	}
+	if r.MaxContext > 0 {
+		fmt.Fprintf(w, "  max context   %d tokens: %d requests cut from %d trajectories (%d dropped whole)\n",
+			r.MaxContext, r.CutTurns, r.CutTrajectories, r.DroppedTrajectories)
+	}
 	if r.EstimatedOutputTurns > 0 {
 		fmt.Fprintf(w, "  estimated     %d output lengths counted by the token estimate (no usage recorded)\n", r.EstimatedOutputTurns)
 	}
 	for _, in := range r.Inputs {
 		fmt.Fprintf(w, "  input         %s %s: %d records, %d trajectories, licence %s\n", in.Format, in.File, in.Records, in.Trajectories, in.Licence)
+	}
+}
+
+// ingestProgress sets opts.Progress: a bar per pass and input on a
+// terminal, else a plain line every few seconds and at the end of each
+// pass. The returned function waits for the bars to finish drawing.
+func ingestProgress(ctx context.Context, a *app, opts *ingest.Options) func() {
+	f, ok := a.errOut.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		var last time.Time
+		opts.Progress = func(p ingest.Progress) {
+			if !p.Done && time.Since(last) < 5*time.Second {
+				return
+			}
+			last = time.Now()
+			state := "reading"
+			if p.Done {
+				state = "done"
+			}
+			fmt.Fprintf(a.errOut, "ingest: %s pass %d/2 %s: %d traces, %s of %s\n", filepath.Base(p.Input), p.Pass, state, p.Traces,
+				workload.Thousands(p.Bytes), workload.Thousands(p.Total))
+		}
+		return func() {}
+	}
+	pb := mpb.NewWithContext(ctx, mpb.WithOutput(f), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond))
+	var bar *mpb.Bar
+	var cur string
+	opts.Progress = func(p ingest.Progress) {
+		key := fmt.Sprintf("%s/%d", p.Input, p.Pass)
+		if bar == nil || cur != key {
+			if bar != nil {
+				bar.SetTotal(-1, true)
+			}
+			cur = key
+			label := fmt.Sprintf("%s pass %d/2 ", filepath.Base(p.Input), p.Pass)
+			bar = pb.AddBar(max(p.Total, 1),
+				mpb.PrependDecorators(decor.Name(label), decor.CountersKibiByte("% .1f / % .1f")),
+				mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace)))
+		}
+		bar.SetCurrent(min(p.Bytes, max(p.Total, 1)))
+		if p.Done {
+			bar.SetTotal(-1, true)
+		}
+	}
+	return func() {
+		if bar != nil && !bar.Completed() {
+			bar.Abort(false)
+		}
+		pb.Wait()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,7 +51,7 @@ func newWorkloadStatsCmd(a *app) *cobra.Command {
 		histograms bool
 	)
 	cmd := &cobra.Command{
-		Use:   "stats FILE",
+		Use:   "stats FILE | --builtin [NAME]",
 		Short: "Describe a workload: turns, token lengths, think time, prefix-cache hits",
 		Long: `Read a workload file (streaming: any size) and print its statistics:
 trajectories and sub-agents, turns per trajectory (p50/p90/max), input and
@@ -61,14 +62,16 @@ same trajectory already sent, plus shared prefixes another trajectory already
 sent. Quantiles are nearest-rank.
 
 On a terminal (or with --histograms) it also draws histograms of input and
-output lengths; --svg DIR writes them as SVG files. --builtin describes the
-workload built into this binary (agentic-coding-sample).`,
+output lengths; --svg DIR writes them as SVG files. --builtin NAME describes
+a workload built into this binary (--builtin alone: ` + workload.DefaultName + `):
+  ` + strings.Join(workload.Builtins(), ", ") + `.`,
 		Example: `  agentwatt workload stats mooncake.jsonl.zst
   agentwatt workload stats --builtin
+  agentwatt workload stats --builtin agentic-coding -o json
   agentwatt workload stats claude.jsonl.zst -o json --svg ./charts`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if builtin {
-				return cobra.NoArgs(cmd, args)
+				return cobra.MaximumNArgs(1)(cmd, args)
 			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
@@ -77,9 +80,12 @@ workload built into this binary (agentic-coding-sample).`,
 				r   *workload.Reader
 				err error
 			)
-			if builtin {
+			switch {
+			case builtin && len(args) == 1:
+				r, err = workload.OpenBuiltin(args[0])
+			case builtin:
 				r, err = workload.OpenDefault()
-			} else {
+			default:
 				r, err = workload.Open(args[0])
 			}
 			if err != nil {
@@ -109,7 +115,7 @@ workload built into this binary (agentic-coding-sample).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&svgDir, "svg", "", "write input/output length histograms as SVG files into this directory")
-	f.BoolVar(&builtin, "builtin", false, "describe the built-in workload instead of a file")
+	f.BoolVar(&builtin, "builtin", false, "describe a built-in workload (NAME, default "+workload.DefaultName+") instead of a file")
 	f.BoolVar(&histograms, "histograms", false, "draw text histograms even when not on a terminal")
 	return cmd
 }
@@ -211,8 +217,8 @@ func newWorkloadSynthCmd(a *app) *cobra.Command {
 		Short: "Generate a small synthetic workload (not a real trace) for the sim and smoke tests",
 		Long: `Generate a SYNTHETIC workload in the canonical format: agent-shaped
 trajectories made of generated words, not recorded from any agent. Use it
-where the built-in agentic-coding-sample (real traces, contexts far beyond
-8K tokens) does not fit, e.g. the simulated engine's tiny profile:
+where the built-in workloads (real traces, contexts far beyond 8K tokens)
+do not fit, e.g. the simulated engine's tiny profile:
 
   agentwatt sim serve --profile tiny --addr 127.0.0.1:8000 &
   agentwatt workload synth --out tiny.jsonl.zst

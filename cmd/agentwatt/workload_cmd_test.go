@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/agentwatt/agentwatt/blob/blobtest"
+	"github.com/agentwatt/agentwatt/ingest"
 	"github.com/agentwatt/agentwatt/workload"
 )
 
@@ -253,5 +257,84 @@ func TestWorkloadSynthCmd(t *testing.T) {
 	}
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Errorf("a failed synth left %s: %v", bad, err)
+	}
+}
+
+// TestWorkloadStatsBuiltinCorpus: the official workload is the whole real
+// corpus (the issue's bar: ≥ 700 sessions, turns p50 ≥ 40 and max ≥ 500,
+// contexts ≥ 800K), and its 256K variant never needs more than 256K.
+func TestWorkloadStatsBuiltinCorpus(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		minTraj, minP50, minMax int
+		minCtx, maxCtx          int
+	}{
+		{workload.CorpusName, 700, 40, 500, 800_000, 1 << 30},
+		{workload.Corpus256KName, 600, 30, 300, 200_000, 262_144},
+	} {
+		stdout, stderr, code := runAW(t, "workload", "stats", "--builtin", tc.name, "-o", "json")
+		var st workload.Stats
+		if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil {
+			t.Fatalf("stats --builtin %s: exit %d: %s", tc.name, code, stderr)
+		}
+		if st.Name != tc.name || st.Trajectories < tc.minTraj || st.TurnsPerTrajectory.P50 < int64(tc.minP50) || st.TurnsPerTrajectory.Max < int64(tc.minMax) ||
+			st.MaxContextTokens < tc.minCtx || st.MaxContextTokens > tc.maxCtx {
+			t.Errorf("%s: %d trajectories, turns p50 %d max %d, max context %d", tc.name, st.Trajectories,
+				st.TurnsPerTrajectory.P50, st.TurnsPerTrajectory.Max, st.MaxContextTokens)
+		}
+	}
+}
+
+// TestIngestCorpusCmd: a tar.zst of real sessions with one broken trace
+// fails naming the trace and request; --skip-invalid writes the rest and
+// counts it; --max-context reports its cuts and stats shows the cap.
+func TestIngestCorpusCmd(t *testing.T) {
+	dir := t.TempDir()
+	names, _ := filepath.Glob(testdataTraces + "/kv-cache-tester/mini/trace_00*.json")
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	add := func(name string, body []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(filepath.Base(n), b)
+	}
+	add("broken.json", []byte(`{"id":"broken","block_size":64,"requests":[{"t":0,"type":"n","in":10,"out":1,"hash_ids":[]},{"t":1,"type":"n","out":1,"hash_ids":[]}]}`))
+	tw.Close()
+	enc, _ := zstd.NewWriter(nil)
+	in := filepath.Join(dir, "traces.tar.zst")
+	if err := os.WriteFile(in, enc.EncodeAll(tb.Bytes(), nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "c.jsonl.zst")
+	_, stderr, code := runAW(t, "ingest", "weka", in, "--out", out)
+	if code != 1 || !strings.Contains(stderr, `trace "broken" request 1`) || !strings.Contains(stderr, "traces.tar.zst[broken.json]") {
+		t.Fatalf("exit %d, want 1 naming trace broken request 1: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("output written after a failure")
+	}
+	stdout, stderr, code := runAW(t, "ingest", "weka", in, "--out", out, "--skip-invalid", "--max-context", "20000", "-o", "json")
+	var rep ingest.Report
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if rep.Traces != len(names)+1 || rep.Skipped != 1 || rep.MaxContext != 20000 || rep.CutTurns == 0 || rep.CutTrajectories == 0 ||
+		rep.Trajectories+rep.DroppedTrajectories != len(names) {
+		t.Errorf("report %+v", rep)
+	}
+	if !strings.Contains(stderr, "pass 2/2 done") {
+		t.Errorf("no progress lines off a terminal: %q", stderr)
+	}
+	stdout, _, _ = runAW(t, "workload", "stats", out)
+	if !strings.Contains(stdout, "(cut at 20,000)") {
+		t.Errorf("stats does not show the cap:\n%s", stdout)
 	}
 }
