@@ -18,11 +18,11 @@ type Offline struct {
 	// Keys are where the enrolled keys come from (FindKeys); Keys.Job is
 	// filled from the bundle's manifest.
 	Keys KeySources
-	// WorkloadFile is the workload to verify against; empty: the embedded
-	// default when the manifest names it, else Registry.
+	// WorkloadFile is the workload to verify against; empty: the built-in
+	// the manifest pins by digest, else Registry.
 	WorkloadFile string
 	// Registry is the workload registry of the bundle's bucket; nil: none
-	// (only the built-in sample).
+	// (only the built-ins).
 	Registry workload.Resolver
 	Log      zerolog.Logger
 }

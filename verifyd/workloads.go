@@ -8,8 +8,8 @@ import (
 	"github.com/agentwatt/agentwatt/workload"
 )
 
-// RegistryWorkloads loads the workload a bundle pins by digest: the
-// built-in sample, or reg (the registry of the bundle's bucket) through
+// RegistryWorkloads loads the workload a bundle pins by digest: a
+// built-in (found by its digest), or reg (the registry of the bundle's bucket) through
 // workload.Loader. A bundle that pins no digest is refused.
 func RegistryWorkloads(reg workload.Resolver) WorkloadResolver {
 	l := workload.NewLoader(reg)
