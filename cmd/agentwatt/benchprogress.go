@@ -165,7 +165,9 @@ func (t *termProgress) show(s replay.Progress) {
 	t.mu.Unlock()
 	if first {
 		t.phase = t.p.New(phaseScale, mpb.BarStyle(), mpb.BarWidth(30),
-			mpb.PrependDecorators(t.text(func(s replay.Progress) string { return fmt.Sprintf("probe %d %-9s N=%-5d", s.Probe, esc(s.Phase), s.Agents) })),
+			mpb.PrependDecorators(t.text(func(s replay.Progress) string {
+				return fmt.Sprintf("probe %d %-9s N=%-5d", s.Probe, esc(s.Phase), s.Agents)
+			})),
 			mpb.AppendDecorators(t.text(func(s replay.Progress) string {
 				if s.Phase != "window" {
 					return fmt.Sprintf("in-flight %d", s.InFlight)
