@@ -221,5 +221,9 @@ func windowFraction(s replay.Progress) int64 {
 // log lines to be written.
 func (t *termProgress) done() {
 	t.clear()
+	// mpb writes the lines above the bars at its next render and renders
+	// no more once no bar is left: a last bar, dropped at once, makes Wait
+	// wait for that render.
+	t.p.New(0, mpb.NopStyle()).Abort(true)
 	t.p.Wait()
 }

@@ -108,3 +108,15 @@ func TestJobBarsHostileRunner(t *testing.T) {
 		t.Errorf("the hostile tier is not shown escaped: %q", progressLine(d.Progress()))
 	}
 }
+
+// TestJobBarsLastLine: the line printed just before the display ends (the
+// job's last state, with no bars left) is written, not dropped.
+func TestJobBarsLastLine(t *testing.T) {
+	var buf bytes.Buffer
+	jb := newJobBarsOn(&buf, mpb.ForceTTY(), mpb.WithAutoRefresh(), mpb.WithWidth(200), mpb.WithRefreshRate(time.Hour))
+	fmt.Fprintln(jb.w, "12:00:41 uploaded → verified")
+	jb.done()
+	if !strings.Contains(buf.String(), "uploaded → verified") {
+		t.Errorf("the last line was dropped: %q", buf.String())
+	}
+}
