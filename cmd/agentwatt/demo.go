@@ -52,7 +52,8 @@ idle baseline, accuracy, load probes with power sampling, bundle, upload), the
 verifier recomputes every number from the signed bundle, and an automatic
 approval (the demo only: real results need a maintainer's 'agentwatt approve')
 publishes it. It prints the leaderboard, the path of the static site, and the
-command that serves it.
+command that serves it. On a terminal the load's progress is drawn as bars,
+as 'agentwatt status -f' draws it.
 
 The runner judges a fixed number of agents (--fixed-agents, 12: the sim's
 b300x8-like profile passes t20 at 12) so that the demo takes about two

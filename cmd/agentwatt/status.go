@@ -37,8 +37,10 @@ With -f it prints the job's events as they arrive (state changes, progress,
 probe results, log lines), starting from the first one kept, and returns
 when the job reaches an end state: verified, rejected, published, failed or
 canceled. It exits 0 when the job ends verified or published and 1 when it
-ends failed, rejected or canceled; Ctrl-C stops following. With -o json it
-prints one JSON event per line.
+ends failed, rejected or canceled; Ctrl-C stops following. On a terminal
+the load's progress is drawn as bars (the probe's window, one line per tier
+with its bracket and pass share, the ETA) with the other events above them.
+With -o json it prints one JSON event per line.
 
 States: held, queued, running, uploaded, verifying, verified, rejected,
 published, failed, canceling, canceled.
