@@ -111,6 +111,13 @@ func TestJobEndToEnd(t *testing.T) {
 	for _, ev := range events {
 		if ev.Kind == queue.EventProgress {
 			seen[ev.Message] = true
+			var d ProgressData
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
+				t.Errorf("progress event data %s: %v", ev.Data, err)
+			}
+			if d.LoadPhase != "" && (len(d.Tiers) == 0 || d.Tiers[0].Tier != "t20" || d.Tiers[0].State == "") {
+				t.Errorf("a load progress event without every tier: %s", ev.Data)
+			}
 		}
 		if ev.Kind == queue.EventProbe {
 			probes++

@@ -67,5 +67,5 @@ func step[T any](ctx context.Context, name string, f func() (T, error)) (T, erro
 func (jr *jobRun) announce(name string) {
 	jr.r.metrics.setPhase(name)
 	jr.log.Info().Str("phase", name).Msg("phase")
-	jr.ev.publish(queue.EventProgress, name, progressData{Phase: name})
+	jr.ev.publish(queue.EventProgress, name, ProgressData{Phase: name})
 }

@@ -36,10 +36,7 @@ func (lp *liveProgress) onProgress(p replay.Progress) {
 		m.requests.Add(float64(d))
 		lp.lastRequests = p.Requests
 	}
-	lp.ev.publish(queue.EventProgress, p.String(), progressData{
-		Phase: PhaseSearch, Agents: p.Agents, InFlight: p.InFlight, Requests: p.Requests, Tier: p.Tier,
-		PassShare: p.PassShare, Search: p.Search, ProbesDone: p.ProbesDone, ETAS: p.ETA.Seconds(),
-	})
+	lp.ev.publish(queue.EventProgress, p.String(), newProgressData(p))
 }
 
 // onReplayEvent publishes each evaluated probe.

@@ -3,7 +3,10 @@
 // probe: TTFT, inter-token latency, end-to-end latency and decode rate at
 // p50/p90/p99, requests, errors, validity), report.html (the same tables
 // and charts, self-contained: the data inline, uPlot embedded from
-// internal/uplot) and requests.csv (one row per request record).
+// internal/uplot) and requests.csv (one row per request record). A
+// bundle's report also shows each tier's energy (average power, Agents/MW,
+// J/token) from its summary.json, labelled as the runner's claim: the
+// report recomputes no energy; `agentwatt verify` does.
 //
 //   - load.go: Load reads probes.json (bundle.DecodeProbes), summary.json
 //     (the bench's replay.Summary or a bundle's bundle.Summary) and streams

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 
 	"github.com/agentwatt/agentwatt/internal/uplot"
 )
@@ -73,5 +74,8 @@ func (r *Report) HTML(w io.Writer) error {
 		JS    template.JS
 		CSS   template.CSS
 		Title string
-	}{r, r.tierIDs(), r.chartData(), template.JS(uplot.JS), template.CSS(uplot.CSS), "agentwatt " + r.Kind + " report"})
+		// EnergyNote is energyNote without its Markdown.
+		EnergyNote string
+	}{r, r.tierIDs(), r.chartData(), template.JS(uplot.JS), template.CSS(uplot.CSS), "agentwatt " + r.Kind + " report",
+		strings.ReplaceAll(energyNote, "`", "")})
 }

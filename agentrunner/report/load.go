@@ -50,6 +50,20 @@ type Tier struct {
 	Reason       string
 	// Stats are the confirmation probe's (zero without one).
 	Stats metrics.RequestStats
+	// The bundle's energy figures of the confirmation window, as its
+	// summary.json claims them (bundle.TierSummary; zero for a bench
+	// directory or without power): `agentwatt verify` recomputes them.
+	AvgPowerW, AgentsPerMW, JoulesPerToken float64
+}
+
+// HasEnergy reports whether any tier carries energy figures.
+func (r *Report) HasEnergy() bool {
+	for _, t := range r.Tiers {
+		if t.AvgPowerW > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Probe is one probe's window and its statistics.
@@ -201,7 +215,8 @@ func (r *Report) loadSummary(path string) error {
 				cp = *t.ConfirmProbe
 			}
 			r.Tiers = append(r.Tiers, Tier{ID: id, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS, MaxAgents: t.MaxAgents,
-				Confirmed: t.Confirmed, ConfirmProbe: cp, Reason: t.Reason})
+				Confirmed: t.Confirmed, ConfirmProbe: cp, Reason: t.Reason,
+				AvgPowerW: t.AvgPowerW, AgentsPerMW: t.AgentsPerMW, JoulesPerToken: t.JoulesPerToken})
 		}
 	}
 	sort.Slice(r.Tiers, func(i, j int) bool {

@@ -7,6 +7,9 @@ import (
 	"unicode"
 )
 
+// energyNote labels the energy figures: the bundle's own claim.
+const energyNote = "The confirmation window's energy as the runner's summary.json claims it (not verified here: `agentwatt verify DIR` recomputes it from the raw power samples)."
+
 // Markdown writes the report as Markdown: a heading line, the tiers
 // table and the probes table. Latencies in ms (TTFT, ITL) and s (E2E).
 func (r *Report) Markdown(w io.Writer) error {
@@ -55,6 +58,17 @@ func (r *Report) Markdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | ≥%g tok/s, TTFT ≤%gs | %d | %v | %s | %s | %s |\n",
 			md(t.ID), t.MinDecodeTPS, t.MaxTTFTS, t.MaxAgents, yesNo(t.Confirmed), probe, stats, md(t.Reason))
+	}
+
+	if r.HasEnergy() {
+		b.WriteString("\n## Energy\n\n")
+		b.WriteString(energyNote + "\n\n")
+		b.WriteString("| Tier | N_max | Avg power W | Agents/MW | J/token |\n|---|--:|--:|--:|--:|\n")
+		for _, t := range r.Tiers {
+			if t.AvgPowerW > 0 {
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f |\n", md(t.ID), t.MaxAgents, t.AvgPowerW, t.AgentsPerMW, t.JoulesPerToken)
+			}
+		}
 	}
 
 	b.WriteString("\n## Probes\n\n")

@@ -69,7 +69,8 @@ func writeRun(t *testing.T, dir string, bundleDir bool) []metrics.Request {
 		Tiers: map[string]replay.TierSummary{"t20": {MaxAgents: 2, MinDecodeTPS: 20, MaxTTFTS: 2, ConfirmationProbe: &zero, Reason: hostile}}}
 	if bundleDir {
 		sum = &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: "test",
-			Tiers: map[string]bundle.TierSummary{"t20": {MaxAgents: 2, MinDecodeTPS: 20, MaxTTFTS: 2, ConfirmProbe: &zero}}}
+			Tiers: map[string]bundle.TierSummary{"t20": {MaxAgents: 2, MinDecodeTPS: 20, MaxTTFTS: 2, ConfirmProbe: &zero,
+				AvgPowerW: 812.4, AgentsPerMW: 2462, JoulesPerToken: 0.4321}}}
 		if err := os.WriteFile(filepath.Join(dir, bundle.ManifestFile), []byte("{}"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -199,6 +200,39 @@ func TestReportFromBundleDir(t *testing.T) {
 	b, _ := json.Marshal(r.chartData())
 	if !strings.Contains(string(b), `"pass_t20":[95,50]`) {
 		t.Errorf("chart data %s", b)
+	}
+	// the bundle's energy figures, labelled as the runner's claim
+	var page bytes.Buffer
+	if err := r.HTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"report.md": md.String(), "report.html": page.String()} {
+		for _, want := range []string{"Energy", "summary.json claims it (not verified here", "812", "2462", "0.432"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+	if !strings.Contains(md.String(), "| t20 | 2 | 812 | 2462 | 0.432 |") {
+		t.Errorf("report.md energy row:\n%s", md.String())
+	}
+}
+
+// TestReportBenchDirHasNoEnergy: a bench directory's summary has no energy
+// figures, and the report claims none.
+func TestReportBenchDirHasNoEnergy(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, false)
+	r, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if r.HasEnergy() || strings.Contains(md.String(), "## Energy") {
+		t.Errorf("a bench report shows energy:\n%s", md.String())
 	}
 }
 

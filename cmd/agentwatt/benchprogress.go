@@ -28,10 +28,16 @@ type benchProgress interface {
 
 // newBenchProgress picks the display for w.
 func newBenchProgress(w io.Writer, log zerolog.Logger) benchProgress {
-	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+	if f, ok := terminal(w); ok {
 		return newTermProgress(f, log.GetLevel())
 	}
 	return &lineProgress{w: w, l: log, every: plainEvery, now: time.Now}
+}
+
+// terminal is w as a terminal, if it is one.
+func terminal(w io.Writer) (*os.File, bool) {
+	f, ok := w.(*os.File)
+	return f, ok && isatty.IsTerminal(f.Fd())
 }
 
 // plainEvery is how often lineProgress repeats an unchanged phase.
@@ -78,10 +84,13 @@ func progressLine(s replay.Progress) string {
 	return b.String()
 }
 
+// The renderer shows snapshots that demo and status -f read from a job's
+// events, which a runner wrote: every text in them is escaped (esc).
+
 // phaseText is the probe and its phase: "probe 3 window N=16 12s/30s
 // requests 140/100 in-flight 16".
 func phaseText(s replay.Progress) string {
-	t := fmt.Sprintf("probe %d %s N=%d", s.Probe, s.Phase, s.Agents)
+	t := fmt.Sprintf("probe %d %s N=%d", s.Probe, esc(s.Phase), s.Agents)
 	if s.Phase == "window" {
 		t += fmt.Sprintf(" %s/%s requests %d/%d", s.WindowElapsed.Round(time.Second), s.WindowMin.Round(time.Second), s.Requests, s.MinRequests)
 	}
@@ -91,7 +100,7 @@ func phaseText(s replay.Progress) string {
 // tierText is a tier's bracket, state and pass share:
 // "t20: 8 ≤ N_max < 12 searching pass 97.3%".
 func tierText(t replay.TierProgress) string {
-	s := t.Bracket() + " " + t.State
+	s := esc(t.Bracket()) + " " + esc(t.State)
 	if t.State != "waiting" && t.State != "done" {
 		s += fmt.Sprintf(" pass %.1f%%", 100*t.PassShare)
 	}
@@ -105,7 +114,7 @@ func etaText(s replay.Progress) string {
 	if s.ETA > 0 {
 		t += fmt.Sprintf(", ETA %s", s.ETA.Round(time.Second))
 		if s.ETAReason != "" {
-			t += " (up: " + s.ETAReason + ")"
+			t += " (up: " + esc(s.ETAReason) + ")"
 		}
 	}
 	return t
@@ -121,7 +130,8 @@ type termProgress struct {
 	cur replay.Progress
 
 	phase *mpb.Bar
-	lines []*mpb.Bar
+	tiers []*mpb.Bar
+	eta   *mpb.Bar
 }
 
 // phaseScale is the phase bar's total: the window's fraction in 1/1000.
@@ -145,6 +155,9 @@ func (t *termProgress) text(f func(replay.Progress) string) decor.Decorator {
 	})
 }
 
+// etaPriority keeps the ETA line below the tier lines added after it.
+const etaPriority = 1 << 30
+
 func (t *termProgress) show(s replay.Progress) {
 	t.mu.Lock()
 	t.cur = s
@@ -152,7 +165,9 @@ func (t *termProgress) show(s replay.Progress) {
 	t.mu.Unlock()
 	if first {
 		t.phase = t.p.New(phaseScale, mpb.BarStyle(), mpb.BarWidth(30),
-			mpb.PrependDecorators(t.text(func(s replay.Progress) string { return fmt.Sprintf("probe %d %-9s N=%-5d", s.Probe, s.Phase, s.Agents) })),
+			mpb.PrependDecorators(t.text(func(s replay.Progress) string {
+				return fmt.Sprintf("probe %d %-9s N=%-5d", s.Probe, esc(s.Phase), s.Agents)
+			})),
 			mpb.AppendDecorators(t.text(func(s replay.Progress) string {
 				if s.Phase != "window" {
 					return fmt.Sprintf("in-flight %d", s.InFlight)
@@ -160,17 +175,33 @@ func (t *termProgress) show(s replay.Progress) {
 				return fmt.Sprintf("%s/%s requests %d/%d in-flight %d", s.WindowElapsed.Round(time.Second),
 					s.WindowMin.Round(time.Second), s.Requests, s.MinRequests, s.InFlight)
 			})))
-		for i := range s.Tiers {
-			t.lines = append(t.lines, t.p.New(0, mpb.NopStyle(), mpb.PrependDecorators(t.text(func(s replay.Progress) string {
-				if i >= len(s.Tiers) {
-					return ""
-				}
-				return "  " + tierText(s.Tiers[i])
-			}))))
-		}
-		t.lines = append(t.lines, t.p.New(0, mpb.NopStyle(), mpb.PrependDecorators(t.text(func(s replay.Progress) string { return "  " + etaText(s) }))))
+		t.eta = t.p.New(0, mpb.NopStyle(), mpb.BarPriority(etaPriority),
+			mpb.PrependDecorators(t.text(func(s replay.Progress) string { return "  " + etaText(s) })))
+	}
+	// one line per tier; a job's first snapshots may come before its tiers
+	for i := len(t.tiers); i < len(s.Tiers); i++ {
+		t.tiers = append(t.tiers, t.p.New(0, mpb.NopStyle(), mpb.PrependDecorators(t.text(func(s replay.Progress) string {
+			if i >= len(s.Tiers) {
+				return ""
+			}
+			return "  " + tierText(s.Tiers[i])
+		}))))
 	}
 	t.phase.SetCurrent(windowFraction(s))
+}
+
+// clear removes the bars and keeps the container, for the lines that follow
+// a load; the next show draws them anew.
+func (t *termProgress) clear() {
+	if t.phase == nil {
+		return
+	}
+	t.phase.Abort(true)
+	t.eta.Abort(true)
+	for _, b := range t.tiers {
+		b.Abort(true)
+	}
+	t.phase, t.eta, t.tiers = nil, nil, nil
 }
 
 // windowFraction is how far the window is, in 1/phaseScale, short of
@@ -189,11 +220,10 @@ func windowFraction(s replay.Progress) int64 {
 // done removes the bars (the summary follows) and waits for the last
 // log lines to be written.
 func (t *termProgress) done() {
-	if t.phase != nil {
-		t.phase.Abort(true)
-	}
-	for _, b := range t.lines {
-		b.Abort(true)
-	}
+	t.clear()
+	// mpb writes the lines above the bars at its next render and renders
+	// no more once no bar is left: a last bar, dropped at once, makes Wait
+	// wait for that render.
+	t.p.New(0, mpb.NopStyle()).Abort(true)
 	t.p.Wait()
 }

@@ -52,7 +52,8 @@ idle baseline, accuracy, load probes with power sampling, bundle, upload), the
 verifier recomputes every number from the signed bundle, and an automatic
 approval (the demo only: real results need a maintainer's 'agentwatt approve')
 publishes it. It prints the leaderboard, the path of the static site, and the
-command that serves it.
+command that serves it. On a terminal the load's progress is drawn as bars,
+as 'agentwatt status -f' draws it.
 
 The runner judges a fixed number of agents (--fixed-agents, 12: the sim's
 b300x8-like profile passes t20 at 12) so that the demo takes about two
@@ -130,7 +131,11 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 		say("    %s  %s -> %s  %s", t.At.Format(time.TimeOnly), orDash(string(t.From)), t.To, t.Reason)
 	}
 	say("==> the local runner (pool %s) takes it: every phase, then a signed bundle in S3", job.Pool)
-	final, err := followDemoJob(ctx, s, job.ID, timeout, say)
+	var bars *jobBars
+	if !a.json() {
+		bars = newJobBars(a.out)
+	}
+	final, err := followDemoJob(ctx, s, job.ID, timeout, say, bars)
 	if err != nil {
 		return err
 	}
@@ -202,15 +207,22 @@ func orDash(s string) string {
 }
 
 // followDemoJob prints the job's progress events until it ends (uploaded,
-// failed or canceled) and returns its final record.
-func followDemoJob(ctx context.Context, s *localStack, id string, timeout time.Duration, say func(string, ...any)) (*queue.Job, error) {
+// failed or canceled) and returns its final record. With bars (a terminal)
+// the load's progress draws them and the other lines go above them.
+func followDemoJob(ctx context.Context, s *localStack, id string, timeout time.Duration, say func(string, ...any), bars *jobBars) (*queue.Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if bars != nil {
+		say = func(format string, args ...any) { fmt.Fprintf(bars.w, format+"\n", escArgs(args)...) }
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var lastLoad time.Time
 		_ = s.queue.FollowEvents(ctx, id, func(ev queue.Event) error {
+			if bars != nil && bars.show(ev) {
+				return nil
+			}
 			switch ev.Kind {
 			case queue.EventState:
 				say("    %s  state %s -> %s%s", ev.Time.Format(time.TimeOnly), orDash(string(ev.From)), ev.State, reasonSuffix(ev.Message))
@@ -242,6 +254,9 @@ func followDemoJob(ctx context.Context, s *localStack, id string, timeout time.D
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	<-done
+	if bars != nil {
+		bars.done()
+	}
 	if final == nil {
 		if err == nil {
 			err = ctx.Err()

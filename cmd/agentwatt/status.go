@@ -37,8 +37,10 @@ With -f it prints the job's events as they arrive (state changes, progress,
 probe results, log lines), starting from the first one kept, and returns
 when the job reaches an end state: verified, rejected, published, failed or
 canceled. It exits 0 when the job ends verified or published and 1 when it
-ends failed, rejected or canceled; Ctrl-C stops following. With -o json it
-prints one JSON event per line.
+ends failed, rejected or canceled; Ctrl-C stops following. On a terminal
+the load's progress is drawn as bars (the probe's window, one line per tier
+with its bracket and pass share, the ETA) with the other events above them.
+With -o json it prints one JSON event per line.
 
 States: held, queued, running, uploaded, verifying, verified, rejected,
 published, failed, canceling, canceled.
@@ -197,8 +199,20 @@ func followJob(ctx context.Context, a *app, q *queue.Queue, id string) error {
 	}()
 	defer wg.Wait()
 	final := j.State
+	// On a terminal the load's progress draws bars; other events print above.
+	var bars *jobBars
+	out := a.out
+	if !a.json() {
+		if bars = newJobBars(a.out); bars != nil {
+			defer bars.done()
+			out = bars.w
+		}
+	}
 	err = q.FollowEvents(fctx, id, func(ev queue.Event) error {
-		if err := printJobEvent(a, ev); err != nil {
+		if bars != nil && bars.show(ev) {
+			return nil
+		}
+		if err := printJobEvent(a, out, ev); err != nil {
 			return err
 		}
 		if ev.Kind == queue.EventState {
@@ -224,13 +238,14 @@ func followJob(ctx context.Context, a *app, q *queue.Queue, id string) error {
 	return &exitError{code: 1, err: fmt.Errorf("job %s ended %s", id, final)}
 }
 
-func printJobEvent(a *app, ev queue.Event) error {
+// printJobEvent prints ev to w: as JSON with -o json, else as a line.
+func printJobEvent(a *app, w io.Writer, ev queue.Event) error {
 	if a.json() {
 		b, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(a.out, "%s\n", termtext.JSON(b))
+		_, err = fmt.Fprintf(w, "%s\n", termtext.JSON(b))
 		return err
 	}
 	var b strings.Builder
@@ -258,7 +273,7 @@ func printJobEvent(a *app, ev queue.Event) error {
 	if len(ev.Data) > 0 {
 		b.WriteString(" " + esc(ev.Data))
 	}
-	_, err := fmt.Fprintln(a.out, b.String())
+	_, err := fmt.Fprintln(w, b.String())
 	return err
 }
 
