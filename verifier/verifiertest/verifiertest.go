@@ -205,8 +205,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 				}
 			}
 			agentBase += step.n
+			p.Result = acc.Result() // the runner's evaluation, as probes.json carries it
 			probes = append(probes, p)
-			results = append(results, acc.Result())
+			results = append(results, p.Result)
 			cursor = p.DoneNs + int64(time.Millisecond)
 		}
 	}
