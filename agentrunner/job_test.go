@@ -234,14 +234,32 @@ func TestFullSearch(t *testing.T) {
 		t.Errorf("search summary: %d probes, t20 %+v", len(sum.Probes), t20)
 	}
 	checkAgentsPerMW(t, dir, sum)
-	e.verify(j.ID, 1, len(sum.Probes))
+	// Every measured probe claims its theoretical prefix-cache share, which
+	// the verifier recomputes (probes check). The sim's cache works: under
+	// hundreds of agents it evicts some history (about 0.39 reported against
+	// 0.53 in theory here), nowhere near a cache that does not work.
+	for _, p := range sum.Probes {
+		switch {
+		case p.Requests == 0:
+		case p.TheoreticalCacheShare == nil:
+			t.Errorf("probe %d: no theoretical_cache_share", p.Index)
+		case p.CachedTokenShare < *p.TheoreticalCacheShare/2:
+			t.Errorf("probe %d, N=%d: theoretical cache share %.3f, the sim reported %.3f", p.Index, p.Agents, *p.TheoreticalCacheShare, p.CachedTokenShare)
+		default:
+			t.Logf("probe %d, N=%d: theoretical cache share %.3f, the sim reported %.3f", p.Index, p.Agents, *p.TheoreticalCacheShare, p.CachedTokenShare)
+		}
+	}
+	v := e.verify(j.ID, 1, len(sum.Probes))
+	if c, ok := v.Check(verifier.CheckCachedShare); !ok || !c.Passed {
+		t.Errorf("cached share: %+v (present %v), want an informational pass", c, ok)
+	}
 }
 
 // verify runs the verifier on a stored bundle, as the verifier daemon
 // would (from the bucket, the job's current attempt asked of the queue,
 // the runner's enrolled key, the pinned workload, the GSM8K references),
 // and requires the verdict verified with every probe re-evaluated.
-func (e *testEnv) verify(job string, attempt, probes int) {
+func (e *testEnv) verify(job string, attempt, probes int) *bundle.Verdict {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
@@ -280,4 +298,5 @@ func (e *testEnv) verify(job string, attempt, probes int) {
 	if !ok || !pc.Passed {
 		t.Errorf("probes check %+v: want it passed, the summary's %d probes re-evaluated", pc, probes)
 	}
+	return v
 }

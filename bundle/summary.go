@@ -109,9 +109,12 @@ type ProbeSummary struct {
 	DecodeTPSP10     float64 `json:"decode_tps_p10"`
 	DecodeTPSP50     float64 `json:"decode_tps_p50"`
 	CachedTokenShare float64 `json:"cached_token_share"`
-	OutputTokensPerS float64 `json:"output_tokens_per_s"`
-	ActiveSessions   float64 `json:"active_sessions"`
-	InFlight         float64 `json:"in_flight"`
+	// TheoreticalCacheShare is metrics.ProbeResult.TheoreticalCacheShare:
+	// what a working prefix cache would serve; absent in older bundles.
+	TheoreticalCacheShare *float64 `json:"theoretical_cache_share,omitempty"`
+	OutputTokensPerS      float64  `json:"output_tokens_per_s"`
+	ActiveSessions        float64  `json:"active_sessions"`
+	InFlight              float64  `json:"in_flight"`
 
 	Client              ClientSummary               `json:"client"`
 	Tiers               map[string]ProbeTierSummary `json:"tiers"`
@@ -174,28 +177,29 @@ type IdleBaseline struct {
 // Energy, Tier and Role are the caller's to fill.
 func ProbeSummaryOf(index int, r metrics.ProbeResult, start, end int64, client metrics.ClientHealth) ProbeSummary {
 	p := ProbeSummary{
-		Index:               index,
-		Agents:              r.Agents,
-		WindowStartNs:       start,
-		WindowEndNs:         end,
-		WindowS:             r.WindowS,
-		Requests:            r.Requests,
-		Errors:              r.Errors,
-		Truncated:           r.Truncated,
-		TTFTP50S:            r.TTFTP50S,
-		TTFTP90S:            r.TTFTP90S,
-		DecodeTPSP10:        r.DecodeTPSP10,
-		DecodeTPSP50:        r.DecodeTPSP50,
-		CachedTokenShare:    r.CachedTokenShare,
-		OutputTokensPerS:    r.OutputTokensPerS,
-		ActiveSessions:      r.ActiveSessions,
-		InFlight:            r.InFlight,
-		Client:              ClientSummaryOf(client),
-		Tiers:               make(map[string]ProbeTierSummary, len(r.Tiers)),
-		Valid:               r.Valid,
-		InvalidReasons:      nonNil(r.InvalidReasons),
-		Conclusive:          r.Conclusive,
-		InconclusiveReasons: nonNil(r.InconclusiveReasons),
+		Index:                 index,
+		Agents:                r.Agents,
+		WindowStartNs:         start,
+		WindowEndNs:           end,
+		WindowS:               r.WindowS,
+		Requests:              r.Requests,
+		Errors:                r.Errors,
+		Truncated:             r.Truncated,
+		TTFTP50S:              r.TTFTP50S,
+		TTFTP90S:              r.TTFTP90S,
+		DecodeTPSP10:          r.DecodeTPSP10,
+		DecodeTPSP50:          r.DecodeTPSP50,
+		CachedTokenShare:      r.CachedTokenShare,
+		TheoreticalCacheShare: r.TheoreticalCacheShare,
+		OutputTokensPerS:      r.OutputTokensPerS,
+		ActiveSessions:        r.ActiveSessions,
+		InFlight:              r.InFlight,
+		Client:                ClientSummaryOf(client),
+		Tiers:                 make(map[string]ProbeTierSummary, len(r.Tiers)),
+		Valid:                 r.Valid,
+		InvalidReasons:        nonNil(r.InvalidReasons),
+		Conclusive:            r.Conclusive,
+		InconclusiveReasons:   nonNil(r.InconclusiveReasons),
 	}
 	for _, t := range r.Tiers {
 		p.Tiers[t.Tier] = ProbeTierSummary{

@@ -31,6 +31,11 @@ type ProbeInput struct {
 	// token-rate measures at the window's edges.
 	Records []Request
 	Client  ClientHealth // the load generator's self-check over the window
+	// TheoreticalCache, when set, gives a record's theoretical prefix-cache
+	// hit in tokens and its target prompt length, from the workload alone
+	// (workload.CacheTable.Turn); ok false leaves the record out. Nil: the
+	// result has no TheoreticalCacheShare.
+	TheoreticalCache func(r *Request) (hit, prompt int64, ok bool)
 }
 
 // ProbeResult is the evaluation of one probe. Quantiles over an empty set are
@@ -55,7 +60,12 @@ type ProbeResult struct {
 	// the server never reported, the share is unknown).
 	CachedTokenShare float64 `json:"cached_token_share"`
 	CachedReported   int     `json:"cached_reported"`
-	OutputTokensPerS float64 `json:"output_tokens_per_s"` // OutputTokensPerSecond over the window
+	// TheoreticalCacheShare is Σ theoretical hit / Σ target prompt tokens
+	// over the window requests that did not error (ProbeInput.
+	// TheoreticalCache): what a working prefix cache would serve. Nil when
+	// not computed (bundles of runners before it).
+	TheoreticalCacheShare *float64 `json:"theoretical_cache_share,omitempty"`
+	OutputTokensPerS      float64  `json:"output_tokens_per_s"` // OutputTokensPerSecond over the window
 
 	Valid               bool         `json:"valid"` // client healthy and active sessions held at N
 	InvalidReasons      []string     `json:"invalid_reasons"`
@@ -103,6 +113,23 @@ type TierResult struct {
 // slice or one at a time.
 func EvaluateProbe(in ProbeInput, rules ProbeRules, tiers []Tier) ProbeResult {
 	return NewProbeAccumulator(in, rules, tiers).Result()
+}
+
+// CacheGapNote is the gap between the theoretical and the reported
+// prefix-cache shares above which a result notes that the engine's cache
+// served less than the workload allows. It is a note, never a failure:
+// engines cache whole blocks and may evict under load.
+const CacheGapNote = 0.2
+
+// CacheGap is theoretical − reported when both are known and the engine
+// fell short of the theory by more than CacheGapNote; ok is false
+// otherwise.
+func CacheGap(r *ProbeResult) (gap float64, ok bool) {
+	if r.TheoreticalCacheShare == nil || r.CachedReported == 0 {
+		return 0, false
+	}
+	gap = *r.TheoreticalCacheShare - r.CachedTokenShare
+	return gap, gap > CacheGapNote
 }
 
 func zeroNaN(v float64) float64 {

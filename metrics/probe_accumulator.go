@@ -25,6 +25,7 @@ type ProbeAccumulator struct {
 	requests, errors, truncated int
 	cachedReported              int
 	cached, cachedPrompt        int64
+	theoryHit, theoryPrompt     int64
 	met                         []int // window requests meeting each tier
 
 	ttfts, rates valueList // successful window requests
@@ -121,6 +122,12 @@ func (a *ProbeAccumulator) Add(r *Request) {
 		a.cachedReported++
 		a.cached += int64(r.CachedTokens.Value)
 		a.cachedPrompt += int64(r.PromptTokens)
+	}
+	if a.in.TheoreticalCache != nil && r.Status != StatusError {
+		if hit, prompt, ok := a.in.TheoreticalCache(r); ok {
+			a.theoryHit += hit
+			a.theoryPrompt += prompt
+		}
 	}
 	t := r.Timing()
 	ttft, rate, hasRate := requestScores(t)
@@ -227,6 +234,13 @@ func (a *ProbeAccumulator) Result() ProbeResult {
 	res.DecodeTPSP10, res.DecodeTPSP50 = a.rates.quantiles(0.1, 0.5)
 	if a.cachedPrompt > 0 {
 		res.CachedTokenShare = float64(a.cached) / float64(a.cachedPrompt)
+	}
+	if a.in.TheoreticalCache != nil {
+		share := 0.0
+		if a.theoryPrompt > 0 {
+			share = float64(a.theoryHit) / float64(a.theoryPrompt)
+		}
+		res.TheoreticalCacheShare = &share
 	}
 	if end > start {
 		res.ActiveSessions = active.float() / float64(end-start)

@@ -45,6 +45,26 @@ type probeRow struct {
 	PowerW float64 // average over the window, from power.jsonl.zst; 0 unknown
 }
 
+// Cache is the probe's prefix-cache hit share in theory (from the
+// workload's blocks) beside the share the engine reported, with a note
+// when the engine fell far short (metrics.CacheGap); "–" for a share a
+// bundle does not carry.
+func (p probeRow) Cache() string {
+	r := &p.Result
+	theory, engine := "–", "not reported"
+	if r.TheoreticalCacheShare != nil {
+		theory = fmt.Sprintf("%.1f%%", 100**r.TheoreticalCacheShare)
+	}
+	if r.CachedReported > 0 {
+		engine = fmt.Sprintf("%.1f%%", 100*r.CachedTokenShare)
+	}
+	s := theory + " / " + engine
+	if gap, ok := metrics.CacheGap(r); ok {
+		s += fmt.Sprintf(" (engine %.0f points short)", 100*gap)
+	}
+	return s
+}
+
 type fileRow struct {
 	Name, URL, SHA256 string
 	Size              int64

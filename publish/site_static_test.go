@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,5 +66,27 @@ func TestSiteDownloadsCSV(t *testing.T) {
 	}
 	if strings.Contains(lines[1], ",=HYPERLINK") || strings.Contains(lines[1], `,"=HYPERLINK`) || strings.Contains(lines[1], ",+cmd") || !strings.HasPrefix(lines[1], "-2,") {
 		t.Errorf("results.csv row %q: a formula survives", lines[1])
+	}
+}
+
+// The result page's probe table shows each probe's theoretical prefix-cache
+// share beside the share the engine reported.
+func TestResultPageShowsCacheShares(t *testing.T) {
+	ctx := context.Background()
+	store, lb, _ := sitePublished(t, []siteJob{{id: "job-a", acc: "sim-a", f: 1}})
+	if err := publish.PublishSite(ctx, store, lb); err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.GetBytes(ctx, publish.SitePrefix+"results/job-a/1.html", 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	cells := regexp.MustCompile(`class="n probe-cache">(\d+\.\d%) / (\d+\.\d%)</td>`).FindAllStringSubmatch(page, -1)
+	if !strings.Contains(page, "Prefix cache: theory / engine") || len(cells) == 0 {
+		t.Fatalf("result page lacks the cache shares (%d cells)", len(cells))
+	}
+	if cells[0][1] == "0.0%" {
+		t.Errorf("theoretical share %s, want the workload's", cells[0][1])
 	}
 }

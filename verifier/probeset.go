@@ -29,7 +29,10 @@ type probeSet struct {
 	started int
 }
 
-func newProbeSet(pf *bundle.Probes, pr metrics.ProbeRules, tiers []metrics.Tier) *probeSet {
+// newProbeSet prepares the measured probes' accumulators; theory gives
+// each record's theoretical prefix-cache hit (metrics.ProbeInput.
+// TheoreticalCache), nil for none.
+func newProbeSet(pf *bundle.Probes, pr metrics.ProbeRules, tiers []metrics.Tier, theory func(*metrics.Request) (int64, int64, bool)) *probeSet {
 	ps := &probeSet{all: pf.Probes, accs: make([]*metrics.ProbeAccumulator, len(pf.Probes))}
 	for i := range pf.Probes {
 		p := &pf.Probes[i]
@@ -39,6 +42,7 @@ func newProbeSet(pf *bundle.Probes, pr metrics.ProbeRules, tiers []metrics.Tier)
 		ps.byStart = append(ps.byStart, i)
 		ps.accs[i] = metrics.NewProbeAccumulator(metrics.ProbeInput{
 			Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Client: p.Client,
+			TheoreticalCache: theory,
 		}, pr, tiers)
 	}
 	slices.SortStableFunc(ps.byStart, func(a, b int) int { return cmp.Compare(ps.all[a].StartNs, ps.all[b].StartNs) })

@@ -92,7 +92,7 @@ func TestProbeSetMatchesSlices(t *testing.T) {
 	tiers := []metrics.Tier{{Name: "t20", MinDecodeTPS: 20, MaxTTFT: 3 * time.Second}, {Name: "t50", MinDecodeTPS: 50, MaxTTFT: 2 * time.Second}}
 	for seed := range uint64(60) {
 		pf, recs := randomRun(seed)
-		ps := newProbeSet(pf, pr, tiers)
+		ps := newProbeSet(pf, pr, tiers, nil)
 		windowed := 0
 		for i := range recs {
 			if ps.add(&recs[i]) {

@@ -151,6 +151,9 @@ func compareProbes(sum *bundle.Summary, ev []evaluated, tol float64) []string {
 		c.num(f+".decode_tps_p10", p.DecodeTPSP10, r.DecodeTPSP10)
 		c.num(f+".decode_tps_p50", p.DecodeTPSP50, r.DecodeTPSP50)
 		c.num(f+".cached_token_share", p.CachedTokenShare, r.CachedTokenShare)
+		if p.TheoreticalCacheShare != nil && r.TheoreticalCacheShare != nil { // absent in older bundles
+			c.num(f+".theoretical_cache_share", *p.TheoreticalCacheShare, *r.TheoreticalCacheShare)
+		}
 		c.num(f+".output_tokens_per_s", p.OutputTokensPerS, r.OutputTokensPerS)
 		c.num(f+".active_sessions", p.ActiveSessions, r.ActiveSessions)
 		c.num(f+".in_flight", p.InFlight, r.InFlight)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
@@ -177,7 +178,10 @@ func (r *run) recompute(ctx context.Context) error {
 
 	// Records: one streaming pass, every probe evaluated as it goes.
 	tiers, tiersErr := r.tiers(sum)
-	probes := newProbeSet(pf, metrics.ProbeRulesOf(r.rules, r.prof), tiers)
+	cache := workload.NewCacheTable(wl, env.ChatTemplate)
+	probes := newProbeSet(pf, metrics.ProbeRulesOf(r.rules, r.prof), tiers, func(q *metrics.Request) (int64, int64, bool) {
+		return cache.Turn(q.Trajectory, q.Subagent, q.Turn)
+	})
 	rf, err := r.b.OpenFile(ctx, bundle.RequestsFile)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreadable, err)
@@ -242,7 +246,7 @@ func (r *run) recompute(ctx context.Context) error {
 	if err := r.accuracy(ctx, env, res); err != nil {
 		return err
 	}
-	r.cached(st, wl)
+	r.cached(st, wl, ev)
 	return nil
 }
 
@@ -453,15 +457,31 @@ func (r *run) accuracy(ctx context.Context, env *bundle.Environment, res *bundle
 }
 
 // cached reports the share of prompt tokens the server served from cache,
-// beside the workload's theoretical prefix-cache hit rate.
-func (r *run) cached(st *recordStats, wl *workload.Workload) {
+// beside the workload's theoretical prefix-cache hit rate, and notes each
+// probe whose engine served far less than its requests' theoretical share
+// (metrics.CacheGap): a note, never a failure.
+func (r *run) cached(st *recordStats, wl *workload.Workload, ev []evaluated) {
 	theory := workload.StatsOf(wl).PrefixHitRate
+	var msg string
 	if st.cachedReported == 0 || st.cachedPrompt == 0 {
-		r.cl.info(CheckCachedShare, fmt.Sprintf("the server reported no cached tokens; the workload's theoretical prefix hit rate is %.4f", theory))
-		return
+		msg = fmt.Sprintf("the server reported no cached tokens; the workload's theoretical prefix hit rate is %.4f", theory)
+	} else {
+		msg = fmt.Sprintf("%.4f of prompt tokens served from cache over %d requests; the workload's theoretical prefix hit rate is %.4f (reported, not judged)",
+			float64(st.cached)/float64(st.cachedPrompt), st.cachedReported, theory)
 	}
-	r.cl.info(CheckCachedShare, fmt.Sprintf("%.4f of prompt tokens served from cache over %d requests; the workload's theoretical prefix hit rate is %.4f (reported, not judged)",
-		float64(st.cached)/float64(st.cachedPrompt), st.cachedReported, theory))
+	var gaps []string
+	for i := range ev {
+		res := &ev[i].res
+		if gap, ok := metrics.CacheGap(res); ok {
+			gaps = append(gaps, fmt.Sprintf("probe %d: %.4f theoretical, %.4f reported (%.0f points short)",
+				ev[i].rec.Probe, *res.TheoreticalCacheShare, res.CachedTokenShare, 100*gap))
+		}
+	}
+	if len(gaps) > 0 {
+		msg += fmt.Sprintf("; the engine's prefix cache served more than %.0f points less than the workload allows in %d probes: %s",
+			100*metrics.CacheGapNote, len(gaps), strings.Join(gaps, "; "))
+	}
+	r.cl.info(CheckCachedShare, msg)
 }
 
 // readAll reads a small listed file whole.

@@ -160,6 +160,19 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			check: verifier.CheckTiers, reasonHas: "agents_per_mw: claimed",
 		},
 		{
+			name: "runner: theoretical cache share inflated",
+			edit: func(dir string) error {
+				return verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) {
+					for i := range s.Probes {
+						if p := s.Probes[i].TheoreticalCacheShare; p != nil {
+							*p = min(1, *p*1.2+0.05) // an engine's cache made to look less wanting
+						}
+					}
+				})
+			},
+			check: verifier.CheckProbes, reasonHas: "theoretical_cache_share: claimed",
+		},
+		{
 			name: "runner: accuracy below the threshold",
 			edit: func(dir string) error {
 				return verifiertest.EditAccuracy(dir, func(l *bundle.AccuracyRecord) {
@@ -224,6 +237,78 @@ func TestVerifyRejectsTampering(t *testing.T) {
 				t.Errorf("check %s reason: got %q, want it to contain %q", tc.check, c.Reason, tc.reasonHas)
 			}
 		})
+	}
+}
+
+// A bundle of a runner that predates the theoretical cache share (no
+// theoretical_cache_share in summary.json) still verifies; one that claims
+// it is checked (TestVerifyRejectsTampering).
+func TestVerifyWithoutTheoreticalCacheShare(t *testing.T) {
+	b := goodBundle(t)
+	claimed := 0
+	for _, p := range b.Summary.Probes {
+		if p.TheoreticalCacheShare != nil {
+			claimed++
+		}
+	}
+	if claimed == 0 {
+		t.Fatal("the known-good bundle claims no theoretical cache share")
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	err := b.Derive(context.Background(), dir, func(dir string) error {
+		return verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) {
+			for i := range s.Probes {
+				s.Probes[i].TheoreticalCacheShare = nil
+			}
+		})
+	}, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() {
+		t.Fatalf("status %s, failed: %+v", v.Status, v.Failed())
+	}
+}
+
+// An engine whose cache served nothing is noted beside the theoretical
+// share, never failed.
+func TestVerifyNotesCacheGap(t *testing.T) {
+	b := goodBundle(t)
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(b.Dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := v.Check(verifier.CheckCachedShare); strings.Contains(c.Reason, "points less") {
+		t.Fatalf("known-good bundle (its cache serves the theory): got a gap note %q", c.Reason)
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	err = b.Derive(context.Background(), dir, func(dir string) error {
+		if err := verifiertest.EditRecords(dir, func(r *metrics.Request) { r.CachedTokens = metrics.Int(0) }); err != nil {
+			return err
+		}
+		return verifiertest.EditJSON(dir, bundle.SummaryFile, func(s *bundle.Summary) {
+			for i := range s.Probes {
+				s.Probes[i].CachedTokenShare = 0
+			}
+		})
+	}, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = verifier.Verify(context.Background(), bundle.DirSource(dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified() {
+		t.Fatalf("status %s, failed: %+v", v.Status, v.Failed())
+	}
+	c, ok := v.Check(verifier.CheckCachedShare)
+	if !ok || !c.Passed || !c.Informational || !strings.Contains(c.Reason, "points less than the workload allows") {
+		t.Fatalf("cached share note: got %+v (present %v)", c, ok)
 	}
 }
 

@@ -133,6 +133,15 @@ func TestFixedAgainstSim(t *testing.T) {
 		if !p.WindowEnd.After(p.WindowStart) || p.WindowEndMonotonicNs-p.WindowStartMonotonicNs != p.WindowEndNs-p.WindowStartNs {
 			t.Errorf("probe %d: window marks %v..%v, monotonic %d..%d", p.Probe, p.WindowStart, p.WindowEnd, p.WindowStartMonotonicNs, p.WindowEndMonotonicNs)
 		}
+		// The sim's prefix cache serves what the workload's blocks allow:
+		// the theoretical share beside the reported one, no gap noted.
+		if th := p.Result.TheoreticalCacheShare; th == nil || *th <= 0 || p.Result.CachedReported == 0 {
+			t.Errorf("probe %d: theoretical cache share %v, %d requests reported cached tokens", p.Probe, th, p.Result.CachedReported)
+		} else if gap, noted := metrics.CacheGap(&p.Result); noted {
+			t.Errorf("probe %d: theoretical %.3f, the sim reported %.3f: a gap of %.3f", p.Probe, *th, p.Result.CachedTokenShare, gap)
+		} else {
+			t.Logf("probe %d: theoretical cache share %.3f, reported %.3f", p.Probe, *th, p.Result.CachedTokenShare)
+		}
 		if p.Client.SchedLagSamples == 0 || len(p.Client.CPUSet) == 0 {
 			t.Errorf("probe %d: client health not measured: %+v", p.Probe, p.Client)
 		}

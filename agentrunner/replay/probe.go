@@ -131,9 +131,16 @@ func (r *Runner) probe(ctx context.Context, n int, purpose, tier string) (*bundl
 	}
 	rec.Result = metrics.EvaluateProbe(metrics.ProbeInput{
 		Agents: n, WindowStartNs: ws, WindowEndNs: we, Records: r.buf.since(rec.StartNs), Client: rec.Client,
+		TheoreticalCache: r.theoreticalCache,
 	}, r.probeRules, r.tiers)
 	r.buf.dropBefore(we)
 	return r.keep(rec), nil
+}
+
+// theoreticalCache is metrics.ProbeInput.TheoreticalCache from the
+// workload; the verifier computes it with the same table.
+func (r *Runner) theoreticalCache(q *metrics.Request) (hit, prompt int64, ok bool) {
+	return r.cache.Turn(q.Trajectory, q.Subagent, q.Turn)
 }
 
 // keep stores an evaluated probe and reports it.

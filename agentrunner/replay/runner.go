@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/spec"
+	"github.com/agentwatt/agentwatt/workload"
 )
 
 // Runner replays a workload with N closed-loop agents against one server
@@ -25,6 +26,7 @@ type Runner struct {
 	seed       uint64
 	tiers      []metrics.Tier
 	probeRules metrics.ProbeRules
+	cache      *workload.CacheTable // theoretical prefix-cache hits per turn
 
 	client *loadgen.Client
 	health *loadgen.HealthMonitor
@@ -98,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		seed:       cfg.Seed,
 		tiers:      cfg.tiers(),
 		probeRules: metrics.ProbeRulesOf(cfg.Rules, cfg.Profile),
+		cache:      workload.NewCacheTable(cfg.Workload, cfg.Template),
 		clock:      cfg.Clock,
 		render:     newRenderer(cfg.Workload),
 		order:      permutation(len(cfg.Workload.Trajectories), cfg.Seed),

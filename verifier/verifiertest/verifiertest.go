@@ -128,7 +128,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gen{rng: rand.New(rand.NewPCG(o.Seed, 7)), turns: smallTurns(wl)}
+	cache := workload.NewCacheTable(wl, Template)
+	g := &gen{rng: rand.New(rand.NewPCG(o.Seed, 7)), turns: smallTurns(wl), cache: cache}
+	theory := func(r *metrics.Request) (int64, int64, bool) { return cache.Turn(r.Trajectory, r.Subagent, r.Turn) }
 
 	// The runner's claim is computed as the runner does, with the metrics
 	// evaluation of each probe's records; the records are written as they
@@ -168,7 +170,8 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 			p.WindowStartNs = p.WarmupStartNs + int64(6*time.Second)
 			p.WindowEndNs = p.WindowStartNs + int64(o.Window)
 			p.Client = metrics.ClientHealth{WallNs: p.WindowEndNs - p.WindowStartNs, SchedLagP99Ns: int64(time.Millisecond), CPUShare: 0.2, CPUSet: []int{0}}
-			acc := metrics.NewProbeAccumulator(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Client: p.Client}, pr, tiers)
+			acc := metrics.NewProbeAccumulator(metrics.ProbeInput{Agents: p.Agents, WindowStartNs: p.WindowStartNs, WindowEndNs: p.WindowEndNs, Client: p.Client,
+				TheoreticalCache: theory}, pr, tiers)
 			p.DoneNs = p.WindowEndNs
 			write := func(r *metrics.Request) error {
 				p.DoneNs = max(p.DoneNs, r.EndNs())
@@ -202,8 +205,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 				}
 			}
 			agentBase += step.n
+			p.Result = acc.Result() // the runner's evaluation, as probes.json carries it
 			probes = append(probes, p)
-			results = append(results, acc.Result())
+			results = append(results, p.Result)
 			cursor = p.DoneNs + int64(time.Millisecond)
 		}
 	}
@@ -348,6 +352,7 @@ type gen struct {
 	rng   *rand.Rand
 	turns []turnRef
 	next  int
+	cache *workload.CacheTable
 }
 
 // probe generates n closed-loop agents sending from begin until windowEnd,
@@ -373,9 +378,13 @@ func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int, 
 			first := t + int64(ttft*1e9)
 			last := first + int64(float64(out1-1)/rate*1e9)
 			target := workload.TargetPromptTokens(tr.t, Template)
+			// The engine's cache serves the theoretical hit less up to one
+			// 16-token block, as a block cache does.
+			hit, _, _ := g.cache.Turn(tr.traj, "", tr.turn)
+			cached := max(0, int(hit)-g.rng.IntN(16))
 			r := metrics.Request{Probe: p, Phase: metrics.PhaseWindow, Agent: agentBase + a, Session: fmt.Sprintf("s%d", agentBase+a),
 				Trajectory: tr.traj, Turn: tr.turn, TSendNs: t, TFirstNs: first, TLastNs: last,
-				PromptTokens: target + g.rng.IntN(5) - 2, CachedTokens: metrics.Int(target / 2), CompletionTokens: out1,
+				PromptTokens: target + g.rng.IntN(5) - 2, CachedTokens: metrics.Int(cached), CompletionTokens: out1,
 				TargetPromptTokens: target, TargetCompletionTokens: out1, Chunks: out1, Status: metrics.StatusOK,
 				TokenCountSource: metrics.TokenSourceUsage}
 			if err := emit(&r); err != nil {
