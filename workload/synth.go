@@ -50,14 +50,16 @@ func Words() []string { return append([]string(nil), wordList...) }
 // filler/code.txt.zst is built by tools/wordlist/filler.mjs (see
 // filler/README.md): Go standard library sources (BSD-licensed, filler/LICENSE)
 // split into pieces that are each one token, after one space, in the Llama-3,
-// Qwen3, DeepSeek-V3 and GPT-4o tokenizers, written " p1 p2 … pn".
+// Qwen3, DeepSeek-V3 and GPT-4o tokenizers, written " p1 p2 … pn". Pieces are
+// printable ASCII without '"' or '\\', so block text needs no JSON escaping
+// (the replay renderer writes it into request bodies as is).
 //
 //go:embed filler/code.txt.zst
 var fillerZst []byte
 
 // fillerDigest is the sha256 of the decompressed filler text
 // (filler/report.json's text_sha256).
-const fillerDigest = "2d92612af8497e7b5bb198b5684b7a3d7c887753c2a8d515cf8688b2c5fc60a6"
+const fillerDigest = "92b85e416a3cd996cdb60724bebf6c0a7767f0fe06ab3b9f883224c43055c06c"
 
 // filler is the decompressed filler text and the offset of each piece's
 // leading space, plus one final offset at the end of the text.
@@ -90,7 +92,7 @@ func loadFiller() {
 					panic(fmt.Sprintf("workload: filler: empty piece at byte %d", i))
 				}
 				off = append(off, int32(i))
-			case c < 0x21 || c > 0x7e, i == 0:
+			case c < 0x21 || c > 0x7e || c == '"' || c == '\\' || i == 0:
 				panic(fmt.Sprintf("workload: filler: byte %#x at %d", c, i))
 			}
 		}
@@ -144,12 +146,12 @@ func AppendBlockText(dst []byte, source, scope string, hashID int64, tokens int,
 }
 
 // blockSeed derives the generator state: the first 8 bytes (little-endian)
-// of SHA-256("agentwatt-block-v2" ‖ len(source) ‖ source ‖ len(scope) ‖ scope
+// of SHA-256("agentwatt-block-v1" ‖ len(source) ‖ source ‖ len(scope) ‖ scope
 // ‖ hashID ‖ seed), lengths and numbers as 8-byte little-endian.
 func blockSeed(source, scope string, hashID int64, seed uint64) uint64 {
 	h := sha256.New()
 	var n [8]byte
-	h.Write([]byte("agentwatt-block-v2"))
+	h.Write([]byte("agentwatt-block-v1"))
 	binary.LittleEndian.PutUint64(n[:], uint64(len(source)))
 	h.Write(n[:])
 	h.Write([]byte(source))

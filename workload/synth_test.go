@@ -3,6 +3,7 @@ package workload_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -12,7 +13,7 @@ import (
 	"github.com/agentwatt/agentwatt/workload/internal/wltest"
 )
 
-const blockVector = " segment ; it is accessible via the // Pos method . Nodes"
+const blockVector = " [ Merge With Legacy ] option // controls this behavior difference ."
 
 func TestBlockTextVector(t *testing.T) {
 	// A fixed vector: any implementation of docs/workload-format.md's block
@@ -27,7 +28,7 @@ func TestBlockTextVector(t *testing.T) {
 // blocksDigest pins the text of 2,000 blocks of 512 tokens (about a
 // million tokens, some 1.6 times the filler text): any change to the filler
 // or to how it is sliced changes it.
-const blocksDigest = "df1886c34b46d993766eeac9e839a435ac32467e5da44d43257712a742308d10"
+const blocksDigest = "b124388b395e41fc87a6dec5db305e5e74c384fb4587e724234928e208550a46"
 
 func TestBlockTextDigest(t *testing.T) {
 	h := sha256.New()
@@ -49,9 +50,14 @@ func checkBlock(t *testing.T, text string, tokens int) {
 		t.Fatalf("block text is not UTF-8")
 	}
 	for i := 0; i < len(text); i++ {
-		if c := text[i]; c != ' ' && (c < 0x21 || c > 0x7e) {
+		if c := text[i]; c != ' ' && (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
 			t.Fatalf("byte %#x at %d of a block", c, i)
 		}
+	}
+	// The replay renderer writes block text into a JSON string unescaped.
+	var back string
+	if err := json.Unmarshal([]byte(`"`+text+`"`), &back); err != nil || back != text {
+		t.Errorf("block text is not a JSON string body as is (%v)", err)
 	}
 	if tokens > 0 && (!strings.HasPrefix(text, " ") || strings.HasSuffix(text, " ") || strings.Contains(text, "  ")) {
 		t.Errorf("text is not pieces each after one space: %q", text[:min(40, len(text))])
