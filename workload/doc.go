@@ -5,8 +5,10 @@
 // sequence of Trajectories. A trajectory is an ordered list of Turns and may
 // hold sub-agent trajectories that start at a recorded offset. A turn's input
 // is a list of Segments — literal chat messages, or runs of hashed token
-// blocks whose text is synthesised deterministically (BlockText) from a fixed
-// list of words that are one token each in common BPE vocabularies (Words).
+// blocks whose text is synthesised deterministically (BlockText): slices of
+// real Go source and its comments, split into pieces that are one token each
+// in common BPE vocabularies (filler/README.md). Session salts use a fixed
+// word list (Words).
 //
 // On disk a workload is JSONL compressed with zstd (.jsonl.zst): a header line
 // and one trajectory per line, turns delta-encoded against the previous turn

@@ -1,14 +1,19 @@
 package workload_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/workload"
 	"github.com/agentwatt/agentwatt/workload/internal/wltest"
 )
 
-const blockVector = " static reading pen planet ox so sole compound animal safe quit assets"
+const blockVector = " [ Merge With Legacy ] option // controls this behavior difference ."
 
 func TestBlockTextVector(t *testing.T) {
 	// A fixed vector: any implementation of docs/workload-format.md's block
@@ -20,14 +25,52 @@ func TestBlockTextVector(t *testing.T) {
 	}
 }
 
+// blocksDigest pins the text of 2,000 blocks of 512 tokens (about a
+// million tokens, some 1.6 times the filler text): any change to the filler
+// or to how it is sliced changes it.
+const blocksDigest = "b124388b395e41fc87a6dec5db305e5e74c384fb4587e724234928e208550a46"
+
+func TestBlockTextDigest(t *testing.T) {
+	h := sha256.New()
+	buf := make([]byte, 0, 64<<10)
+	for id := range int64(2000) {
+		buf = workload.AppendBlockText(buf[:0], "weka:abc", "conv-1", id, 512, 3)
+		h.Write(buf)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != blocksDigest {
+		t.Errorf("digest of 2,000 blocks = %s, want %s", got, blocksDigest)
+	}
+}
+
+// checkBlock checks what every block must be: printable ASCII pieces, each
+// after exactly one space, tokens of them under the sim's tokenizer.
+func checkBlock(t *testing.T, text string, tokens int) {
+	t.Helper()
+	if !utf8.ValidString(text) {
+		t.Fatalf("block text is not UTF-8")
+	}
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c != ' ' && (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
+			t.Fatalf("byte %#x at %d of a block", c, i)
+		}
+	}
+	// The replay renderer writes block text into a JSON string unescaped.
+	var back string
+	if err := json.Unmarshal([]byte(`"`+text+`"`), &back); err != nil || back != text {
+		t.Errorf("block text is not a JSON string body as is (%v)", err)
+	}
+	if tokens > 0 && (!strings.HasPrefix(text, " ") || strings.HasSuffix(text, " ") || strings.Contains(text, "  ")) {
+		t.Errorf("text is not pieces each after one space: %q", text[:min(40, len(text))])
+	}
+	if n := sim.CountTokens(text); n != tokens {
+		t.Errorf("the sim counts %d tokens, want %d", n, tokens)
+	}
+	if n := len(strings.Fields(text)); n != tokens {
+		t.Errorf("got %d pieces, want %d", n, tokens)
+	}
+}
+
 func TestBlockText(t *testing.T) {
-	words := map[string]bool{}
-	for _, w := range workload.Words() {
-		words[w] = true
-	}
-	if len(words) != 2048 {
-		t.Fatalf("word list has %d distinct words, want 2048", len(words))
-	}
 	full := workload.BlockText("src", "scope", 42, 512, 1)
 	tests := []struct {
 		name   string
@@ -41,18 +84,7 @@ func TestBlockText(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.tokens > 0 && (!strings.HasPrefix(tc.text, " ") || strings.HasSuffix(tc.text, " ") || strings.Contains(tc.text, "  ")) {
-				t.Errorf("text is not single-space-separated words each after one space: %q", tc.text[:min(40, len(tc.text))])
-			}
-			fields := strings.Fields(tc.text)
-			if len(fields) != tc.tokens {
-				t.Errorf("got %d words, want %d", len(fields), tc.tokens)
-			}
-			for _, f := range fields {
-				if !words[f] {
-					t.Errorf("word %q is not in the list", f)
-				}
-			}
+			checkBlock(t, tc.text, tc.tokens)
 			if !strings.HasPrefix(full, tc.text) {
 				t.Errorf("a %d-token block is not a prefix of the full block with the same id", tc.tokens)
 			}
@@ -77,6 +109,21 @@ func TestBlockText(t *testing.T) {
 	}
 }
 
+// TestBlockTextTokens checks the token count of many blocks of the sizes
+// workloads use, and of a block longer than the whole filler (it wraps).
+func TestBlockTextTokens(t *testing.T) {
+	for id := range int64(300) {
+		for _, n := range []int{16, 64, 512, 1000} {
+			checkBlock(t, workload.BlockText("weka:x", "s", id*7919, n, 0), n)
+		}
+	}
+	n := workload.FillerPieces() + 100
+	checkBlock(t, workload.BlockText("weka:x", "s", 1, n, 0), n)
+	if b := workload.MaxBlockTokenBytes(); b < 2 || b > 64 {
+		t.Errorf("MaxBlockTokenBytes = %d", b)
+	}
+}
+
 func TestAppendBlockTextDoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 0, 64<<10)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -98,8 +145,8 @@ func TestAppendSegmentText(t *testing.T) {
 	if got != want {
 		t.Errorf("AppendSegmentText = %q, want %q", got, want)
 	}
-	if n := len(strings.Fields(got)); n != 10 {
-		t.Errorf("got %d words, want 10 (one per token)", n)
+	if n := sim.CountTokens(got); n != 10 {
+		t.Errorf("the sim counts %d tokens, want 10", n)
 	}
 	msg := workload.Segment{Role: "user", Text: "hello there"}
 	if got := string(h.AppendSegmentText([]byte("> "), tr, &msg)); got != "> hello there" {

@@ -53,14 +53,8 @@ type scopeKey struct {
 // arenaSize is the size of one text arena.
 const arenaSize = 4 << 20
 
-// maxWordBytes bounds a synthesised token's bytes (a space and a word).
-var maxWordBytes = func() int {
-	n := 0
-	for _, w := range workload.Words() {
-		n = max(n, len(w))
-	}
-	return n + 1
-}()
+// maxWordBytes bounds a synthesised token's bytes (a space and a piece).
+var maxWordBytes = workload.MaxBlockTokenBytes()
 
 func newBlockTexts(h *workload.Header) *blockTexts {
 	return &blockTexts{h: h, scopes: map[scopeKey]int32{}, texts: map[blockKey][]byte{}}
