@@ -24,11 +24,10 @@ type Config struct {
 // Validate checks a config as the caller set it, naming the bad field. It
 // changes nothing.
 func (c Config) Validate() error {
-	switch c.Replicas {
-	case 0, 1, 3, 5:
-		return nil
+	if err := kvbucket.CheckReplicas(c.Replicas); err != nil {
+		return invalidf("Replicas %v", err)
 	}
-	return invalidf("Replicas %d: want 1, 3 or 5 (0: bind to what exists)", c.Replicas)
+	return nil
 }
 
 // Store holds the vendors, maintainers and their tokens. It is safe for

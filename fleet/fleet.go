@@ -33,10 +33,8 @@ type Config struct {
 // changes nothing.
 func (c Config) Validate() error {
 	var errs []error
-	switch c.Replicas {
-	case 0, 1, 3, 5:
-	default:
-		errs = append(errs, invalidf("Replicas %d: want 1, 3 or 5 (0: bind to what exists)", c.Replicas))
+	if err := kvbucket.CheckReplicas(c.Replicas); err != nil {
+		errs = append(errs, invalidf("Replicas %v", err))
 	}
 	if c.RunnerTTL < 0 {
 		errs = append(errs, invalidf("RunnerTTL %s: want a positive duration (0: the default)", c.RunnerTTL))

@@ -102,10 +102,8 @@ func (c Config) withDefaults() Config {
 // default); each error names the field. It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
-	switch c.Replicas {
-	case 0, 1, 3, 5:
-	default:
-		errs = append(errs, invalidf("Replicas %d: want 1, 3 or 5 (0: bind to what exists)", c.Replicas))
+	if err := kvbucket.CheckReplicas(c.Replicas); err != nil {
+		errs = append(errs, invalidf("Replicas %v", err))
 	}
 	if c.MaxDeliver < 0 {
 		errs = append(errs, invalidf("MaxDeliver %d: want at least 1 (0: the default)", c.MaxDeliver))

@@ -74,3 +74,15 @@ func listOnce(ctx context.Context, kv jetstream.KeyValue, timeout time.Duration,
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
 }
+
+// CheckReplicas is the one rule for a bucket's Replicas setting: 1, 3 or 5
+// (a NATS cluster keeps an odd number of copies), or 0 to bind to what
+// exists. The error is a plain sentence; callers wrap it with their own
+// sentinel and field name.
+func CheckReplicas(n int) error {
+	switch n {
+	case 0, 1, 3, 5:
+		return nil
+	}
+	return fmt.Errorf("%d: want 1, 3 or 5 (0: bind to what exists)", n)
+}
