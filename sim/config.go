@@ -37,6 +37,10 @@ type Config struct {
 	// AccuracyErrorRate is the share of accuracy questions answered with a
 	// wrong final number, in [0, 1].
 	AccuracyErrorRate float64
+	// SpecAccept, when above 0, turns on simulated speculative decoding:
+	// GET /metrics serves vLLM's spec_decode counters with this share of
+	// draft tokens accepted, in (0, 1]. 0: no speculative decoding.
+	SpecAccept float64
 }
 
 // Validate checks a config as the caller set it (a zero field means its
@@ -57,6 +61,9 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.AccuracyErrorRate) || c.AccuracyErrorRate < 0 || c.AccuracyErrorRate > 1 {
 		errs = append(errs, fmt.Errorf("%w: AccuracyErrorRate %g: want 0 to 1", ErrInvalidConfig, c.AccuracyErrorRate))
+	}
+	if math.IsNaN(c.SpecAccept) || c.SpecAccept < 0 || c.SpecAccept > 1 {
+		errs = append(errs, fmt.Errorf("%w: SpecAccept %g: want 0 (off) to 1", ErrInvalidConfig, c.SpecAccept))
 	}
 	if err := c.Faults.Validate(); err != nil {
 		errs = append(errs, err)

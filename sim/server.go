@@ -85,6 +85,7 @@ func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 	s.mux.HandleFunc("GET /sim/v1/power", s.handlePower)
 	s.mux.HandleFunc("GET /sim/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /sim/v1/profile", s.handleProfile)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	return s, nil
 }
 

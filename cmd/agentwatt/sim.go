@@ -102,6 +102,7 @@ questions correctly except for --accuracy-error-rate of them.`,
 	f.DurationVar(&cfg.KeepAliveTimeout, "keep-alive", sim.DefaultKeepAliveTimeout, "idle connection timeout")
 	f.StringVar(&accuracySet, "accuracy-set", "", "GSM8K-style JSONL; its questions are answered by the oracle")
 	f.Float64Var(&cfg.AccuracyErrorRate, "accuracy-error-rate", 0, "share of oracle answers with a wrong final number")
+	f.Float64Var(&cfg.SpecAccept, "spec-accept", 0, "simulate speculative decoding: share of draft tokens accepted, served at GET /metrics (0: off)")
 	ft := &cfg.Faults
 	f.Float64Var(&ft.MidStreamErrorRate, "fault-mid-stream-error-rate", 0, "share of requests that get data: {\"error\"} mid-stream")
 	f.Float64Var(&ft.ServerErrorRate, "fault-server-error-rate", 0, "share of requests answered HTTP 500")

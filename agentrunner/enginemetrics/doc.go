@@ -1,0 +1,9 @@
+// Package enginemetrics scrapes an engine's Prometheus /metrics for the
+// few series the benchmark records (speculative-decoding counters), with a
+// timeout and bounds on bytes and line length: the engine is the vendor's
+// code and its /metrics body is hostile input.
+//
+//   - names.go: the table of frameworks and the metric names read from each.
+//   - scrape.go: Scrape (HTTP GET, bounded) and Parse (text format, via
+//     prometheus/common/expfmt), summing each name over its label sets.
+package enginemetrics
