@@ -16,6 +16,7 @@
 //	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
 //	requests.jsonl.zst   per-request records (metrics.Request and its codec), zstd
 //	power.jsonl.zst      power lines (PowerLine; DecodePowerReading, ReadPowerLines), zstd
+//	engine-metrics.jsonl.zst  optional: /metrics scrapes per window (EngineMetricsLine; ReadEngineMetrics), zstd
 //	probes.json          the probe schedule and windows (Probes; DecodeProbes)
 //	accuracy.jsonl       accuracy phase outputs (AccuracyRecord)
 //	engine.log.zst       the engine's stdout and stderr, zstd

@@ -17,6 +17,9 @@ const (
 	EngineLogFile   = "engine.log.zst"
 	EnvironmentFile = "environment.json"
 	SummaryFile     = "summary.json"
+	// EngineMetricsFile is optional: scrapes of the engine's /metrics at
+	// each window's start and end (EngineMetricsLine).
+	EngineMetricsFile = "engine-metrics.jsonl.zst"
 	// VerdictFile is written beside the bundle by the verifier; it is not
 	// part of the signed set.
 	VerdictFile = "verdict.json"
