@@ -16,6 +16,9 @@ import (
 type loadRun struct {
 	out *replay.Output
 	rep *replay.Runner // nil when it could not be prepared
+	// scrapes records the engine's /metrics at each window mark; nil when
+	// its framework has no known metric names.
+	scrapes *engineScrapes
 }
 
 // prepareLoad creates the request-record output, checks that the engine
@@ -40,12 +43,20 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 		jr.log.Info().Msg("the engine reports no context length; not checked")
 	}
 	live := &liveProgress{m: jr.r.metrics, ev: jr.ev, power: p}
+	events := live.onReplayEvent
+	l.scrapes, err = newEngineScrapes(filepath.Join(jr.work, "engine-metrics.jsonl"), eng.eng.URL(), js.sub.Framework.Name, jr.log)
+	if err != nil {
+		return l, fmt.Errorf("engine metrics: %w", err)
+	}
+	if sc := l.scrapes; sc != nil {
+		events = func(e replay.Event) { sc.onEvent(e); live.onReplayEvent(e) }
+	}
 	l.rep, err = replay.New(ctx, replay.Config{
 		Endpoint: eng.eng.URL(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
 		Tiers: js.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: js.chatTemplate(),
 		MaxAgents: jr.r.cfg.MaxAgents, MemoryBudget: jr.r.cfg.MemoryBudget,
 		Clock: loadgen.NewClock(p.started), Recorder: out, Log: jr.log,
-		Progress: live.onProgress, Events: live.onReplayEvent,
+		Progress: live.onProgress, Events: events,
 	})
 	return l, err
 }

@@ -53,6 +53,12 @@ func (jr *jobRun) seal(ctx context.Context, m *measured, kind endKind, reason st
 		}
 		add(bundle.RequestsFile, filepath.Join(l.out.Dir(), replay.RequestsFile), false)
 		add(bundle.ProbesFile, filepath.Join(l.out.Dir(), replay.ProbesName), false)
+		if sc := l.scrapes; sc != nil {
+			if err := sc.close(); err != nil {
+				errs = append(errs, fmt.Errorf("engine metrics: %w", err))
+			}
+			add(bundle.EngineMetricsFile, sc.path, true)
+		}
 	}
 	add(bundle.EngineLogFile, filepath.Join(jr.work, "engine.log"), true)
 	if err := jr.bw.WriteJSON(bundle.EnvironmentFile, jr.environment(m)); err != nil {

@@ -63,6 +63,18 @@ type Results struct {
 	AccuracyN     int          `json:"accuracy_questions"`
 	Requests      int          `json:"requests"`
 	Tiers         []TierResult `json:"tiers"`
+	// SpecDecoding is the speculative-decoding acceptance of each window
+	// with draft tokens, from engine-metrics.jsonl.zst: the engine's own
+	// counters, reported and never judged.
+	SpecDecoding []SpecWindow `json:"spec_decoding,omitempty"`
+}
+
+// SpecWindow is one window's speculative-decoding acceptance
+// (metrics.SpecAcceptance) and the draft tokens it is over.
+type SpecWindow struct {
+	Probe       int     `json:"probe"`
+	Acceptance  float64 `json:"acceptance"`
+	DraftTokens float64 `json:"draft_tokens"`
 }
 
 // TierResult is one tier's recomputed outcome; the figures after

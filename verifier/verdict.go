@@ -25,6 +25,9 @@ const (
 	CheckPower        = "power"         // gaps, resets, cross-check, bounds
 	CheckAccuracy     = "accuracy"
 	CheckCachedShare  = "cached_token_share" // reported, never judged
+	// CheckEngineMetrics: engine-metrics.jsonl.zst decodes; the
+	// speculative-decoding acceptance it yields is reported, never judged.
+	CheckEngineMetrics = "engine_metrics"
 )
 
 // checkList builds the verdict's checks.

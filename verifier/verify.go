@@ -247,7 +247,7 @@ func (r *run) recompute(ctx context.Context) error {
 		return err
 	}
 	r.cached(st, wl, ev)
-	return nil
+	return r.specDecoding(ctx, res)
 }
 
 // tiers are the rules' definitions of the tiers the summary reports.
