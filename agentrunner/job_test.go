@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
@@ -33,7 +35,7 @@ func TestJobEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, envOpts{})
-	j := e.submit("test:e2e")
+	j := e.submit("test:e2e", "--spec-accept", "0.7")
 	var events []queue.Event
 	fctx, stopFollow := context.WithCancel(context.Background())
 	followed := make(chan struct{})
@@ -89,6 +91,7 @@ func TestJobEndToEnd(t *testing.T) {
 		t.Errorf("tier t20: %+v", t20)
 	}
 	checkAgentsPerMW(t, dir, sum)
+	checkSpecAcceptance(t, dir, 0.7)
 	checkClientCPUs(t, dir, clientCPUs, engineCPUs)
 	if now, err := cpuset.Allowed(); err != nil || now != allowedBefore {
 		t.Errorf("after the job the runner may run on CPUs %q (%v), before it %q", now, err, allowedBefore)
@@ -299,4 +302,44 @@ func (e *testEnv) verify(job string, attempt, probes int) *bundle.Verdict {
 		t.Errorf("probes check %+v: want it passed, the summary's %d probes re-evaluated", pc, probes)
 	}
 	return v
+}
+
+// checkSpecAcceptance reads engine-metrics.jsonl.zst: the sim's counters
+// scraped at every window's start and end give back its acceptance.
+func checkSpecAcceptance(t *testing.T, dir string, want float64) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, bundle.EngineMetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := bundle.NewLimitedZstdReader(f, bundle.ZstdLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	lines, err := bundle.ReadEngineMetrics(z.ReadLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := map[int]map[string]float64{}
+	windows := 0
+	for _, l := range lines {
+		if l.Err != "" {
+			t.Errorf("probe %d %s: scrape failed: %s", l.Probe, l.At, l.Err)
+			continue
+		}
+		if l.At == bundle.ScrapeStart {
+			start[l.Probe] = l.Counters
+			continue
+		}
+		got, ok := metrics.SpecAcceptance(start[l.Probe], l.Counters)
+		if !ok || math.Abs(got-want) > 0.02 {
+			t.Errorf("probe %d: acceptance %g (%v), want ≈%g", l.Probe, got, ok, want)
+		}
+		windows++
+	}
+	if windows == 0 {
+		t.Errorf("no window in %s (%d lines)", bundle.EngineMetricsFile, len(lines))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -74,8 +75,17 @@ func simArgs(js *jobSpec, dir string) ([]string, error) {
 	if err := os.Chmod(set, 0o644); err != nil {
 		return nil, err
 	}
-	return []string{"--addr", "127.0.0.1:" + engine.PortPlaceholder, "--profile", js.sub.Engine.SimProfile, "--accuracy-set", set}, nil
+	args := []string{"--addr", "127.0.0.1:" + engine.PortPlaceholder, "--profile", js.sub.Engine.SimProfile, "--accuracy-set", set}
+	if o := js.sub.Optimizations; o != nil && o.SpeculativeDecoding != nil {
+		args = append(args, "--spec-accept", strconv.FormatFloat(simSpecAccept, 'g', -1, 64))
+	}
+	return args, nil
 }
+
+// simSpecAccept is the acceptance the sim simulates for a submission that
+// declares speculative decoding; the runner measures it back from the
+// sim's /metrics like any engine's.
+const simSpecAccept = 0.7
 
 // ended is the error of an engine that exited on its own, or nil.
 func (e *jobEngine) ended() error {

@@ -71,6 +71,7 @@ func simServe(args []string) int {
 	crash := fs.Int("fault-crash-after", 0, "")
 	slow := fs.Duration("fault-slow-start", 0, "")
 	serverErrors := fs.Float64("fault-server-error-rate", 0, "")
+	specAccept := fs.Float64("spec-accept", 0, "")
 	if err := fs.Parse(append(args[2:], strings.Fields(os.Getenv(simArgsEnv))...)); err != nil {
 		return 2
 	}
@@ -86,6 +87,7 @@ func simServe(args []string) int {
 	cfg.Faults.CrashAfterRequests = *crash
 	cfg.Faults.SlowStart = *slow
 	cfg.Faults.ServerErrorRate = *serverErrors
+	cfg.SpecAccept = *specAccept
 	if *set != "" {
 		if cfg.Accuracy, err = sim.LoadAccuracySet(*set); err != nil {
 			fmt.Fprintln(os.Stderr, err)
