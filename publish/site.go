@@ -301,13 +301,14 @@ func num(v float64) string {
 }
 
 var siteTmpl = template.Must(template.New("site").Funcs(template.FuncMap{
-	"num":  num,
-	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
-	"date": func(r Result) string { return r.Date.Format("2006-01-02") },
-	"kind": kindOf,
-	"join": strings.Join,
-	"v":    termtext.Escape,
-	"vs":   visibleAll,
-	"opts": func(b json.RawMessage) [][2]string { return flatten(b) },
-	"vj":   func(b []byte) string { return string(termtext.JSON(b)) },
+	"num":        num,
+	"pct":        func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"date":       func(r Result) string { return r.Date.Format("2006-01-02") },
+	"kind":       kindOf,
+	"join":       strings.Join,
+	"v":          termtext.Escape,
+	"vs":         visibleAll,
+	"opts":       func(b json.RawMessage) [][2]string { return flatten(b) },
+	"specmethod": specMethod,
+	"vj":         func(b []byte) string { return string(termtext.JSON(b)) },
 }).ParseFS(siteFiles, "site/*.tmpl"))

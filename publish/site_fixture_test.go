@@ -31,6 +31,7 @@ type siteJob struct {
 	id, acc string
 	f       float64 // Agents/MW scale
 	hostile bool    // a spec full of hostile strings
+	specDec bool    // declares speculative decoding; the verdict measured 0.7
 }
 
 // hostileJobOf is a job record whose spec holds the hostile values.
@@ -62,6 +63,9 @@ func sitePublished(t *testing.T, jobs []siteJob) (*blob.Store, *publish.Leaderbo
 	var lb *publish.Leaderboard
 	for i, j := range jobs {
 		vv := scaled(t, v, j.id, j.f)
+		if j.specDec && vv.Results != nil {
+			vv.Results.SpecDecoding = []bundle.SpecWindow{{Probe: 1, Acceptance: 0.7, DraftTokens: 3000}}
+		}
 		for _, e := range ents {
 			if err := store.PutFile(ctx, bundle.Key(j.id, vv.Attempt, e.Name()), filepath.Join(b.Dir, e.Name())); err != nil {
 				t.Fatal(err)
@@ -74,6 +78,14 @@ func sitePublished(t *testing.T, jobs []siteJob) (*blob.Store, *publish.Leaderbo
 		job := jobOf(vv, j.id, j.acc)
 		if j.hostile {
 			job = hostileJobOf(vv, j.id)
+		}
+		if j.specDec {
+			var m map[string]any
+			if err := json.Unmarshal(job.Spec, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["optimizations"] = map[string]any{"speculative_decoding": map[string]any{"method": "eagle3"}}
+			job.Spec, _ = json.Marshal(m)
 		}
 		lb, err = publish.Publish(ctx, store, publish.PublishInput{Job: job, Verdict: vv, Local: true,
 			Approval: publish.Approval{By: "maint", At: time.Date(2026, 11, 2+i, 9, 0, 0, 0, time.UTC)}})

@@ -90,3 +90,26 @@ func TestResultPageShowsCacheShares(t *testing.T) {
 		t.Errorf("theoretical share %s, want the workload's", cells[0][1])
 	}
 }
+
+// The result page shows the declared speculative-decoding method beside
+// the acceptance the verifier measured per window.
+func TestResultPageShowsSpecDecoding(t *testing.T) {
+	ctx := context.Background()
+	store, lb, _ := sitePublished(t, []siteJob{{id: "job-a", acc: "sim-a", f: 1, specDec: true}, {id: "job-b", acc: "sim-b", f: 1}})
+	if err := publish.PublishSite(ctx, store, lb); err != nil {
+		t.Fatal(err)
+	}
+	for job, want := range map[string]string{
+		"job-a": "declared: <code>eagle3</code>; measured acceptance (the engine's counters, not judged): <div>probe 1: 70.0% of 3000 draft tokens</div>",
+		"job-b": "declared: none; measured acceptance (the engine's counters, not judged): none",
+	} {
+		b, err := store.GetBytes(ctx, publish.SitePrefix+"results/"+job+"/1.html", 16<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := string(b); !strings.Contains(page, want) {
+			i := strings.Index(page, `id="spec-decoding"`)
+			t.Errorf("%s: page lacks %q; has %q", job, want, page[max(i, 0):min(len(page), max(i, 0)+300)])
+		}
+	}
+}

@@ -90,3 +90,17 @@ func loadSubmission(ctx context.Context, store PublishStore, job string) (*Submi
 	}
 	return &s, nil
 }
+
+// specMethod is the declared optimizations.speculative_decoding.method of
+// a submission's optimizations, "" when none is declared.
+func specMethod(opts json.RawMessage) string {
+	var o struct {
+		SpeculativeDecoding *struct {
+			Method string `json:"method"`
+		} `json:"speculative_decoding"`
+	}
+	if len(opts) == 0 || json.Unmarshal(opts, &o) != nil || o.SpeculativeDecoding == nil {
+		return ""
+	}
+	return o.SpeculativeDecoding.Method
+}
