@@ -18,7 +18,7 @@ const (
 // Bounds of engine-metrics.jsonl.zst.
 const (
 	maxEngineMetricsLine     = 16 << 10
-	maxEngineMetricsLines    = 100_000
+	maxEngineMetricsLines    = 10_000
 	maxEngineMetricsCounters = 32
 	maxEngineMetricName      = 200
 )

@@ -19,6 +19,7 @@ import (
 const (
 	MaxBytes      = 8 << 20 // a /metrics body; vLLM's is a few hundred KiB
 	MaxLineBytes  = 64 << 10
+	MaxSeries     = 1024 // samples of the wanted names in one body
 	DefaultTimout = 2 * time.Second
 )
 
@@ -56,12 +57,21 @@ func Scrape(ctx context.Context, c *http.Client, url string, names []string, tim
 
 // Parse reads Prometheus text format and returns each of names present,
 // summed over its series (counter, gauge or untyped). It rejects a body
-// over MaxBytes, a line over MaxLineBytes, and a non-finite or negative
-// value of a wanted name.
+// over MaxBytes, a line over MaxLineBytes, more than MaxSeries samples of
+// the wanted names, and a non-finite or negative value of a wanted name.
+// Only the wanted names' lines (samples, # HELP, # TYPE) reach the text
+// parser: the rest of the body (an engine's hundreds of other series) can
+// neither cost memory nor fail the scrape.
 func Parse(body []byte, names []string) (map[string]float64, error) {
 	if len(body) > MaxBytes {
 		return nil, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, MaxBytes)
 	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var kept []byte
+	series := 0
 	for line, rest := 1, body; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
@@ -70,10 +80,21 @@ func Parse(body []byte, names []string) (map[string]float64, error) {
 		if i > MaxLineBytes {
 			return nil, fmt.Errorf("%w: line %d over %d bytes", ErrTooLarge, line, MaxLineBytes)
 		}
+		l := rest[:i]
 		rest = rest[min(i+1, len(rest)):]
+		name, sample := lineName(l)
+		if !want[string(name)] {
+			continue
+		}
+		if sample {
+			if series++; series > MaxSeries {
+				return nil, fmt.Errorf("%w: more than %d series of the wanted metrics", ErrTooLarge, MaxSeries)
+			}
+		}
+		kept = append(append(kept, l...), '\n')
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(kept))
 	if err != nil {
 		return nil, fmt.Errorf("engine metrics: %w", err)
 	}
@@ -112,4 +133,26 @@ func value(m *dto.Metric) (float64, bool) {
 		return m.Untyped.GetValue(), true
 	}
 	return 0, false
+}
+
+// lineName is the metric a text-format line is about: a sample's name
+// (sample true), or the name of a # HELP or # TYPE comment; nil for any
+// other line.
+func lineName(l []byte) (name []byte, sample bool) {
+	l = bytes.TrimLeft(l, " \t")
+	if len(l) == 0 {
+		return nil, false
+	}
+	if l[0] == '#' {
+		f := bytes.Fields(l[1:])
+		if len(f) >= 2 && (string(f[0]) == "HELP" || string(f[0]) == "TYPE") {
+			return f[1], false
+		}
+		return nil, false
+	}
+	end := bytes.IndexAny(l, "{ \t")
+	if end < 0 {
+		end = len(l)
+	}
+	return l[:end], true
 }

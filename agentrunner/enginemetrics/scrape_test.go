@@ -48,13 +48,24 @@ func TestParseHostile(t *testing.T) {
 		{"one endless line", "# " + strings.Repeat("x", MaxLineBytes+1), true},
 		{"negative counter", "vllm:spec_decode_num_draft_tokens_total -5\n", false},
 		{"NaN counter", "vllm:spec_decode_num_draft_tokens_total NaN\n", false},
-		{"not the format", "{\"json\": true}\n", false},
+		{"not the format", "vllm:spec_decode_num_draft_tokens_total{\"json\": true}\n", false},
+		{"too many series", strings.Repeat("vllm:spec_decode_num_draft_tokens_total{x=\"1\"} 1\n", MaxSeries+1), true},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.body), Names["vllm"])
 		if err == nil || errors.Is(err, ErrTooLarge) != tt.big {
 			t.Errorf("%s: err %v", tt.name, err)
 		}
+	}
+}
+
+// Other series cannot fail the scrape or cost memory: a malformed or
+// enormous unrelated metric is never parsed.
+func TestParseIgnoresOtherSeries(t *testing.T) {
+	body := "garbage{{{ not prometheus\n" + strings.Repeat("other_metric{a=\"1\"} 1\n", 100_000) + vllmBody
+	got, err := Parse([]byte(body), Names["vllm"])
+	if err != nil || got[metrics.SpecDraftTokens] != 400 {
+		t.Fatalf("got %v, %v", got, err)
 	}
 }
 
