@@ -24,7 +24,9 @@
 //   - a power model per virtual GPU (idle watts + dynamic watts × utilisation,
 //     low-pass filtered) with a cumulative energy counter in millijoules, served
 //     at GET /sim/v1/power;
-//   - injectable faults (Faults) and an accuracy oracle for GSM8K-style sets.
+//   - injectable faults (Faults) and an accuracy oracle for GSM8K-style sets;
+//   - with Config.SpecAccept, vLLM's speculative-decoding counters at
+//     GET /metrics (specdec.go), derived from the generated tokens.
 //
 // Tokens: see tokenizer.go. A token is a whitespace-separated word, so the
 // workload's synthesised block text (single-space-separated words) counts one

@@ -4,6 +4,7 @@
 // code and its /metrics body is hostile input.
 //
 //   - names.go: the table of frameworks and the metric names read from each.
-//   - scrape.go: Scrape (HTTP GET, bounded) and Parse (text format, via
-//     prometheus/common/expfmt), summing each name over its label sets.
+//   - scrape.go: Scrape (HTTP GET, no redirects, bounded) and Parse: only
+//     the wanted names' lines go on to prometheus/common/expfmt's text
+//     parser; each name is summed over its label sets.
 package enginemetrics
