@@ -41,7 +41,8 @@ free port), then serves until SIGTERM or Ctrl-C.
 Endpoints: POST /v1/chat/completions (stream true or false, vLLM wire format),
 GET /v1/models, GET /health (503 during a slow start), GET /sim/v1/power (per
 virtual GPU cumulative energy in mJ, instantaneous watts, wall and
-CLOCK_MONOTONIC timestamps), GET /sim/v1/stats and GET /sim/v1/profile.
+CLOCK_MONOTONIC timestamps), GET /sim/v1/stats, GET /sim/v1/profile and GET /metrics
+(with --spec-accept: vLLM's speculative-decoding counters).
 
 Profiles (--profile): tiny (tests), h200x8-like, b300x8-like, unlimited (no
 capacity limit, for client benchmarks); --profiles FILE loads others in the
