@@ -2,6 +2,8 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -9,6 +11,28 @@ import (
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
+
+// Via is how an approver proved who they are.
+type Via string
+
+// The ways to approve (and retract).
+const (
+	// ViaMaintainerToken: a maintainer's API token (agentwatt approve, the API).
+	ViaMaintainerToken Via = "maintainer-token"
+	// ViaGitHub: a maintainer's GitHub login (the pull-request bot's /approve).
+	ViaGitHub Via = "github"
+	// ViaDemo: agentwatt demo's automatic approval of its own simulated run.
+	ViaDemo Via = "demo"
+)
+
+// Validate checks v is one of the known ways.
+func (v Via) Validate() error {
+	switch v {
+	case ViaMaintainerToken, ViaGitHub, ViaDemo:
+		return nil
+	}
+	return fmt.Errorf("approval via %q: want %s, %s or %s", v, ViaMaintainerToken, ViaGitHub, ViaDemo)
+}
 
 // ApproveQueue is what approval needs from the queue.
 type ApproveQueue interface {
@@ -26,6 +50,9 @@ func Approve(ctx context.Context, q ApproveQueue, keys verifyd.KeySource, store 
 	if ap.By == "" {
 		return nil, nil, fmt.Errorf("approve %s: who approves is required", id)
 	}
+	if err := ap.Via.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("approve %s: %w", id, err)
+	}
 	if ap.At.IsZero() {
 		ap.At = time.Now()
 	}
@@ -40,6 +67,8 @@ func Approve(ctx context.Context, q ApproveQueue, keys verifyd.KeySource, store 
 	if err != nil {
 		return nil, nil, fmt.Errorf("approve %s: verdict: %w", id, err)
 	}
+	sum := sha256.Sum256(data)
+	ap.VerdictSHA256 = hex.EncodeToString(sum[:])
 	v, err := bundle.DecodeVerdict(data)
 	if err != nil {
 		return nil, nil, err
@@ -55,9 +84,9 @@ func Approve(ctx context.Context, q ApproveQueue, keys verifyd.KeySource, store 
 	if err != nil {
 		return nil, nil, err
 	}
-	reason := "approved"
+	reason := "approved via " + string(ap.Via)
 	if ap.Note != "" {
-		reason = "approved: " + ap.Note
+		reason += ": " + ap.Note
 	}
 	job, err = q.TransitionBy(ctx, id, job.Attempt, queue.Published, ap.By, reason)
 	if err != nil {

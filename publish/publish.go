@@ -69,8 +69,10 @@ type Result struct {
 	Accuracy         float64   `json:"accuracy"`
 	Date             time.Time `json:"date"`
 	ApprovedBy       string    `json:"approved_by"`
-	Bundle           string    `json:"bundle"`  // s3:// URL of the bundle
-	Verdict          string    `json:"verdict"` // s3:// URL of verdict.json
+	ApprovedVia      Via       `json:"approved_via,omitempty"`   // how the approver proved who they are
+	VerdictSHA256    string    `json:"verdict_sha256,omitempty"` // hex sha256 of the verdict.json approved
+	Bundle           string    `json:"bundle"`                   // s3:// URL of the bundle
+	Verdict          string    `json:"verdict"`                  // s3:// URL of verdict.json
 	VerifyCommand    string    `json:"verify_command"`
 	Simulated        bool      `json:"simulated"`
 	// Hardware: an official-profile, non-simulated result; the others are
@@ -87,11 +89,15 @@ type Leaderboard struct {
 	History       []Result  `json:"history"` // every published result, oldest first
 }
 
-// Approval is who approved a job and why.
+// Approval is who approved a job, how they proved it, when and why.
 type Approval struct {
-	By   string
+	By   string // the authenticated name: a maintainer, a GitHub login, "agentwatt demo"
+	Via  Via
 	Note string
 	At   time.Time
+	// VerdictSHA256 is the hex sha256 of the verdict.json approved; Approve
+	// sets it from the bytes it checked.
+	VerdictSHA256 string
 }
 
 // PublishInput is one approved job.
@@ -171,6 +177,7 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 			JoulesPerToken: t.JoulesPerToken, AvgPowerW: t.AvgPowerW, GPUs: v.Results.GPUs, PowerBoundary: v.Results.PowerBoundary,
 			RulesVersion: v.RulesVersion, Profile: rec.Profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
 			Accuracy: v.Results.Accuracy, Date: in.Approval.At.UTC(), ApprovedBy: in.Approval.By,
+			ApprovedVia: in.Approval.Via, VerdictSHA256: in.Approval.VerdictSHA256,
 			Bundle: bundleURL, Verdict: bucketURL(prefix + bundle.VerdictFile),
 			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: rec.Simulated, Hardware: hardware,
 		})
@@ -199,11 +206,11 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 	}
 	at := in.Approval.At.UTC()
 	entry, err := json.MarshalIndent(map[string]any{"job": in.Job.ID, "attempt": in.Verdict.Attempt,
-		"approved_by": in.Approval.By, "note": in.Approval.Note, "approved_at": at, "results": add}, "", "  ")
+		"approved_by": in.Approval.By, "approved_via": in.Approval.Via, "verdict_sha256": in.Approval.VerdictSHA256, "note": in.Approval.Note, "approved_at": at, "results": add}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	histKey := fmt.Sprintf("%s%s-%s.json", HistoryPrefix, at.Format("2006-01-02"), in.Job.ID)
+	histKey := historyKey(in.Job.ID, at)
 	if err := store.PutBytes(ctx, histKey, append(entry, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("publish history: %w", err)
 	}
@@ -233,6 +240,10 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		return nil, err
 	}
 	return next, nil
+}
+
+func historyKey(job string, approved time.Time) string {
+	return fmt.Sprintf("%s%s-%s.json", HistoryPrefix, approved.UTC().Format("2006-01-02"), job)
 }
 
 // RunnersFile reads the runners.json published in store: where

@@ -185,16 +185,16 @@ func TestVerifierDaemonAndApprove(t *testing.T) {
 	}
 
 	// Approval: only a verified job, then published with who and when.
-	_, _, err = publish.Approve(context.Background(), e.q, e.fleet, e.store, bad, publish.Approval{By: "alice"}, true)
+	_, _, err = publish.Approve(context.Background(), e.q, e.fleet, e.store, bad, publish.Approval{By: "alice", Via: publish.ViaMaintainerToken}, true)
 	if !errors.Is(err, publish.ErrNotVerified) {
 		t.Errorf("approve a rejected job: got %v, want ErrNotVerified", err)
 	}
-	job, lb, err := publish.Approve(context.Background(), e.q, e.fleet, e.store, good, publish.Approval{By: "alice", Note: "checked"}, true)
+	job, lb, err := publish.Approve(context.Background(), e.q, e.fleet, e.store, good, publish.Approval{By: "alice", Via: publish.ViaMaintainerToken, Note: "checked"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := job.History[len(job.History)-1]
-	if job.State != queue.Published || last.By != "alice" || last.At.IsZero() || last.Reason != "approved: checked" {
+	if job.State != queue.Published || last.By != "alice" || last.At.IsZero() || last.Reason != "approved via maintainer-token: checked" {
 		t.Errorf("job after approval: state %s, last transition %+v", job.State, last)
 	}
 	if len(lb.Results) != 1 || lb.Results[0].Job != good || !lb.Results[0].Simulated {

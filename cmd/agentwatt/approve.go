@@ -17,7 +17,7 @@ func newApproveCmd(a *app) *cobra.Command {
 	var (
 		nf    natsFlags
 		s3    s3Flags
-		by    string
+		mf    maintainerFlags
 		note  string
 		local bool
 		pub   string
@@ -26,8 +26,15 @@ func newApproveCmd(a *app) *cobra.Command {
 		Use:   "approve JOB",
 		Short: "Approve a verified job and publish it on the leaderboard",
 		Long: `approve publishes a verified job's recomputed results and records the approval
-(who, when, the note) in the job record: verified → published. Only a job the
-verifier accepted can be approved.
+(who, how, when, the note, the sha256 of the verdict.json approved) in the job
+record and the publication: verified → published. Only a job the verifier
+accepted can be approved.
+
+Only a maintainer approves: the command reads a maintainer token from
+--token-file, else env AGENTWATT_TOKEN ('agentwatt maintainer add NAME' issues
+one), checks it against the accounts on the same NATS and records the
+maintainer's name, approved via maintainer-token. A vendor's token, an
+unknown or revoked one is refused.
 
 Publishing writes to object storage: the job's entry published/history/<date>-<job>.json
 and published/runners.json (the enrolled keys, for offline verification) first,
@@ -47,8 +54,8 @@ official-profile, non-simulated results are hardware results; --local
 
 JOB is a job id or a unique prefix of it (at least 4 hex digits, as git and
 docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
-		Example: `  agentwatt approve 3f9a0c2e --by alice --note "numbers match the vendor's own run"
-  agentwatt approve 3f9a0c2e --by demo --local`,
+		Example: `  agentwatt approve 3f9a0c2e --token-file ~/.agentwatt/maintainer.token --note "numbers match the vendor's own run"
+  AGENTWATT_TOKEN=awm_… agentwatt approve 3f9a0c2e --local`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -57,6 +64,10 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 				return err
 			}
 			defer closeQ()
+			by, err := authenticateMaintainer(ctx, a, q, &mf, "approve")
+			if err != nil {
+				return err
+			}
 			fl, err := openFleet(ctx, q, a.log)
 			if err != nil {
 				return err
@@ -76,7 +87,7 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 				}
 				ps = publish.PublicStore{PublishStore: store, URLBase: pub}
 			}
-			job, lb, err := publish.Approve(ctx, q, fl, ps, id, publish.Approval{By: by, Note: note, At: time.Now()}, local)
+			job, lb, err := publish.Approve(ctx, q, fl, ps, id, publish.Approval{By: by, Via: publish.ViaMaintainerToken, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}
@@ -97,10 +108,9 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 	cmd.ValidArgsFunction = completeJobIDs(a, &nf, queue.Verified)
 	addNATSFlags(cmd.Flags(), &nf)
 	addS3Flags(cmd.Flags(), &s3)
-	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")
+	addMaintainerFlags(cmd.Flags(), &mf)
 	cmd.Flags().StringVar(&note, "note", "", "why, recorded with the approval")
 	cmd.Flags().StringVar(&pub, "public-url", "", "the bucket's public http(s) address: the static site links bundle files there")
 	cmd.Flags().BoolVar(&local, "local", false, "also publish simulated and non-official results, badged (local stack, demo)")
-	_ = cmd.MarkFlagRequired("by")
 	return cmd
 }

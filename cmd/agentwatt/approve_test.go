@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -70,8 +72,35 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Tokens: alice is a maintainer; acme a vendor; bob a revoked maintainer.
+	dir := t.TempDir()
+	tokenFile := func(name, token string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	aliceTok, err := f.acc.AddMaintainer(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendorTok, err := f.acc.AddVendor(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobTok, err := f.acc.AddMaintainer(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.acc.RevokeToken(ctx, bobTok); err != nil {
+		t.Fatal(err)
+	}
+	alice, vendor, bob := tokenFile("alice", aliceTok), tokenFile("acme", vendorTok), tokenFile("bob", bobTok)
+	unknown := tokenFile("unknown", "awm_"+strings.Repeat("0", 43))
+
 	// Approval before the verdict is refused.
-	if _, code := f.run(t, append([]string{"approve", job.ID, "--by", "alice", "--local"}, s3...)...); code == 0 {
+	if _, code := f.run(t, append([]string{"approve", job.ID, "--token-file", alice, "--local"}, s3...)...); code == 0 {
 		t.Fatalf("approve an unverified job: exit 0")
 	}
 
@@ -107,8 +136,35 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 		t.Fatalf("verdict.json: %v", err)
 	}
 
+	// Attacks: approval without a maintainer's valid token is refused and
+	// publishes nothing; free text names no one.
+	for _, c := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"vendor token", []string{"--token-file", vendor}, "", "vendor's token"},
+		{"vendor token in env", nil, vendorTok, "vendor's token"},
+		{"revoked token", []string{"--token-file", bob}, "", "unknown or revoked"},
+		{"unknown token", []string{"--token-file", unknown}, "", "unknown or revoked"},
+		{"no token", nil, "", "agentwatt maintainer add NAME"},
+		{"free text", []string{"--by", "alice"}, "", "unknown flag: --by"},
+	} {
+		_, stderr, code := f.runEnv(t, []string{tokenEnv + "=" + c.env}, append(append([]string{"approve", job.ID, "--local"}, c.args...), s3...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("approve with %s: exit %d, want a refusal saying %q:\n%s", c.name, code, c.want, stderr)
+		}
+	}
+	if _, err := store.Stat(ctx, publish.ResultsKey); err == nil {
+		t.Fatalf("a refused approval published results.json")
+	}
+	if j, _ := f.q.Get(ctx, job.ID); j.State != queue.Verified {
+		t.Fatalf("after refused approvals: %s, want verified", j.State)
+	}
+
 	// Approval publishes it.
-	out, code := f.run(t, append([]string{"approve", job.ID[:8], "--by", "alice", "--note", "checked", "--local"}, s3...)...)
+	out, code := f.run(t, append([]string{"approve", job.ID[:8], "--token-file", alice, "--note", "checked", "--local"}, s3...)...)
 	if code != 0 {
 		t.Fatalf("approve: exit %d: %s", code, out)
 	}
@@ -134,6 +190,14 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	}
 	if len(lb.Results) != 1 || lb.Results[0].Job != job.ID || lb.Results[0].ApprovedBy != "alice" {
 		t.Fatalf("published results: %+v", lb.Results)
+	}
+	verdict, err := store.GetBytes(ctx, bundle.Key(job.ID, 1, bundle.VerdictFile), 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(verdict)
+	if r := lb.Results[0]; r.ApprovedVia != publish.ViaMaintainerToken || r.VerdictSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("approval identity: via %q, verdict sha256 %q; want maintainer-token, %x", r.ApprovedVia, r.VerdictSHA256, sum)
 	}
 
 	// The server serves the board and the page beside its API.
@@ -176,4 +240,63 @@ func TestVerifierAndApproveCmds(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `data-job="`+job.ID+`"`) {
 		t.Errorf("GET /: %d, page lacks the job's row", resp.StatusCode)
 	}
+
+	// Retraction: a vendor may not; a maintainer takes it off the board
+	// and the site, and the history keeps it with the reason.
+	if _, stderr, code := f.runEnv(t, nil, append([]string{"retract", job.ID, "--reason", "mine", "--token-file", vendor}, s3...)...); code == 0 || !strings.Contains(stderr, "vendor's token") {
+		t.Errorf("retract by a vendor: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := f.runEnv(t, nil, append([]string{"retract", job.ID, "--token-file", alice}, s3...)...); code == 0 || !strings.Contains(stderr, "--reason is required") {
+		t.Errorf("retract without a reason: exit %d\n%s", code, stderr)
+	}
+	if lb, err := publish.LoadResults(ctx, store); err != nil || len(lb.Results) != 1 {
+		t.Fatalf("refused retractions changed the board: %v %+v", err, lb)
+	}
+	out, code = f.run(t, append([]string{"retract", job.ID[:8], "--reason", "meter miscalibrated", "--token-file", alice}, s3...)...)
+	if code != 0 || !strings.Contains(out, "retracted by alice") {
+		t.Fatalf("retract: exit %d: %s", code, out)
+	}
+	for _, key := range []string{publish.ResultsKey, publish.SiteIndexKey, publish.SitePrefix + "results.json", publish.SitePrefix + "results.csv"} {
+		b, err := store.GetBytes(ctx, key, 16<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), job.ID) {
+			t.Errorf("%s still shows the retracted job", key)
+		}
+	}
+	hist, err := store.GetBytes(ctx, publish.HistoryPrefix+lb.Results[0].Date.Format("2006-01-02")+"-"+job.ID+".json", 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry struct {
+		ApprovedBy string             `json:"approved_by"`
+		Retracted  publish.Retraction `json:"retracted"`
+	}
+	if err := json.Unmarshal(hist, &entry); err != nil {
+		t.Fatal(err)
+	}
+	if r := entry.Retracted; entry.ApprovedBy != "alice" || r.By != "alice" || r.Via != publish.ViaMaintainerToken || r.Reason != "meter miscalibrated" || r.At.IsZero() {
+		t.Errorf("history entry after retraction: %+v", entry)
+	}
+}
+
+// runEnv runs agentwatt on the fixture's NATS with env added, returning
+// stdout, stderr and the exit code.
+func (f *queueFixture) runEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	raw, _ := json.Marshal(append(args, "--nats", f.url, "--log-level", "error"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(append(os.Environ(), tokenEnv+"="), env...)
+	cmd.Env = append(cmd.Env, childArgsEnv+"="+string(raw))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("agentwatt %v: %v", args, err)
+		}
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }

@@ -28,6 +28,7 @@ func commands(a *app) []*cobra.Command {
 		newCancelCmd(a),
 		newRetryCmd(a),
 		newApproveCmd(a),
+		newRetractCmd(a),
 
 		// Services (each runs until Ctrl-C or SIGTERM).
 		newServerCmd(a),

@@ -155,7 +155,7 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 	say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
 	say("==> automatic approval (agentwatt demo only: a maintainer approves real results with 'agentwatt approve')")
 	published, lb, err := publish.Approve(ctx, s.queue, s.fleet, s.store, final.ID, publish.Approval{
-		By: demoApprover, Note: "automatic approval by agentwatt demo; simulated, not hardware",
+		By: demoApprover, Via: publish.ViaDemo, Note: "automatic approval by agentwatt demo; simulated, not hardware",
 	}, true)
 	if errors.Is(err, publish.ErrNotPublishable) {
 		return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)

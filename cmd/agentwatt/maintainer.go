@@ -12,8 +12,10 @@ func newMaintainerCmd(a *app) *cobra.Command {
 		Short: "Manage maintainers' API tokens",
 		Long: `maintainer manages the people who read every vendor's jobs through the job
 API of 'agentwatt server' (GET /v1/jobs, GET /v1/jobs/{id}) and may cancel any
-job there. A maintainer's token cannot submit. Commands that open the queue
-directly ('status', 'retry', 'approve') use NATS credentials, not these tokens.`,
+job there, and who approve and retract results ('agentwatt approve' and
+'agentwatt retract' send the token: --token-file or env AGENTWATT_TOKEN). A
+maintainer's token cannot submit. Other commands that open the queue directly
+('status', 'retry') use NATS credentials, not these tokens.`,
 		Example: `  agentwatt maintainer add alice
   agentwatt maintainer list`,
 	}
