@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/publish"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/verifyd"
@@ -141,6 +142,10 @@ func TestVerifyRealRunnerBundle(t *testing.T) {
 	}
 	if report.State != "published" || len(report.Results) != 1 || !report.Results[0].Simulated || report.Results[0].MaxAgents < 1 {
 		t.Fatalf("demo report: %+v", report)
+	}
+	// The automatic approval is labelled as the demo's, never a person's.
+	if r := report.Results[0]; r.ApprovedVia != publish.ViaDemo || r.ApprovedBy != demoApprover || len(r.VerdictSHA256) != 64 {
+		t.Errorf("demo approval identity: by %q via %q, verdict sha256 %q", r.ApprovedBy, r.ApprovedVia, r.VerdictSHA256)
 	}
 	if _, err := os.Stat(report.Site); err != nil {
 		t.Errorf("static site: %v", err)
