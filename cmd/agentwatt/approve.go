@@ -80,20 +80,15 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			if err != nil {
 				return err
 			}
-			var ps publish.PublishStore = store
-			if pub != "" {
-				if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-					return fmt.Errorf("--public-url %q: want the bucket's http(s) address", pub)
-				}
-				ps = publish.PublicStore{PublishStore: store, URLBase: pub}
+			ps, err := publicStore(store, pub)
+			if err != nil {
+				return err
 			}
 			job, lb, err := publish.Approve(ctx, q, fl, ps, id, publish.Approval{By: by, Via: publish.ViaMaintainerToken, Note: note, At: time.Now()}, local)
 			if err != nil {
 				return err
 			}
 			if a.json() {
-				enc := json.NewEncoder(a.out)
-				enc.SetIndent("", "  ")
 				b, err := json.MarshalIndent(map[string]any{"job": job, "results": lb.Results}, "", "  ")
 				if err != nil {
 					return err
@@ -113,4 +108,19 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 	cmd.Flags().StringVar(&pub, "public-url", "", "the bucket's public http(s) address: the static site links bundle files there")
 	cmd.Flags().BoolVar(&local, "local", false, "also publish simulated and non-official results, badged (local stack, demo)")
 	return cmd
+}
+
+// publicStore is the store publication writes to: with --public-url (the
+// bucket's public http(s) address) the static pages link bundle files
+// there, else relative to the bucket's root. Only an http(s) URL with a
+// host is taken: the address ends up in every page's links.
+func publicStore(store publish.PublishStore, publicURL string) (publish.PublishStore, error) {
+	if publicURL == "" {
+		return store, nil
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("--public-url %q: want the bucket's http(s) address", publicURL)
+	}
+	return publish.PublicStore{PublishStore: store, URLBase: publicURL}, nil
 }

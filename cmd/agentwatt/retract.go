@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,12 +58,9 @@ JOB is a job id or a unique prefix of it.`,
 			if err != nil {
 				return err
 			}
-			var ps publish.PublishStore = store
-			if pub != "" {
-				if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-					return fmt.Errorf("--public-url %q: want the bucket's http(s) address", pub)
-				}
-				ps = publish.PublicStore{PublishStore: store, URLBase: pub}
+			ps, err := publicStore(store, pub)
+			if err != nil {
+				return err
 			}
 			lb, err := publish.Retract(ctx, ps, id, publish.Retraction{By: by, Via: publish.ViaMaintainerToken, Reason: reason, At: time.Now()})
 			if err != nil {
