@@ -101,7 +101,8 @@ func (jr *jobRun) measure(ctx context.Context, m *measured) (err error) {
 		return err
 	}
 	defer jr.stopEngine(m)
-	defer func() { m.pin.unpin(jr.log) }() // before the engine stops
+	defer func() { m.pin.unpin(jr.log) }()          // before the engine stops
+	defer func() { m.load.finishScrapes(jr.log) }() // the last window's scrape, before the engine stops
 
 	if m.spec, err = runPhase(ctx, jr, PhasePreflight, jr.preflight); err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/rs/zerolog"
+
 	"github.com/agentwatt/agentwatt/agentrunner/loadgen"
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
 )
@@ -59,4 +61,16 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 		Progress: live.onProgress, Events: events,
 	})
 	return l, err
+}
+
+// finishScrapes waits for the engine-metrics scrapes still queued, so that
+// the last window's is taken before the engine stops; seal adds the file.
+// Safe on a nil loadRun and more than once.
+func (l *loadRun) finishScrapes(log zerolog.Logger) {
+	if l == nil || l.scrapes == nil {
+		return
+	}
+	if err := l.scrapes.close(); err != nil {
+		log.Warn().Err(err).Msg("engine metrics")
+	}
 }
