@@ -21,7 +21,8 @@
 // plan.go (jobPlan: the sim/GPU difference), preflight.go, workload.go,
 // launch.go, baseline.go, affinity.go, load.go, accuracy.go, search.go (one
 // phase or part of one each), progress.go (live metrics and events during
-// the load), seal.go (the bundle from measured), finish.go (the end
+// the load), enginescrape.go (the engine's /metrics at each window mark,
+// scraped off the probe loop), seal.go (the bundle from measured), finish.go (the end
 // switch), upload.go and spool.go (bundles to the store), runner.go
 // (Config, Runner.Run), events.go, metrics.go, keyfile.go, hide.go,
 // workdir.go.
