@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,9 @@ func (s *Server) BaseURL() string { return s.URL + "/" }
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	_, pattern := s.mux.Handler(r)
+	if path.Clean(r.URL.Path) != r.URL.Path {
+		pattern = "" // ".", ".." or "//": no route (ServeMux would redirect)
+	}
 	inst, authorized := s.installation(r.Header.Get("Authorization"))
 	switch {
 	case strings.HasSuffix(pattern, "/access_tokens"): // authorized by the App's JWT
@@ -89,7 +93,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	case !authorized:
 		writeError(rec, http.StatusUnauthorized, "Bad credentials")
-	case pattern == "": // unknown route, wrong method or unclean path
+	case pattern == "": // unknown route or wrong method
 		writeError(rec, http.StatusNotFound, "Not Found")
 	default:
 		s.mux.ServeHTTP(rec, r)

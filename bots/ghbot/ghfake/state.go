@@ -118,7 +118,8 @@ func (s *Server) AddPR(owner, name string, pr PR) {
 }
 
 // UpdatePR changes a pull request, e.g. a new push (HeadSHA) or closing it.
-// Earlier head SHAs stay known commits.
+// Earlier head SHAs stay known commits. fn runs with the server locked and
+// must not call it.
 func (s *Server) UpdatePR(owner, name string, number int, fn func(*PR)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
