@@ -90,7 +90,7 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 		notice := fmt.Sprintf("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Retracted result</title></head>"+
 			"<body><h1>Result retracted</h1><p>Job %s was retracted on %s by %s: %s</p><p><a href=\"../../index.html\">Leaderboard</a></p></body></html>\n",
 			html.EscapeString(id), r.At.Format("2006-01-02 15:04 UTC"), html.EscapeString(r.By), html.EscapeString(r.Reason))
-		if err := store.PutBytes(ctx, SitePrefix+resultPath(id, gone.Attempt), []byte(notice), "text/html; charset=utf-8"); err != nil {
+		if err := store.PutBytes(ctx, SitePrefix+ResultPath(id, gone.Attempt), []byte(notice), "text/html; charset=utf-8"); err != nil {
 			return nil, fmt.Errorf("retract %s: site: %w", id, err)
 		}
 	}

@@ -103,8 +103,8 @@ func (l links) evidenceURL(job string, attempt int, file string) string {
 	return l.Evidence + bundle.Key(job, attempt, file)
 }
 
-// resultPath is a result page's path below the site's root.
-func resultPath(job string, attempt int) string {
+// ResultPath is a result page's path below the site's root.
+func ResultPath(job string, attempt int) string {
 	return "results/" + job + "/" + strconv.Itoa(attempt) + ".html"
 }
 
@@ -148,7 +148,7 @@ func PublishSite(ctx context.Context, store PublishStore, r *Leaderboard) error 
 	}
 	done := map[string]bool{}
 	for _, res := range append(slices.Clone(r.Results), r.History...) {
-		p := resultPath(res.Job, res.Attempt)
+		p := ResultPath(res.Job, res.Attempt)
 		if done[p] || !validJob(res.Job) {
 			continue
 		}
@@ -228,7 +228,7 @@ func rowOf(r Result, l links) siteRow {
 	if !validJob(r.Job) || r.Attempt < 1 {
 		return siteRow{Result: r, Verify: verifyCommand(r)} // no link is better than a wrong one
 	}
-	return siteRow{Result: r, Page: l.Root + resultPath(r.Job, r.Attempt),
+	return siteRow{Result: r, Page: l.Root + ResultPath(r.Job, r.Attempt),
 		VerdictURL: l.evidenceURL(r.Job, r.Attempt, bundle.VerdictFile),
 		BundleURL:  l.evidenceURL(r.Job, r.Attempt, bundle.ManifestFile),
 		Verify:     verifyCommand(r)}

@@ -50,7 +50,7 @@ func (q *Queue) enqueue(ctx context.Context, nj NewJob, retryOf string) (*Job, b
 		Pool: nj.Pool, Vendor: nj.Vendor, Name: nj.Name, Profile: nj.Profile,
 		SpecDigest: nj.SpecDigest, Trigger: nj.Trigger,
 		Workload: nj.Workload, WorkloadDigest: nj.WorkloadDigest,
-		Spec: nj.Spec, Reason: reason, SubmittedBy: by, RetryOf: retryOf,
+		Spec: nj.Spec, Reason: reason, SubmittedBy: by, RetryOf: retryOf, PullRequest: nj.PullRequest,
 		History:   []Transition{{To: state, At: now, By: by, Reason: reason}},
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -158,7 +158,7 @@ func (q *Queue) Retry(ctx context.Context, id, by string) (*Job, error) {
 		Vendor: old.Vendor, Name: old.Name, Pool: old.Pool, Spec: old.Spec,
 		SpecDigest: old.SpecDigest, Trigger: "retry:" + old.ID,
 		Workload: old.Workload, WorkloadDigest: old.WorkloadDigest, Profile: old.Profile,
-		By: by,
+		By: by, PullRequest: old.PullRequest,
 	}
 	j, _, err := q.enqueue(ctx, nj, old.ID)
 	if err != nil {

@@ -277,7 +277,9 @@ func TestListFilters(t *testing.T) {
 func TestRetry(t *testing.T) {
 	q := newTestQueue(t, Config{})
 	ctx := testCtx(t, time.Minute)
-	j := mustEnqueue(t, q, newJob("sim"))
+	nj := newJob("sim")
+	nj.PullRequest = &PullRequest{Repo: "acme/subs", Number: 7, HeadSHA: strings.Repeat("ab", 20), Path: "submissions/acme/a.yaml", Author: "ann"}
+	j := mustEnqueue(t, q, nj)
 	if _, err := q.Retry(ctx, j.ID, "maint"); !errors.Is(err, ErrBadTransition) {
 		t.Errorf("Retry of a queued job: got %v, want ErrBadTransition", err)
 	}
@@ -292,6 +294,9 @@ func TestRetry(t *testing.T) {
 	if r.ID == j.ID || r.State != Queued || r.RetryOf != j.ID || r.Trigger != "retry:"+j.ID || r.SpecDigest != j.SpecDigest || r.SubmittedBy != "maint" {
 		t.Errorf("retry job: %+v", r)
 	}
+	if r.PullRequest == nil || *r.PullRequest != *nj.PullRequest {
+		t.Errorf("retry job's pull request: %+v, want %+v", r.PullRequest, nj.PullRequest)
+	}
 	old, _ := q.Get(ctx, j.ID)
 	if old.RetriedAs != r.ID || old.State != Failed {
 		t.Errorf("old job: state %s retried_as %q", old.State, old.RetriedAs)
@@ -301,6 +306,24 @@ func TestRetry(t *testing.T) {
 		t.Errorf("second Retry: %v, %v; want the same new job", again, err)
 	}
 	waitMsgs(t, q, StreamJobs, 1) // the retry's; Fail's Term is not confirmed synchronously
+}
+
+// A pull request's head is a full commit SHA: the bot reports on it and a
+// new push is told apart by it, so a short or odd one is refused.
+func TestEnqueueRefusesBadPullRequest(t *testing.T) {
+	q := newTestQueue(t, Config{})
+	ctx := testCtx(t, time.Minute)
+	for _, pr := range []PullRequest{
+		{Repo: "acme/subs", Number: 1, HeadSHA: "abc123"},
+		{Repo: "acme", Number: 1, HeadSHA: strings.Repeat("a", 40)},
+		{Repo: "acme/subs", Number: 0, HeadSHA: strings.Repeat("a", 40)},
+	} {
+		nj := newJob("sim")
+		nj.PullRequest = &pr
+		if _, _, err := q.Enqueue(ctx, nj); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Enqueue with %+v: got %v, want ErrInvalid", pr, err)
+		}
+	}
 }
 
 func TestCancelQueuedJob(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Job struct {
 	SubmittedBy    string          `json:"submitted_by,omitempty"`
 	RetryOf        string          `json:"retry_of,omitempty"`   // the failed/canceled job this one re-runs
 	RetriedAs      string          `json:"retried_as,omitempty"` // the job that re-runs this one
+	// PullRequest is the pull request the submission came from (the GitHub
+	// bot); nil for the API.
+	PullRequest *PullRequest `json:"pull_request,omitempty"`
 	// Seq is the AGENTWATT_JOBS sequence of the message that carries the job
 	// (0 before the first dispatch is recorded). A worker drops a message
 	// whose sequence is not this one: it is a stale duplicate.
@@ -69,6 +73,36 @@ type NewJob struct {
 	Profile        string
 	Held           bool   // start held; a maintainer releases it
 	By             string // who submitted; defaults to Vendor
+	PullRequest    *PullRequest
+}
+
+// PullRequest is where a pull-request submission came from: the repository,
+// the pull request, the commit its file was read at and the file.
+type PullRequest struct {
+	Repo    string `json:"repo"`    // owner/name
+	RepoID  int64  `json:"repo_id"` // GitHub's id of the repository
+	Number  int    `json:"number"`
+	HeadSHA string `json:"head_sha"`
+	Path    string `json:"path"` // the submission file, e.g. submissions/acme/h100.yaml
+	Author  string `json:"author"`
+	// Installation is the GitHub App installation that reports on it.
+	Installation int64 `json:"installation"`
+}
+
+var shaRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+func (p *PullRequest) validate() error {
+	switch {
+	case p == nil:
+		return nil
+	case !strings.Contains(p.Repo, "/") || len(p.Repo) > 140:
+		return invalidf("pull request repository %q: want owner/name", p.Repo)
+	case p.Number <= 0:
+		return invalidf("pull request number %d: want > 0", p.Number)
+	case !shaRe.MatchString(p.HeadSHA):
+		return invalidf("pull request head %q: want a 40-hex commit SHA", p.HeadSHA)
+	}
+	return nil
 }
 
 // Filter selects jobs for List. Empty fields match everything.
@@ -136,7 +170,7 @@ func (nj NewJob) validate() error {
 	case len(nj.Spec) > 0 && !json.Valid(nj.Spec):
 		return invalidf("spec is not valid JSON")
 	}
-	return nil
+	return nj.PullRequest.validate()
 }
 
 // apply checks to against the table, records the transition and sets the
@@ -154,5 +188,9 @@ func (j *Job) apply(to State, by, reason string, now time.Time) error {
 func (j *Job) clone() *Job {
 	c := *j
 	c.History = append([]Transition(nil), j.History...)
+	if j.PullRequest != nil {
+		pr := *j.PullRequest
+		c.PullRequest = &pr
+	}
 	return &c
 }
