@@ -91,10 +91,29 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Bot, error) {
 		Subjects: []string{SubjectDeliveries}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 		MaxAge: cfg.DeliveryTTL, MaxMsgSize: int32(min(cfg.MaxBody+4096, 64<<20)), Replicas: max(replicas, 1),
 	}
-	if b.stream, err = b.js.CreateOrUpdateStream(ctx, sc); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", StreamDeliveries, err)
+	if b.stream, err = ensureStream(ctx, b.js, sc, replicas); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// ensureStream creates a missing stream; an existing one is updated only
+// when replicas is set (as the queue does its own).
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, replicas int) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, sc.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		s, err = js.CreateStream(ctx, sc)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, sc.Name)
+		}
+	case err == nil && replicas != 0:
+		s, err = js.UpdateStream(ctx, sc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+	}
+	return s, nil
 }
 
 // Run handles accepted deliveries and follows job events until ctx ends.

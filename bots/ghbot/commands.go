@@ -306,8 +306,14 @@ func (b *Bot) unhold(ctx context.Context, t target, by string, log zerolog.Logge
 	}
 	if rec.Approve != nil && rec.Approve.SHA == rec.HeadSHA {
 		for _, j := range rec.headJobs() {
-			if err := b.applyApproval(ctx, rec, j.ID, log); err != nil {
+			why, err := b.applyApproval(ctx, rec, j.ID, log)
+			if err != nil {
 				return err
+			}
+			if why != "" {
+				if err := b.reply(ctx, t, rec.Approve.By, []string{why}); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -338,41 +344,47 @@ func (b *Bot) approve(ctx context.Context, t target, rec *prRecord, login string
 	if err != nil {
 		return "", err
 	}
+	var refused []string
 	for _, j := range head {
-		if err := b.applyApproval(ctx, rec, j.ID, log); err != nil {
+		why, err := b.applyApproval(ctx, rec, j.ID, log)
+		if err != nil {
 			return "", err
 		}
+		if why != "" {
+			refused = append(refused, why)
+		}
 	}
-	return "", nil
+	return strings.Join(refused, "; "), nil
 }
 
 // applyApproval publishes job id when it is verified and the record's
-// pending approval covers its head; other jobs wait for their verdict.
-func (b *Bot) applyApproval(ctx context.Context, rec *prRecord, id string, log zerolog.Logger) error {
+// pending approval covers its head; other jobs wait for their verdict. It
+// returns why a verified job could not be published ("" otherwise).
+func (b *Bot) applyApproval(ctx context.Context, rec *prRecord, id string, log zerolog.Logger) (string, error) {
 	ap := rec.Approve
 	pj := rec.job(id)
 	if ap == nil || rec.Held || pj == nil || pj.SHA != ap.SHA {
-		return nil
+		return "", nil
 	}
 	j, err := b.q.Get(ctx, id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if j.State != queue.Verified {
-		return nil
+		return "", nil
 	}
 	note := fmt.Sprintf("%s#%d at %s", rec.Repo, rec.Number, short(ap.SHA))
 	_, _, err = publish.Approve(ctx, b.q, b.cfg.Keys, b.cfg.Store, id,
 		publish.Approval{By: ap.By, Via: publish.ViaGitHub, Note: note, At: b.cfg.Now()}, b.cfg.Local)
 	if errors.Is(err, publish.ErrNotPublishable) || errors.Is(err, publish.ErrNotVerified) {
 		log.Warn().Err(err).Str("job", id).Msg("approved job cannot be published")
-		return nil
+		return fmt.Sprintf("job %s is verified but cannot be published: %s", mdCode(id), mdCode(err.Error())), nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	log.Info().Str("job", id).Str("by", ap.By).Msg("job published")
-	return nil
+	return "", nil
 }
 
 func (b *Bot) retract(ctx context.Context, rec *prRecord, login, reason string) (string, error) {

@@ -381,3 +381,6 @@ func (e *botEnv) replies(number int) []string {
 	}
 	return out
 }
+
+// Checkrun is ghfake's check run.
+type Checkrun = ghfake.CheckRun

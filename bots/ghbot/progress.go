@@ -85,9 +85,15 @@ func (b *Bot) onEvent(ctx context.Context, data []byte) error {
 	if ev.Kind != queue.EventState {
 		return nil
 	}
-	if j.State == queue.Verified {
-		if err := b.applyApproval(ctx, rec, j.ID, log); err != nil {
+	if j.State == queue.Verified && rec.Approve != nil {
+		why, err := b.applyApproval(ctx, rec, j.ID, log)
+		if err != nil {
 			return err
+		}
+		if why != "" {
+			if _, err := api.comment(ctx, rec.Number, 0, "@"+rec.Approve.By+" "+why); err != nil {
+				return err
+			}
 		}
 	}
 	if j.State.Terminal() {

@@ -36,6 +36,9 @@ func commands(a *app) []*cobra.Command {
 			newRunnerTrustCmd(a),
 		),
 		newVerifierCmd(a),
+		withSubcommands(newBotCmd(a),
+			newBotGitHubCmd(a),
+		),
 		newLocalCmd(a),
 		newDemoCmd(a),
 

@@ -12,6 +12,12 @@ import (
 // per process, and in-process NATS clients cannot follow a restarted server.
 const childArgsEnv = "AGENTWATT_TEST_CHILD_ARGS"
 
+// runMainEnv, set to "1", makes the test binary run agentwatt with its own
+// arguments: a runner started in a test launches its sim engine as
+// `SELF sim serve …`, SELF being the test binary, with the submission's
+// engine.env (which names this variable).
+const runMainEnv = "AGENTWATT_TEST_RUN_MAIN"
+
 func TestMain(m *testing.M) {
 	if raw := os.Getenv(childArgsEnv); raw != "" {
 		var args []string
@@ -19,6 +25,9 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		os.Args = append([]string{"agentwatt"}, args...)
+		main()
+	}
+	if os.Getenv(runMainEnv) == "1" {
 		main()
 	}
 	os.Exit(m.Run())

@@ -1,0 +1,205 @@
+package ghbot
+
+import (
+	"context"
+	"crypto/ed25519"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
+	"github.com/agentwatt/agentwatt/verifyd"
+	"github.com/agentwatt/agentwatt/workload"
+)
+
+func TestMain(m *testing.M) { known.Main(m) }
+
+// pinKnown pins every workload reference to the known-good bundle's
+// workload, which verifiertest's bundles replay.
+type pinKnown struct{ digest string }
+
+func (p pinKnown) ResolveDigest(context.Context, string) (string, error) { return p.digest, nil }
+
+// runVerified plays runner r1 on job id: it takes the job, uploads a
+// well-formed bundle for it and completes; the verifier daemon judges it.
+func (e *botEnv) runVerified(id string) {
+	t := e.t
+	t.Helper()
+	ctx := testCtx(t, 2*time.Minute)
+	_, key, _ := ed25519.GenerateKey(nil)
+	if err := e.fl.TrustKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: "sim", Runner: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := w.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := lease.Job()
+	if j.ID != id {
+		t.Fatalf("runner took %s, want %s", j.ID, id)
+	}
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: j.ID, Attempt: lease.Attempt(),
+		Key: key, Runner: "r1", SpecDigest: j.SpecDigest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Upload(ctx, e.store.PutFile, bundle.Prefix(j.ID, lease.Attempt())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Complete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good := known.Good(t)
+	d, err := verifyd.New(verifyd.Config{
+		Queue: e.q, Keys: e.fl, Store: e.store, References: known.Options(good).References, Wait: 200 * time.Millisecond,
+		Workloads: func(context.Context, string, string) (*workload.Workload, error) { return good.Workload, nil },
+		Log:       zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(dctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+func (e *botEnv) waitJob(id string, states ...queue.State) *queue.Job {
+	e.t.Helper()
+	var j *queue.Job
+	e.waitFor("job "+id+" to be "+string(states[0]), func() bool {
+		var err error
+		j, err = e.q.Get(context.Background(), id)
+		return err == nil && slices.Contains(states, j.State)
+	})
+	return j
+}
+
+// /hold stops approval; a maintainer's /approve given before the verdict
+// publishes the head's job when it is verified, under the maintainer's
+// login, unless withdrawn with /approve cancel; /retract needs a reason and
+// takes the result off the board.
+func TestApproveAndRetractByComment(t *testing.T) {
+	e := newBotEnv(t)
+	e.bot.cfg.Workloads = pinKnown{digest: string(known.Good(t).Workload.Digest)}
+	e.openPR(6, acmeDev, sha('a'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-one")})
+	e.idle()
+	jobs := e.jobs()
+	if len(jobs) != 1 {
+		t.Fatalf("%d jobs", len(jobs))
+	}
+	id := jobs[0].ID
+
+	e.comment(6, maintainer, "/hold", e.tick(time.Minute))
+	e.comment(6, maintainer, "/approve", e.tick(time.Minute))
+	e.idle()
+	if r := e.replies(6); len(r) != 1 || !strings.Contains(r[0], "refused: held by @maia") {
+		t.Fatalf("replies to /approve while held: %q", r)
+	}
+	e.comment(6, maintainer, "/unhold\n/approve", e.tick(time.Minute))
+	e.comment(6, teamMaint, "/approve cancel", e.tick(time.Minute))
+	e.idle()
+	if rec, _, _ := e.bot.loadPR(context.Background(), prKey(testRepoID, 6)); rec.Approve != nil {
+		t.Fatalf("approval still pending after /approve cancel: %+v", rec.Approve)
+	}
+	e.comment(6, teamMaint, "/approve", e.tick(time.Minute))
+	e.idle()
+	if c := e.gh.Comments(testOwner, testRepoName, 6); !strings.Contains(c[0].Body, "Approved by @theo") {
+		t.Errorf("status comment: %s", c[0].Body)
+	}
+
+	e.runVerified(id)
+	j := e.waitJob(id, queue.Published)
+	lb, err := publish.LoadResults(testCtx(t, time.Minute), e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lb.Results) == 0 || lb.Results[0].Job != id || lb.Results[0].ApprovedBy != teamMaint || lb.Results[0].ApprovedVia != publish.ViaGitHub {
+		t.Fatalf("results: %+v", lb.Results)
+	}
+	if !strings.Contains(j.Reason, testRepo+"#6") {
+		t.Errorf("approval reason %q does not name the pull request", j.Reason)
+	}
+	e.waitFor("the check run to link the result page", func() bool {
+		for _, cr := range e.checkRuns(CheckBenchmark("sim")) {
+			if cr.ExternalID == id && cr.Conclusion == "success" && strings.Contains(cr.Summary, "https://agentwatt.example/results/"+id+"/1.html") {
+				return true
+			}
+		}
+		return false
+	})
+
+	e.comment(6, acmeDev, "/retract my numbers are wrong", e.tick(time.Minute))
+	e.comment(6, maintainer, "/retract", e.tick(time.Minute))
+	e.comment(6, maintainer, "/retract the power meter was misread", e.tick(time.Minute))
+	e.idle()
+	replies := strings.Join(e.replies(6), "\n")
+	for _, want := range []string{"`/retract my numbers are wrong`: denied", "`/retract`: refused: say why", "retracted 1 result"} {
+		if !strings.Contains(replies, want) {
+			t.Errorf("replies lack %q:\n%s", want, replies)
+		}
+	}
+	lb, err = publish.LoadResults(testCtx(t, time.Minute), e.store)
+	if err != nil || len(lb.Results) != 0 {
+		t.Errorf("results after /retract: %+v, %v", lb.Results, err)
+	}
+}
+
+// /retest runs the head's failed job again as a new job of the same pull
+// request, with a check run of its own.
+func TestRetest(t *testing.T) {
+	e := newBotEnv(t)
+	e.openPR(7, acmeDev, sha('b'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-one")})
+	e.idle()
+	e.comment(7, acmeDev, "/retest", e.tick(time.Minute))
+	e.idle()
+	if r := e.replies(7); len(r) != 1 || !strings.Contains(r[0], "nothing to retest") {
+		t.Fatalf("replies to /retest of a queued job: %q", r)
+	}
+	ctx := testCtx(t, time.Minute)
+	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: "sim", Runner: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := w.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Fail(ctx, "engine exited with status 137"); err != nil {
+		t.Fatal(err)
+	}
+	first := lease.Job().ID
+	e.waitFor("the failed check run", func() bool {
+		crs := e.checkRuns(CheckBenchmark("sim"))
+		return len(crs) == 1 && crs[0].Conclusion == "failure" && strings.Contains(crs[0].Summary, "status 137")
+	})
+	e.comment(7, acmeTeam, "/retest", e.tick(time.Minute))
+	e.idle()
+	var again *queue.Job
+	for _, j := range e.jobs() {
+		if j.RetryOf == first {
+			again = j
+		}
+	}
+	if again == nil || again.PullRequest == nil || again.PullRequest.Number != 7 || again.SubmittedBy != "github:"+acmeTeam {
+		t.Fatalf("retried job: %+v", again)
+	}
+	e.waitFor("the retried job's check run", func() bool {
+		return slices.ContainsFunc(e.checkRuns(CheckBenchmark("sim")), func(cr Checkrun) bool { return cr.ExternalID == again.ID })
+	})
+}
