@@ -1,6 +1,6 @@
-// Package bots owns the ways a submission reaches the queue: the HTTP intake API
-// (vendors submit a spec with a bearer token), and later the GitHub webhook bot,
-// chat-ops commands and the retest watcher.
+// Package bots owns the HTTP intake API, one of the ways a submission
+// reaches the queue (vendors submit a spec with a bearer token); package
+// bots/ghbot is the other, the GitHub App for pull requests.
 //
 // Every path validates the spec with package spec, checks that the caller may
 // submit for the spec's vendor, pins the workload to its digest and enqueues the

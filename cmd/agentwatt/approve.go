@@ -82,7 +82,7 @@ docker take abbreviated ids); an ambiguous prefix lists the jobs it matches.`,
 			}
 			ps, err := publicStore(store, pub)
 			if err != nil {
-				return err
+				return fmt.Errorf("--public-url %w", err)
 			}
 			job, lb, err := publish.Approve(ctx, q, fl, ps, id, publish.Approval{By: by, Via: publish.ViaMaintainerToken, Note: note, At: time.Now()}, local)
 			if err != nil {
@@ -120,7 +120,7 @@ func publicStore(store publish.PublishStore, publicURL string) (publish.PublishS
 	}
 	u, err := url.Parse(publicURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("--public-url %q: want the bucket's http(s) address", publicURL)
+		return nil, fmt.Errorf("%q: want the bucket's public http(s) address", publicURL)
 	}
 	return publish.PublicStore{PublishStore: store, URLBase: publicURL}, nil
 }

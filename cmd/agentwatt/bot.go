@@ -33,6 +33,7 @@ type githubBotFlags struct {
 	nf                              natsFlags
 	s3                              s3Flags
 	listen, repo, publicURL, apiURL string
+	evidenceURL                     string
 	appID                           int64
 	keyFile, secretFile, cacheDir   string
 	local                           bool
@@ -108,6 +109,7 @@ restart loses none. Run one bot per submissions repository.`,
 	fs.StringVar(&f.secretFile, "webhook-secret-file", os.Getenv("AGENTWATT_GITHUB_WEBHOOK_SECRET_FILE"), "file holding the App's webhook secret; required (env AGENTWATT_GITHUB_WEBHOOK_SECRET_FILE)")
 	fs.StringVar(&f.repo, "repo", os.Getenv("AGENTWATT_GITHUB_REPO"), "the submissions repository, owner/name (env AGENTWATT_GITHUB_REPO)")
 	fs.StringVar(&f.publicURL, "public-url", os.Getenv("AGENTWATT_PUBLIC_URL"), "base URL of the leaderboard site, for links in check runs (env AGENTWATT_PUBLIC_URL)")
+	fs.StringVar(&f.evidenceURL, "evidence-url", os.Getenv("AGENTWATT_EVIDENCE_URL"), "the bucket's public http(s) address: the static site links bundle files there, as approve's --public-url (env AGENTWATT_EVIDENCE_URL)")
 	fs.StringVar(&f.apiURL, "github-api-url", envOr("AGENTWATT_GITHUB_API_URL", ghbot.DefaultAPIURL), "GitHub's REST API; https://HOST/api/v3/ for GitHub Enterprise Server (env AGENTWATT_GITHUB_API_URL)")
 	fs.BoolVar(&f.local, "local", false, "also publish simulated and non-official results, badged (local stack)")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the bot's stream and buckets: 1, or 3 on a NATS cluster (0: the queue's as they are)")
@@ -169,9 +171,9 @@ func runGitHubBot(ctx context.Context, a *app, f *githubBotFlags) error {
 	if err != nil {
 		return err
 	}
-	ps, err := publicStore(store, f.publicURL)
+	ps, err := publicStore(store, f.evidenceURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("--evidence-url %w", err)
 	}
 	bot, err := ghbot.New(ctx, ghbot.Config{
 		AppID: f.appID, PrivateKey: key, WebhookSecret: secret, Repo: f.repo, PublicURL: f.publicURL, APIURL: f.apiURL,

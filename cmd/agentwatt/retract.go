@@ -60,7 +60,7 @@ JOB is a job id or a unique prefix of it.`,
 			}
 			ps, err := publicStore(store, pub)
 			if err != nil {
-				return err
+				return fmt.Errorf("--public-url %w", err)
 			}
 			lb, err := publish.Retract(ctx, ps, id, publish.Retraction{By: by, Via: publish.ViaMaintainerToken, Reason: reason, At: time.Now()})
 			if err != nil {
