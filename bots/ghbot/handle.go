@@ -215,6 +215,13 @@ func (b *Bot) enqueueHead(ctx context.Context, t target, rec *prRecord, subs []s
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", s.path, err)
 		}
+		if !created && j.State == queue.Canceled {
+			// The head ran before and was canceled (the pull request was
+			// closed, or pushed over and pushed back): run it again.
+			if j, err = b.q.Retry(ctx, j.ID, "github:"+t.author); err != nil {
+				return fmt.Errorf("run %s again: %w", s.path, err)
+			}
+		}
 		log.Info().Str("job", j.ID).Str("file", s.path).Str("pool", j.Pool).Bool("created", created).Str("state", string(j.State)).Msg("pull-request job")
 		added = append(added, prJob{ID: j.ID, SHA: t.head, Path: s.path, Pool: j.Pool, State: j.State})
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -135,18 +134,6 @@ func (m Members) hasUser(login string) bool {
 		}
 	}
 	return false
-}
-
-// VendorsOf lists, sorted, the vendors whose lists name login directly.
-func (p *Policy) vendorsNaming(login string) []string {
-	var out []string
-	for v, m := range p.Vendors {
-		if m.hasUser(login) {
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func yamlErr(err error) string {

@@ -274,3 +274,51 @@ func TestParseCommands(t *testing.T) {
 		t.Errorf("%d commands from one comment, want at most %d", n, maxCommands)
 	}
 }
+
+// On /hold, a new head's jobs start held and /unhold queues them; a
+// reopened pull request runs its canceled head again.
+func TestHoldAndReopen(t *testing.T) {
+	e := newBotEnv(t)
+	e.openPR(8, acmeDev, sha('a'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-one")})
+	e.comment(8, maintainer, "/hold", e.tick(time.Minute))
+	e.tick(time.Minute)
+	e.push(8, acmeDev, sha('b'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-two")})
+	e.idle()
+	var held *queue.Job
+	for _, j := range e.jobs() {
+		if j.PullRequest.HeadSHA == sha('b') {
+			held = j
+		}
+	}
+	if held == nil || held.State != queue.Held {
+		t.Fatalf("job of the head pushed while held: %+v", held)
+	}
+	e.comment(8, maintainer, "/unhold", e.tick(time.Minute))
+	e.idle()
+	if j := e.waitJob(held.ID, queue.Queued); j.State != queue.Queued {
+		t.Fatalf("after /unhold: %s", j.State)
+	}
+
+	e.gh.UpdatePR(testOwner, testRepoName, 8, func(p *PRState) { p.State = "closed" })
+	e.deliver("pull_request", payload(t, "pull_request/closed.payload.json", repoFields(map[string]any{
+		"number": 8, "pull_request.number": 8, "pull_request.head.sha": sha('b'), "pull_request.base.ref": "main",
+		"pull_request.user.login": acmeDev, "pull_request.merged": false,
+	})))
+	e.idle()
+	e.waitJob(held.ID, queue.Canceled)
+	e.gh.UpdatePR(testOwner, testRepoName, 8, func(p *PRState) { p.State = "open" })
+	e.deliver("pull_request", payload(t, "pull_request/reopened.payload.json", repoFields(map[string]any{
+		"number": 8, "pull_request.number": 8, "pull_request.head.sha": sha('b'), "pull_request.base.ref": "main",
+		"pull_request.user.login": acmeDev,
+	})))
+	e.idle()
+	var again *queue.Job
+	for _, j := range e.jobs() {
+		if j.RetryOf == held.ID {
+			again = j
+		}
+	}
+	if again == nil || again.State != queue.Queued || again.PullRequest.HeadSHA != sha('b') {
+		t.Fatalf("reopened head's job: %+v", again)
+	}
+}
