@@ -23,3 +23,16 @@ func SearchStep(n int, precision float64, minStep int) int {
 func SearchResolved(lo, hi int, precision float64, minStep int) bool {
 	return hi-lo <= SearchStep(lo, precision, minStep)
 }
+
+// SearchStepDown is where the search goes after N=hi failed a confirmation:
+// the smallest N whose bracket [N, hi) is still resolved, one search step
+// below hi as seen from N. Stepping down by SearchStep(hi) instead can land
+// one below it (the step shrinks with N), on an N_max whose bracket is wider
+// than its own step: unresolved, as the verifier rightly says.
+func SearchStepDown(hi int, precision float64, minStep int) int {
+	lo := max(hi-SearchStep(hi, precision, minStep), 0)
+	for lo < hi && !SearchResolved(lo, hi, precision, minStep) {
+		lo++
+	}
+	return lo
+}

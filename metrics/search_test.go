@@ -47,3 +47,15 @@ func TestSearchResolved(t *testing.T) {
 		})
 	}
 }
+
+// After a failed confirmation the search steps down to an N whose bracket
+// is resolved: from 352 at 2% that is 345 (344 would leave [344, 352), 8
+// wide, against a step of 7 at 344).
+func TestSearchStepDown(t *testing.T) {
+	for _, tc := range []struct{ hi, min, want int }{{352, 1, 345}, {1000, 1, 980}, {10, 1, 9}, {1, 1, 0}, {100, 8, 92}, {5, 8, 0}} {
+		got := SearchStepDown(tc.hi, 0.02, tc.min)
+		if got != tc.want || (got > 0 && !SearchResolved(got, tc.hi, 0.02, tc.min)) {
+			t.Errorf("SearchStepDown(%d, min %d) = %d, want %d", tc.hi, tc.min, got, tc.want)
+		}
+	}
+}

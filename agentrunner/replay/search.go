@@ -206,7 +206,7 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, _ int) (TierOutcome, er
 		default:
 			r.log.Info().Str("tier", name).Int("agents", lo).Msg("confirmation failed; stepping down")
 			hi = lo
-			lo = max(0, lo-metrics.SearchStep(lo, sr.Precision, sr.MinStep))
+			lo = metrics.SearchStepDown(hi, sr.Precision, sr.MinStep)
 		}
 	}
 	out.Reason = "no N passed (" + r.failText(ti, hi) + ")"

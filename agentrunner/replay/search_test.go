@@ -250,3 +250,29 @@ func TestSearchStopsBelowConclusiveN(t *testing.T) {
 		t.Errorf("t20: %+v", got)
 	}
 }
+
+// A confirmation that fails under noise steps down to an N whose bracket
+// is still resolved, so the verifier accepts the N_max: at 2%, N=352
+// failing its confirmation leads to 345, not 344 ([344, 352) is 8 wide,
+// the step at 344 is 7).
+func TestSearchStepDownStaysResolved(t *testing.T) {
+	r := modelRunner(t, []string{"t20"}, &serverModel{caps: map[string]int{"t20": 352}}, map[string]int{"t20": 256})
+	r.lim = agentLimit{n: 1 << 20, why: "a limit far above the model's capacity"}
+	model := r.probeFn
+	r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
+		rec, err := model(ctx, n, purpose, tier)
+		if err == nil && n == 352 && purpose == bundle.PurposeConfirm {
+			rec.Result.Tiers[0].Passed = false // a noisy window
+		}
+		return rec, err
+	}
+	sum, err := r.Search(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sum.Tiers["t20"]
+	sr := r.cfg.Rules.Search
+	if !got.Confirmed || got.MaxAgents != 345 || !metrics.SearchResolved(got.MaxAgents, 352, sr.Precision, sr.MinStep) {
+		t.Errorf("after a failed confirmation at 352: N_max %d confirmed %v, want 345 and [N_max, 352) resolved", got.MaxAgents, got.Confirmed)
+	}
+}
