@@ -45,6 +45,8 @@ func (b *Bot) statusBody(ctx context.Context, rec *prRecord) string {
 	switch {
 	case rec.Closed:
 		sb.WriteString(": the pull request is closed without merging; its jobs were canceled.\n")
+	case !rec.Valid && len(rec.Vendors) == 0:
+		sb.WriteString(": it changes no file under `submissions/<vendor>/`; nothing runs.\n")
 	case !rec.Valid:
 		sb.WriteString(": nothing runs until `" + CheckValidate + "` passes.\n")
 	case rec.Trusted:

@@ -96,6 +96,16 @@ func (b *Bot) onPullRequest(ctx context.Context, e *github.PullRequestEvent, d d
 			log.Warn().Msg("pull request head is not a commit SHA; ignored")
 			return nil
 		}
+		// GitHub does not promise the order of deliveries: act only on
+		// the head the pull request has now.
+		now, _, err := t.api.c.PullRequests.Get(ctx, t.api.owner, t.api.name, t.number)
+		if err != nil {
+			return fmt.Errorf("get pull request #%d: %w", t.number, err)
+		}
+		if now.GetHead().GetSHA() != t.head || now.GetState() != "open" {
+			log.Info().Str("now", short(now.GetHead().GetSHA())).Str("state", now.GetState()).Msg("delivery for a head or state that has changed since; ignored")
+			return nil
+		}
 		return b.syncHead(ctx, t, d.Received, log)
 	case "closed":
 		return b.onClosed(ctx, t, pr.GetMerged(), log)
@@ -109,7 +119,7 @@ func (b *Bot) onPullRequest(ctx context.Context, e *github.PullRequestEvent, d d
 // author is trusted.
 func (b *Bot) syncHead(ctx context.Context, t target, seen time.Time, log zerolog.Logger) error {
 	var stale []string
-	rec, err := b.updatePR(ctx, t.key(), t.initRecord(seen), func(r *prRecord) error {
+	_, err := b.updatePR(ctx, t.key(), t.initRecord(seen), func(r *prRecord) error {
 		stale = stale[:0]
 		if r.HeadSHA != t.head {
 			for _, j := range r.Jobs {
@@ -128,9 +138,6 @@ func (b *Bot) syncHead(ctx context.Context, t target, seen time.Time, log zerolo
 	}
 	for _, id := range stale {
 		b.cancelJob(ctx, id, "agentwatt-bot", "superseded by "+short(t.head), log)
-	}
-	if rec.Closed {
-		return nil
 	}
 	return b.reviewAndRun(ctx, t, "", log)
 }
@@ -177,6 +184,9 @@ func (b *Bot) reviewAndRun(ctx context.Context, t target, okBy string, log zerol
 		if err := b.enqueueHead(ctx, t, rec, rv.subs, log); err != nil {
 			return err
 		}
+	}
+	if rv.files == 0 && rec.CommentID == 0 && len(rec.Jobs) == 0 {
+		return nil // a pull request that submits nothing gets no comment
 	}
 	return b.refreshComment(ctx, t.key())
 }

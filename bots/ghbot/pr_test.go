@@ -63,6 +63,16 @@ func TestTrustedPullRequest(t *testing.T) {
 	if newJob == nil || newJob.PullRequest.HeadSHA != sha('b') || newJob.State != queue.Queued {
 		t.Fatalf("new head's job: %+v", newJob)
 	}
+	// A late delivery of the old head (GitHub does not promise order)
+	// changes nothing.
+	e.deliver("pull_request", payload(t, "pull_request/synchronize.payload.json", repoFields(map[string]any{
+		"number": 1, "pull_request.number": 1, "pull_request.head.sha": sha('a'), "pull_request.base.ref": "main",
+		"pull_request.user.login": acmeTeam,
+	})))
+	e.idle()
+	if got, _ := e.q.Get(testCtx(t, time.Minute), newJob.ID); got.State != queue.Queued || len(e.jobs()) != 2 {
+		t.Fatalf("after a late delivery of the old head: new head's job %s, %d jobs", got.State, len(e.jobs()))
+	}
 	e.waitFor("the old check run cancelled", func() bool {
 		for _, cr := range e.checkRuns(CheckBenchmark("sim")) {
 			if cr.ExternalID == j.ID {
@@ -280,7 +290,9 @@ func TestParseCommands(t *testing.T) {
 func TestHoldAndReopen(t *testing.T) {
 	e := newBotEnv(t)
 	e.openPR(8, acmeDev, sha('a'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-one")})
+	e.idle()
 	e.comment(8, maintainer, "/hold", e.tick(time.Minute))
+	e.idle()
 	e.tick(time.Minute)
 	e.push(8, acmeDev, sha('b'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-two")})
 	e.idle()
