@@ -38,14 +38,7 @@ func (e *botEnv) runVerified(id string) {
 	if err := e.fl.TrustKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: "sim", Runner: "r1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lease, err := w.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lease := e.take(ctx)
 	j := lease.Job()
 	if j.ID != id {
 		t.Fatalf("runner took %s, want %s", j.ID, id)
@@ -77,6 +70,20 @@ func (e *botEnv) runVerified(id string) {
 		cancel()
 		<-done
 	})
+}
+
+// take plays runner r1 of pool sim taking the next job.
+func (e *botEnv) take(ctx context.Context) *queue.Lease {
+	e.t.Helper()
+	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: "sim", Runner: "r1"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lease, err := w.Next(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return lease
 }
 
 func (e *botEnv) waitJob(id string, states ...queue.State) *queue.Job {
@@ -172,14 +179,7 @@ func TestRetest(t *testing.T) {
 		t.Fatalf("replies to /retest of a queued job: %q", r)
 	}
 	ctx := testCtx(t, time.Minute)
-	w, err := e.q.NewWorker(queue.WorkerConfig{Pool: "sim", Runner: "r1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lease, err := w.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lease := e.take(ctx)
 	if _, err := lease.Fail(ctx, "engine exited with status 137"); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ const (
 )
 
 // handleMaxDeliver is how many times a delivery is tried before it is
-// dropped (with a log line); GitHub API outages are retried with backoff.
+// dropped (with a log line); GitHub API outages are retried after the
+// delays of handleBackoff (a consumer BackOff would also shorten the
+// AckWait of a delivery still being handled).
 const handleMaxDeliver = 6
 
 var handleBackoff = []time.Duration{2 * time.Second, 10 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
@@ -135,7 +137,7 @@ func (b *Bot) runDeliveries(ctx context.Context) error {
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: ConsumerDeliveries, Description: "agentwatt GitHub bot: handles deliveries in order",
 		AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, AckWait: 5 * time.Minute,
-		MaxDeliver: handleMaxDeliver, BackOff: handleBackoff,
+		MaxDeliver: handleMaxDeliver,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", ConsumerDeliveries, err)
@@ -159,8 +161,12 @@ func (b *Bot) runDeliveries(ctx context.Context) error {
 				_ = m.Term()
 				return
 			}
-			log.Warn().Err(err).Msg("delivery failed; it will be tried again")
-			_ = m.Nak() // the consumer's BackOff spaces the tries
+			delay := handleBackoff[0]
+			if md != nil {
+				delay = handleBackoff[min(int(md.NumDelivered)-1, len(handleBackoff)-1)]
+			}
+			log.Warn().Err(err).Dur("retry_in", delay).Msg("delivery failed; it will be tried again")
+			_ = m.NakWithDelay(delay)
 		}
 	})
 }
@@ -177,7 +183,6 @@ func (b *Bot) runEvents(ctx context.Context) error {
 		Durable: ConsumerEvents, Description: "agentwatt GitHub bot: job progress for check runs",
 		FilterSubject: queue.SubjectEventsPrefix + "*", DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, AckWait: 2 * time.Minute, MaxDeliver: 5,
-		BackOff: []time.Duration{5 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute},
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", ConsumerEvents, err)
@@ -185,7 +190,7 @@ func (b *Bot) runEvents(ctx context.Context) error {
 	return consume(ctx, cons, func(m jetstream.Msg) {
 		if err := b.onEvent(ctx, m.Data()); err != nil && ctx.Err() == nil {
 			b.log.Warn().Err(err).Str("subject", m.Subject()).Msg("report job event; it will be tried again")
-			_ = m.Nak()
+			_ = m.NakWithDelay(5 * time.Second)
 			return
 		}
 		_ = m.Ack()

@@ -98,7 +98,8 @@ func (b *Bot) onComment(ctx context.Context, e *github.IssueCommentEvent, d deli
 	}
 	t := b.targetOf(e.GetRepo(), e.GetInstallation(), pr)
 	log = log.With().Str("pr", fmt.Sprintf("%s#%d", t.repo, t.number)).Str("by", login).Logger()
-	if _, _, err := b.loadPR(ctx, t.key()); errors.Is(err, errNoRecord) && pr.GetState() == "open" && shaRe.MatchString(t.head) {
+	if _, _, err := b.loadPR(ctx, t.key()); errors.Is(err, errNoRecord) && pr.GetState() == "open" && shaRe.MatchString(t.head) &&
+		pr.GetBase().GetRef() == t.defaultBranch {
 		// Opened before the App was installed: review it now.
 		if err := b.syncHead(ctx, t, d.Received, log); err != nil {
 			return err

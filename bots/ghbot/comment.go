@@ -2,6 +2,7 @@ package ghbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,6 +20,9 @@ func (b *Bot) refreshComment(ctx context.Context, key string) error {
 	b.commentMu.Lock()
 	defer b.commentMu.Unlock()
 	rec, _, err := b.loadPR(ctx, key)
+	if errors.Is(err, errNoRecord) {
+		return nil // a pull request the bot does not follow
+	}
 	if err != nil {
 		return err
 	}

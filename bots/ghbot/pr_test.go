@@ -334,3 +334,22 @@ func TestHoldAndReopen(t *testing.T) {
 		t.Fatalf("reopened head's job: %+v", again)
 	}
 }
+
+// A pull request opened before the App was installed is reviewed when a
+// command first names it; one into another branch is not.
+func TestCommandOnUnseenPullRequest(t *testing.T) {
+	e := newBotEnv(t)
+	e.gh.SetFile(testOwner, testRepoName, sha('c'), acmeFile, []byte(simSubmission(t, "acme", "sim-one")))
+	e.gh.AddPR(testOwner, testRepoName, PRState{Number: 9, HeadSHA: sha('c'), BaseRef: "main", Author: outsider, State: "open", Files: []string{acmeFile}})
+	e.gh.AddPR(testOwner, testRepoName, PRState{Number: 10, HeadSHA: sha('c'), BaseRef: "release-1", Author: outsider, State: "open", Files: []string{acmeFile}})
+	e.comment(10, maintainer, "/ok-to-test", e.tick(time.Minute))
+	e.comment(9, maintainer, "/ok-to-test", e.tick(time.Minute))
+	e.idle()
+	jobs := e.jobs()
+	if len(jobs) != 1 || jobs[0].PullRequest.Number != 9 {
+		t.Fatalf("jobs: %+v", jobs)
+	}
+	if r := e.replies(10); len(r) != 1 || !strings.Contains(r[0], "not been reviewed") {
+		t.Errorf("reply on the pull request into another branch: %q", r)
+	}
+}
