@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,5 +225,35 @@ func TestGitHubPullRequestEndToEnd(t *testing.T) {
 	comments := gh.Comments(owner, name, 12)
 	if len(comments) < 2 || !strings.Contains(comments[len(comments)-1].Body, "retracted 1 result") {
 		t.Errorf("comments: %+v", comments)
+	}
+}
+
+// bot github refuses to start without a webhook secret (go-github's
+// ValidatePayload would accept every unsigned delivery with an empty one),
+// with a secret file others can read, or with an empty one.
+func TestBotGitHubRefusesWithoutSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := write("app.pem", "not used", 0o600)
+	for _, tc := range []struct{ secretFile, want string }{
+		{"", "--webhook-secret-file is required"},
+		{write("open", "0123456789abcdef0123", 0o644), "others can read it"},
+		{write("empty", "\n", 0o600), "is empty"},
+	} {
+		root := newRootCmd()
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		root.SetArgs([]string{"bot", "github", "--repo", "a/b", "--app-id", "1", "--private-key-file", key, "--webhook-secret-file", tc.secretFile,
+			"--nats", "nats://127.0.0.1:1"})
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("secret file %q: got %v, want %q", tc.secretFile, err, tc.want)
+		}
 	}
 }
