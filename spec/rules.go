@@ -49,6 +49,9 @@ type Rules struct {
 	Verify VerifyRules `json:"verify"`
 	// Accuracy is the accuracy gate run before the performance phase.
 	Accuracy AccuracyRules `json:"accuracy"`
+	// Regression says when a result is flagged against the previous
+	// framework version's (publication only: it judges no run).
+	Regression RegressionRules `json:"regression"`
 	// Profiles are official, quick and test.
 	Profiles []Profile `json:"profiles"`
 }
@@ -147,6 +150,15 @@ type AccuracyRules struct {
 	MinFraction float64 `json:"min_fraction"`
 	// MaxOutputTokens caps the answer to one question.
 	MaxOutputTokens int `json:"max_output_tokens"`
+}
+
+// RegressionRules: a published result whose Agents/MW differs from the
+// previous framework version's by more than the larger of Threshold and
+// the results' spread is a regression or an improvement
+// (metrics.VersionChange).
+type RegressionRules struct {
+	// Threshold is the least relative change flagged, a share (0.05: 5%).
+	Threshold float64 `json:"threshold"`
 }
 
 // Profile is a set of per-run settings: official (published as hardware

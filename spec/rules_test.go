@@ -137,6 +137,8 @@ func TestRulesValidate(t *testing.T) {
 		{"window too small to pass", func(r *Rules) { r.Profiles[2].MinRequests = 20 }, "min_requests 20 is below 44"},
 		{"ready bounds", func(r *Rules) { r.Profiles[1].ReadyTimeout.Max = D(time.Second) }, "ready_timeout.max is shorter"},
 		{"cpu share", func(r *Rules) { r.Profiles[0].Client.MaxCPUShare = 0 }, "max_cpu_share"},
+		{"no regression threshold", func(r *Rules) { r.Regression.Threshold = 0 }, "regression.threshold"},
+		{"regression threshold of 100%", func(r *Rules) { r.Regression.Threshold = 1 }, "regression.threshold"},
 		{"no agent cap", func(r *Rules) { r.Profiles[1].MaxAgents = 0 }, "profiles[1] (quick): max_agents must be at least 1"},
 		{"kind", func(r *Rules) { r.Kind = "Submission" }, "kind:"},
 	}

@@ -61,6 +61,9 @@ func (r *Rules) Validate() error {
 	}
 	share("sampling.top_p", r.Sampling.TopP, false)
 	share("search.precision", r.Search.Precision, false)
+	if t := r.Regression.Threshold; math.IsNaN(t) || t <= 0 || t >= 1 {
+		bad("regression.threshold: %v is not a share in (0, 1)", t)
+	}
 	if r.Search.MinStep < 1 {
 		bad("search.min_step: must be at least 1")
 	}

@@ -1,0 +1,33 @@
+package metrics
+
+import (
+	"math"
+	"testing"
+)
+
+func TestVersionChange(t *testing.T) {
+	for _, c := range []struct {
+		name                          string
+		prev, next, threshold, spread float64
+		wantChange                    float64
+		wantKind                      ChangeKind
+		wantOK                        bool
+	}{
+		{"20% worse", 100, 80, 0.05, 0, -0.2, Regression, true},
+		{"20% better", 100, 120, 0.05, 0, 0.2, Improvement, true},
+		{"within the threshold", 100, 96, 0.05, 0, -0.04, "", true},
+		{"at the threshold is not flagged", 100, 95, 0.05, 0, -0.05, "", true},
+		{"the spread widens the band", 100, 90, 0.05, 0.15, -0.1, "", true},
+		{"beyond the spread", 100, 80, 0.05, 0.15, -0.2, Regression, true},
+		{"no previous figure", 0, 80, 0.05, 0, 0, "", false},
+		{"previous not a number", math.NaN(), 80, 0.05, 0, 0, "", false},
+		{"next not a number", 100, math.NaN(), 0.05, 0, 0, "", false},
+	} {
+		change, kind, ok := VersionChange(c.prev, c.next, c.threshold, c.spread)
+		if ok != c.wantOK || kind != c.wantKind || !near(change, c.wantChange) {
+			t.Errorf("%s: got (%v, %q, %v), want (%v, %q, %v)", c.name, change, kind, ok, c.wantChange, c.wantKind, c.wantOK)
+		}
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-12 && b-a < 1e-12 }
