@@ -78,6 +78,10 @@ type Result struct {
 	// Hardware: an official-profile, non-simulated result; the others are
 	// badged on the site.
 	Hardware bool `json:"hardware"`
+	// Change: a regression or an improvement against the previous
+	// framework version of the config (regressions.go); derived from the
+	// history whenever it changes.
+	Change *Change `json:"change,omitempty"`
 }
 
 // Leaderboard is published/results.json: the latest result of every config and
@@ -191,8 +195,9 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 // Publish adds an approved job's results to the publication: it writes
 // the new objects first (the job's history entry, its submission,
 // runners.json), then
-// switches published/results.json — one object, replaced in one PUT — and
-// finally renders the site from it. A reader sees the old or the new
+// switches published/results.json — one object, replaced in one PUT —
+// then published/regressions.json (derived from it, so a failure there is
+// mended by the next publication), and finally renders the site from it. A reader sees the old or the new
 // results, never a mix; a retest of the same config appends to that
 // config's history.
 func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderboard, error) {
@@ -235,6 +240,9 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 	}
 	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("publish results: %w", err)
+	}
+	if err := putRegressions(ctx, store, next); err != nil {
+		return nil, err
 	}
 	if err := PublishSite(ctx, store, next); err != nil {
 		return nil, err
@@ -282,7 +290,8 @@ func LoadResults(ctx context.Context, store PublishStore) (*Leaderboard, error) 
 }
 
 // merge appends add to the history and makes it the latest result of its
-// config and tier. Republishing the same job replaces its own entries.
+// config and tier, and derives every result's Change. Republishing the
+// same job replaces its own entries.
 func merge(cur *Leaderboard, add []Result, at time.Time) *Leaderboard {
 	next := &Leaderboard{SchemaVersion: ResultsSchemaVersion, UpdatedAt: at}
 	same := func(a, b Result) bool { return a.Job == b.Job && a.Tier == b.Tier }
@@ -293,6 +302,7 @@ func merge(cur *Leaderboard, add []Result, at time.Time) *Leaderboard {
 	}
 	next.History = append(next.History, add...)
 	slices.SortStableFunc(next.History, func(a, b Result) int { return a.Date.Compare(b.Date) })
+	annotate(next.History)
 	latest := map[string]Result{}
 	var order []string
 	for _, h := range next.History {

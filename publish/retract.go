@@ -3,9 +3,14 @@ package publish
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
+	"slices"
 	"time"
+
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/internal/termtext"
 )
 
 // Retraction is who withdrew a published job, how they proved it, when and
@@ -21,8 +26,12 @@ type Retraction struct {
 // published/results.json (latest and history, so the previous result of
 // the same config becomes the latest again), its result page is replaced
 // by a notice, and its entry under published/history/ keeps the results
-// with the retraction (reason, who, how, when) added. The history entry is
-// written first, then results.json in one replace, then the site.
+// with the retraction (reason, who, how, when) added; its results are
+// listed in published/retractions.json, for the site's runs of the config.
+// The history entry and retractions.json are written first, then
+// results.json in one replace, then regressions.json (without the job's
+// comparisons; a later result compared with it is compared with the one
+// before instead), then the site.
 //
 // The job record keeps its state (published): the queue has no state after
 // published, so the retraction lives in the publication.
@@ -73,6 +82,15 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 	if err := store.PutBytes(ctx, histKey, append(b, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("retract %s: history: %w", id, err)
 	}
+	var gones []Result
+	for _, h := range cur.History {
+		if h.Job == id {
+			gones = append(gones, h)
+		}
+	}
+	if err := addRetracted(ctx, store, gones, r); err != nil {
+		return nil, fmt.Errorf("retract %s: %w", id, err)
+	}
 	next := merge(&Leaderboard{History: keep}, nil, r.At)
 	if next.Results == nil {
 		next.Results = []Result{}
@@ -86,6 +104,9 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("retract %s: results: %w", id, err)
 	}
+	if err := putRegressions(ctx, store, next); err != nil {
+		return nil, fmt.Errorf("retract %s: %w", id, err)
+	}
 	if validJob(id) {
 		notice := fmt.Sprintf("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Retracted result</title></head>"+
 			"<body><h1>Result retracted</h1><p>Job %s was retracted on %s by %s: %s</p><p><a href=\"../../index.html\">Leaderboard</a></p></body></html>\n",
@@ -98,4 +119,69 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 		return nil, err
 	}
 	return next, nil
+}
+
+// RetractionsKey is published/retractions.json: the results of every
+// retracted job, with the retraction; the site marks them in a config's
+// runs. results.json no longer names them.
+const RetractionsKey = PublishedPrefix + "retractions.json"
+
+// RetractionsSchemaVersion is the version of published/retractions.json.
+const RetractionsSchemaVersion = 1
+
+// Retractions is published/retractions.json.
+type Retractions struct {
+	SchemaVersion int               `json:"schema_version"`
+	Retracted     []RetractedResult `json:"retracted"` // in order of retraction
+}
+
+// RetractedResult is a result taken off the leaderboard, and why.
+type RetractedResult struct {
+	Result     Result     `json:"result"`
+	Retraction Retraction `json:"retraction"`
+}
+
+// LoadRetractions reads published/retractions.json; none yet is an empty
+// list.
+func LoadRetractions(ctx context.Context, store PublishStore) (*Retractions, error) {
+	data, err := store.GetBytes(ctx, RetractionsKey, 64<<20)
+	if errors.Is(err, blob.ErrNotFound) {
+		return &Retractions{SchemaVersion: RetractionsSchemaVersion, Retracted: []RetractedResult{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", RetractionsKey, err)
+	}
+	var r Retractions
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", RetractionsKey, err)
+	}
+	if r.SchemaVersion != RetractionsSchemaVersion {
+		return nil, fmt.Errorf("%s: schema_version %d, want %d", RetractionsKey, r.SchemaVersion, RetractionsSchemaVersion)
+	}
+	return &r, nil
+}
+
+// addRetracted lists rs as retracted by r in retractions.json (one PUT); a
+// retraction tried again after a failure lists them once.
+func addRetracted(ctx context.Context, store PublishStore, rs []Result, r Retraction) error {
+	cur, err := LoadRetractions(ctx, store)
+	if err != nil {
+		return err
+	}
+	for _, x := range rs {
+		x.Change = nil // no comparison stands for a retracted result
+		if !slices.ContainsFunc(cur.Retracted, func(y RetractedResult) bool {
+			return y.Result.Job == x.Job && y.Result.Attempt == x.Attempt && y.Result.Tier == x.Tier
+		}) {
+			cur.Retracted = append(cur.Retracted, RetractedResult{Result: x, Retraction: r})
+		}
+	}
+	b, err := json.MarshalIndent(cur, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := store.PutBytes(ctx, RetractionsKey, append(termtext.JSON(b), '\n'), "application/json"); err != nil {
+		return fmt.Errorf("retractions: %w", err)
+	}
+	return nil
 }
