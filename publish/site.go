@@ -303,6 +303,7 @@ func num(v float64) string {
 var siteTmpl = template.Must(template.New("site").Funcs(template.FuncMap{
 	"num":        num,
 	"pct":        func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"signed":     func(v float64) string { return fmt.Sprintf("%+.1f%%", 100*v) },
 	"date":       func(r Result) string { return r.Date.Format("2006-01-02") },
 	"kind":       kindOf,
 	"join":       strings.Join,

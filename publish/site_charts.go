@@ -42,6 +42,9 @@ type lineSeries struct {
 	Name   string     `json:"name"`
 	Values []*float64 `json:"values"`
 	Notes  []string   `json:"notes,omitempty"` // per point, shown beside the value (framework version, job)
+	// Marker: drawn as points only, a marker of its kind (regression,
+	// improvement, retracted; site_versions.go).
+	Marker string `json:"marker,omitempty"`
 }
 
 func chartsOf(r *Leaderboard, groups []*siteGroup) siteCharts {

@@ -14,6 +14,11 @@ func visibleResult(r Result) Result {
 		&r.FrameworkVersion, &r.Tier, &r.PowerBoundary, &r.Profile, &r.WorkloadName, &r.ApprovedBy, &r.Bundle, &r.Verdict, &r.VerifyCommand} {
 		*p = termtext.Escape(*p)
 	}
+	if r.Change != nil {
+		c := *r.Change // the leaderboard's own stays as it is
+		c.PreviousVersion, c.PreviousJob = termtext.Escape(c.PreviousVersion), termtext.Escape(c.PreviousJob)
+		r.Change = &c
+	}
 	return r
 }
 

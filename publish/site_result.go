@@ -29,14 +29,16 @@ type resultPage struct {
 	Missing  []string // files that could not be read, and why
 	Verify   string
 	Charts   resultCharts
+	Runs     []configRun // every run of the job's config
 	// AccuracyMin is the rules' least accuracy (a share) for publication.
 	AccuracyMin float64
 }
 
 // resultCharts is the result page's chart data, for site.js.
 type resultCharts struct {
-	Power  *lineChart `json:"power,omitempty"`
-	Probes *lineChart `json:"probes,omitempty"`
+	Power  *lineChart  `json:"power,omitempty"`
+	Probes *lineChart  `json:"probes,omitempty"`
+	Runs   []lineChart `json:"runs,omitempty"` // the config's runs over framework versions
 }
 
 type probeRow struct {
@@ -86,8 +88,19 @@ func renderResult(ctx context.Context, store PublishStore, lb *Leaderboard, job 
 	if len(p.Rows) == 0 {
 		return nil, errNoPage
 	}
+	var config string
+	for _, r := range lb.History {
+		if r.Job == job && r.Attempt == attempt {
+			config = r.Config
+		}
+	}
+	rets, err := LoadRetractions(ctx, store)
+	if err != nil {
+		p.Missing = append(p.Missing, fmt.Sprintf("retracted runs: %v", err))
+	}
+	p.Runs = configRunsOf(lb, rets, config, job, l)
+	p.Charts.Runs = runsCharts(p.Runs)
 	p.Verify = p.Rows[0].Verify
-	var err error
 	if p.Sub, err = loadSubmission(ctx, store, job); err != nil {
 		p.Missing = append(p.Missing, fmt.Sprintf("submission: %v", err))
 	}

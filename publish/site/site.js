@@ -158,14 +158,30 @@
     }, [xs, c.values]);
   });
 
+  // The runs charts' markers: hollow red for a regression, green for an
+  // improvement, grey for a retracted run.
+  var markerStyle = {
+    regression: { color: '#dc2626', fill: '#fff' },
+    improvement: { color: '#16a34a', fill: '#fff' },
+    retracted: { color: '#6b7280', fill: '#e5e7eb' }
+  };
   function lines(el, c) {
     var series = [{ label: c.x_label, value: c.x_time ? '{YYYY}-{MM}-{DD} {HH}:{mm}' : function (u, v) { return v == null ? '' : fmt(v); } }];
+    var markers = {};
     c.series.forEach(function (s, k) {
-      series.push({
-        label: s.name, stroke: palette[k % palette.length], width: 2, spanGaps: true, points: { size: 7 },
-        value: function (u, v, si, i) { return v == null ? '–' : fmt(v) + (i != null && s.notes && s.notes[i] ? ' (' + s.notes[i] + ')' : ''); }
-      });
+      var value = function (u, v, si, i) { return v == null ? '–' : fmt(v) + (i != null && s.notes && s.notes[i] ? ' (' + s.notes[i] + ')' : ''); };
+      if (s.marker) { // points only, over the line's point: a regression, an improvement, a retracted run
+        var m = markerStyle[s.marker] || markerStyle.retracted;
+        markers[s.marker] = s.values.filter(function (v) { return v != null; }).length;
+        series.push({
+          label: s.name, stroke: m.color, width: 2, paths: function () { return null; },
+          points: { show: true, size: 13, stroke: m.color, fill: m.fill, width: 3 }, value: value
+        });
+        return;
+      }
+      series.push({ label: s.name, stroke: palette[k % palette.length], width: 2, spanGaps: true, points: { size: 7 }, value: value });
     });
+    el.dataset.markers = JSON.stringify(markers);
     var data = [c.x].concat(c.series.map(function (s) { return s.values; }));
     var xscale = { time: !!c.x_time };
     if (c.x.length === 1) { // one point: a day (or 5 tok/s) either side
@@ -191,6 +207,10 @@
   doc.querySelectorAll('.chart[data-chart="curve"]').forEach(function (el) { if (charts.curve) lines(el, charts.curve); });
   doc.querySelectorAll('.chart[data-chart="history"]').forEach(function (el) {
     var c = byID(charts.history, el.dataset.id);
+    if (c) lines(el, c);
+  });
+  doc.querySelectorAll('.chart[data-chart="runs"]').forEach(function (el) {
+    var c = byID(charts.runs || [], el.dataset.id);
     if (c) lines(el, c);
   });
   doc.querySelectorAll('.chart[data-chart="pareto"]').forEach(function (el) { if (charts.pareto) lines(el, charts.pareto); });
