@@ -145,8 +145,8 @@ func checkSiteAt(t *testing.T, chrome string, srv *httptest.Server, lb *publish.
 		t.Errorf("result page: %d px wider than the viewport (%v)", page.Overflow, page.Wide)
 	}
 	checkLinks(t, srv, "/results/job-slow/1.html", page.Links)
-	if axes := fmt.Sprint(page.AxisLabels); page.Charts != 2 || axes != "[[output tok/s per agent output tok/s per GPU] [seconds into the window power (W)]]" {
-		t.Errorf("result page: %d charts, axes %q; want the probes' scatter and the confirmation window's power trace", page.Charts, page.AxisLabels)
+	if axes := fmt.Sprint(page.AxisLabels); page.Charts != 4 || axes != "[[date published (UTC) Agents/MW] [date published (UTC) max agents] [output tok/s per agent output tok/s per GPU] [seconds into the window power (W)]]" {
+		t.Errorf("result page: %d charts, axes %q; want the config's runs (Agents/MW, max agents), the probes' scatter and the confirmation window's power trace", page.Charts, page.AxisLabels)
 	}
 	powers, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('td.probe-power')).map(td => td.textContent)`))
 	if err != nil {
