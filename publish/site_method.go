@@ -33,6 +33,8 @@ var methodAbout = map[string]string{
 	"power":    "The power of the confirmation window: the change of each GPU's cumulative energy counter, cross-checked against the integral of sampled instantaneous power.",
 	"verify":   "How closely the verifier holds the runner to what it recomputes from the raw records.",
 	"accuracy": "Before the performance phase, greedy answers to the dataset's first questions; the score must reach min_fraction of the model's reference score.",
+	"regression": "Publication only, no run is judged by it: each published result is compared, per tier, with the latest earlier result of the same configuration at a different framework version (same rules, profile, workload and power boundary); " +
+		"change = (new − previous) / previous of Agents/MW, a regression below −max(threshold, spread) and an improvement above +max(threshold, spread), where spread is the results' spread across repeated runs (0 for a single run).",
 }
 
 // renderMethod renders the method page from the embedded rules file: the
@@ -47,7 +49,7 @@ func renderMethod(l links) ([]byte, error) {
 	for _, s := range []struct {
 		name string
 		v    any
-	}{{"probe", r.Probe}, {"sampling", r.Sampling}, {"search", r.Search}, {"power", r.Power}, {"verify", r.Verify}, {"accuracy", r.Accuracy}} {
+	}{{"probe", r.Probe}, {"sampling", r.Sampling}, {"search", r.Search}, {"power", r.Power}, {"verify", r.Verify}, {"accuracy", r.Accuracy}, {"regression", r.Regression}} {
 		p.Sections = append(p.Sections, methodSection{Name: s.name, About: methodAbout[s.name], Rows: flatten(s.v)})
 	}
 	for _, pr := range r.Profiles {

@@ -187,6 +187,9 @@
     if (c.x.length === 1) { // one point: a day (or 5 tok/s) either side
       var pad = c.x_time ? 86400 : 5;
       xscale.range = [c.x[0] - pad, c.x[0] + pad];
+    } else if (Object.keys(markers).length) { // room for the markers at either end
+      var span = c.x[c.x.length - 1] - c.x[0];
+      xscale.range = [c.x[0] - span / 20, c.x[c.x.length - 1] + span / 20];
     }
     mount(el, c.title, {
       height: 300,
