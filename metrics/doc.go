@@ -113,4 +113,14 @@
 //     average watts; joules per output token = energy / output tokens in the
 //     window.
 //   - relative difference = |got − ref| / |ref|.
+//
+// # Between framework versions (VersionChange)
+//
+//   - change = (B − A) / A of one tier's Agents/MW, A the previous framework
+//     version's published result and B the new one's; a regression when
+//     change < −max(threshold, spread), an improvement when change >
+//     +max(threshold, spread). threshold is the rules' regression.threshold,
+//     spread the larger relative spread of Agents/MW across the two results'
+//     repeated runs. Which result is A is publication's choice (package
+//     publish).
 package metrics

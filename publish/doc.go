@@ -24,6 +24,13 @@
 //     chart data (JSON for site.js), results.json and results.csv.
 //   - site_escape.go: vendor strings made visible (bidi overrides and
 //     controls as \u escapes) before html/template escapes them.
+//   - regressions.go: Change (on each Result: a regression or an
+//     improvement against the config's previous framework version,
+//     metrics.VersionChange, derived from the history by merge),
+//     Regression and published/regressions.json (LoadRegressions).
+//   - site_versions.go: a result page's runs of its config: the table and
+//     the charts with regression, improvement and retraction markers.
+//   - retract.go: Retract, and published/retractions.json (LoadRetractions).
 //   - handler.go: SiteHandler — the pages, /api/results and the downloads,
 //     every answer with SiteCSP.
 //   - evidence.go: GET /runs/<job>/<attempt>/<file>: a published bundle's
