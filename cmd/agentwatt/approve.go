@@ -39,7 +39,9 @@ unknown or revoked one is refused.
 Publishing writes to object storage: the job's entry published/history/<date>-<job>.json
 and published/runners.json (the enrolled keys, for offline verification) first,
 then published/results.json in one replace — readers see the old or the new
-board, never a mix — then the static site under published/site/ (a page per
+board, never a mix — then published/regressions.json (each regression or
+improvement against the configuration's previous framework version), then
+the static site under published/site/ (a page per
 result, the method, results.json and .csv, the leaderboard last). The static
 pages link bundle files relative to the bucket's root, or under --public-url
 (the bucket's public https address) when it is given. A retest

@@ -27,7 +27,9 @@ func newRetractCmd(a *app) *cobra.Command {
 (the previous result of the same configuration becomes the latest again) and
 the static site, whose page for the job becomes a notice of the retraction.
 The job's entry under published/history/ keeps its results with the
-retraction added: the reason, who, how (maintainer-token) and when.
+retraction added: the reason, who, how (maintainer-token) and when; the
+results are listed in published/retractions.json (the site marks them among
+the configuration's runs) and their comparisons leave published/regressions.json.
 
 Only a maintainer retracts: the token is read as 'agentwatt approve' reads it
 (--token-file, else env AGENTWATT_TOKEN). The job record stays published: the
