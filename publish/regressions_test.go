@@ -215,3 +215,62 @@ func TestRegressionHostileVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressionRepeatedVersion: a second result at the version already
+// compared is compared, like the first, with the last result at another
+// version — a retest that confirms a regression is an entry of its own,
+// with its own id.
+func TestRegressionRepeatedVersion(t *testing.T) {
+	v := verdictOf(t)
+	store := blobtest.Store(t)
+	publishRuns(t, store, v, []run{{"j1", "1.0", 1}, {"j2", "1.1", 0.8}, {"j3", "1.1", 0.8}})
+	regs, err := publish.LoadRegressions(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs []string
+	ids := map[string]bool{}
+	for _, e := range regs.Regressions {
+		pairs = append(pairs, e.Previous.Job+">"+e.Current.Job)
+		ids[e.ID] = true
+	}
+	tiers := len(regs.Regressions) / 2
+	if len(regs.Regressions) != 2*tiers || tiers == 0 || pairs[0] != "j1>j2" || pairs[tiers] != "j1>j3" || len(ids) != len(pairs) {
+		t.Errorf("regressions %v (ids %d), want j1>j2 and j1>j3 per tier, each its own id", pairs, len(ids))
+	}
+}
+
+// TestRegressionStoredChangeNotTrusted: a change written into
+// results.json (a tampered or stale file) is not carried forward: every
+// publication derives the changes from the history again.
+func TestRegressionStoredChangeNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	v := verdictOf(t)
+	store := blobtest.Store(t)
+	publishRuns(t, store, v, []run{{"j1", "1.0", 1}})
+	raw := page(t, store, publish.ResultsKey)
+	var lb publish.Leaderboard
+	if err := json.Unmarshal([]byte(raw), &lb); err != nil {
+		t.Fatal(err)
+	}
+	forged := &publish.Change{Kind: metrics.Regression, Change: -0.9, PreviousVersion: "0.9", PreviousJob: "nobody", PreviousAttempt: 1, PreviousAgentsPerMW: 1e9}
+	for i := range lb.History {
+		lb.History[i].Change = forged
+	}
+	b, _ := json.Marshal(lb)
+	if err := store.PutBytes(ctx, publish.ResultsKey, b, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	next := publishRuns(t, store, v, []run{{"j2", "1.0", 1}}) // j1 stays as stored
+	for _, h := range next.History {
+		if h.Change != nil {
+			t.Errorf("%s: change %+v survived the next publication", h.Job, h.Change)
+		}
+	}
+	if p := page(t, store, publish.SiteIndexKey); strings.Contains(p, "badge regression") {
+		t.Errorf("the site badges the forged regression")
+	}
+	if regs, err := publish.LoadRegressions(ctx, store); err != nil || len(regs.Regressions) != 0 {
+		t.Errorf("regressions.json: %v %+v, want none", err, regs)
+	}
+}
