@@ -31,3 +31,41 @@ func TestVersionChange(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-12 && b-a < 1e-12 }
+
+// FuzzVersionChange: whatever the figures, a flagged change lies outside
+// the band, an unflagged one inside it, and nothing is flagged without a
+// positive previous figure.
+func FuzzVersionChange(f *testing.F) {
+	for _, s := range [][4]float64{{100, 80, 0.05, 0}, {100, 120, 0.05, 0}, {100, 96, 0.05, 0.1}, {0, 1, 0.05, 0}, {-1, 1, 0.05, 0}, {1e-300, 1e300, 0.05, 0}} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	f.Fuzz(func(t *testing.T, prev, next, threshold, spread float64) {
+		change, kind, ok := VersionChange(prev, next, threshold, spread)
+		if !ok {
+			if kind != "" {
+				t.Fatalf("not comparable but flagged %q", kind)
+			}
+			return
+		}
+		if !(prev > 0) {
+			t.Fatalf("compared against a previous figure of %v", prev)
+		}
+		band := math.Max(threshold, spread)
+		switch kind {
+		case Regression:
+			if !(change < -band) {
+				t.Fatalf("regression at change %v, band %v", change, band)
+			}
+		case Improvement:
+			if !(change > band) {
+				t.Fatalf("improvement at change %v, band %v", change, band)
+			}
+		case "":
+			if change < -band || change > band {
+				t.Fatalf("change %v outside the band %v not flagged", change, band)
+			}
+		default:
+			t.Fatalf("kind %q", kind)
+		}
+	})
+}
