@@ -30,21 +30,24 @@ func (p pinKnown) ResolveDigest(context.Context, string) (string, error) { retur
 
 // runVerified plays runner r1 on job id: it takes the job, uploads a
 // well-formed bundle for it and completes; the verifier daemon judges it.
-func (e *botEnv) runVerified(id string) {
+func (e *botEnv) runVerified(id string, agents int) {
 	t := e.t
 	t.Helper()
 	ctx := testCtx(t, 2*time.Minute)
-	_, key, _ := ed25519.GenerateKey(nil)
-	if err := e.fl.TrustKey(ctx, "r1", key.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
-		t.Fatal(err)
+	if e.runnerKey == nil {
+		_, e.runnerKey, _ = ed25519.GenerateKey(nil)
+		if err := e.fl.TrustKey(ctx, "r1", e.runnerKey.Public().(ed25519.PublicKey), "maint", []string{"sim"}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	key := e.runnerKey
 	lease := e.take(ctx)
 	j := lease.Job()
 	if j.ID != id {
 		t.Fatalf("runner took %s, want %s", j.ID, id)
 	}
 	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "b"), verifiertest.Options{Seed: 3, Job: j.ID, Attempt: lease.Attempt(),
-		Key: key, Runner: "r1", SpecDigest: j.SpecDigest})
+		Key: key, Runner: "r1", SpecDigest: j.SpecDigest, Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +133,7 @@ func TestApproveAndRetractByComment(t *testing.T) {
 		t.Errorf("status comment: %s", c[0].Body)
 	}
 
-	e.runVerified(id)
+	e.runVerified(id, 0)
 	j := e.waitJob(id, queue.Published)
 	lb, err := publish.LoadResults(testCtx(t, time.Minute), e.store)
 	if err != nil {
@@ -202,4 +205,71 @@ func TestRetest(t *testing.T) {
 	e.waitFor("the retried job's check run", func() bool {
 		return slices.ContainsFunc(e.checkRuns(CheckBenchmark("sim")), func(cr Checkrun) bool { return cr.ExternalID == again.ID })
 	})
+}
+
+// A regression found on publication is reported once: on the pull request
+// of the job that regressed, naming both versions, figures and bundles; one
+// with no pull request as an issue on the submissions repository.
+func TestRegressionReported(t *testing.T) {
+	e := newBotEnv(t)
+	e.bot.cfg.Workloads = pinKnown{digest: string(known.Good(t).Workload.Digest)}
+	e.gh.SetInstallation(testOwner, testRepoName, testInstallation)
+	publishRun := func(pr int, head byte, version string, agents int) string {
+		sub := strings.Replace(simSubmission(t, "acme", "sim-one"), `version: "1"`, `version: "`+version+`"`, 1)
+		e.openPR(pr, acmeDev, sha(head), map[string]string{acmeFile: sub})
+		e.idle()
+		jobs := e.jobs()
+		id := jobs[len(jobs)-1].ID
+		for _, j := range jobs {
+			if j.PullRequest.Number == pr {
+				id = j.ID
+			}
+		}
+		e.runVerified(id, agents)
+		e.waitJob(id, queue.Verified)
+		e.comment(pr, maintainer, "/approve", e.tick(time.Minute))
+		e.idle()
+		e.waitJob(id, queue.Published)
+		return id
+	}
+	before := publishRun(21, 'a', "1", 40)
+	now := publishRun(22, 'b', "2", 20)
+	var body string
+	e.waitFor("the regression comment", func() bool {
+		for _, c := range e.gh.Comments(testOwner, testRepoName, 22) {
+			if strings.Contains(c.Body, "a regression") {
+				body = c.Body
+				return true
+			}
+		}
+		return false
+	})
+	for _, want := range []string{"`1`", "`2`", before, now, "s3://", "Agents/MW changed by **-"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("regression comment lacks %q:\n%s", want, body)
+		}
+	}
+	time.Sleep(time.Second) // a few more rounds of the reporter
+	n := 0
+	for _, c := range e.gh.Comments(testOwner, testRepoName, 22) {
+		if strings.Contains(c.Body, "a regression") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the regression was reported %d times, want once", n)
+	}
+
+	// Without a pull request, an issue on the repository.
+	where, err := e.bot.fileRegression(testCtx(t, time.Minute), publish.Regression{ID: strings.Repeat("ab", 16), Kind: "regression",
+		Config: "acme/x/m/sys/vllm", Tier: "t20", Change: -0.3, Threshold: 0.05,
+		Previous: publish.RegressionRun{Job: "gone-1", FrameworkVersion: "0.9.0", AgentsPerMW: 100},
+		Current:  publish.RegressionRun{Job: "gone-2", FrameworkVersion: "0.10.0\u202e<b>", AgentsPerMW: 70}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues := e.gh.Issues(testOwner, testRepoName)
+	if len(issues) != 1 || where != testRepo+"#1" || strings.ContainsRune(issues[0].Title, '\u202e') || !strings.Contains(issues[0].Title, "0.9.0 → 0.10.0") {
+		t.Errorf("issue: %q %+v", where, issues)
+	}
 }

@@ -54,6 +54,7 @@ type Bot struct {
 	apps       *apps
 	deliveries jetstream.KeyValue
 	prs        jetstream.KeyValue
+	reported   jetstream.KeyValue
 	stream     jetstream.Stream
 
 	mu       sync.Mutex
@@ -85,6 +86,12 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Bot, error) {
 	if b.prs, err = kvbucket.Ensure(ctx, b.js, jetstream.KeyValueConfig{
 		Bucket: BucketPRs, Description: "agentwatt pull requests: head, trust, hold, jobs, the bot's comment",
 		History: 5, Storage: jetstream.FileStorage,
+	}, replicas); err != nil {
+		return nil, err
+	}
+	if b.reported, err = kvbucket.Ensure(ctx, b.js, jetstream.KeyValueConfig{
+		Bucket: BucketRegressions, Description: "agentwatt regressions the GitHub bot has reported, by regressions.json id",
+		Storage: jetstream.FileStorage,
 	}, replicas); err != nil {
 		return nil, err
 	}
@@ -123,6 +130,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.runDeliveries(ctx) })
 	g.Go(func() error { return b.runEvents(ctx) })
+	g.Go(func() error { return b.runRegressions(ctx) })
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil

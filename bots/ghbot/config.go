@@ -60,6 +60,9 @@ type Config struct {
 	// ProgressEvery is the least time between two progress updates of one
 	// job's check run (default 15s); state changes are reported at once.
 	ProgressEvery time.Duration
+	// RegressionsEvery is how often published/regressions.json is read for
+	// regressions to report (default 1 minute).
+	RegressionsEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -79,7 +82,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("github bot: submissions repository %q: want owner/name", c.Repo)
 	case c.Queue == nil || c.Keys == nil || c.Store == nil:
 		return errors.New("github bot: the queue, the runner keys and the store are required")
-	case c.MaxBody < 0 || c.DeliveryTTL < 0 || c.ProgressEvery < 0:
+	case c.MaxBody < 0 || c.DeliveryTTL < 0 || c.ProgressEvery < 0 || c.RegressionsEvery < 0:
 		return errors.New("github bot: limits must not be negative")
 	}
 	if c.PublicURL != "" {
@@ -110,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProgressEvery == 0 {
 		c.ProgressEvery = 15 * time.Second
+	}
+	if c.RegressionsEvery == 0 {
+		c.RegressionsEvery = time.Minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now

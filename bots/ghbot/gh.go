@@ -31,6 +31,7 @@ type apps struct {
 	apiURL  *url.URL // ends in "/"
 	mu      sync.Mutex
 	clients map[int64]*github.Client
+	insts   map[string]int64 // owner/name → installation
 }
 
 func newApps(base http.RoundTripper, appID int64, key []byte, apiURL string) (*apps, error) {
@@ -46,7 +47,7 @@ func newApps(base http.RoundTripper, appID int64, key []byte, apiURL string) (*a
 		return nil, fmt.Errorf("GitHub App private key: %w", err)
 	}
 	atr.BaseURL = strings.TrimSuffix(u.String(), "/")
-	return &apps{appsTr: atr, apiURL: u, clients: map[int64]*github.Client{}}, nil
+	return &apps{appsTr: atr, apiURL: u, clients: map[int64]*github.Client{}, insts: map[string]int64{}}, nil
 }
 
 // client returns the installation's client.
@@ -63,6 +64,29 @@ func (a *apps) client(installation int64) *github.Client {
 	c.BaseURL = &u
 	a.clients[installation] = c
 	return c
+}
+
+// installationOf finds the App's installation on owner/name (with the
+// App's own JWT), once.
+func (a *apps) installationOf(ctx context.Context, owner, name string) (int64, error) {
+	key := strings.ToLower(owner + "/" + name)
+	a.mu.Lock()
+	id, ok := a.insts[key]
+	a.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	c := github.NewClient(&http.Client{Transport: a.appsTr})
+	u := *a.apiURL
+	c.BaseURL = &u
+	inst, _, err := c.Apps.FindRepositoryInstallation(ctx, owner, name)
+	if err != nil {
+		return 0, fmt.Errorf("the App's installation on %s/%s: %w", owner, name, err)
+	}
+	a.mu.Lock()
+	a.insts[key] = inst.GetID()
+	a.mu.Unlock()
+	return inst.GetID(), nil
 }
 
 // repoAPI is one repository through one installation.

@@ -3,6 +3,7 @@ package ghbot
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -95,6 +96,8 @@ type botEnv struct {
 	hook  *httptest.Server
 	now   time.Time
 	mu    sync.Mutex
+	// runnerKey is runner r1's, enrolled on first use (runVerified).
+	runnerKey ed25519.PrivateKey
 }
 
 func testCtx(t testing.TB, d time.Duration) context.Context {
@@ -138,7 +141,7 @@ func newBotEnv(t *testing.T) *botEnv {
 		AppID: testAppID, PrivateKey: pemKey, WebhookSecret: []byte(testSecret), Repo: testRepo,
 		PublicURL: "https://agentwatt.example", APIURL: e.gh.BaseURL(),
 		Queue: e.q, Keys: e.fl, Store: e.store, Local: true, MaxBody: 256 << 10,
-		ProgressEvery: time.Millisecond, Now: e.clock,
+		ProgressEvery: time.Millisecond, RegressionsEvery: 200 * time.Millisecond, Now: e.clock,
 	}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

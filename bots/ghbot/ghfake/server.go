@@ -65,6 +65,8 @@ func New(t testing.TB, appID int64, appKey *rsa.PublicKey) *Server {
 		route("POST /repos/{o}/{r}/issues/{n}/comments", s.createComment)
 		route("PATCH /repos/{o}/{r}/issues/comments/{id}", s.editComment)
 		route("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.getMembership)
+		route("GET /repos/{o}/{r}/installation", s.getInstallation)
+		route("POST /repos/{o}/{r}/issues", s.createIssue)
 	}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(hs.Close)
@@ -91,6 +93,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if rec.status == http.StatusCreated {
 			inst, _ = strconv.ParseInt(r.PathValue("id"), 10, 64)
 		}
+	case strings.HasSuffix(pattern, "/installation"): // the App's JWT too
+		inst = 0
+		s.mux.ServeHTTP(rec, r)
 	case !authorized:
 		writeError(rec, http.StatusUnauthorized, "Bad credentials")
 	case pattern == "": // unknown route or wrong method

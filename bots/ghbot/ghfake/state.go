@@ -66,6 +66,9 @@ type repo struct {
 	prs                        map[int]*PR
 	checkRuns                  []*CheckRun
 	comments                   map[int][]*Comment // by issue number
+	installation               int64              // the App's, 0 when not installed
+	issues                     []*Issue
+	nextIssue                  int
 }
 
 func key(parts ...string) string { return strings.ToLower(strings.Join(parts, "/")) }
