@@ -33,6 +33,8 @@ type Server struct {
 	repos      map[string]*repo // by lower-case "owner/name"
 	teams      map[string]string
 	requests   []Request
+
+	releaseCounts ReleaseCounts
 }
 
 type token struct {
@@ -65,6 +67,7 @@ func New(t testing.TB, appID int64, appKey *rsa.PublicKey) *Server {
 		route("POST /repos/{o}/{r}/issues/{n}/comments", s.createComment)
 		route("PATCH /repos/{o}/{r}/issues/comments/{id}", s.editComment)
 		route("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.getMembership)
+		route("GET /repos/{o}/{r}/releases", s.listReleases)
 	}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(hs.Close)
@@ -91,7 +94,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if rec.status == http.StatusCreated {
 			inst, _ = strconv.ParseInt(r.PathValue("id"), 10, 64)
 		}
-	case !authorized:
+	case !authorized && !(r.Header.Get("Authorization") == "" && strings.HasSuffix(pattern, "/releases")):
+		// A public repository's releases are read without credentials too.
 		writeError(rec, http.StatusUnauthorized, "Bad credentials")
 	case pattern == "": // unknown route or wrong method
 		writeError(rec, http.StatusNotFound, "Not Found")

@@ -66,6 +66,7 @@ type repo struct {
 	prs                        map[int]*PR
 	checkRuns                  []*CheckRun
 	comments                   map[int][]*Comment // by issue number
+	releases                   []*Release
 }
 
 func key(parts ...string) string { return strings.ToLower(strings.Join(parts, "/")) }
