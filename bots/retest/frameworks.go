@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	yamlast "github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -81,13 +82,20 @@ func ParseFrameworks(file string, data []byte) (fws []Framework, err error) {
 			fws, err = nil, &FileError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("YAML parser failed on this input: %v", r)}
 		}
 	}()
+	ast, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, yamlError(file, err)
+	}
+	if a := firstAlias(ast); a != nil { // no alias expansion: a short file cannot grow into a huge one
+		p := a.GetToken().Position
+		return nil, &FileError{File: file, Line: p.Line, Col: p.Column, Msg: "aliases (*name) are not allowed here"}
+	}
 	var doc struct {
 		Frameworks []Framework `yaml:"frameworks"`
 	}
 	if err := yaml.UnmarshalWithOptions(data, &doc, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 		return nil, yamlError(file, err)
 	}
-	ast, _ := parser.ParseBytes(data, 0) // parsed without error just above
 	at := func(i int, field string) (int, int) {
 		p, err := yaml.PathString(fmt.Sprintf("$.frameworks[%d].%s", i, field))
 		if err == nil && ast != nil {
@@ -130,6 +138,29 @@ func ParseFrameworks(file string, data []byte) (fws []Framework, err error) {
 		}
 	}
 	return doc.Frameworks, nil
+}
+
+// firstAlias returns the first alias node of f, or nil.
+func firstAlias(f *yamlast.File) yamlast.Node {
+	var found yamlast.Node
+	for _, d := range f.Docs {
+		yamlast.Walk(visitor(func(n yamlast.Node) bool {
+			if a, ok := n.(*yamlast.AliasNode); ok && found == nil && a.GetToken() != nil {
+				found = a
+			}
+			return found == nil
+		}), d)
+	}
+	return found
+}
+
+type visitor func(yamlast.Node) bool
+
+func (v visitor) Visit(n yamlast.Node) yamlast.Visitor {
+	if n == nil || !v(n) {
+		return nil
+	}
+	return v
 }
 
 // yamlError places a YAML library error at its token.
