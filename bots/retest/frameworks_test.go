@@ -53,7 +53,7 @@ func TestVersionOf(t *testing.T) {
 	strip := Framework{Repo: "a/b", VersionFromTag: VersionStripV}
 	tag := Framework{Repo: "a/b", VersionFromTag: VersionTag}
 	tests := []struct {
-		f        Framework
+		f         Framework
 		tag, want string
 	}{
 		{strip, "v0.11.1", "0.11.1"},
