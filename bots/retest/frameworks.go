@@ -123,6 +123,8 @@ func ParseFrameworks(file string, data []byte) (fws []Framework, err error) {
 		switch {
 		case !frameworkNameRe.MatchString(f.Name):
 			return nil, bad(i, "name", "%q: want a framework name as in a submission's framework.name (lower-case letters, digits, '.', '_', '-')", f.Name)
+		case f.Name == "scheduled":
+			return nil, bad(i, "name", "%q is reserved: scheduled retests use the trigger retest:scheduled@<date>", f.Name)
 		case seen[f.Name]:
 			return nil, bad(i, "name", "%q is listed twice", f.Name)
 		case !repoRe.MatchString(f.Repo):

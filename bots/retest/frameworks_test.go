@@ -34,6 +34,7 @@ func TestParseFrameworksErrors(t *testing.T) {
 		{"bad repo", "frameworks:\n  - name: vllm\n    repo: a/b/c\n", "x.yaml:3:11: frameworks[0].repo"},
 		{"bad name", "frameworks:\n  - name: vllm\n    repo: a/b\n  - name: \"VLLM x\"\n    repo: a/c\n", "x.yaml:4:11: frameworks[1].name"},
 		{"twice", "frameworks:\n  - name: vllm\n    repo: a/b\n  - name: vllm\n    repo: a/c\n", "x.yaml:4:11: frameworks[1].name: \"vllm\" is listed twice"},
+		{"reserved", "frameworks:\n  - name: scheduled\n    repo: a/b\n", "x.yaml:2:11: frameworks[0].name: \"scheduled\" is reserved"},
 		{"version_from_tag", "frameworks:\n  - name: vllm\n    repo: a/b\n    version_from_tag: semver\n", "x.yaml:4:23: frameworks[0].version_from_tag"},
 		{"empty", "frameworks: []\n", "x.yaml:1:1: no frameworks"},
 		{"alias", "base: &b {repo: a/b}\nframeworks:\n  - <<: *b\n    name: vllm\n", "x.yaml:3:9: aliases"},
