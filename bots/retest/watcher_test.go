@@ -1,6 +1,7 @@
 package retest
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -282,5 +283,35 @@ func TestAuthenticatedPolling(t *testing.T) {
 	}
 	if _, err := e.watcher(func(c *Config) { c.Token = "ghp_wrong" }).RunOnce(e.ctx); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("a bad token: got %v, want a 401", err)
+	}
+}
+
+// TestRunPollsUntilCanceled: the daemon polls at once, then returns nil
+// when its context ends.
+func TestRunPollsUntilCanceled(t *testing.T) {
+	e := newEnv(t)
+	e.release("vllm-project", "vllm", "v0.11.0")
+	w := e.watcher()
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	for {
+		var st frameworkState
+		found, err := w.state.get(e.ctx, "fw.vllm", &st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found && st.Last != nil && st.Last.Tag == "v0.11.0" {
+			break
+		}
+		select {
+		case <-e.ctx.Done():
+			t.Fatal("no poll recorded")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
