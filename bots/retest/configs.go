@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentwatt/agentwatt/blob"
@@ -32,7 +33,7 @@ type published struct {
 // out a configuration whose most recent publication was retracted: a
 // retraction puts the config's previous result back on the leaderboard,
 // but that result is not what its vendor last stood behind.
-func publishedConfigs(ctx context.Context, store Store) ([]published, error) {
+func publishedConfigs(ctx context.Context, store Store, hist *historyCache) ([]published, error) {
 	lb, err := publish.LoadResults(ctx, store)
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func publishedConfigs(ctx context.Context, store Store) ([]published, error) {
 	if len(order) == 0 {
 		return nil, nil
 	}
-	retracted, err := retractions(ctx, store)
+	retracted, err := hist.retractions(ctx, store)
 	if err != nil {
 		return nil, err
 	}
@@ -77,34 +78,55 @@ type historyEntry struct {
 	} `json:"retracted"`
 }
 
+// historyCache keeps the history entries read, by key and ETag: an entry
+// is written once and rewritten only by a retraction, so a poll reads only
+// the entries that are new or changed since the last.
+type historyCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedEntry
+}
+
+type cachedEntry struct {
+	etag  string
+	entry historyEntry
+}
+
 // retractions maps each configuration to the approval time of its most
 // recently approved retracted publication.
-func retractions(ctx context.Context, store Store) (map[string]time.Time, error) {
+func (h *historyCache) retractions(ctx context.Context, store Store) (map[string]time.Time, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	infos, err := store.List(ctx, publish.HistoryPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", publish.HistoryPrefix, err)
 	}
+	next := make(map[string]cachedEntry, len(infos))
 	out := map[string]time.Time{}
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Key, ".json") {
 			continue
 		}
-		data, err := store.GetBytes(ctx, in.Key, 64<<20)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", in.Key, err)
+		c, ok := h.entries[in.Key]
+		if !ok || in.ETag == "" || c.etag != in.ETag {
+			data, err := store.GetBytes(ctx, in.Key, 64<<20)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", in.Key, err)
+			}
+			c = cachedEntry{etag: in.ETag}
+			if err := json.Unmarshal(data, &c.entry); err != nil {
+				return nil, fmt.Errorf("%s: %w", in.Key, err)
+			}
 		}
-		var e historyEntry
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, fmt.Errorf("%s: %w", in.Key, err)
-		}
-		if e.Retracted == nil {
+		next[in.Key] = c
+		if c.entry.Retracted == nil {
 			continue
 		}
-		for _, r := range e.Results {
-			if at, ok := out[r.Config]; !ok || e.ApprovedAt.After(at) {
-				out[r.Config] = e.ApprovedAt
+		for _, r := range c.entry.Results {
+			if at, ok := out[r.Config]; !ok || c.entry.ApprovedAt.After(at) {
+				out[r.Config] = c.entry.ApprovedAt
 			}
 		}
 	}
+	h.entries = next
 	return out, nil
 }

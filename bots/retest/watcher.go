@@ -21,6 +21,7 @@ type Watcher struct {
 	gh    *github.Client
 	state *state
 	reg   resolver
+	hist  historyCache
 }
 
 // New checks cfg, binds to (or creates) the state bucket and returns a
@@ -105,7 +106,7 @@ type poll struct {
 
 func (p *poll) published(ctx context.Context) ([]published, error) {
 	if !p.loaded {
-		c, err := publishedConfigs(ctx, p.w.cfg.Store)
+		c, err := publishedConfigs(ctx, p.w.cfg.Store, &p.w.hist)
 		if err != nil {
 			return nil, err
 		}

@@ -315,3 +315,28 @@ func TestRunPollsUntilCanceled(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestRetractionAfterAPollIsSeen: the watcher keeps the history entries it
+// has read; one rewritten by a retraction is read again.
+func TestRetractionAfterAPollIsSeen(t *testing.T) {
+	e := newEnv(t)
+	t0 := e.clock.Now()
+	e.publish(e.submission("a", nil), t0.Add(-48*time.Hour))
+	second := e.publish(e.submission("a", func(s *spec.Submission) { s.Engine.Args = append(s.Engine.Args, "--seed=2") }), t0.Add(-24*time.Hour))
+	e.release("vllm-project", "vllm", "v0.11.0")
+	w := e.watcher()
+	e.once(w)
+	e.release("vllm-project", "vllm", "v0.12.0")
+	e.push("vllm/vllm-openai", "v0.12.0")
+	if rep := e.once(w); len(rep.Queued) != 1 || rep.Queued[0].Of != second {
+		t.Fatalf("before the retraction: queued %+v, want the retest of %s", rep.Queued, second)
+	}
+	if _, err := publish.Retract(e.ctx, e.store, second, publish.Retraction{By: "maint", Via: publish.ViaMaintainerToken, Reason: "bad", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	e.release("vllm-project", "vllm", "v0.13.0")
+	e.push("vllm/vllm-openai", "v0.13.0")
+	if rep := e.once(w); len(rep.Queued) != 0 {
+		t.Errorf("after the retraction: queued %+v", rep.Queued)
+	}
+}
