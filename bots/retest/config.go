@@ -39,6 +39,10 @@ type Config struct {
 	// registry requests (default: go-containerregistry's).
 	Keychain          authn.Keychain
 	RegistryTransport http.RoundTripper
+	// PrivateRegistries lets the default registry transport reach
+	// loopback, private and link-local addresses (a registry on the local
+	// network); by default only public addresses are dialled.
+	PrivateRegistries bool
 
 	Queue    *queue.Queue
 	JS       jetstream.JetStream // for the state bucket; default Queue.JetStream()
@@ -89,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Keychain == nil {
 		c.Keychain = anonymous{}
+	}
+	if c.RegistryTransport == nil && !c.PrivateRegistries {
+		c.RegistryTransport = publicOnly()
 	}
 	if c.JS == nil {
 		c.JS = c.Queue.JetStream()

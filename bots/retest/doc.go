@@ -16,7 +16,9 @@
 // release tag (refused unless it is a plain version, since it is written
 // into an image reference, a trigger and the spec) and an image tag
 // (resolved to a digest through the registry API; the job carries only
-// the digest-pinned reference, checked again by spec.Validate).
+// the digest-pinned reference, checked again by spec.Validate), nor the
+// registry host a vendor's template names (only public addresses are
+// dialled unless Config.PrivateRegistries).
 //
 // State, in the KV bucket agentwatt-retest (Bucket): per framework the last
 // release handled and the ETag of the releases list; retests waiting for
@@ -32,7 +34,7 @@
 //   - releases.go: the releases of a repository through go-github, with
 //     If-None-Match (a 304 is no change) and Link pagination.
 //   - image.go: an image tag resolved to its digest (go-containerregistry's
-//     remote.Head), ErrImageNotFound.
+//     remote.Head), ErrImageNotFound, the public-addresses-only transport.
 //   - configs.go: the published configurations and their latest job, less
 //     those whose latest publication was retracted.
 //   - state.go: the KV bucket (Bucket, Pending).

@@ -96,7 +96,7 @@ func newEnv(t *testing.T) *env {
 // watcher is a new watcher on the env's bucket (a restart is a second call).
 func (e *env) watcher(edit ...func(*Config)) *Watcher {
 	e.t.Helper()
-	cfg := Config{Frameworks: e.fws, APIURL: e.gh.BaseURL(), Queue: e.q, Store: e.store, Now: e.clock.Now}
+	cfg := Config{Frameworks: e.fws, APIURL: e.gh.BaseURL(), Queue: e.q, Store: e.store, Now: e.clock.Now, PrivateRegistries: true}
 	for _, f := range edit {
 		f(&cfg)
 	}

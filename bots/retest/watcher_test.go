@@ -340,3 +340,21 @@ func TestRetractionAfterAPollIsSeen(t *testing.T) {
 		t.Errorf("after the retraction: queued %+v", rep.Queued)
 	}
 }
+
+// TestRegistryOnAPrivateAddressRefused: the registry host comes from a
+// vendor's image_template; by default the watcher dials public addresses
+// only, so a template naming a loopback (or metadata, or private) address
+// reaches nothing and the retest stays pending.
+func TestRegistryOnAPrivateAddressRefused(t *testing.T) {
+	e := newEnv(t)
+	e.publish(e.submission("a", nil), e.clock.Now())
+	e.release("vllm-project", "vllm", "v0.11.0")
+	w := e.watcher(func(c *Config) { c.PrivateRegistries = false })
+	e.once(w)
+	e.release("vllm-project", "vllm", "v0.12.0")
+	e.push("vllm/vllm-openai", "v0.12.0")
+	rep := e.once(w)
+	if len(rep.Queued) != 0 || len(rep.Pending) != 1 || !strings.Contains(rep.Pending[0].LastError, "not public") {
+		t.Fatalf("queued %+v pending %+v, want one pending on a refused address", rep.Queued, rep.Pending)
+	}
+}

@@ -21,6 +21,7 @@ type retestBotFlags struct {
 	tokenFile, apiURL, fwFile string
 	poll, every               time.Duration
 	once, registryAuth        bool
+	registryPrivate           bool
 	replicas                  int
 }
 
@@ -36,7 +37,7 @@ retest.on_new_framework_release for that framework: the same spec with
 framework.version set to the release's version and engine.image set to
 retest.image_template with {version} substituted, pinned to the digest the
 registry serves for it (a HEAD of the manifest, anonymous unless
---registry-auth). An image not in the registry yet is kept pending and tried
+--registry-auth; public addresses only unless --registry-allow-private). An image not in the registry yet is kept pending and tried
 again with backoff (up to 14 days); nothing is queued with a tag. The job's
 trigger is retest:<framework>@<version>, its vendor the configuration's, and
 it goes through the same runner, verifier and approval as any job.
@@ -73,6 +74,7 @@ publication was retracted is not retested.`,
 	fs.DurationVar(&f.every, "every", retest.DefaultEvery, "retest configurations whose latest result is older than this (0: no scheduled retests)")
 	fs.BoolVar(&f.once, "once", false, "poll once, print what was done and exit")
 	fs.BoolVar(&f.registryAuth, "registry-auth", false, "resolve images with the docker credentials (~/.docker/config.json and its helpers) instead of anonymously")
+	fs.BoolVar(&f.registryPrivate, "registry-allow-private", false, "also reach registries on loopback, private and link-local addresses (a local registry); by default only public addresses, since image templates are vendors'")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the state bucket: 1, or 3 on a NATS cluster (0: the queue's as they are)")
 	return cmd
 }
@@ -98,7 +100,8 @@ func runRetestBot(ctx context.Context, a *app, f *retestBotFlags) error {
 		}
 		token = string(b)
 	}
-	cfg := retest.Config{Frameworks: fws, APIURL: f.apiURL, Token: token, Poll: f.poll, Every: f.every, Replicas: f.replicas}
+	cfg := retest.Config{Frameworks: fws, APIURL: f.apiURL, Token: token, Poll: f.poll, Every: f.every, Replicas: f.replicas,
+		PrivateRegistries: f.registryPrivate}
 	if f.registryAuth {
 		cfg.Keychain = authn.DefaultKeychain
 	}

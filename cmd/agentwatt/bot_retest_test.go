@@ -129,7 +129,7 @@ func TestBotRetestOnce(t *testing.T) {
 		root := newBotRetestCmd(&app{out: &out, errOut: io.Discard, log: zerolog.Nop(), format: "text"})
 		root.SetOut(io.Discard)
 		root.SetErr(io.Discard)
-		root.SetArgs([]string{"--once", "--frameworks", fw, "--github-api-url", gh.BaseURL(),
+		root.SetArgs([]string{"--once", "--registry-allow-private", "--frameworks", fw, "--github-api-url", gh.BaseURL(),
 			"--nats", s.nats.ClientURL(), "--s3-endpoint", s.s3.Endpoint(), "--s3-access-key", access, "--s3-secret-key", secret, "--s3-bucket", "agentwatt"})
 		if err := root.ExecuteContext(ctx); err != nil {
 			t.Fatalf("bot retest --once: %v\n%s", err, out.String())
