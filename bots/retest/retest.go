@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentwatt/agentwatt/queue"
@@ -35,6 +38,31 @@ func (w *Watcher) specOf(ctx context.Context, job string) (*spec.Submission, err
 func optedIn(sub *spec.Submission, framework string) bool {
 	return sub.Retest != nil && sub.Retest.OnNewFrameworkRelease && sub.Retest.ImageTemplate != "" &&
 		sub.Framework.Name == framework && !sub.Engine.Sim()
+}
+
+// numericRe: a version of dotted numbers only, e.g. 0.11.0.
+var numericRe = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9})*$`)
+
+// older reports whether version a is older than b, when both are dotted
+// numbers; other versions (0.5.4.post1, 1.0.0rc3) are not compared.
+func older(a, b string) bool {
+	if !numericRe.MatchString(a) || !numericRe.MatchString(b) {
+		return false
+	}
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 // try resolves a pending retest's image and queues it, or keeps it pending

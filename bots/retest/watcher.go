@@ -196,6 +196,12 @@ func (p *poll) release(ctx context.Context, fw Framework, r Release) error {
 		if sub == nil || !optedIn(sub, fw.Name) || sub.Framework.Version == version {
 			continue
 		}
+		if older(version, sub.Framework.Version) {
+			// A patch of an older line (0.10.3 after 0.11.0): not a step
+			// forward for a configuration already on a newer release.
+			p.w.log.Info().Str("of", c.Job).Str("version", version).Str("current", sub.Framework.Version).Msg("release older than the configuration's; not retested")
+			continue
+		}
 		pd := Pending{Framework: fw.Name, Version: version, Config: c.Config, Of: c.Job,
 			Image: imageOf(sub.Retest.ImageTemplate, version), Since: p.w.cfg.Now().UTC()}
 		if err := p.try(ctx, pd, sub); err != nil {

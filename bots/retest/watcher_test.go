@@ -358,3 +358,32 @@ func TestRegistryOnAPrivateAddressRefused(t *testing.T) {
 		t.Fatalf("queued %+v pending %+v, want one pending on a refused address", rep.Queued, rep.Pending)
 	}
 }
+
+// TestOlderLineReleaseNotRetested: a patch release of an older line, out
+// after the configuration's version, is not a retest.
+func TestOlderLineReleaseNotRetested(t *testing.T) {
+	e := newEnv(t)
+	e.publish(e.submission("a", nil), e.clock.Now()) // on 0.11.0
+	e.release("vllm-project", "vllm", "v0.11.0")
+	w := e.watcher()
+	e.once(w)
+	e.release("vllm-project", "vllm", "v0.10.3")
+	e.push("vllm/vllm-openai", "v0.10.3")
+	if rep := e.once(w); len(rep.Queued) != 0 {
+		t.Errorf("queued %+v for an older line", rep.Queued)
+	}
+}
+
+func TestOlder(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0.10.3", "0.11.0", true}, {"0.11.0", "0.11.0", false}, {"0.12", "0.11.5", false},
+		{"0.11", "0.11.1", true}, {"1.0.0rc3", "1.0.0", false}, {"0.5.4.post1", "0.6.0", false},
+	} {
+		if got := older(tt.a, tt.b); got != tt.want {
+			t.Errorf("older(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
