@@ -50,9 +50,10 @@ func (q *Queue) enqueue(ctx context.Context, nj NewJob, retryOf string) (*Job, b
 		Pool: nj.Pool, Vendor: nj.Vendor, Name: nj.Name, Profile: nj.Profile,
 		SpecDigest: nj.SpecDigest, Trigger: nj.Trigger,
 		Workload: nj.Workload, WorkloadDigest: nj.WorkloadDigest,
-		Spec: nj.Spec, Reason: reason, SubmittedBy: by, RetryOf: retryOf, PullRequest: nj.PullRequest,
-		History:   []Transition{{To: state, At: now, By: by, Reason: reason}},
-		CreatedAt: now, UpdatedAt: now,
+		Spec: nj.Spec, Reason: reason, SubmittedBy: by, RetryOf: retryOf, RetestOf: nj.RetestOf,
+		PullRequest: nj.PullRequest,
+		History:     []Transition{{To: state, At: now, By: by, Reason: reason}},
+		CreatedAt:   now, UpdatedAt: now,
 	}
 	data, err := json.Marshal(j)
 	if err != nil {

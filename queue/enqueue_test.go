@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -113,6 +114,7 @@ func TestEnqueueRejectsBadInput(t *testing.T) {
 		{"digest", func(n *NewJob) { n.SpecDigest = "" }},
 		{"trigger", func(n *NewJob) { n.Trigger = "" }},
 		{"spec", func(n *NewJob) { n.Spec = json.RawMessage("{") }},
+		{"retest of", func(n *NewJob) { n.RetestOf = "../published" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +124,26 @@ func TestEnqueueRejectsBadInput(t *testing.T) {
 				t.Errorf("got %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestEnqueueKeepsRetestOf: a retest's link to the published job it derives
+// from is in the record, as written.
+func TestEnqueueKeepsRetestOf(t *testing.T) {
+	q := newTestQueue(t, Config{})
+	ctx := testCtx(t, 30*time.Second)
+	nj := newJob("sim")
+	nj.RetestOf = JobID("sha256:"+fmt.Sprintf("%064x", 7), "submit:test")
+	j, _, err := q.Enqueue(ctx, nj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Get(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RetestOf != nj.RetestOf {
+		t.Errorf("retest_of = %q, want %q", got.RetestOf, nj.RetestOf)
 	}
 }
 

@@ -29,6 +29,10 @@ type Job struct {
 	SubmittedBy    string          `json:"submitted_by,omitempty"`
 	RetryOf        string          `json:"retry_of,omitempty"`   // the failed/canceled job this one re-runs
 	RetriedAs      string          `json:"retried_as,omitempty"` // the job that re-runs this one
+	// RetestOf is the published job a retest derives from (the retest
+	// watcher, bots/retest): the same configuration on a new framework
+	// release or on schedule.
+	RetestOf string `json:"retest_of,omitempty"`
 	// PullRequest is the pull request the submission came from (the GitHub
 	// bot); nil for the API.
 	PullRequest *PullRequest `json:"pull_request,omitempty"`
@@ -74,6 +78,7 @@ type NewJob struct {
 	Held           bool   // start held; a maintainer releases it
 	By             string // who submitted; defaults to Vendor
 	PullRequest    *PullRequest
+	RetestOf       string // the published job this retest derives from
 }
 
 // PullRequest is where a pull-request submission came from: the repository,
@@ -169,6 +174,8 @@ func (nj NewJob) validate() error {
 		return invalidf("trigger is empty")
 	case len(nj.Spec) > 0 && !json.Valid(nj.Spec):
 		return invalidf("spec is not valid JSON")
+	case nj.RetestOf != "" && !jobIDRe.MatchString(nj.RetestOf):
+		return invalidf("retest of %q: want a job id (32 hex digits)", nj.RetestOf)
 	}
 	return nj.PullRequest.validate()
 }

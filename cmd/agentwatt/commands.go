@@ -38,6 +38,7 @@ func commands(a *app) []*cobra.Command {
 		newVerifierCmd(a),
 		withSubcommands(newBotCmd(a),
 			newBotGitHubCmd(a),
+			newBotRetestCmd(a),
 		),
 		newLocalCmd(a),
 		newDemoCmd(a),

@@ -17,4 +17,6 @@
 //     membership endpoints.
 //   - checks.go: check runs (create, update) and their validation.
 //   - comments.go: issue comments (create, edit).
+//   - releases.go: repository releases (list, paginated, with ETag and 304
+//     on If-None-Match; readable without credentials) and AddToken.
 package ghfake

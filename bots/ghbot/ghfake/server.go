@@ -33,6 +33,8 @@ type Server struct {
 	repos      map[string]*repo // by lower-case "owner/name"
 	teams      map[string]string
 	requests   []Request
+
+	releaseCounts ReleaseCounts
 }
 
 type token struct {
@@ -67,6 +69,7 @@ func New(t testing.TB, appID int64, appKey *rsa.PublicKey) *Server {
 		route("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.getMembership)
 		route("GET /repos/{o}/{r}/installation", s.getInstallation)
 		route("POST /repos/{o}/{r}/issues", s.createIssue)
+		route("GET /repos/{o}/{r}/releases", s.listReleases)
 	}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(hs.Close)
@@ -96,7 +99,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(pattern, "/installation"): // the App's JWT too
 		inst = 0
 		s.mux.ServeHTTP(rec, r)
-	case !authorized:
+	case !authorized && !(r.Header.Get("Authorization") == "" && strings.HasSuffix(pattern, "/releases")):
+		// A public repository's releases are read without credentials too.
 		writeError(rec, http.StatusUnauthorized, "Bad credentials")
 	case pattern == "": // unknown route or wrong method
 		writeError(rec, http.StatusNotFound, "Not Found")

@@ -69,6 +69,7 @@ type repo struct {
 	installation               int64              // the App's, 0 when not installed
 	issues                     []*Issue
 	nextIssue                  int
+	releases                   []*Release
 }
 
 func key(parts ...string) string { return strings.ToLower(strings.Join(parts, "/")) }
