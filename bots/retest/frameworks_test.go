@@ -13,7 +13,7 @@ func TestDefaultFrameworks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"vllm": "vllm-project/vllm", "sglang": "sgl-project/sglang", "dynamo": "ai-dynamo/dynamo", "tensorrt-llm": "NVIDIA/TensorRT-LLM"}
+	want := map[string]string{"vllm": "vllm-project/vllm", "sglang": "sgl-project/sglang", "dynamo": "ai-dynamo/dynamo", "trtllm": "NVIDIA/TensorRT-LLM"}
 	if len(fws) != len(want) {
 		t.Fatalf("%d frameworks, want %d", len(fws), len(want))
 	}
