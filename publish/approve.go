@@ -23,15 +23,19 @@ const (
 	ViaGitHub Via = "github"
 	// ViaDemo: agentwatt demo's automatic approval of its own simulated run.
 	ViaDemo Via = "demo"
+	// ViaRetestAuto: the retest watcher's automatic approval of a verified
+	// retest of a configuration that stands published (agentwatt bot retest
+	// --auto-approve, an operator's setting).
+	ViaRetestAuto Via = "retest-auto"
 )
 
 // Validate checks v is one of the known ways.
 func (v Via) Validate() error {
 	switch v {
-	case ViaMaintainerToken, ViaGitHub, ViaDemo:
+	case ViaMaintainerToken, ViaGitHub, ViaDemo, ViaRetestAuto:
 		return nil
 	}
-	return fmt.Errorf("approval via %q: want %s, %s or %s", v, ViaMaintainerToken, ViaGitHub, ViaDemo)
+	return fmt.Errorf("approval via %q: want %s, %s, %s or %s", v, ViaMaintainerToken, ViaGitHub, ViaDemo, ViaRetestAuto)
 }
 
 // ApproveQueue is what approval needs from the queue.

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 // DefaultAPIURL is GitHub's REST API.
@@ -44,6 +45,14 @@ type Config struct {
 	// network); by default only public addresses are dialled.
 	PrivateRegistries bool
 
+	// AutoApprove publishes each verified retest of a configuration that
+	// stands published on the job it derives from (off by default: a
+	// maintainer approves). Keys are the enrolled runner keys publication
+	// needs; Local also publishes simulated results (local stack).
+	AutoApprove bool
+	Keys        verifyd.KeySource
+	Local       bool
+
 	Queue    *queue.Queue
 	JS       jetstream.JetStream // for the state bucket; default Queue.JetStream()
 	Replicas int                 // of the state bucket; 0 binds to what exists
@@ -70,6 +79,8 @@ func (c Config) Validate() error {
 		return errors.New("retest: a queue is required")
 	case c.Store == nil:
 		return errors.New("retest: the publication's store is required")
+	case c.AutoApprove && c.Keys == nil:
+		return errors.New("retest: auto-approval publishes, and needs the enrolled runner keys")
 	case c.Poll < 0 || (c.Poll > 0 && c.Poll < 10*time.Second):
 		return fmt.Errorf("retest: poll %v: want at least 10s", c.Poll)
 	case c.Every < 0:

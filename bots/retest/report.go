@@ -13,6 +13,7 @@ type Report struct {
 	Queued      []Queued      `json:"queued"`
 	Pending     []Pending     `json:"pending"` // retests waiting for their image
 	Refused     []string      `json:"refused"`
+	Approved    []string      `json:"approved,omitempty"` // retests published by --auto-approve
 	Errors      []string      `json:"errors"`
 }
 
@@ -62,6 +63,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	for _, s := range r.Refused {
 		fmt.Fprintf(w, "refused   %s\n", s)
+	}
+	for _, j := range r.Approved {
+		fmt.Fprintf(w, "approved  %s (--auto-approve)\n", j)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error     %s\n", e)

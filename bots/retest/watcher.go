@@ -92,6 +92,11 @@ func (w *Watcher) RunOnce(ctx context.Context) (*Report, error) {
 			errs = append(errs, fmt.Errorf("scheduled retests: %w", err))
 		}
 	}
+	if w.cfg.AutoApprove {
+		if err := p.autoApprove(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return rep, errors.Join(errs...)
 }
 

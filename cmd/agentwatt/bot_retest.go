@@ -22,6 +22,7 @@ type retestBotFlags struct {
 	poll, every               time.Duration
 	once, registryAuth        bool
 	registryPrivate           bool
+	autoApprove, local        bool
 	replicas                  int
 }
 
@@ -31,7 +32,7 @@ func newBotRetestCmd(a *app) *cobra.Command {
 		Use:   "retest",
 		Short: "Retest published configurations on new framework releases, and on a schedule",
 		Long: `retest watches the GitHub releases of the frameworks in frameworks.yaml (built in:
-vllm, sglang, dynamo, tensorrt-llm; --frameworks FILE replaces the list) and
+vllm, sglang, dynamo, trtllm; --frameworks FILE replaces the list) and
 queues a retest of every published configuration whose submission says
 retest.on_new_framework_release for that framework: the same spec with
 framework.version set to the release's version and engine.image set to
@@ -52,7 +53,14 @@ poll is a request per framework); with --github-token-file, 5,000.
 With --every (default 168h; 0 turns it off), each opted-in configuration
 whose latest result is older than that is retested as published (same image
 digest), trigger retest:scheduled@<date>. A configuration whose latest
-publication was retracted is not retested.`,
+publication was retracted is not retested.
+
+A maintainer approves a verified retest as any job. With --auto-approve (an
+operator's setting, off by default) each poll also publishes every verified
+retest of a configuration whose latest publication is still the job it was
+derived from, recorded as approved_via retest-auto by
+"agentwatt-retest (automatic: --auto-approve)"; other verified retests wait
+for a maintainer.`,
 		Example: `  # once, for cron or to see what it would queue (releases, jobs, pending images)
   agentwatt bot retest --once --nats nats://127.0.0.1:4222 --s3-endpoint 127.0.0.1:9000
 
@@ -73,6 +81,8 @@ publication was retracted is not retested.`,
 	fs.DurationVar(&f.poll, "poll", retest.DefaultPoll, "time between two polls")
 	fs.DurationVar(&f.every, "every", retest.DefaultEvery, "retest configurations whose latest result is older than this (0: no scheduled retests)")
 	fs.BoolVar(&f.once, "once", false, "poll once, print what was done and exit")
+	fs.BoolVar(&f.autoApprove, "auto-approve", false, "publish verified retests of configurations that stand published on the job they derive from (off: a maintainer approves)")
+	fs.BoolVar(&f.local, "local", false, "with --auto-approve, also publish simulated and non-official results, badged (local stack)")
 	fs.BoolVar(&f.registryAuth, "registry-auth", false, "resolve images with the docker credentials (~/.docker/config.json and its helpers) instead of anonymously")
 	fs.BoolVar(&f.registryPrivate, "registry-allow-private", false, "also reach registries on loopback, private and link-local addresses (a local registry); by default only public addresses, since image templates are vendors'")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the state bucket: 1, or 3 on a NATS cluster (0: the queue's as they are)")
@@ -114,6 +124,12 @@ func runRetestBot(ctx context.Context, a *app, f *retestBotFlags) error {
 		return err
 	}
 	cfg.Queue = q
+	if f.autoApprove {
+		if cfg.Keys, err = openFleet(ctx, q, a.log); err != nil {
+			return err
+		}
+		cfg.AutoApprove, cfg.Local = true, f.local
+	}
 	w, err := retest.New(ctx, cfg, a.log)
 	if err != nil {
 		return err
