@@ -29,14 +29,7 @@ import (
 // bot retest refuses a frameworks file that is not valid (naming the line
 // and column) and a token file others can read, before connecting anywhere.
 func TestBotRetestRefusesBadSettings(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	fw := write("fw.yaml", "frameworks:\n  - name: vllm\n    repo: vllm-project/vllm\n    prerelease: true\n", 0o644)
 	token := write("token", "ghp_x", 0o644)
 	for _, tc := range []struct {

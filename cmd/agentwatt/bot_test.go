@@ -239,14 +239,7 @@ func TestGitHubPullRequestEndToEnd(t *testing.T) {
 // ValidatePayload would accept every unsigned delivery with an empty one),
 // with a secret file others can read, or with an empty one.
 func TestBotGitHubRefusesWithoutSecret(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	key := write("app.pem", "not used", 0o600)
 	for _, tc := range []struct{ secretFile, want string }{
 		{"", "--webhook-secret-file is required"},
@@ -262,5 +255,19 @@ func TestBotGitHubRefusesWithoutSecret(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("secret file %q: got %v, want %q", tc.secretFile, err, tc.want)
 		}
+	}
+}
+
+// fileWriter returns a function that writes a file of the given mode in a
+// temporary directory of the test and returns its path.
+func fileWriter(t *testing.T) func(name, content string, mode os.FileMode) string {
+	dir := t.TempDir()
+	return func(name, content string, mode os.FileMode) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }
