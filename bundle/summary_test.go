@@ -3,6 +3,7 @@ package bundle
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,30 @@ func TestDecodeSummaryErrors(t *testing.T) {
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Fatalf("err = %v, want %v", err, tc.is)
+			}
+		})
+	}
+}
+
+func TestRepeatSpreadOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		agents  int
+		windows []RepeatWindow
+		want    *RepeatSpread
+	}{
+		{"no window", 8, nil, nil},
+		{"three windows", 8, []RepeatWindow{{Probe: 7, MetShare: 0.99, AvgPowerW: 1000}, {Probe: 9, MetShare: 0.97, AvgPowerW: 800}, {Probe: 10, MetShare: 1, AvgPowerW: 2000}},
+			&RepeatSpread{Probes: []int{7, 9, 10}, MetShare: metrics.Spread{Min: 0.97, Median: 0.99, Max: 1},
+				AgentsPerMW: &metrics.Spread{Min: 4000, Median: 8000, Max: 10000}}},
+		{"a window without power: no Agents/MW spread", 8, []RepeatWindow{{Probe: 7, MetShare: 0.99, AvgPowerW: 1000}, {Probe: 9, MetShare: 0.97}},
+			&RepeatSpread{Probes: []int{7, 9}, MetShare: metrics.Spread{Min: 0.97, Median: 0.97, Max: 0.99}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RepeatSpreadOf(tt.agents, tt.windows)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("RepeatSpreadOf = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
