@@ -70,9 +70,12 @@ type TierSummary struct {
 	N0 int `json:"n0,omitempty"`
 	// Probes lists the probes at N_max that passed; ConfirmationProbe is the
 	// last of them, whose window's energy a runner reports (null: none).
-	Probes            []int  `json:"probes"`
-	ConfirmationProbe *int   `json:"confirmation_probe"`
-	Reason            string `json:"reason,omitempty"`
+	Probes            []int `json:"probes"`
+	ConfirmationProbe *int  `json:"confirmation_probe"`
+	// RepeatProbes are the tier's repeat probes at N_max
+	// (benchmark.repeats), whatever they measured.
+	RepeatProbes []int  `json:"repeat_probes,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // summary builds summary.json from the probes and the tiers' outcomes.
@@ -97,6 +100,7 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 			MaxAgents: o.MaxAgents, Confirmed: o.Confirmed,
 			MinDecodeTPS: t.MinDecodeRate, MaxTTFTS: t.MaxTTFT.Seconds(),
 			N0: o.N0, Probes: append([]int{}, o.PassingProbes...), Reason: o.Reason,
+			RepeatProbes: o.RepeatProbes,
 		}
 		if o.ConfirmationProbe >= 0 {
 			p := o.ConfirmationProbe
