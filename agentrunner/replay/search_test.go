@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 
