@@ -238,6 +238,7 @@ func (r *run) recompute(ctx context.Context) error {
 				tr.AgentsPerMW = metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW)
 			}
 			tr.AgentsPerGPU = metrics.AgentsPerGPU(o.maxAgents, gpus)
+			tr.Repeats = o.repeats
 		}
 		res.Tiers = append(res.Tiers, tr)
 	}
