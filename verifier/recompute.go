@@ -46,6 +46,8 @@ type tierOutcome struct {
 	// repeats is the spread over the confirmation window and the repeat
 	// probes at N_max; nil without a repeat probe there.
 	repeats *bundle.RepeatSpread
+	// repeatProbes counts the repeat probes at N_max, measured or not.
+	repeatProbes int
 }
 
 // repeat reports a repeat probe (benchmark.repeats): a window at a
@@ -86,7 +88,31 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 		}
 	}
 	out.repeats = repeatSpread(name, out, ev)
+	for i := range ev {
+		if ev[i].repeat() && out.maxAgents > 0 && ev[i].rec.Agents == out.maxAgents {
+			out.repeatProbes++
+		}
+	}
 	return out
+}
+
+// countRepeats checks that every confirmed tier was measured as often as
+// the job's benchmark.repeats asks (repeats − 1 repeat probes at N_max):
+// a runner cannot skip the repeats a spread would show. repeats 0 (no job
+// record): not checked.
+func countRepeats(outs map[string]tierOutcome, repeats int) []string {
+	var fails []string
+	for _, name := range sortedKeys(outs) {
+		o := outs[name]
+		if repeats <= 1 || !o.confirmed {
+			continue
+		}
+		if o.repeatProbes < repeats-1 {
+			fails = append(fails, fmt.Sprintf("tiers.%s: %d repeat probes at N_max=%d, the job's benchmark.repeats %d asks for %d",
+				name, o.repeatProbes, o.maxAgents, repeats, repeats-1))
+		}
+	}
+	return fails
 }
 
 // repeatSpread is the tier's spread over its windows at N_max: the

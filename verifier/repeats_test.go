@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,6 +110,52 @@ func TestVerifyRejectsRepeatSpreadClaims(t *testing.T) {
 			}
 			if !strings.Contains(c.Reason, tc.reasonHas) {
 				t.Errorf("reason %q, want it to contain %q", c.Reason, tc.reasonHas)
+			}
+		})
+	}
+}
+
+// specJobs is jobs with the record's spec asking for repeats.
+type specJobs struct{ repeats int }
+
+func (j specJobs) Get(ctx context.Context, id string) (*verifier.Job, error) {
+	job, _ := jobs{attempt: 1}.Get(ctx, id)
+	job.Spec = []byte(fmt.Sprintf(`{"benchmark":{"rules":"v1","profile":"test","repeats":%d}}`, j.repeats))
+	return job, nil
+}
+
+// TestVerifyCountsRepeats: against its job's record, a bundle must hold
+// the repeats its spec asks for — a runner that skips them (to hide a
+// spread) is caught; one that ran them verifies.
+func TestVerifyCountsRepeats(t *testing.T) {
+	tests := []struct {
+		name    string
+		b       *verifiertest.Bundle
+		repeats int
+		fails   string // "" when it verifies
+	}{
+		{"three asked, three run", repeatsBundle(t), 3, ""},
+		{"none asked, one run", goodBundle(t), 1, ""},
+		{"three asked, one run", goodBundle(t), 3, "0 repeat probes at N_max=40, the job's benchmark.repeats 3 asks for 2"},
+		{"five asked, three run", repeatsBundle(t), 5, "2 repeat probes at N_max=40, the job's benchmark.repeats 5 asks for 4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := options(tc.b)
+			opts.Jobs = specJobs{repeats: tc.repeats}
+			v, err := verifier.Verify(context.Background(), bundle.DirSource(tc.b.Dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := v.Check(verifier.CheckTiers)
+			if tc.fails == "" {
+				if !v.Verified() {
+					t.Fatalf("status %s: %s", v.Status, verifiertest.FailedReasons(v))
+				}
+				return
+			}
+			if c.Passed || !strings.Contains(c.Reason, tc.fails) {
+				t.Errorf("tiers check %+v, want it failed with %q", c, tc.fails)
 			}
 		})
 	}

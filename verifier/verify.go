@@ -64,6 +64,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	// signing key's scope. Nothing is recomputed for a bundle that is not
 	// what its job asked for.
 	pool := m.Pool
+	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
 	if opts.Jobs != nil {
 		job, err := opts.Jobs.Get(ctx, m.Job)
 		if err != nil {
@@ -75,6 +76,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		}
 		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
 		pool = job.Pool
+		repeats = TermsOf(job).Repeats
 		cl.add(CheckJob, bindJob(m, job), fmt.Sprintf("spec %s, pool %s, rules %s/%s, workload %s and runner %s are the job record's",
 			m.SpecDigest, job.Pool, m.Rules.Version, m.Rules.Profile, m.Workload.Digest, m.Runner.ID))
 	}
@@ -85,7 +87,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		return v, nil
 	}
 
-	r := &run{b: b, m: m, opts: opts, v: v, cl: cl}
+	r := &run{b: b, m: m, opts: opts, v: v, cl: cl, repeats: repeats}
 	if err := r.recompute(ctx); err != nil {
 		return nil, err
 	}
@@ -105,6 +107,8 @@ type run struct {
 	cl    *checkList
 	rules *spec.Rules
 	prof  *spec.Profile
+	// repeats is the job's benchmark.repeats; 0 when verified offline.
+	repeats int
 }
 
 // reject records a failed check that ends the recomputation (an input the
@@ -216,6 +220,7 @@ func (r *run) recompute(ctx context.Context) error {
 		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
 	}
 	tierFails := compareTiers(sum, outs, gpus, tol)
+	tierFails = append(tierFails, countRepeats(outs, r.repeats)...)
 	if len(pw.valid) > 0 && sum.GPUs != gpus {
 		tierFails = append(tierFails, fmt.Sprintf("summary.json gpus: claimed %d, the power samples cover %d", sum.GPUs, gpus))
 	}
