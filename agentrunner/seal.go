@@ -196,30 +196,9 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 			if p := byIndex[*t.ConfirmationProbe]; p != nil && p.Energy != nil {
 				ts.SetFigures(p.OutputTokensPerS, p.Energy, s.GPUs)
 			}
-			if len(t.RepeatProbes) > 0 {
-				ts.Repeats = repeatSpread(id, t.MaxAgents, *t.ConfirmationProbe, t.RepeatProbes, byIndex)
-			}
+			ts.Repeats = bundle.RepeatSpreadOfProbes(id, t.MaxAgents, *t.ConfirmationProbe, t.RepeatProbes, s.Probes)
 		}
 		s.Tiers[id] = ts
 	}
 	return s
-}
-
-// repeatSpread is a tier's spread over its confirmation window and those of
-// its repeat probes that measured a valid, conclusive window, as the
-// verifier counts them.
-func repeatSpread(tier string, maxAgents, confirm int, repeats []int, byIndex map[int]*bundle.ProbeSummary) *bundle.RepeatSpread {
-	var ws []bundle.RepeatWindow
-	for _, i := range append([]int{confirm}, repeats...) {
-		p := byIndex[i]
-		if p == nil || !p.Valid || !p.Conclusive {
-			continue
-		}
-		w := bundle.RepeatWindow{Probe: i, MetShare: p.Tiers[tier].MetShare}
-		if p.Energy != nil {
-			w.AvgPowerW = p.Energy.AvgPowerW
-		}
-		ws = append(ws, w)
-	}
-	return bundle.RepeatSpreadOf(maxAgents, ws)
 }

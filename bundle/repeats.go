@@ -50,3 +50,30 @@ func RepeatSpreadOf(maxAgents int, windows []RepeatWindow) *RepeatSpread {
 	}
 	return rs
 }
+
+// RepeatSpreadOfProbes is RepeatSpreadOf over the summaries of a tier's
+// windows at maxAgents: the confirmation probe, then those of the repeat
+// probes that measured a valid, conclusive window — the windows the
+// verifier counts. Probes are found by Index; nil without a repeat.
+func RepeatSpreadOfProbes(tier string, maxAgents, confirm int, repeats []int, probes []ProbeSummary) *RepeatSpread {
+	if len(repeats) == 0 {
+		return nil
+	}
+	byIndex := make(map[int]*ProbeSummary, len(probes))
+	for i := range probes {
+		byIndex[probes[i].Index] = &probes[i]
+	}
+	var ws []RepeatWindow
+	for _, i := range append([]int{confirm}, repeats...) {
+		p := byIndex[i]
+		if p == nil || !p.Valid || !p.Conclusive {
+			continue
+		}
+		w := RepeatWindow{Probe: i, MetShare: p.Tiers[tier].MetShare}
+		if p.Energy != nil {
+			w.AvgPowerW = p.Energy.AvgPowerW
+		}
+		ws = append(ws, w)
+	}
+	return RepeatSpreadOf(maxAgents, ws)
+}

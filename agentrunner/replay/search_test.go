@@ -341,6 +341,9 @@ func TestSearchRepeats(t *testing.T) {
 				if !slices.Equal(got.RepeatProbes, repeats[got.MaxAgents]) {
 					t.Errorf("%s: repeat probes %v, want %v", tier, got.RepeatProbes, repeats[got.MaxAgents])
 				}
+				if rs := got.Repeats; rs == nil || !slices.Equal(rs.Probes, append([]int{*got.ConfirmationProbe}, got.RepeatProbes...)) {
+					t.Errorf("%s: spread %+v, want it over the confirmation and the repeats", tier, rs)
+				}
 			}
 		})
 	}
