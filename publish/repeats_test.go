@@ -74,6 +74,9 @@ func TestRegressionWithinSpread(t *testing.T) {
 				if !strings.Contains(want, "–") || !strings.HasPrefix(want, fmt.Sprintf("%.0f (", j1.AgentsPerMWSpread.Median)) {
 					t.Errorf("Agents/MW text %q, want median (min–max)", want)
 				}
+				if csv := page(t, store, publish.SitePrefix+"results.csv"); !strings.Contains(strings.SplitN(csv, "\n", 2)[0], ",repeats,agents_per_mw_min,agents_per_mw_median,agents_per_mw_max") {
+					t.Errorf("results.csv header: %q", strings.SplitN(csv, "\n", 2)[0])
+				}
 				// Its page shows it in the tier table and the runs table.
 				if p := page(t, store, publish.SitePrefix+"results/j1/1.html"); strings.Count(p, want) < 2 {
 					t.Errorf("j1's page shows %q %d times, want the tier row and the run row", want, strings.Count(p, want))
