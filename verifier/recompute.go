@@ -46,8 +46,10 @@ type tierOutcome struct {
 	// repeats is the spread over the confirmation window and the repeat
 	// probes at N_max; nil without a repeat probe there.
 	repeats *bundle.RepeatSpread
-	// repeatProbes counts the repeat probes at N_max, measured or not.
-	repeatProbes int
+	// repeatProbes counts the repeat probes at N_max, measured or not;
+	// repeatWindows are those the spread counts (valid, conclusive).
+	repeatProbes  int
+	repeatWindows []*evaluated
 }
 
 // repeat reports a repeat probe (benchmark.repeats): a window at a
@@ -87,7 +89,7 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 			out.resolved = true
 		}
 	}
-	out.repeats = repeatSpread(name, out, ev)
+	out.repeats, out.repeatWindows = repeatSpread(name, out, ev)
 	for i := range ev {
 		if ev[i].repeat() && out.maxAgents > 0 && ev[i].rec.Agents == out.maxAgents {
 			out.repeatProbes++
@@ -119,10 +121,10 @@ func countRepeats(outs map[string]tierOutcome, repeats int) []string {
 // repeatSpread is the tier's spread over its windows at N_max: the
 // confirmation window, then every repeat probe there (any tier's: a probe
 // serves every tier) that measured a valid, conclusive window; nil when no
-// repeat probe ran at N_max.
-func repeatSpread(name string, o tierOutcome, ev []evaluated) *bundle.RepeatSpread {
+// repeat probe ran at N_max. counted are the repeat windows in it.
+func repeatSpread(name string, o tierOutcome, ev []evaluated) (spread *bundle.RepeatSpread, counted []*evaluated) {
 	if o.confirm == nil {
-		return nil
+		return nil, nil
 	}
 	ws, repeats := []bundle.RepeatWindow{window(name, o.confirm)}, 0
 	for i := range ev {
@@ -133,12 +135,13 @@ func repeatSpread(name string, o tierOutcome, ev []evaluated) *bundle.RepeatSpre
 		repeats++
 		if e.rec.HasWindow() && e.res.Valid && e.res.Conclusive {
 			ws = append(ws, window(name, e))
+			counted = append(counted, e)
 		}
 	}
 	if repeats == 0 {
-		return nil
+		return nil, nil
 	}
-	return bundle.RepeatSpreadOf(o.maxAgents, ws)
+	return bundle.RepeatSpreadOf(o.maxAgents, ws), counted
 }
 
 func window(tier string, e *evaluated) bundle.RepeatWindow {

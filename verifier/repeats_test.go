@@ -160,3 +160,26 @@ func TestVerifyCountsRepeats(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyRepeatWindowPower: a repeat window's power is held to the
+// confirmation window's checks, since the Agents/MW spread rests on it.
+func TestVerifyRepeatWindowPower(t *testing.T) {
+	b := repeatsBundle(t)
+	last := b.Summary.Probes[len(b.Summary.Probes)-1]
+	from := last.WindowStartNs + 5e9
+	dir := filepath.Join(t.TempDir(), "b")
+	err := b.Derive(context.Background(), dir, func(dir string) error {
+		return verifiertest.EditPower(dir, func(s *bundle.PowerLine) bool { return s.TMonoNs <= from || s.TMonoNs > from+7e8 })
+	}, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.Verify(context.Background(), bundle.DirSource(dir), options(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v.Check(verifier.CheckPower)
+	if want := fmt.Sprintf("probe %d: power sample gap", last.Index); c.Passed || !strings.Contains(c.Reason, want) {
+		t.Errorf("power check %+v, want it failed with %q", c, want)
+	}
+}

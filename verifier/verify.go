@@ -380,31 +380,39 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 		}
 	}
 	maxGap := r.rules.Power.MaxSampleGap.Duration.Seconds()
+	// The confirmation window's power is the headline; the repeat windows'
+	// is the spread of Agents/MW, held to the same checks.
 	for _, name := range sortedKeys(outs) {
 		o := outs[name]
 		if o.confirm == nil {
 			continue
 		}
-		e, p := o.confirm.energy, o.confirm.rec.Probe
-		if e == nil {
-			fails.addf("%s probe %d: the power samples do not cover the confirmation window", name, p)
-			continue
-		}
-		if e.MaxGapS > maxGap {
-			fails.addf("%s probe %d: power sample gap %.3f s above %.3f s", name, p, e.MaxGapS, maxGap)
-		}
-		if e.CounterResets > 0 {
-			fails.addf("%s probe %d: %d energy counter resets in the window", name, p, e.CounterResets)
-		}
-		if d := metrics.RelativeDifference(e.InstantJ, e.CounterJ); d > r.rules.Power.CrossCheckTolerance {
-			fails.addf("%s probe %d: counter energy %.6g J and integral of instantaneous power %.6g J differ by %.2f%%, above %.2f%%",
-				name, p, e.CounterJ, e.InstantJ, 100*d, 100*r.rules.Power.CrossCheckTolerance)
-		}
-		if idle > 0 && e.AvgPowerW < idle {
-			fails.addf("%s probe %d: average power %.1f W below the idle baseline %.1f W", name, p, e.AvgPowerW, idle)
-		}
-		if limit > 0 && e.AvgPowerW > limit {
-			fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
+		for k, w := range append([]*evaluated{o.confirm}, o.repeatWindows...) {
+			what := "confirmation window"
+			if k > 0 {
+				what = "repeat window"
+			}
+			e, p := w.energy, w.rec.Probe
+			if e == nil {
+				fails.addf("%s probe %d: the power samples do not cover the %s", name, p, what)
+				continue
+			}
+			if e.MaxGapS > maxGap {
+				fails.addf("%s probe %d: power sample gap %.3f s above %.3f s", name, p, e.MaxGapS, maxGap)
+			}
+			if e.CounterResets > 0 {
+				fails.addf("%s probe %d: %d energy counter resets in the window", name, p, e.CounterResets)
+			}
+			if d := metrics.RelativeDifference(e.InstantJ, e.CounterJ); d > r.rules.Power.CrossCheckTolerance {
+				fails.addf("%s probe %d: counter energy %.6g J and integral of instantaneous power %.6g J differ by %.2f%%, above %.2f%%",
+					name, p, e.CounterJ, e.InstantJ, 100*d, 100*r.rules.Power.CrossCheckTolerance)
+			}
+			if idle > 0 && e.AvgPowerW < idle {
+				fails.addf("%s probe %d: average power %.1f W below the idle baseline %.1f W", name, p, e.AvgPowerW, idle)
+			}
+			if limit > 0 && e.AvgPowerW > limit {
+				fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
+			}
 		}
 	}
 	note := fmt.Sprintf("%d samples (%d failed reads left out); gaps ≤ %.2f s, no resets, cross-check within %.0f%%",
