@@ -19,6 +19,7 @@ import (
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 	"github.com/agentwatt/agentwatt/workload"
@@ -341,5 +342,50 @@ func checkSpecAcceptance(t *testing.T, dir string, want float64) {
 	}
 	if windows == 0 {
 		t.Errorf("no window in %s (%d lines)", bundle.EngineMetricsFile, len(lines))
+	}
+}
+
+// TestFullSearchRepeats: a submission with benchmark.repeats: 2 gets one
+// repeat window at its N_max after the search; summary.json claims the
+// spread over the two windows and the verifier, asking the queue for the
+// job's spec, recomputes it and counts the repeat.
+func TestFullSearchRepeats(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	j := e.submitWith("test:repeats", func(s *spec.Submission) { s.Benchmark.Repeats = 2 })
+	cfg := e.config("runner-repeats")
+	cfg.FixedAgents = 0
+	_, stop := e.startRunner(cfg)
+	got := e.waitState(j.ID, 3*time.Minute, queue.Uploaded, queue.Failed)
+	stop()
+	if got.State != queue.Uploaded {
+		t.Fatalf("job ended %s: %s", got.State, got.Reason)
+	}
+	_, dir := e.verifyStored(j.ID, 1)
+	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := bundle.DecodeSummary(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t20 := sum.Tiers["t20"]
+	var repeats []int
+	for _, p := range sum.Probes {
+		if p.Role == bundle.PurposeRepeat {
+			repeats = append(repeats, p.Index)
+			if p.Agents != t20.MaxAgents {
+				t.Errorf("repeat probe %d at N=%d, N_max is %d", p.Index, p.Agents, t20.MaxAgents)
+			}
+		}
+	}
+	if len(repeats) != 1 || !t20.Confirmed || t20.Repeats == nil || t20.Repeats.Probes[0] != *t20.ConfirmProbe {
+		t.Fatalf("repeat probes %v; t20 %+v, spread %+v: want one repeat and the spread from the confirmation window", repeats, t20, t20.Repeats)
+	}
+	t.Logf("t20: N_max %d, spread over probes %v: met share %+v, Agents/MW %+v", t20.MaxAgents, t20.Repeats.Probes, t20.Repeats.MetShare, t20.Repeats.AgentsPerMW)
+	v := e.verify(j.ID, 1, len(sum.Probes))
+	tr := v.Results.Tiers[0]
+	if tr.Repeats == nil || !slices.Equal(tr.Repeats.Probes, t20.Repeats.Probes) {
+		t.Errorf("verdict spread %+v, claimed %+v", tr.Repeats, t20.Repeats)
 	}
 }

@@ -56,6 +56,7 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 	l.rep, err = replay.New(ctx, replay.Config{
 		Endpoint: eng.eng.URL(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
 		Tiers: js.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: js.chatTemplate(),
+		Repeats:   js.sub.Benchmark.RepeatCount(),
 		MaxAgents: jr.r.cfg.MaxAgents, MemoryBudget: jr.r.cfg.MemoryBudget,
 		Clock: loadgen.NewClock(p.started), Recorder: out, Log: jr.log,
 		Progress: live.onProgress, Events: events,

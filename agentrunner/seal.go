@@ -196,6 +196,7 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 			if p := byIndex[*t.ConfirmationProbe]; p != nil && p.Energy != nil {
 				ts.SetFigures(p.OutputTokensPerS, p.Energy, s.GPUs)
 			}
+			ts.Repeats = bundle.RepeatSpreadOfProbes(id, t.MaxAgents, *t.ConfirmationProbe, t.RepeatProbes, s.Probes)
 		}
 		s.Tiers[id] = ts
 	}

@@ -25,8 +25,9 @@
 //	verdict.json         written later by the verifier (Verdict), outside the signed set
 //
 // The manifest's inventory is Inventory. Figures both sides compute from a
-// file live here once: WindowEnergyFrom (a window's energy) and
-// TierSummary.SetFigures (a tier's headline figures).
+// file live here once: WindowEnergyFrom (a window's energy),
+// TierSummary.SetFigures (a tier's headline figures) and RepeatSpreadOf
+// (repeats.go: the spread of a tier's windows at N_max, benchmark.repeats).
 //
 // # Signing
 //

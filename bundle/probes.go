@@ -21,6 +21,10 @@ const (
 	PurposeSearch  = "search"  // a step of the capacity search
 	PurposeConfirm = "confirm" // a further window at a candidate N_max
 	PurposeFixed   = "fixed"   // a window at the N the caller chose
+	// PurposeRepeat is a further window at a tier's confirmed N_max
+	// (benchmark.repeats): it measures the spread and is no step of any
+	// tier's search.
+	PurposeRepeat = "repeat"
 )
 
 // Histories of probes.json: how the assistant turns were replayed.

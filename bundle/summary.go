@@ -69,6 +69,10 @@ type TierSummary struct {
 	AgentsPerMW      float64 `json:"agents_per_mw,omitempty"`    // MaxAgents × 10⁶ / AvgPowerW
 	AgentsPerGPU     float64 `json:"agents_per_gpu,omitempty"`   // MaxAgents / GPUs
 	JoulesPerToken   float64 `json:"joules_per_token,omitempty"` // EnergyCounterJ / output tokens in the window
+
+	// Repeats is the spread over the windows at MaxAgents
+	// (benchmark.repeats > 1); nil for a run of one.
+	Repeats *RepeatSpread `json:"repeats,omitempty"`
 }
 
 // SetFigures fills the figures of the tier's confirmation window from

@@ -3,6 +3,7 @@ package bundle
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,49 @@ func TestDecodeSummaryErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.is)
 			}
 		})
+	}
+}
+
+func TestRepeatSpreadOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		agents  int
+		windows []RepeatWindow
+		want    *RepeatSpread
+	}{
+		{"no window", 8, nil, nil},
+		{"three windows", 8, []RepeatWindow{{Probe: 7, MetShare: 0.99, AvgPowerW: 1000}, {Probe: 9, MetShare: 0.97, AvgPowerW: 800}, {Probe: 10, MetShare: 1, AvgPowerW: 2000}},
+			&RepeatSpread{Probes: []int{7, 9, 10}, MetShare: metrics.Spread{Min: 0.97, Median: 0.99, Max: 1},
+				AgentsPerMW: &metrics.Spread{Min: 4000, Median: 8000, Max: 10000}}},
+		{"a window without power: no Agents/MW spread", 8, []RepeatWindow{{Probe: 7, MetShare: 0.99, AvgPowerW: 1000}, {Probe: 9, MetShare: 0.97}},
+			&RepeatSpread{Probes: []int{7, 9}, MetShare: metrics.Spread{Min: 0.97, Median: 0.97, Max: 0.99}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RepeatSpreadOf(tt.agents, tt.windows)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("RepeatSpreadOf = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRepeatSpreadOfProbes: the windows counted are the confirmation and
+// the repeats that measured a valid, conclusive window, as the verifier
+// counts them; no repeat, no spread.
+func TestRepeatSpreadOfProbes(t *testing.T) {
+	probe := func(i int, share, watts float64, valid, conclusive bool) ProbeSummary {
+		return ProbeSummary{Index: i, Valid: valid, Conclusive: conclusive, Tiers: map[string]ProbeTierSummary{"t20": {MetShare: share}},
+			Energy: &WindowEnergy{AvgPowerW: watts}}
+	}
+	probes := []ProbeSummary{probe(3, 0.99, 1000, true, true), probe(5, 0.5, 900, false, true), probe(6, 0.6, 900, true, false), probe(7, 0.95, 1250, true, true)}
+	got := RepeatSpreadOfProbes("t20", 10, 3, []int{5, 6, 7}, probes)
+	want := &RepeatSpread{Probes: []int{3, 7}, MetShare: metrics.Spread{Min: 0.95, Median: 0.95, Max: 0.99},
+		AgentsPerMW: &metrics.Spread{Min: 8000, Median: 8000, Max: 10000}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RepeatSpreadOfProbes = %+v, want %+v", got, want)
+	}
+	if got := RepeatSpreadOfProbes("t20", 10, 3, nil, probes); got != nil {
+		t.Errorf("without repeats: %+v, want nil", got)
 	}
 }

@@ -93,6 +93,9 @@ type TierResult struct {
 	AgentsPerMW      float64 `json:"agents_per_mw,omitempty"`
 	AgentsPerGPU     float64 `json:"agents_per_gpu,omitempty"`
 	JoulesPerToken   float64 `json:"joules_per_token,omitempty"`
+	// Repeats is the recomputed spread over the windows at MaxAgents
+	// (benchmark.repeats > 1); nil for a run of one.
+	Repeats *RepeatSpread `json:"repeats,omitempty"`
 }
 
 // Verified reports whether every judged check passed.

@@ -114,6 +114,14 @@
 //     window.
 //   - relative difference = |got − ref| / |ref|.
 //
+// # Repeats (SpreadOf)
+//
+//   - with benchmark.repeats = R, a tier's figures are measured in R windows
+//     at N_max: the confirmation window and R − 1 repeat windows. The
+//     spread of a figure (the tier's met share, Agents/MW) is its minimum,
+//     nearest-rank median and maximum over them; its relative spread is
+//     (max − min) / median, 0 when the median is not positive.
+//
 // # Between framework versions (VersionChange)
 //
 //   - change = (B − A) / A of one tier's Agents/MW, A the previous framework

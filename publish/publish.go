@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/blob"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
@@ -78,6 +79,13 @@ type Result struct {
 	// Hardware: an official-profile, non-simulated result; the others are
 	// badged on the site.
 	Hardware bool `json:"hardware"`
+	// Repeats is the windows measured at N_max (benchmark.repeats), 0 for
+	// a run of one; AgentsPerMWSpread and MetShareSpread are the spread of
+	// Agents/MW and of the tier's met share over them, from the verdict
+	// (recomputed). AgentsPerMW stays the confirmation window's.
+	Repeats           int             `json:"repeats,omitempty"`
+	AgentsPerMWSpread *metrics.Spread `json:"agents_per_mw_spread,omitempty"`
+	MetShareSpread    *metrics.Spread `json:"met_share_spread,omitempty"`
 	// Change: a regression or an improvement against the previous
 	// framework version of the config (regressions.go); derived from the
 	// history whenever it changes.
@@ -173,7 +181,7 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 		if !t.Confirmed || t.MaxAgents == 0 {
 			continue
 		}
-		out = append(out, Result{
+		res := Result{
 			Config: strings.Join([]string{vendor, name, model, system, fw}, "/"),
 			Job:    v.Job, Attempt: v.Attempt, Vendor: vendor, Name: name, Model: model, System: system, Pool: j.Pool,
 			Framework: fw, FrameworkVersion: fwv, Tier: t.Tier, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS,
@@ -184,7 +192,12 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 			ApprovedVia: in.Approval.Via, VerdictSHA256: in.Approval.VerdictSHA256,
 			Bundle: bundleURL, Verdict: bucketURL(prefix + bundle.VerdictFile),
 			VerifyCommand: "agentwatt verify " + bundleURL, Simulated: rec.Simulated, Hardware: hardware,
-		})
+		}
+		if rs := t.Repeats; rs != nil {
+			ms := rs.MetShare
+			res.Repeats, res.MetShareSpread, res.AgentsPerMWSpread = len(rs.Probes), &ms, rs.AgentsPerMW
+		}
+		out = append(out, res)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: job %s has no confirmed tier", ErrNotPublishable, j.ID)
@@ -340,4 +353,13 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// AgentsPerMWText is Agents/MW as the site shows it: the median and the
+// spread over the repeats, "median (min–max)", or the one figure.
+func (r Result) AgentsPerMWText() string {
+	if s := r.AgentsPerMWSpread; s != nil && r.Repeats > 1 {
+		return fmt.Sprintf("%s (%s–%s)", num(s.Median), num(s.Min), num(s.Max))
+	}
+	return num(r.AgentsPerMW)
 }

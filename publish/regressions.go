@@ -98,10 +98,17 @@ func comparable(a, b Result) bool {
 }
 
 // spreadOf is the relative spread of Agents/MW that a comparison of a and
-// b must exceed besides the threshold: the larger of the two results'.
-// Every published result is one run today; benchmark.repeats will record
-// (max − min) / median of Agents/MW across a result's repeats, read here.
-func spreadOf(a, b Result) float64 { return 0 }
+// b must exceed besides the threshold: the larger of the two results'
+// (max − min) / median of Agents/MW across their repeats
+// (metrics.Spread.Relative); 0 for results of one run.
+func spreadOf(a, b Result) float64 { return max(relativeSpread(a), relativeSpread(b)) }
+
+func relativeSpread(r Result) float64 {
+	if r.AgentsPerMWSpread == nil {
+		return 0
+	}
+	return r.AgentsPerMWSpread.Relative()
+}
 
 // annotate sets every result's Change from the history before it (hist is
 // in publication order). Changes are derived, never stored state: a

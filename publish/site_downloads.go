@@ -11,7 +11,8 @@ import (
 // csvColumns are the columns of results.csv, one row per latest result.
 var csvColumns = []string{"model", "tier", "min_decode_tps", "max_ttft_s", "system", "vendor", "name", "framework", "framework_version",
 	"max_agents", "agents_per_mw", "agents_per_gpu", "output_tokens_per_s", "joules_per_token", "avg_power_w", "gpus",
-	"power_boundary", "rules_version", "profile", "simulated", "hardware", "accuracy", "date", "job", "attempt", "bundle", "verdict"}
+	"power_boundary", "rules_version", "profile", "simulated", "hardware", "accuracy", "date", "job", "attempt", "bundle", "verdict",
+	"repeats", "agents_per_mw_min", "agents_per_mw_median", "agents_per_mw_max"}
 
 // Downloads are the leaderboard as results.json (the Leaderboard, as
 // published/results.json) and as results.csv (its latest results).
@@ -29,7 +30,10 @@ func Downloads(r *Leaderboard) (jsonData, csvData []byte, err error) {
 			x.Framework, x.FrameworkVersion, strconv.Itoa(x.MaxAgents), f(x.AgentsPerMW), f(x.AgentsPerGPU),
 			f(x.OutputTokensPerS), f(x.JoulesPerToken), f(x.AvgPowerW), strconv.Itoa(x.GPUs), x.PowerBoundary, x.RulesVersion,
 			x.Profile, strconv.FormatBool(x.Simulated), strconv.FormatBool(x.Hardware), f(x.Accuracy), x.Date.Format(time.RFC3339),
-			x.Job, strconv.Itoa(x.Attempt), x.Bundle, x.Verdict}
+			x.Job, strconv.Itoa(x.Attempt), x.Bundle, x.Verdict, strconv.Itoa(max(1, x.Repeats)), "", "", ""}
+		if s := x.AgentsPerMWSpread; s != nil {
+			copy(row[len(row)-3:], []string{f(s.Min), f(s.Median), f(s.Max)})
+		}
 		for i, c := range row {
 			row[i] = csvSafe(c)
 		}

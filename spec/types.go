@@ -197,6 +197,27 @@ type Benchmark struct {
 	Rules string `json:"rules"`
 	// Profile is official, quick or test (a profile of the rules file).
 	Profile string `json:"profile"`
+	// Repeats is how many windows measure each tier at its N_max: the
+	// search's confirmation window and Repeats − 1 repeat windows, whose
+	// spread summary.json reports. 0 (left out) means DefaultRepeats.
+	Repeats int `json:"repeats,omitempty"`
+}
+
+// Repeat counts: DefaultRepeats for a submission that names none,
+// RetestRepeats for a retest (set by the retest bot), MaxRepeats the most
+// a submission may ask for (each repeat is a full measurement window).
+const (
+	DefaultRepeats = 1
+	RetestRepeats  = 3
+	MaxRepeats     = 10
+)
+
+// RepeatCount is Repeats, or DefaultRepeats when left out.
+func (b Benchmark) RepeatCount() int {
+	if b.Repeats <= 0 {
+		return DefaultRepeats
+	}
+	return b.Repeats
 }
 
 // Retest says whether to re-run the configuration on new framework releases.

@@ -263,6 +263,9 @@ func (c *checker) benchmark() {
 	if len(b.Tiers) == 0 {
 		c.bad("benchmark.tiers", "name at least one tier")
 	}
+	if b.Repeats < 0 || b.Repeats > MaxRepeats || (b.Repeats == 0 && c.written("benchmark.repeats")) {
+		c.bad("benchmark.repeats", "must be 1 to %d (or left out: %d)", MaxRepeats, DefaultRepeats)
+	}
 	if b.Rules == "" {
 		c.bad("benchmark.rules", "must not be empty")
 		return

@@ -24,6 +24,7 @@ type recordSpec struct {
 		Rules    string `json:"rules"`
 		Profile  string `json:"profile"`
 		Workload string `json:"workload"` // name@sha256:… once pinned
+		Repeats  int    `json:"repeats"`
 	} `json:"benchmark"`
 }
 
@@ -32,6 +33,9 @@ type recordSpec struct {
 type JobTerms struct {
 	Pool, Profile, Rules, WorkloadDigest, Runner, SpecDigest string
 	Simulated                                                bool
+	// Repeats is the windows the spec asks for at each N_max
+	// (benchmark.repeats, defaulted); 0 when the record holds no spec.
+	Repeats int
 }
 
 // TermsOf reads a job record's terms: the profile is the record's, else the
@@ -46,6 +50,9 @@ func TermsOf(j *Job) JobTerms {
 		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == spec.Sim}
 	if t.Profile == "" {
 		t.Profile = sp.Benchmark.Profile
+	}
+	if len(j.Spec) > 0 {
+		t.Repeats = spec.Benchmark{Repeats: sp.Benchmark.Repeats}.RepeatCount()
 	}
 	if t.WorkloadDigest == "" {
 		if _, d, ok := strings.Cut(sp.Benchmark.Workload, "@"); ok {

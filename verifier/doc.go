@@ -41,8 +41,11 @@
 //     belongs to, about 32 bytes per agent and two numbers per successful
 //     window request; nothing of a record is kept.
 //   - recompute.go: the capacity search recomputed per tier from the probes
-//     (searchOutcome), and the comparison of summary.json's probes and tiers
-//     with it within the rules' tolerance.
+//     (searchOutcome; repeat probes are no search step), the spread over the
+//     repeat windows at N_max (repeatSpread, bundle.RepeatSpreadOf) and
+//     their count against the job's benchmark.repeats (countRepeats), and
+//     the comparison of summary.json's probes and tiers with it within the
+//     rules' tolerance.
 //   - power.go: power.jsonl.zst decoded (runner lines without reflection,
 //     bundle.DecodePowerReading) and held whole (tens of MB for a long run
 //     on 8 GPUs); each window's energy from the samples around it.

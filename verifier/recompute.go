@@ -43,13 +43,27 @@ type tierOutcome struct {
 	confirm   *evaluated
 	resolved  bool // a failed, inconclusive or unserved probe above N_max within the search precision
 	fixed     bool // fixed-N probes only: no search to resolve
+	// repeats is the spread over the confirmation window and the repeat
+	// probes at N_max; nil without a repeat probe there.
+	repeats *bundle.RepeatSpread
+	// repeatProbes counts the repeat probes at N_max, measured or not;
+	// repeatWindows are those the spread counts (valid, conclusive).
+	repeatProbes  int
+	repeatWindows []*evaluated
 }
+
+// repeat reports a repeat probe (benchmark.repeats): a window at a
+// confirmed N_max for the spread, which no search reads.
+func (e *evaluated) repeat() bool { return e.rec.Purpose == bundle.PurposeRepeat }
 
 func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome {
 	out := tierOutcome{name: name, fixed: len(ev) > 0}
 	want := 1 + sr.Confirmations
 	passing := map[int][]int{} // N → indices into ev
 	for i := range ev {
+		if ev[i].repeat() {
+			continue
+		}
 		if ev[i].rec.Purpose != bundle.PurposeFixed {
 			out.fixed = false
 		}
@@ -70,12 +84,73 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 	// engine could not serve that N, which bounds N_max as a failure does.
 	for i := range ev {
 		n := ev[i].rec.Agents
-		if n > out.maxAgents && !ev[i].passes(name) &&
+		if n > out.maxAgents && !ev[i].repeat() && !ev[i].passes(name) &&
 			metrics.SearchResolved(out.maxAgents, n, sr.Precision, sr.MinStep) {
 			out.resolved = true
 		}
 	}
+	out.repeats, out.repeatWindows = repeatSpread(name, out, ev)
+	for i := range ev {
+		if ev[i].repeat() && out.maxAgents > 0 && ev[i].rec.Agents == out.maxAgents {
+			out.repeatProbes++
+		}
+	}
 	return out
+}
+
+// countRepeats checks that every confirmed tier was measured as often as
+// the job's benchmark.repeats asks (repeats − 1 repeat probes at N_max):
+// a runner cannot skip the repeats a spread would show. repeats 0 (no job
+// record): not checked; nor is a fixed-N run (the demo's), which has no
+// search to repeat the end of.
+func countRepeats(outs map[string]tierOutcome, repeats int) []string {
+	var fails []string
+	for _, name := range sortedKeys(outs) {
+		o := outs[name]
+		if repeats <= 1 || !o.confirmed || o.fixed {
+			continue
+		}
+		if o.repeatProbes < repeats-1 {
+			fails = append(fails, fmt.Sprintf("tiers.%s: %d repeat probes at N_max=%d, the job's benchmark.repeats %d asks for %d",
+				name, o.repeatProbes, o.maxAgents, repeats, repeats-1))
+		}
+	}
+	return fails
+}
+
+// repeatSpread is the tier's spread over its windows at N_max: the
+// confirmation window, then every repeat probe there (any tier's: a probe
+// serves every tier) that measured a valid, conclusive window; nil when no
+// repeat probe ran at N_max. counted are the repeat windows in it.
+func repeatSpread(name string, o tierOutcome, ev []evaluated) (spread *bundle.RepeatSpread, counted []*evaluated) {
+	if o.confirm == nil {
+		return nil, nil
+	}
+	ws, repeats := []bundle.RepeatWindow{window(name, o.confirm)}, 0
+	for i := range ev {
+		e := &ev[i]
+		if !e.repeat() || e.rec.Agents != o.maxAgents {
+			continue
+		}
+		repeats++
+		if e.rec.HasWindow() && e.res.Valid && e.res.Conclusive {
+			ws = append(ws, window(name, e))
+			counted = append(counted, e)
+		}
+	}
+	if repeats == 0 {
+		return nil, nil
+	}
+	return bundle.RepeatSpreadOf(o.maxAgents, ws), counted
+}
+
+func window(tier string, e *evaluated) bundle.RepeatWindow {
+	t, _ := e.tier(tier)
+	w := bundle.RepeatWindow{Probe: e.rec.Probe, MetShare: t.MetShare}
+	if e.energy != nil {
+		w.AvgPowerW = e.energy.AvgPowerW
+	}
+	return w
 }
 
 // comparer collects differences between the runner's claims and the
@@ -236,8 +311,41 @@ func compareTiers(sum *bundle.Summary, outs map[string]tierOutcome, gpus int, to
 		} else if t.AgentsPerMW > 0 {
 			c.fails.addf("%s.agents_per_mw: claimed %.6g, the power samples do not cover the confirmation window", f, t.AgentsPerMW)
 		}
+		c.repeats(f+".repeats", t.Repeats, o.repeats)
 	}
 	return c.fails.reasons()
+}
+
+// repeats compares a tier's claimed spread over its repeats with the
+// recomputed one: the same windows, each figure within the tolerance.
+func (c *comparer) repeats(f string, claimed, want *bundle.RepeatSpread) {
+	switch {
+	case claimed == nil && want == nil:
+		return
+	case claimed == nil:
+		c.fails.addf("%s: none claimed, recomputed over probes %v", f, want.Probes)
+		return
+	case want == nil:
+		c.fails.addf("%s: claimed over probes %v, but no repeat probe ran at N_max", f, claimed.Probes)
+		return
+	}
+	if !slices.Equal(claimed.Probes, want.Probes) {
+		c.fails.addf("%s.probes: claimed %v, recomputed %v", f, claimed.Probes, want.Probes)
+	}
+	spread := func(g string, cl, w metrics.Spread) {
+		c.num(g+".min", cl.Min, w.Min)
+		c.num(g+".median", cl.Median, w.Median)
+		c.num(g+".max", cl.Max, w.Max)
+	}
+	spread(f+".met_share", claimed.MetShare, want.MetShare)
+	switch {
+	case claimed.AgentsPerMW != nil && want.AgentsPerMW != nil:
+		spread(f+".agents_per_mw", *claimed.AgentsPerMW, *want.AgentsPerMW)
+	case claimed.AgentsPerMW != nil:
+		c.fails.addf("%s.agents_per_mw: claimed, the power samples do not cover every window", f)
+	case want.AgentsPerMW != nil:
+		c.fails.addf("%s.agents_per_mw: none claimed, recomputed %.6g (median)", f, want.AgentsPerMW.Median)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

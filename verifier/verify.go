@@ -64,6 +64,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	// signing key's scope. Nothing is recomputed for a bundle that is not
 	// what its job asked for.
 	pool := m.Pool
+	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
 	if opts.Jobs != nil {
 		job, err := opts.Jobs.Get(ctx, m.Job)
 		if err != nil {
@@ -75,6 +76,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		}
 		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
 		pool = job.Pool
+		repeats = TermsOf(job).Repeats
 		cl.add(CheckJob, bindJob(m, job), fmt.Sprintf("spec %s, pool %s, rules %s/%s, workload %s and runner %s are the job record's",
 			m.SpecDigest, job.Pool, m.Rules.Version, m.Rules.Profile, m.Workload.Digest, m.Runner.ID))
 	}
@@ -85,7 +87,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		return v, nil
 	}
 
-	r := &run{b: b, m: m, opts: opts, v: v, cl: cl}
+	r := &run{b: b, m: m, opts: opts, v: v, cl: cl, repeats: repeats}
 	if err := r.recompute(ctx); err != nil {
 		return nil, err
 	}
@@ -105,6 +107,8 @@ type run struct {
 	cl    *checkList
 	rules *spec.Rules
 	prof  *spec.Profile
+	// repeats is the job's benchmark.repeats; 0 when verified offline.
+	repeats int
 }
 
 // reject records a failed check that ends the recomputation (an input the
@@ -216,6 +220,7 @@ func (r *run) recompute(ctx context.Context) error {
 		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
 	}
 	tierFails := compareTiers(sum, outs, gpus, tol)
+	tierFails = append(tierFails, countRepeats(outs, r.repeats)...)
 	if len(pw.valid) > 0 && sum.GPUs != gpus {
 		tierFails = append(tierFails, fmt.Sprintf("summary.json gpus: claimed %d, the power samples cover %d", sum.GPUs, gpus))
 	}
@@ -238,6 +243,7 @@ func (r *run) recompute(ctx context.Context) error {
 				tr.AgentsPerMW = metrics.AgentsPerMW(o.maxAgents, e.AvgPowerW)
 			}
 			tr.AgentsPerGPU = metrics.AgentsPerGPU(o.maxAgents, gpus)
+			tr.Repeats = o.repeats
 		}
 		res.Tiers = append(res.Tiers, tr)
 	}
@@ -374,31 +380,39 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 		}
 	}
 	maxGap := r.rules.Power.MaxSampleGap.Duration.Seconds()
+	// The confirmation window's power is the headline; the repeat windows'
+	// is the spread of Agents/MW, held to the same checks.
 	for _, name := range sortedKeys(outs) {
 		o := outs[name]
 		if o.confirm == nil {
 			continue
 		}
-		e, p := o.confirm.energy, o.confirm.rec.Probe
-		if e == nil {
-			fails.addf("%s probe %d: the power samples do not cover the confirmation window", name, p)
-			continue
-		}
-		if e.MaxGapS > maxGap {
-			fails.addf("%s probe %d: power sample gap %.3f s above %.3f s", name, p, e.MaxGapS, maxGap)
-		}
-		if e.CounterResets > 0 {
-			fails.addf("%s probe %d: %d energy counter resets in the window", name, p, e.CounterResets)
-		}
-		if d := metrics.RelativeDifference(e.InstantJ, e.CounterJ); d > r.rules.Power.CrossCheckTolerance {
-			fails.addf("%s probe %d: counter energy %.6g J and integral of instantaneous power %.6g J differ by %.2f%%, above %.2f%%",
-				name, p, e.CounterJ, e.InstantJ, 100*d, 100*r.rules.Power.CrossCheckTolerance)
-		}
-		if idle > 0 && e.AvgPowerW < idle {
-			fails.addf("%s probe %d: average power %.1f W below the idle baseline %.1f W", name, p, e.AvgPowerW, idle)
-		}
-		if limit > 0 && e.AvgPowerW > limit {
-			fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
+		for k, w := range append([]*evaluated{o.confirm}, o.repeatWindows...) {
+			what := "confirmation window"
+			if k > 0 {
+				what = "repeat window"
+			}
+			e, p := w.energy, w.rec.Probe
+			if e == nil {
+				fails.addf("%s probe %d: the power samples do not cover the %s", name, p, what)
+				continue
+			}
+			if e.MaxGapS > maxGap {
+				fails.addf("%s probe %d: power sample gap %.3f s above %.3f s", name, p, e.MaxGapS, maxGap)
+			}
+			if e.CounterResets > 0 {
+				fails.addf("%s probe %d: %d energy counter resets in the window", name, p, e.CounterResets)
+			}
+			if d := metrics.RelativeDifference(e.InstantJ, e.CounterJ); d > r.rules.Power.CrossCheckTolerance {
+				fails.addf("%s probe %d: counter energy %.6g J and integral of instantaneous power %.6g J differ by %.2f%%, above %.2f%%",
+					name, p, e.CounterJ, e.InstantJ, 100*d, 100*r.rules.Power.CrossCheckTolerance)
+			}
+			if idle > 0 && e.AvgPowerW < idle {
+				fails.addf("%s probe %d: average power %.1f W below the idle baseline %.1f W", name, p, e.AvgPowerW, idle)
+			}
+			if limit > 0 && e.AvgPowerW > limit {
+				fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
+			}
 		}
 	}
 	note := fmt.Sprintf("%d samples (%d failed reads left out); gaps ≤ %.2f s, no resets, cross-check within %.0f%%",

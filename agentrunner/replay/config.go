@@ -52,6 +52,10 @@ type Config struct {
 	// run may judge (`--max-agents`), below the profile's max_agents and
 	// the engine's reported sequence limit.
 	MaxAgents int
+	// Repeats is the windows a search measures each confirmed tier in at
+	// its N_max (benchmark.repeats): the confirmation window and Repeats −
+	// 1 repeat probes (bundle.PurposeRepeat). 0 or 1: none.
+	Repeats int
 	// MemoryBudget is the memory, in bytes, the agents may use: an N whose
 	// agents would need more (BytesPerAgent) is not probed. 0:
 	// DefaultMemoryBudget.
@@ -128,6 +132,9 @@ func (c *Config) Validate() error {
 	if c.MaxAgents < 0 {
 		errs = append(errs, fmt.Sprintf("max agents %d must not be negative", c.MaxAgents))
 	}
+	if c.Repeats < 0 || c.Repeats > spec.MaxRepeats {
+		errs = append(errs, fmt.Sprintf("repeats %d: want 1 to %d", c.Repeats, spec.MaxRepeats))
+	}
 	if c.MemoryBudget < 0 {
 		errs = append(errs, fmt.Sprintf("memory budget %d must not be negative", c.MemoryBudget))
 	}
@@ -151,6 +158,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemoryBudget == 0 {
 		c.MemoryBudget = DefaultMemoryBudget()
+	}
+	if c.Repeats == 0 {
+		c.Repeats = spec.DefaultRepeats
 	}
 	return c
 }

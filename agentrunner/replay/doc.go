@@ -30,7 +30,9 @@
 //     step-down), reusing every probe for every tier; or a fixed N, whose
 //     one unmeasurable window is run again. A probe the engine did not
 //     serve (warm-up never completed, empty window) fails its N; two
-//     inconclusive or invalid probes in a row end the search.
+//     inconclusive or invalid probes in a row end the search. With
+//     Config.Repeats > 1, each confirmed N_max gets Repeats − 1 repeat
+//     probes (repeatTier), which no search reads: they measure the spread.
 //   - limits.go: the most agents a run may start — the profile's
 //     max_agents, the engine's reported sequence limit (/v1/models),
 //     Config.MaxAgents and the memory budget (BytesPerAgent).

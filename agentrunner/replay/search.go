@@ -25,6 +25,10 @@ type TierOutcome struct {
 	// reported), -1 when there is none.
 	PassingProbes     []int
 	ConfirmationProbe int
+	// RepeatProbes are the repeat probes at a confirmed N_max, any tier's
+	// (Config.Repeats − 1 of them, fewer when interrupted), whatever they
+	// measured.
+	RepeatProbes []int
 	// N0 is the calibrated starting point (search only).
 	N0 int
 	// Reason says why N_max is 0 or unconfirmed.
@@ -39,7 +43,9 @@ type TierOutcome struct {
 // again when a confirmation fails. N changes live between probes; one probe
 // evaluates every tier, so tiers reuse each other's probes. Tiers are
 // searched from the highest N0 down: a looser tier's failures bound the
-// stricter tiers' searches from above.
+// stricter tiers' searches from above. With Config.Repeats > 1, a tier
+// whose N_max is confirmed is measured Repeats − 1 more times at N_max
+// (repeat probes), for the spread; no search reads a repeat probe.
 //
 // The summary is returned also with an error (interrupted, client
 // unhealthy), holding what was measured.
@@ -73,6 +79,9 @@ func (r *Runner) search(ctx context.Context) ([]TierOutcome, error) {
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[b].N0, outcomes[a].N0) })
 	for k, ti := range order {
 		out, err := r.searchTier(ctx, ti, outcomes[ti].N0, len(order)-k-1)
+		if err == nil && out.Confirmed {
+			out.RepeatProbes, err = r.repeatTier(ctx, ti, out.MaxAgents)
+		}
 		out.N0 = outcomes[ti].N0
 		outcomes[ti] = out
 		r.endTier(ti, out)
@@ -213,13 +222,49 @@ func (r *Runner) searchTier(ctx context.Context, ti, n0, _ int) (TierOutcome, er
 	return out, nil
 }
 
+// repeatTier measures tier ti Config.Repeats − 1 more times at its
+// confirmed N_max, whatever each window shows: the spread is what they
+// measure, and N_max stands on the search's probes alone. Like every
+// probe, a repeat serves every tier: repeats another tier already ran at
+// n count, and the tier's repeat probes are all those at n.
+func (r *Runner) repeatTier(ctx context.Context, ti, n int) ([]int, error) {
+	name := r.tiers[ti].Name
+	for tries := 0; ; tries++ {
+		done := r.repeatsAt(n)
+		if len(done) >= r.cfg.Repeats-1 || tries >= r.cfg.Repeats {
+			return done, nil
+		}
+		r.setSearchState(ti, tierConfirming, fmt.Sprintf("%s: repeat %d of %d at N_max=%d", name, len(done)+2, r.cfg.Repeats, n), r.cfg.Repeats-1-len(done))
+		if _, err := r.probeFn(ctx, n, bundle.PurposeRepeat, name); err != nil {
+			return r.repeatsAt(n), err
+		}
+	}
+}
+
+// repeatsAt lists the repeat probes at n.
+func (r *Runner) repeatsAt(n int) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for i := range r.probes {
+		if p := &r.probes[i]; !searched(p) && p.Agents == n {
+			out = append(out, p.Probe)
+		}
+	}
+	return out
+}
+
+// searched reports whether a probe is a step of the search (any tier's):
+// every probe but a repeat.
+func searched(p *bundle.ProbeRecord) bool { return p.Purpose != bundle.PurposeRepeat }
+
 // failText says why the probes at n failed tier ti: "N=4 failed: …".
 func (r *Runner) failText(ti, n int) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.probes {
 		p := &r.probes[i]
-		if p.Agents != n || verdictOf(p, ti) != verdictFail || ti >= len(p.Result.Tiers) {
+		if !searched(p) || p.Agents != n || verdictOf(p, ti) != verdictFail || ti >= len(p.Result.Tiers) {
 			continue
 		}
 		if why := p.Result.Tiers[ti].Reasons; len(why) > 0 {
@@ -229,34 +274,34 @@ func (r *Runner) failText(ti, n int) string {
 	return fmt.Sprintf("N=%d failed", n)
 }
 
-// bracket derives a tier's search bracket from the probes so far: hi is the
-// smallest N that failed (valid and conclusive), lo the largest N below hi
-// that passed; 0 when unknown.
+// bracket derives a tier's search bracket from the search's probes so far:
+// hi is the smallest N that failed (valid and conclusive), lo the largest N
+// below hi that passed; 0 when unknown.
 func (r *Runner) bracket(ti int) (lo, hi int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.probes {
 		p := &r.probes[i]
-		if verdictOf(p, ti) == verdictFail && (hi == 0 || p.Agents < hi) {
+		if searched(p) && verdictOf(p, ti) == verdictFail && (hi == 0 || p.Agents < hi) {
 			hi = p.Agents
 		}
 	}
 	for i := range r.probes {
 		p := &r.probes[i]
-		if verdictOf(p, ti) == verdictPass && p.Agents > lo && (hi == 0 || p.Agents < hi) {
+		if searched(p) && verdictOf(p, ti) == verdictPass && p.Agents > lo && (hi == 0 || p.Agents < hi) {
 			lo = p.Agents
 		}
 	}
 	return lo, hi
 }
 
-// passing lists the probes at n that passed tier ti.
+// passing lists the search's probes at n that passed tier ti.
 func (r *Runner) passing(ti, n int) []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []int
 	for i := range r.probes {
-		if p := &r.probes[i]; p.Agents == n && verdictOf(p, ti) == verdictPass {
+		if p := &r.probes[i]; searched(p) && p.Agents == n && verdictOf(p, ti) == verdictPass {
 			out = append(out, p.Probe)
 		}
 	}
@@ -272,7 +317,7 @@ func (r *Runner) probesLeft(lo, hi int) int {
 	if hi == 0 {
 		width, extra = max(lo, 1), 1
 	}
-	return extra + log2Ceil(float64(width)/float64(step)) + 1 + sr.Confirmations
+	return extra + log2Ceil(float64(width)/float64(step)) + 1 + sr.Confirmations + max(0, r.cfg.Repeats-1)
 }
 
 func log2Ceil(x float64) int {

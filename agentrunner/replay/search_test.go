@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,4 +276,93 @@ func TestSearchStepDownStaysResolved(t *testing.T) {
 	if !got.Confirmed || got.MaxAgents != 345 || !metrics.SearchResolved(got.MaxAgents, 352, sr.Precision, sr.MinStep) {
 		t.Errorf("after a failed confirmation at 352: N_max %d confirmed %v, want 345 and [N_max, 352) resolved", got.MaxAgents, got.Confirmed)
 	}
+}
+
+// TestSearchRepeats: with repeats, each confirmed tier gets Repeats − 1
+// more windows at its N_max, shared between tiers at the same N, and the
+// search is the one it is without repeats — even when the repeats fail.
+func TestSearchRepeats(t *testing.T) {
+	caps := map[string]int{"t20": 12, "t50": 12, "t100": 10}
+	n0 := map[string]int{"t20": 8, "t50": 8, "t100": 8}
+	tiers := []string{"t20", "t50", "t100"}
+	search := func(repeats int, failRepeats bool) *Summary {
+		t.Helper()
+		m := &serverModel{caps: caps, fail: map[int]int{}}
+		r := modelRunner(t, tiers, m, n0)
+		r.cfg.Repeats = repeats
+		inner := r.probeFn
+		r.probeFn = func(ctx context.Context, n int, purpose, tier string) (*bundle.ProbeRecord, error) {
+			if purpose == bundle.PurposeRepeat && failRepeats {
+				m.fail[n] = 1
+			}
+			return inner(ctx, n, purpose, tier)
+		}
+		sum, err := r.Search(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	base := search(1, false)
+	var baseSchedule []string
+	for _, p := range base.Probes {
+		if p.Role == bundle.PurposeRepeat {
+			t.Fatalf("repeats = 1 ran a repeat probe: %+v", p)
+		}
+		baseSchedule = append(baseSchedule, fmt.Sprintf("%s@%d", p.Role, p.Agents))
+	}
+	for _, failRepeats := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repeats fail: %v", failRepeats), func(t *testing.T) {
+			sum := search(3, failRepeats)
+			var schedule []string
+			repeats := map[int][]int{} // N → repeat probes
+			for _, p := range sum.Probes {
+				if p.Role == bundle.PurposeRepeat {
+					repeats[p.Agents] = append(repeats[p.Agents], p.Index)
+					continue
+				}
+				schedule = append(schedule, fmt.Sprintf("%s@%d", p.Role, p.Agents))
+			}
+			if !slices.Equal(schedule, baseSchedule) {
+				t.Errorf("search probes with repeats %v, without %v", schedule, baseSchedule)
+			}
+			if len(repeats) != 2 || len(repeats[12]) != 2 || len(repeats[10]) != 2 {
+				t.Errorf("repeat probes by N: %v, want two at 12 (shared by t20 and t50) and two at 10", repeats)
+			}
+			for _, tier := range tiers {
+				got, want := sum.Tiers[tier], base.Tiers[tier]
+				// Repeats shift the indices of later probes; a probe is
+				// its place among the search's probes.
+				if got.MaxAgents != want.MaxAgents || got.Confirmed != want.Confirmed ||
+					!slices.Equal(searchPlaces(sum, got.Probes), searchPlaces(base, want.Probes)) ||
+					!slices.Equal(searchPlaces(sum, []int{*got.ConfirmationProbe}), searchPlaces(base, []int{*want.ConfirmationProbe})) {
+					t.Errorf("%s: %+v with repeats, %+v without", tier, got, want)
+				}
+				if !slices.Equal(got.RepeatProbes, repeats[got.MaxAgents]) {
+					t.Errorf("%s: repeat probes %v, want %v", tier, got.RepeatProbes, repeats[got.MaxAgents])
+				}
+				if rs := got.Repeats; rs == nil || !slices.Equal(rs.Probes, append([]int{*got.ConfirmationProbe}, got.RepeatProbes...)) {
+					t.Errorf("%s: spread %+v, want it over the confirmation and the repeats", tier, rs)
+				}
+			}
+		})
+	}
+}
+
+// searchPlaces maps probe indices to their places among the search's
+// probes (repeats left out); -1 for a repeat probe.
+func searchPlaces(sum *Summary, probes []int) []int {
+	place, k := map[int]int{}, 0
+	for _, p := range sum.Probes {
+		place[p.Index] = -1
+		if p.Role != bundle.PurposeRepeat {
+			place[p.Index] = k
+			k++
+		}
+	}
+	out := make([]int, len(probes))
+	for i, p := range probes {
+		out[i] = place[p]
+	}
+	return out
 }

@@ -70,9 +70,15 @@ type TierSummary struct {
 	N0 int `json:"n0,omitempty"`
 	// Probes lists the probes at N_max that passed; ConfirmationProbe is the
 	// last of them, whose window's energy a runner reports (null: none).
-	Probes            []int  `json:"probes"`
-	ConfirmationProbe *int   `json:"confirmation_probe"`
-	Reason            string `json:"reason,omitempty"`
+	Probes            []int `json:"probes"`
+	ConfirmationProbe *int  `json:"confirmation_probe"`
+	// RepeatProbes are the tier's repeat probes at N_max
+	// (benchmark.repeats), whatever they measured; Repeats is the spread of
+	// the met share over them and the confirmation window (no power here:
+	// the runner adds Agents/MW in the bundle's summary.json).
+	RepeatProbes []int                `json:"repeat_probes,omitempty"`
+	Repeats      *bundle.RepeatSpread `json:"repeats,omitempty"`
+	Reason       string               `json:"reason,omitempty"`
 }
 
 // summary builds summary.json from the probes and the tiers' outcomes.
@@ -97,6 +103,7 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 			MaxAgents: o.MaxAgents, Confirmed: o.Confirmed,
 			MinDecodeTPS: t.MinDecodeRate, MaxTTFTS: t.MaxTTFT.Seconds(),
 			N0: o.N0, Probes: append([]int{}, o.PassingProbes...), Reason: o.Reason,
+			RepeatProbes: o.RepeatProbes,
 		}
 		if o.ConfirmationProbe >= 0 {
 			p := o.ConfirmationProbe
@@ -108,6 +115,12 @@ func (r *Runner) summary(mode string, outcomes []TierOutcome, err error) *Summar
 		ps := bundle.ProbeSummaryOf(p.Probe, p.Result, p.WindowStartNs, p.WindowEndNs, p.Client)
 		ps.Tier, ps.Role = p.Tier, p.Purpose
 		s.Probes = append(s.Probes, ps)
+	}
+	for _, o := range outcomes {
+		if ts := s.Tiers[o.Tier]; ts.ConfirmationProbe != nil && len(o.RepeatProbes) > 0 {
+			ts.Repeats = bundle.RepeatSpreadOfProbes(o.Tier, o.MaxAgents, *ts.ConfirmationProbe, o.RepeatProbes, s.Probes)
+			s.Tiers[o.Tier] = ts
+		}
 	}
 	return s
 }

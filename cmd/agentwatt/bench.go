@@ -226,6 +226,7 @@ length; the default is the simulated engine's.`,
 	f.IntVar(&agents, "agents", 0, "judge this many agents instead of searching")
 	f.BoolVar(&search, "search", false, "search N_max per tier (the default)")
 	f.IntVar(&cfg.MaxAgents, "max-agents", 0, "never probe more agents than this (0: the profile's max_agents and the server's limit)")
+	f.IntVar(&cfg.Repeats, "repeats", spec.DefaultRepeats, "windows per confirmed tier at its N_max (benchmark.repeats): the confirmation and repeats − 1 more; summary.json reports their spread")
 	f.Int64Var(&memoryMiB, "memory-budget-mib", 0, "memory the agents may use, in MiB; no N that needs more is probed (0: half the available memory)")
 	f.StringVar(&profile, "profile", spec.ProfileQuick, "rules profile: official, quick or test")
 	f.StringVar(&rulesVersion, "rules", "v1", "rules version")

@@ -65,6 +65,12 @@ type Options struct {
 	// Probes repeats the search's three probes (pass, fail, confirm) this
 	// many times at growing N for a larger bundle (benchmarks); default 1.
 	Repeat int
+	// Repeats > 1 adds Repeats − 1 repeat probes (bundle.PurposeRepeat)
+	// at N_max after the last confirmation, and their spread to the
+	// summary (benchmark.repeats); RepeatFails makes the last of them fail
+	// the tier (a slow window) and draw a fifth more power. Default: none.
+	Repeats     int
+	RepeatFails bool
 	// CompletionOrder writes each probe's records in the order the requests
 	// finished, interleaving the agents as a runner's file does; by default
 	// they are written agent after agent.
@@ -156,11 +162,16 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	agentBase := 0 // agent ids are not reused within a run
 	for rep := 0; rep < o.Repeat; rep++ {
 		n := o.Agents * (rep + 1)
-		for _, step := range []struct {
+		type step struct {
 			n       int
 			purpose string
 			slow    bool
-		}{{n, "search", false}, {n + 1, "search", true}, {n, "confirm", false}} {
+		}
+		steps := []step{{n, "search", false}, {n + 1, "search", true}, {n, "confirm", false}}
+		for k := 1; rep == o.Repeat-1 && k < o.Repeats; k++ {
+			steps = append(steps, step{n, bundle.PurposeRepeat, o.RepeatFails && k == o.Repeats-1})
+		}
+		for _, step := range steps {
 			p := bundle.ProbeRecord{Probe: len(probes), Agents: step.n, Purpose: step.purpose, Tier: Tier, StartNs: cursor}
 			if len(probes) > 0 {
 				p.StartNs = probes[len(probes)-1].WindowEndNs
@@ -220,7 +231,12 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 
 	// Power: one simulated GPU at 10 Hz; idle before the first probe.
-	samples := g.power(end, probes[0].StartNs)
+	var hot [2]int64 // a failing repeat's window draws a fifth more power
+	if o.RepeatFails && o.Repeats > 1 {
+		lp := probes[len(probes)-1]
+		hot = [2]int64{lp.StartNs, lp.DoneNs}
+	}
+	samples := g.power(end, probes[0].StartNs, hot)
 	pf, err := w.CreateZstd(bundle.PowerFile)
 	if err != nil {
 		return nil, err
@@ -280,8 +296,9 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		ps.Energy = bundle.WindowEnergyFrom(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 		sum.Probes = append(sum.Probes, ps)
 	}
-	last := sum.Probes[len(sum.Probes)-1]
-	if !last.Tiers[Tier].Passed || sum.Probes[len(sum.Probes)-2].Tiers[Tier].Passed {
+	ci := len(sum.Probes) - max(1, o.Repeats) // the last confirmation
+	last := sum.Probes[ci]
+	if !last.Tiers[Tier].Passed || sum.Probes[ci-1].Tiers[Tier].Passed {
 		return nil, fmt.Errorf("testbundle: generated probes do not pass and fail as designed: %+v", last.Tiers[Tier])
 	}
 	cp := last.Index
@@ -290,11 +307,20 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		ConfirmProbe: &cp, OutputTokensPerS: last.OutputTokensPerS, EnergyCounterJ: last.Energy.CounterJ, EnergyInstantJ: last.Energy.InstantJ,
 		AvgPowerW: last.Energy.AvgPowerW, AgentsPerMW: metrics.AgentsPerMW(nMax, last.Energy.AvgPowerW), AgentsPerGPU: float64(nMax),
 		JoulesPerToken: last.Energy.JoulesPerToken}
+	if o.Repeats > 1 {
+		var ws []bundle.RepeatWindow
+		for _, p := range sum.Probes[ci:] {
+			ws = append(ws, bundle.RepeatWindow{Probe: p.Index, MetShare: p.Tiers[Tier].MetShare, AvgPowerW: p.Energy.AvgPowerW})
+		}
+		t := sum.Tiers[Tier]
+		t.Repeats = bundle.RepeatSpreadOf(nMax, ws)
+		sum.Tiers[Tier] = t
+	}
 	if err := w.WriteJSON(bundle.SummaryFile, sum); err != nil {
 		return nil, err
 	}
 	b.Summary = sum
-	lp := probes[len(probes)-1]
+	lp := probes[ci]
 	b.ConfirmWindow = [2]int64{lp.WindowStartNs, lp.WindowEndNs}
 	m := manifest(b, o)
 	if err := w.Seal(ctx, m, bundle.NewSigner(priv)); err != nil {
@@ -398,8 +424,9 @@ func (g *gen) probe(p, n int, begin, windowEnd int64, slow bool, agentBase int, 
 
 // power samples one simulated GPU every 100 ms from 0 to end: idle before
 // load, then 300 W with a slow wave; the counter integrates the trapezoids,
-// so counter and instant energy agree.
-func (g *gen) power(end, load int64) []metrics.PowerSample {
+// so counter and instant energy agree. Inside hot [start, end) it draws a
+// fifth more.
+func (g *gen) power(end, load int64, hot [2]int64) []metrics.PowerSample {
 	var out []metrics.PowerSample
 	var e float64
 	prevW := 0.0
@@ -407,6 +434,9 @@ func (g *gen) power(end, load int64) []metrics.PowerSample {
 		w := idleW
 		if t >= load {
 			w = 300 + 40*math.Sin(float64(t)/3e9)
+			if t >= hot[0] && t < hot[1] {
+				w *= 1.2
+			}
 		}
 		if t > 0 {
 			e += (prevW + w) / 2 * float64(sampleNs) / 1e9 * 1000
