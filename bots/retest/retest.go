@@ -116,7 +116,15 @@ func (w *Watcher) backoff(tries int) time.Duration {
 }
 
 // enqueue validates sub and queues it as a retest of the published job of.
+// A retest measures each tier's N_max spec.RetestRepeats times unless the
+// submission names its own benchmark.repeats: its spread is what a
+// regression must exceed.
 func (w *Watcher) enqueue(ctx context.Context, sub *spec.Submission, trigger, of string) (*Queued, error) {
+	if sub.Benchmark.Repeats == 0 {
+		c := *sub
+		c.Benchmark.Repeats = spec.RetestRepeats
+		sub = &c
+	}
 	if err := sub.Validate(); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ func TestNewReleaseRetestsOptedInConfigs(t *testing.T) {
 		if want := e.reg + "/vllm/vllm-openai:v0.12.0@" + digest; s.Engine.Image != want {
 			t.Errorf("retest image %q, want %q", s.Engine.Image, want)
 		}
+		if s.Benchmark.RepeatCount() != spec.RetestRepeats {
+			t.Errorf("retest repeats %d, want %d", s.Benchmark.RepeatCount(), spec.RetestRepeats)
+		}
 		if s.Framework.Version != "0.12.0" || j.Trigger != "retest:vllm@0.12.0" || j.SubmittedBy != By || j.Vendor != "example-cloud" {
 			t.Errorf("retest job %+v (version %s)", j, s.Framework.Version)
 		}
@@ -263,8 +266,10 @@ func TestScheduledRetest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := specOfJob(t, j); got.Engine.Image != sub.Engine.Image || got.Digest() != sub.Digest() {
-		t.Errorf("scheduled retest image %q, want the published %q", got.Engine.Image, sub.Engine.Image)
+	want := *sub // as published, measured spec.RetestRepeats times
+	want.Benchmark.Repeats = spec.RetestRepeats
+	if got := specOfJob(t, j); got.Engine.Image != sub.Engine.Image || got.Digest() != want.Digest() {
+		t.Errorf("scheduled retest image %q (spec %s), want the published %q (spec %s)", got.Engine.Image, got.Digest(), sub.Engine.Image, want.Digest())
 	}
 	e.clock.Add(24 * time.Hour)
 	if rep := e.once(w); len(rep.Queued) != 0 {
