@@ -148,7 +148,7 @@ func TestParseInvalidFacts(t *testing.T) {
 		{"empty", []string{":1:1: file is empty"}},
 		{"not-a-mapping", []string{":1:1: a Submission is a YAML mapping of fields, not a list"}},
 		{"tags-and-merge", []string{"merge keys (<<) are not supported", "tag !custom is not supported", "alias *nope refers to no anchor"}},
-		{"image-and-sim-profile", []string{"exclude each other", "needs retest.image_template"}},
+		{"image-and-sim-profile", []string{"exclude each other"}},
 		{"no-engine", []string{"the sim framework runs only on the sim accelerator", ":7:1: engine: needs image"}},
 	}
 	for _, tt := range tests {
@@ -381,4 +381,21 @@ func slicesContainsSubstr(ss []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// The simulated engine has no image: its retest needs no image_template,
+// and one given is refused.
+func TestSimRetest(t *testing.T) {
+	data, err := os.ReadFile("../examples/submissions/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := string(data) + "retest:\n  on_new_framework_release: true\n"
+	if _, err := Parse("sim.yaml", []byte(on)); err != nil {
+		t.Errorf("a sim retest without a template: %v", err)
+	}
+	_, err = Parse("sim.yaml", []byte(on+"  image_template: sim:v{version}\n"))
+	if err == nil || !strings.Contains(err.Error(), "retest.image_template: the simulated engine has no image") {
+		t.Errorf("a sim retest with a template: %v", err)
+	}
 }

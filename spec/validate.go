@@ -307,12 +307,10 @@ func (c *checker) retest() {
 		return
 	}
 	c.match("retest.image_template", r.ImageTemplate, false, `an image template with a tag holding {version}, e.g. "lmsysorg/sglang:v{version}"`)
-	if r.OnNewFrameworkRelease {
-		if r.ImageTemplate == "" {
-			c.bad("retest.on_new_framework_release", "needs retest.image_template, the image of a new release")
-		}
-		if c.s.Engine.Sim() {
-			c.bad("retest.on_new_framework_release", "retests run new release images; the simulated engine cannot be retested")
-		}
+	switch {
+	case c.s.Engine.Sim() && r.ImageTemplate != "":
+		c.bad("retest.image_template", "the simulated engine has no image: a retest of the sim runs its sim_profile again at the new framework.version")
+	case r.OnNewFrameworkRelease && r.ImageTemplate == "" && !c.s.Engine.Sim():
+		c.bad("retest.on_new_framework_release", "needs retest.image_template, the image of a new release")
 	}
 }

@@ -35,9 +35,12 @@ func (w *Watcher) specOf(ctx context.Context, job string) (*spec.Submission, err
 }
 
 // optedIn reports whether sub asks to be retested on framework's releases.
+// The simulated engine has no image: its retest runs the same sim_profile
+// at the new framework.version (a demonstration of the loop, labelled
+// simulated like every sim result).
 func optedIn(sub *spec.Submission, framework string) bool {
-	return sub.Retest != nil && sub.Retest.OnNewFrameworkRelease && sub.Retest.ImageTemplate != "" &&
-		sub.Framework.Name == framework && !sub.Engine.Sim()
+	return sub.Retest != nil && sub.Retest.OnNewFrameworkRelease && sub.Framework.Name == framework &&
+		(sub.Retest.ImageTemplate != "" || sub.Engine.Sim())
 }
 
 // numericRe: a version of dotted numbers only, e.g. 0.11.0.
@@ -70,7 +73,10 @@ func older(a, b string) bool {
 func (p *poll) try(ctx context.Context, pd Pending, sub *spec.Submission) error {
 	w := p.w
 	p.tried[pd.key()] = true
-	pinned, err := w.reg.resolve(ctx, pd.Image)
+	pinned, err := "", error(nil)
+	if !sub.Engine.Sim() {
+		pinned, err = w.reg.resolve(ctx, pd.Image)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -89,7 +95,9 @@ func (p *poll) try(ctx context.Context, pd Pending, sub *spec.Submission) error 
 	}
 	next := *sub
 	next.Framework.Version = pd.Version
-	next.Engine.Image = pinned
+	if pinned != "" {
+		next.Engine.Image = pinned
+	}
 	q, err := w.enqueue(ctx, &next, "retest:"+pd.Framework+"@"+pd.Version, pd.Of)
 	if err != nil {
 		var probs spec.Problems

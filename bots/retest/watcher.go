@@ -207,11 +207,39 @@ func (p *poll) release(ctx context.Context, fw Framework, r Release) error {
 			p.w.log.Info().Str("of", c.Job).Str("version", version).Str("current", sub.Framework.Version).Msg("release older than the configuration's; not retested")
 			continue
 		}
-		pd := Pending{Framework: fw.Name, Version: version, Config: c.Config, Of: c.Job,
-			Image: imageOf(sub.Retest.ImageTemplate, version), Since: p.w.cfg.Now().UTC()}
+		pd := Pending{Framework: fw.Name, Version: version, Config: c.Config, Of: c.Job, Since: p.w.cfg.Now().UTC()}
+		if !sub.Engine.Sim() {
+			pd.Image = imageOf(sub.Retest.ImageTemplate, version)
+		}
 		if err := p.try(ctx, pd, sub); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Release handles a release of framework at version given by hand, as if
+// a poll had found it: for a framework whose releases GitHub cannot tell
+// (the simulated engine's, on the local stack) or an operator who cannot
+// wait for the next poll. It changes nothing of what polls remember, so a
+// later poll still handles the release as usual (the same retest is the
+// same job). A framework outside frameworks.yaml takes the version as
+// written.
+func (w *Watcher) Release(ctx context.Context, framework, version string) (*Report, error) {
+	fw := Framework{Name: framework, Repo: "(given by hand)", VersionFromTag: VersionTag}
+	for _, f := range w.cfg.Frameworks {
+		if f.Name == framework {
+			fw = f
+		}
+	}
+	if !frameworkNameRe.MatchString(framework) || framework == "scheduled" {
+		return nil, fmt.Errorf("framework %q: want a framework name as submissions write it (vllm, sglang, sim, …)", printable(framework))
+	}
+	if _, err := fw.VersionOf(version); err != nil {
+		return nil, err
+	}
+	rep := &Report{}
+	p := &poll{w: w, rep: rep, tried: map[string]bool{}}
+	err := p.release(ctx, fw, Release{Tag: version, PublishedAt: w.cfg.Now().UTC()})
+	return rep, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -23,6 +24,7 @@ type retestBotFlags struct {
 	once, registryAuth        bool
 	registryPrivate           bool
 	autoApprove, local        bool
+	release                   string
 	replicas                  int
 }
 
@@ -60,13 +62,22 @@ operator's setting, off by default) each poll also publishes every verified
 retest of a configuration whose latest publication is still the job it was
 derived from, recorded as approved_via retest-auto by
 "agentwatt-retest (automatic: --auto-approve)"; other verified retests wait
-for a maintainer.`,
+for a maintainer.
+
+--release FRAMEWORK@VERSION handles one release given by hand, as if a poll had
+found it, and exits; polls remember nothing of it. It is how the simulated
+engine, whose releases are on no GitHub, is retested on the local stack: a
+sim submission with retest.on_new_framework_release (and no image_template)
+runs its sim_profile again at the new framework.version, labelled simulated.`,
 		Example: `  # once, for cron or to see what it would queue (releases, jobs, pending images)
   agentwatt bot retest --once --nats nats://127.0.0.1:4222 --s3-endpoint 127.0.0.1:9000
 
   # the daemon, authenticated, with the docker credentials for private registries
   export AGENTWATT_GITHUB_TOKEN_FILE=/etc/agentwatt/github-token
-  agentwatt bot retest --poll 10m --every 168h --registry-auth`,
+  agentwatt bot retest --poll 10m --every 168h --registry-auth
+
+  # on the local stack (. ~/.agentwatt/env): the sim "releases" version 2
+  agentwatt bot retest --release sim@2 --auto-approve --local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRetestBot(cmd.Context(), a, &f)
@@ -81,6 +92,7 @@ for a maintainer.`,
 	fs.DurationVar(&f.poll, "poll", retest.DefaultPoll, "time between two polls")
 	fs.DurationVar(&f.every, "every", retest.DefaultEvery, "retest configurations whose latest result is older than this (0: no scheduled retests)")
 	fs.BoolVar(&f.once, "once", false, "poll once, print what was done and exit")
+	fs.StringVar(&f.release, "release", "", "handle FRAMEWORK@VERSION now, as if a poll had found that release, then exit (the sim's releases on the local stack: sim@2)")
 	fs.BoolVar(&f.autoApprove, "auto-approve", false, "publish verified retests of configurations that stand published on the job they derive from (off: a maintainer approves)")
 	fs.BoolVar(&f.local, "local", false, "with --auto-approve, also publish simulated and non-official results, badged (local stack)")
 	fs.BoolVar(&f.registryAuth, "registry-auth", false, "resolve images with the docker credentials (~/.docker/config.json and its helpers) instead of anonymously")
@@ -134,8 +146,14 @@ func runRetestBot(ctx context.Context, a *app, f *retestBotFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.once {
-		rep, err := w.RunOnce(ctx)
+	if f.once || f.release != "" {
+		var rep *retest.Report
+		if f.release != "" {
+			fw, version, _ := strings.Cut(f.release, "@")
+			rep, err = w.Release(ctx, fw, version)
+		} else {
+			rep, err = w.RunOnce(ctx)
+		}
 		if rep != nil {
 			if a.json() {
 				enc := json.NewEncoder(a.out)
