@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -397,5 +398,24 @@ func TestSimRetest(t *testing.T) {
 	_, err = Parse("sim.yaml", []byte(on+"  image_template: sim:v{version}\n"))
 	if err == nil || !strings.Contains(err.Error(), "retest.image_template: the simulated engine has no image") {
 		t.Errorf("a sim retest with a template: %v", err)
+	}
+}
+
+// retest.every schedules retests of a configuration; under a day is refused.
+func TestRetestEvery(t *testing.T) {
+	data, err := os.ReadFile("../examples/submissions/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := Parse("sim.yaml", append(data, []byte("retest:\n  every: 168h\n")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Retest == nil || sub.Retest.Every == nil || sub.Retest.Every.Duration != 168*time.Hour {
+		t.Errorf("retest %+v", sub.Retest)
+	}
+	_, err = Parse("sim.yaml", append(data, []byte("retest:\n  every: 1h\n")...))
+	if err == nil || !strings.Contains(err.Error(), "retest.every: 1h0m0s: at least 24h0m0s") {
+		t.Errorf("every 1h: %v", err)
 	}
 }

@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // The Go types below are the submission spec v1. One rule ties them to the
 // YAML, the JSON Schema and the canonical form: the `json` tag names the field
 // everywhere, and a field whose tag lacks `omitempty` is required. The
@@ -229,4 +231,12 @@ type Retest struct {
 	// release's version, e.g. "lmsysorg/sglang:v{version}"; the retest watcher
 	// pins it to a digest.
 	ImageTemplate string `json:"image_template,omitempty"`
+	// Every retests the configuration as published (same image) when its
+	// latest result is older than this; left out, the retest watcher's
+	// default (--every) applies. At least MinRetestEvery.
+	Every *Duration `json:"every,omitempty"`
 }
+
+// MinRetestEvery is the shortest retest.every: a scheduled retest takes a
+// GPU node for the whole benchmark.
+const MinRetestEvery = 24 * time.Hour

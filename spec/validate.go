@@ -307,6 +307,9 @@ func (c *checker) retest() {
 		return
 	}
 	c.match("retest.image_template", r.ImageTemplate, false, `an image template with a tag holding {version}, e.g. "lmsysorg/sglang:v{version}"`)
+	if r.Every != nil && r.Every.Duration < MinRetestEvery {
+		c.bad("retest.every", "%s: at least %s (a scheduled retest takes a GPU node for the whole benchmark)", r.Every.Duration, MinRetestEvery)
+	}
 	switch {
 	case c.s.Engine.Sim() && r.ImageTemplate != "":
 		c.bad("retest.image_template", "the simulated engine has no image: a retest of the sim runs its sim_profile again at the new framework.version")

@@ -3,6 +3,7 @@ package retest
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/examples"
@@ -78,5 +79,24 @@ func TestReleaseByHandRetestsTheSim(t *testing.T) {
 	e.release("vllm-project", "vllm", "v0.11.0")
 	if rep := e.once(w); len(rep.Queued) != 0 || len(rep.Releases) == 0 || !rep.Releases[0].Baseline {
 		t.Errorf("first poll after a release by hand: %+v", rep)
+	}
+}
+
+// retest.every in the spec schedules a configuration's retests even with
+// the watcher's default off; one that names none then waits for releases.
+func TestScheduleFromTheSpec(t *testing.T) {
+	e := newEnv(t)
+	every := spec.D(48 * time.Hour)
+	sub := e.submission("every-2d", func(s *spec.Submission) { s.Retest = &spec.Retest{Every: &every} })
+	of := e.publish(sub, e.clock.Now().Add(-49*time.Hour))
+	e.publish(e.submission("default", nil), e.clock.Now().Add(-500*time.Hour))
+	w := e.watcher(func(c *Config) { c.Every = 0 })
+	rep := e.once(w)
+	if len(rep.Queued) != 1 || rep.Queued[0].Of != of || !strings.HasPrefix(rep.Queued[0].Trigger, "retest:scheduled@") {
+		t.Fatalf("queued %+v, want only the scheduled retest of %s", rep.Queued, of)
+	}
+	e.clock.Add(24 * time.Hour)
+	if rep := e.once(w); len(rep.Queued) != 0 {
+		t.Errorf("a day later: queued %+v", rep.Queued)
 	}
 }

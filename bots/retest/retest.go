@@ -204,9 +204,10 @@ func (p *poll) retryPending(ctx context.Context) error {
 	return nil
 }
 
-// scheduled retests, as published (same image digest), each opted-in
-// configuration whose latest result is older than Config.Every, once per
-// Every: drift of drivers and hardware shows too.
+// scheduled retests, as published (same image digest), each configuration
+// that asks for retests and whose latest result is older than its
+// retest.every, or the watcher's Config.Every when it names none (0: off),
+// once per that interval: drift of drivers and hardware shows too.
 func (p *poll) scheduled(ctx context.Context) error {
 	w := p.w
 	configs, err := p.published(ctx)
@@ -215,21 +216,19 @@ func (p *poll) scheduled(ctx context.Context) error {
 	}
 	now := w.cfg.Now().UTC()
 	for _, c := range configs {
-		if now.Sub(c.Date) < w.cfg.Every {
+		sub, err := w.specOf(ctx, c.Job)
+		if err != nil {
+			return err
+		}
+		every := scheduleOf(sub, w.cfg.Every)
+		if every <= 0 || now.Sub(c.Date) < every {
 			continue
 		}
 		var last scheduledState
 		if _, err := w.state.get(ctx, scheduledKey(c.Config), &last); err != nil {
 			return err
 		}
-		if now.Sub(last.At) < w.cfg.Every {
-			continue
-		}
-		sub, err := w.specOf(ctx, c.Job)
-		if err != nil {
-			return err
-		}
-		if sub == nil || !optedIn(sub, sub.Framework.Name) {
+		if now.Sub(last.At) < every {
 			continue
 		}
 		q, err := w.enqueue(ctx, sub, "retest:scheduled@"+now.Format("2006-01-02"), c.Job)
@@ -244,4 +243,19 @@ func (p *poll) scheduled(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// scheduleOf is how often sub is retested as published: its retest.every,
+// or def for a configuration opted in to release retests that names none;
+// 0 for one that asks for no retests.
+func scheduleOf(sub *spec.Submission, def time.Duration) time.Duration {
+	switch {
+	case sub == nil || sub.Retest == nil:
+		return 0
+	case sub.Retest.Every != nil:
+		return sub.Retest.Every.Duration
+	case optedIn(sub, sub.Framework.Name):
+		return def
+	}
+	return 0
 }

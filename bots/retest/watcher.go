@@ -87,10 +87,8 @@ func (w *Watcher) RunOnce(ctx context.Context) (*Report, error) {
 	if err := p.retryPending(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("pending images: %w", err))
 	}
-	if w.cfg.Every > 0 {
-		if err := p.scheduled(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("scheduled retests: %w", err))
-		}
+	if err := p.scheduled(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("scheduled retests: %w", err))
 	}
 	if w.cfg.AutoApprove {
 		if err := p.autoApprove(ctx); err != nil {

@@ -52,9 +52,10 @@ send If-None-Match: an unchanged list is a 304, which costs no rate limit when
 authenticated. Unauthenticated, GitHub allows 60 requests an hour per IP (one
 poll is a request per framework); with --github-token-file, 5,000.
 
-With --every (default 168h; 0 turns it off), each opted-in configuration
-whose latest result is older than that is retested as published (same image
-digest), trigger retest:scheduled@<date>. A configuration whose latest
+A configuration whose latest result is older than its submission's
+retest.every, or than --every (default 168h; 0 turns it off) when it names
+none and is opted in to release retests, is retested as published (same
+image digest), trigger retest:scheduled@<date>. A configuration whose latest
 publication was retracted is not retested.
 
 A maintainer approves a verified retest as any job. With --auto-approve (an
