@@ -214,24 +214,7 @@ func TestShutdownReleases(t *testing.T) {
 // names a confirmed maximum with its power figures.
 func TestFullSearch(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	j := e.submit("test:search")
-	cfg := e.config("runner-search")
-	cfg.FixedAgents = 0
-	_, stop := e.startRunner(cfg)
-	got := e.waitState(j.ID, 3*time.Minute, queue.Uploaded, queue.Failed)
-	stop()
-	if got.State != queue.Uploaded {
-		t.Fatalf("job ended %s: %s", got.State, got.Reason)
-	}
-	_, dir := e.verifyStored(j.ID, 1)
-	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := bundle.DecodeSummary(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, dir, sum := e.search("test:search", "runner-search", nil)
 	t20 := sum.Tiers["t20"]
 	t.Logf("t20: max %d confirmed %v agents/MW %.0f, %d probes", t20.MaxAgents, t20.Confirmed, t20.AgentsPerMW, len(sum.Probes))
 	if len(sum.Probes) < 3 || t20.MaxAgents < 2 || !t20.Confirmed || t20.AgentsPerMW <= 0 || t20.ConfirmProbe == nil {
@@ -351,24 +334,7 @@ func checkSpecAcceptance(t *testing.T, dir string, want float64) {
 // job's spec, recomputes it and counts the repeat.
 func TestFullSearchRepeats(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	j := e.submitWith("test:repeats", func(s *spec.Submission) { s.Benchmark.Repeats = 2 })
-	cfg := e.config("runner-repeats")
-	cfg.FixedAgents = 0
-	_, stop := e.startRunner(cfg)
-	got := e.waitState(j.ID, 3*time.Minute, queue.Uploaded, queue.Failed)
-	stop()
-	if got.State != queue.Uploaded {
-		t.Fatalf("job ended %s: %s", got.State, got.Reason)
-	}
-	_, dir := e.verifyStored(j.ID, 1)
-	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := bundle.DecodeSummary(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _, sum := e.search("test:repeats", "runner-repeats", func(s *spec.Submission) { s.Benchmark.Repeats = 2 })
 	t20 := sum.Tiers["t20"]
 	var repeats []int
 	for _, p := range sum.Probes {
@@ -388,4 +354,31 @@ func TestFullSearchRepeats(t *testing.T) {
 	if tr.Repeats == nil || !slices.Equal(tr.Repeats.Probes, t20.Repeats.Probes) {
 		t.Errorf("verdict spread %+v, claimed %+v", tr.Repeats, t20.Repeats)
 	}
+}
+
+// search runs the sim example (changed by mod) through a full capacity
+// search on a runner of its own and returns the job, the stored bundle's
+// directory and its summary.
+func (e *testEnv) search(trigger, runner string, mod func(*spec.Submission)) (*queue.Job, string, *bundle.Summary) {
+	t := e.t
+	t.Helper()
+	j := e.submitWith(trigger, mod)
+	cfg := e.config(runner)
+	cfg.FixedAgents = 0
+	_, stop := e.startRunner(cfg)
+	got := e.waitState(j.ID, 3*time.Minute, queue.Uploaded, queue.Failed)
+	stop()
+	if got.State != queue.Uploaded {
+		t.Fatalf("job ended %s: %s", got.State, got.Reason)
+	}
+	_, dir := e.verifyStored(j.ID, 1)
+	data, err := os.ReadFile(filepath.Join(dir, bundle.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := bundle.DecodeSummary(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, dir, sum
 }
