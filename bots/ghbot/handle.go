@@ -193,10 +193,16 @@ func (b *Bot) reviewAndRun(ctx context.Context, t target, okBy string, log zerol
 
 var errStaleHead = errors.New("the pull request has a newer head")
 
-// isPolicyError tells a broken VENDORS.yaml or MAINTAINERS (reported on
-// the check) from GitHub not answering (retried).
+// policyError is a broken VENDORS.yaml or MAINTAINERS on the default
+// branch: reported on the check, not retried like GitHub not answering.
+type policyError struct{ err error }
+
+func (e policyError) Error() string { return e.err.Error() }
+func (e policyError) Unwrap() error { return e.err }
+
 func isPolicyError(err error) bool {
-	return strings.HasPrefix(err.Error(), VendorsFile) || strings.HasPrefix(err.Error(), MaintainersFile)
+	var pe policyError
+	return errors.As(err, &pe)
 }
 
 // trigger names a pull request's run of one head: the same file at the

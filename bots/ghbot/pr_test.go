@@ -353,3 +353,20 @@ func TestCommandOnUnseenPullRequest(t *testing.T) {
 		t.Errorf("reply on the pull request into another branch: %q", r)
 	}
 }
+
+// A broken VENDORS.yaml on the default branch fails agentwatt/validate with
+// what is wrong (it is the operators' to fix), queues nothing, and is not
+// retried as if GitHub had not answered.
+func TestBrokenPolicyFile(t *testing.T) {
+	e := newBotEnv(t)
+	e.gh.SetFile(testOwner, testRepoName, "main", VendorsFile, []byte("vendors:\n  acme: [alice]\n  acme: [bob]\n"))
+	e.openPR(11, acmeDev, sha('a'), map[string]string{acmeFile: simSubmission(t, "acme", "sim-one")})
+	e.idle()
+	v := e.checkRuns(CheckValidate)
+	if len(v) != 1 || v[0].Conclusion != "failure" || !strings.Contains(v[0].Summary, "VENDORS.yaml:3") {
+		t.Fatalf("validate check: %+v", v)
+	}
+	if n := len(e.jobs()); n != 0 {
+		t.Errorf("%d jobs queued under a broken policy", n)
+	}
+}

@@ -54,7 +54,6 @@ type prJob struct {
 	Pool     string      `json:"pool"`
 	CheckRun int64       `json:"check_run,omitempty"`
 	State    queue.State `json:"state"`
-	Summary  string      `json:"summary,omitempty"` // a line for the PR comment when it ended
 }
 
 // mayRun reports whether the head may run: a trusted author, or a

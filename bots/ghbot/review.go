@@ -47,21 +47,27 @@ type review struct {
 func loadPolicy(ctx context.Context, api repoAPI, defaultBranch string) (*Policy, error) {
 	p := &Policy{Vendors: map[string]Members{}}
 	data, found, err := api.file(ctx, VendorsFile, defaultBranch, maxPolicyFile)
+	if err != nil && found {
+		return nil, policyError{err} // too large, or not a file
+	}
 	if err != nil {
 		return nil, err
 	}
 	if found {
 		if p.Vendors, err = ParseVendors(data); err != nil {
-			return nil, err
+			return nil, policyError{err}
 		}
 	}
 	data, found, err = api.file(ctx, MaintainersFile, defaultBranch, maxPolicyFile)
+	if err != nil && found {
+		return nil, policyError{err} // too large, or not a file
+	}
 	if err != nil {
 		return nil, err
 	}
 	if found {
 		if p.Maintainers, err = ParseMaintainers(data); err != nil {
-			return nil, err
+			return nil, policyError{err}
 		}
 	}
 	return p, nil
