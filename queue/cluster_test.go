@@ -148,8 +148,9 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 			case errors.Is(err, ErrStaleAttempt):
 				return nil
 			case ctx.Err() != nil:
-				return ctx.Err()
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 			}
+			t.Logf("complete %s: %v (retrying)", l.Job().ID, err)
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
@@ -217,5 +218,40 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 	}
 	if got := streamMsgs(t, q, StreamJobs); got != 0 {
 		t.Errorf("AGENTWATT_JOBS holds %d messages, want 0", got)
+	}
+}
+
+// A lease's end is bounded by RequestTimeout, not by its caller's context: a
+// request sent while the server is gone (or an ack a newly elected stream
+// leader drops while it catches up) gets no reply, and the caller must get
+// an error it can retry on instead of waiting out its whole context. This
+// hung TestClusterSurvivesStreamLeaderLoss on a loaded CI machine.
+func TestLeaseEndGivesUpOnAnUnansweredRequest(t *testing.T) {
+	e, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir(), Listen: "127.0.0.1:0"}, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	nc, err := Connect(e.ClientURL(), "", testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	q, err := Open(testCtx(t, time.Minute), nc, Config{RequestTimeout: 300 * time.Millisecond}, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, q, newJob("sim"))
+	l := next(t, newWorker(t, q, "sim", "r1"), 30*time.Second)
+	e.Shutdown() // the client keeps reconnecting; its requests get no reply
+
+	ctx := testCtx(t, 2*time.Minute)
+	if _, err := l.Complete(ctx); err == nil {
+		t.Fatal("Complete succeeded with the server gone")
+	} else if ctx.Err() != nil {
+		t.Fatalf("Complete waited out its caller's context: %v", err)
+	}
+	if _, err := l.Fail(ctx, "gone"); err == nil || ctx.Err() != nil {
+		t.Fatalf("Fail: %v (caller's context: %v)", err, ctx.Err())
 	}
 }

@@ -46,6 +46,7 @@ func TestConfigValidate(t *testing.T) {
 		{"heartbeat slower than the default ack wait", Config{HeartbeatEvery: 6 * time.Minute}, "HeartbeatEvery"},
 		{"max deliver negative", Config{MaxDeliver: -1}, "MaxDeliver"},
 		{"ack wait negative", Config{AckWait: -time.Second}, "AckWait"},
+		{"request timeout negative", Config{RequestTimeout: -time.Second}, "RequestTimeout"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

@@ -252,7 +252,9 @@ func (l *Lease) end(ctx context.Context, to State, reason string, settle func(co
 		return nil, err
 	}
 	if canceled {
-		if err := ackOnce(l.msg.DoubleAck(ctx)); err != nil {
+		actx, cancel := l.q.requestCtx(ctx)
+		defer cancel()
+		if err := ackOnce(l.msg.DoubleAck(actx)); err != nil {
 			return j, fmt.Errorf("ack canceled job %s: %w", j.ID, err)
 		}
 		l.stop()
@@ -263,7 +265,9 @@ func (l *Lease) end(ctx context.Context, to State, reason string, settle func(co
 		}
 		return j, fmt.Errorf("job %s: %w", j.ID, ErrJobCanceled)
 	}
-	if err := settle(ctx, j); err != nil {
+	sctx, cancel := l.q.requestCtx(ctx)
+	defer cancel()
+	if err := settle(sctx, j); err != nil {
 		return j, fmt.Errorf("job %s → %s: %w", j.ID, to, err)
 	}
 	l.stop()

@@ -70,6 +70,12 @@ type Config struct {
 	// Actor is recorded as "by" on transitions that name nobody else
 	// (default "agentwatt").
 	Actor string
+	// RequestTimeout bounds each request that ends a lease or changes a job
+	// record (default 10s). A request sent as a stream's leader fails, or
+	// an ack a newly elected leader drops while it catches up, gets no
+	// reply at all; without the bound the caller would wait out its whole
+	// context instead of retrying.
+	RequestTimeout time.Duration
 }
 
 // withDefaults fills the zero fields with their defaults.
@@ -95,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.Actor == "" {
 		c.Actor = "agentwatt"
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
 	return c
 }
 
@@ -113,7 +122,7 @@ func (c Config) Validate() error {
 		v    time.Duration
 	}{
 		{"AckWait", c.AckWait}, {"HeartbeatEvery", c.HeartbeatEvery}, {"Duplicates", c.Duplicates},
-		{"SweepEvery", c.SweepEvery}, {"EventsMaxAge", c.EventsMaxAge},
+		{"SweepEvery", c.SweepEvery}, {"EventsMaxAge", c.EventsMaxAge}, {"RequestTimeout", c.RequestTimeout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, invalidf("%s %s: want a positive duration (0: the default)", d.name, d.v))

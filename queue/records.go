@@ -85,7 +85,9 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]*Job, error) {
 // published as state events.
 func (q *Queue) update(ctx context.Context, id string, fn func(j *Job) error) (*Job, error) {
 	for try := 1; ; try++ {
-		j, err := q.Get(ctx, id)
+		rctx, cancel := q.requestCtx(ctx)
+		j, err := q.Get(rctx, id)
+		cancel()
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +102,9 @@ func (q *Queue) update(ctx context.Context, id string, fn func(j *Job) error) (*
 		if err != nil {
 			return nil, fmt.Errorf("job %s: encode record: %w", id, err)
 		}
-		rev, err := q.jobs.Update(ctx, id, data, j.Revision)
+		rctx, cancel = q.requestCtx(ctx)
+		rev, err := q.jobs.Update(rctx, id, data, j.Revision)
+		cancel()
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) && try < casTries {
 			q.log.Debug().Str("job", id).Int("try", try).Msg("job record changed meanwhile; retrying")
 			continue
@@ -112,6 +116,11 @@ func (q *Queue) update(ctx context.Context, id string, fn func(j *Job) error) (*
 		q.publishTransitions(ctx, j, j.History[seen:])
 		return j, nil
 	}
+}
+
+// requestCtx bounds one request by the queue's RequestTimeout.
+func (q *Queue) requestCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, q.cfg.RequestTimeout)
 }
 
 // publishTransitions announces state changes on the events stream. The record

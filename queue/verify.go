@@ -49,7 +49,9 @@ func (q *Queue) RequestVerify(ctx context.Context, req VerifyRequest) error {
 	}
 	msg := &nats.Msg{Subject: SubjectVerify, Data: data, Header: nats.Header{}}
 	msg.Header.Set(headerJob, req.Job)
-	if _, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(req.Job+"/"+strconv.Itoa(req.Attempt))); err != nil {
+	pctx, cancel := q.requestCtx(ctx)
+	defer cancel()
+	if _, err := q.js.PublishMsg(pctx, msg, jetstream.WithMsgID(req.Job+"/"+strconv.Itoa(req.Attempt))); err != nil {
 		return fmt.Errorf("publish verify request for job %s: %w", req.Job, err)
 	}
 	return nil
