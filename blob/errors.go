@@ -14,6 +14,9 @@ var (
 	ErrInvalidKey = errors.New("blob: invalid key")
 	// ErrInvalidURL means a string is not an s3://bucket/key URL.
 	ErrInvalidURL = errors.New("blob: invalid s3 url")
+	// ErrPrecondition means a conditional put found the object changed
+	// (If-Match) or present (If-None-Match) since the caller read it.
+	ErrPrecondition = errors.New("blob: object changed since it was read")
 	// ErrInvalidConfig means Config.Validate found a problem.
 	ErrInvalidConfig = errors.New("blob: invalid config")
 )

@@ -67,28 +67,35 @@ func (s *Store) open(ctx context.Context, key string) (*minio.Object, minio.Obje
 // GetBytes reads key whole, refusing (ErrTooLarge) an object over limit
 // bytes without reading its body. limit < 0 means no bound.
 func (s *Store) GetBytes(ctx context.Context, key string, limit int64) ([]byte, error) {
+	b, _, err := s.GetBytesVersion(ctx, key, limit)
+	return b, err
+}
+
+// GetBytesVersion is GetBytes that also returns the object's ETag, for a
+// later PutBytesIf that must not overwrite a change made meanwhile.
+func (s *Store) GetBytesVersion(ctx context.Context, key string, limit int64) ([]byte, string, error) {
 	obj, oi, err := s.open(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer obj.Close()
 	if limit >= 0 && oi.Size > limit {
-		return nil, fmt.Errorf("blob: get %s: %d bytes, limit %d: %w", s.URL(key), oi.Size, limit, ErrTooLarge)
+		return nil, "", fmt.Errorf("blob: get %s: %d bytes, limit %d: %w", s.URL(key), oi.Size, limit, ErrTooLarge)
 	}
 	if oi.Size < 0 {
-		return nil, fmt.Errorf("blob: get %s: server sent no size", s.URL(key))
+		return nil, "", fmt.Errorf("blob: get %s: server sent no size", s.URL(key))
 	}
 	// Read one byte past the advertised size so that a longer body is
 	// caught rather than truncated; the extra room avoids a regrow.
 	var buf bytes.Buffer
 	buf.Grow(int(oi.Size) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(obj, oi.Size+1)); err != nil {
-		return nil, fmt.Errorf("blob: get %s: %w", s.URL(key), err)
+		return nil, "", fmt.Errorf("blob: get %s: %w", s.URL(key), err)
 	}
 	if n := int64(buf.Len()); n != oi.Size {
-		return nil, fmt.Errorf("blob: get %s: body has %d bytes, header said %d", s.URL(key), n, oi.Size)
+		return nil, "", fmt.Errorf("blob: get %s: body has %d bytes, header said %d", s.URL(key), n, oi.Size)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), oi.ETag, nil
 }
 
 // Stat returns key's Info, or ErrNotFound.

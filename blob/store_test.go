@@ -339,3 +339,39 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open(empty config) = %v, want ErrInvalidConfig", err)
 	}
 }
+
+// A conditional put refuses to overwrite a change made since the read, on
+// the real S3 server (versitygw checks the precondition under its publish
+// lock), and an IfAbsent put refuses an object that exists.
+func TestPutBytesIf(t *testing.T) {
+	st := blobtest.Store(t)
+	ctx := context.Background()
+	const key = "published/results.json"
+	if err := st.PutBytesIf(ctx, key, []byte("v1"), "application/json", blob.Condition{IfAbsent: true}); err != nil {
+		t.Fatalf("first IfAbsent put: %v", err)
+	}
+	if err := st.PutBytesIf(ctx, key, []byte("other"), "application/json", blob.Condition{IfAbsent: true}); !errors.Is(err, blob.ErrPrecondition) {
+		t.Fatalf("IfAbsent put over an object: %v, want ErrPrecondition", err)
+	}
+	b, etag, err := st.GetBytesVersion(ctx, key, 1<<10)
+	if err != nil || string(b) != "v1" || etag == "" {
+		t.Fatalf("GetBytesVersion = %q, %q, %v", b, etag, err)
+	}
+	// Another writer changes the object after our read.
+	if err := st.PutBytes(ctx, key, []byte("v2 by another writer"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutBytesIf(ctx, key, []byte("v2 from a stale read"), "application/json", blob.Condition{IfMatch: etag}); !errors.Is(err, blob.ErrPrecondition) {
+		t.Fatalf("put with a stale ETag: %v, want ErrPrecondition", err)
+	}
+	b, etag, err = st.GetBytesVersion(ctx, key, 1<<10)
+	if err != nil || string(b) != "v2 by another writer" {
+		t.Fatalf("after the refused put: %q, %v", b, err)
+	}
+	if err := st.PutBytesIf(ctx, key, []byte("v3"), "application/json", blob.Condition{IfMatch: etag}); err != nil {
+		t.Fatalf("put with the current ETag: %v", err)
+	}
+	if b, err := st.GetBytes(ctx, key, 1<<10); err != nil || string(b) != "v3" {
+		t.Fatalf("after the conditional put: %q, %v", b, err)
+	}
+}

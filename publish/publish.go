@@ -35,6 +35,12 @@ const ResultsSchemaVersion = 1
 type PublishStore interface {
 	GetBytes(ctx context.Context, key string, limit int64) ([]byte, error)
 	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
+	// GetBytesVersion and PutBytesIf make results.json and
+	// retractions.json compare-and-swap objects, so that two maintainers
+	// (or the bot and a maintainer) approving or retracting at once lose
+	// neither change.
+	GetBytesVersion(ctx context.Context, key string, limit int64) ([]byte, string, error)
+	PutBytesIf(ctx context.Context, key string, b []byte, contentType string, cond blob.Condition) error
 	URL(key string) string
 }
 
@@ -208,17 +214,14 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 // Publish adds an approved job's results to the publication: it writes
 // the new objects first (the job's history entry, its submission,
 // runners.json), then
-// switches published/results.json — one object, replaced in one PUT —
-// then published/regressions.json (derived from it, so a failure there is
-// mended by the next publication), and finally renders the site from it. A reader sees the old or the new
-// results, never a mix; a retest of the same config appends to that
-// config's history.
+// switches published/results.json — one object, replaced in one
+// conditional PUT (updateResults: a concurrent approval or retraction is
+// merged, never overwritten) — then writes what derives from it
+// (publishDerived: regressions.json and the site). A reader sees the old or
+// the new results, never a mix; a retest of the same config appends to
+// that config's history.
 func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderboard, error) {
 	add, err := ResultsOf(in, store.URL)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := LoadResults(ctx, store)
 	if err != nil {
 		return nil, err
 	}
@@ -246,21 +249,89 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 			return nil, fmt.Errorf("publish runners: %w", err)
 		}
 	}
-	next := merge(cur, add, at)
-	b, err := json.MarshalIndent(next, "", "  ")
+	next, err := updateResults(ctx, store, func(cur *Leaderboard) (*Leaderboard, error) {
+		return merge(cur, add, at), nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
 		return nil, fmt.Errorf("publish results: %w", err)
 	}
-	if err := putRegressions(ctx, store, next); err != nil {
-		return nil, err
+	return publishDerived(ctx, store, next)
+}
+
+// casTries bounds the compare-and-swap loops on one published object;
+// each lost race means another publication landed, so running out takes
+// that many publications within one of ours.
+const casTries = 20
+
+// updateResults replaces published/results.json by change(current) as one
+// compare-and-swap: the PUT is conditional on the ETag read, and when
+// another approval or retraction replaced the file meanwhile, change is
+// applied again to the newer file. change must be a pure function of its
+// input (merge is).
+func updateResults(ctx context.Context, store PublishStore, change func(cur *Leaderboard) (*Leaderboard, error)) (*Leaderboard, error) {
+	for try := 1; ; try++ {
+		cur, etag, err := loadResults(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.MarshalIndent(next, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		err = store.PutBytesIf(ctx, ResultsKey, append(b, '\n'), "application/json", ifUnchanged(etag))
+		if errors.Is(err, blob.ErrPrecondition) && try < casTries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return next, nil
 	}
-	if err := PublishSite(ctx, store, next); err != nil {
-		return nil, err
+}
+
+// ifUnchanged is the condition that the object is still the one read with
+// etag ("" when there was none).
+func ifUnchanged(etag string) blob.Condition {
+	if etag == "" {
+		return blob.Condition{IfAbsent: true}
 	}
-	return next, nil
+	return blob.Condition{IfMatch: etag}
+}
+
+// publishDerived writes what derives from results.json — regressions.json
+// (a failure there is mended by the next publication) and the site — from
+// lb, then reads results.json again: if another publication replaced it
+// meanwhile (whose own site may have been written before ours), it derives
+// again from the newer file, so the last one to finish leaves the site of
+// the newest results.
+func publishDerived(ctx context.Context, store PublishStore, lb *Leaderboard) (*Leaderboard, error) {
+	for try := 1; ; try++ {
+		if err := putRegressions(ctx, store, lb); err != nil {
+			return nil, err
+		}
+		if err := PublishSite(ctx, store, lb); err != nil {
+			return nil, err
+		}
+		cur, _, err := loadResults(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		if try >= casTries || sameResults(cur, lb) {
+			return lb, nil
+		}
+		lb = cur
+	}
+}
+
+// sameResults reports whether a and b publish the same results.
+func sameResults(a, b *Leaderboard) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 func historyKey(job string, approved time.Time) string {
@@ -284,22 +355,28 @@ func RunnersFile(store interface {
 
 // LoadResults reads published/results.json; none yet is an empty set.
 func LoadResults(ctx context.Context, store PublishStore) (*Leaderboard, error) {
-	data, err := store.GetBytes(ctx, ResultsKey, 256<<20)
+	r, _, err := loadResults(ctx, store)
+	return r, err
+}
+
+// loadResults is LoadResults with the file's ETag ("" when there is none).
+func loadResults(ctx context.Context, store PublishStore) (*Leaderboard, string, error) {
+	data, etag, err := store.GetBytesVersion(ctx, ResultsKey, 256<<20)
 	if errors.Is(err, blob.ErrNotFound) {
-		return &Leaderboard{SchemaVersion: ResultsSchemaVersion, Results: []Result{}, History: []Result{}}, nil
+		return &Leaderboard{SchemaVersion: ResultsSchemaVersion, Results: []Result{}, History: []Result{}}, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ResultsKey, err)
+		return nil, "", fmt.Errorf("read %s: %w", ResultsKey, err)
 	}
 	var r Leaderboard
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("%s: %w", ResultsKey, err)
+		return nil, "", fmt.Errorf("%s: %w", ResultsKey, err)
 	}
 	if r.SchemaVersion != ResultsSchemaVersion {
-		return nil, fmt.Errorf("%s: schema_version %d, want %d", ResultsKey, r.SchemaVersion, ResultsSchemaVersion)
+		return nil, "", fmt.Errorf("%s: schema_version %d, want %d", ResultsKey, r.SchemaVersion, ResultsSchemaVersion)
 	}
-	return &r, nil
+	return &r, etag, nil
 }
 
 // merge appends add to the history and makes it the latest result of its

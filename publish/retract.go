@@ -29,9 +29,9 @@ type Retraction struct {
 // with the retraction (reason, who, how, when) added; its results are
 // listed in published/retractions.json, for the site's runs of the config.
 // The history entry and retractions.json are written first, then
-// results.json in one replace, then regressions.json (without the job's
-// comparisons; a later result compared with it is compared with the one
-// before instead), then the site.
+// results.json in one compare-and-swap, then regressions.json (without
+// the job's comparisons; a later result compared with it is compared with
+// the one before instead), then the site.
 //
 // The job record keeps its state (published): the queue has no state after
 // published, so the retraction lives in the publication.
@@ -53,14 +53,12 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 	if err != nil {
 		return nil, err
 	}
-	var keep []Result
 	var gone *Result
 	for i, h := range cur.History {
 		if h.Job == id {
 			gone = &cur.History[i]
-			continue
+			break
 		}
-		keep = append(keep, h)
 	}
 	if gone == nil {
 		return nil, fmt.Errorf("retract %s: %w", id, ErrNotPublished)
@@ -91,21 +89,24 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 	if err := addRetracted(ctx, store, gones, r); err != nil {
 		return nil, fmt.Errorf("retract %s: %w", id, err)
 	}
-	next := merge(&Leaderboard{History: keep}, nil, r.At)
-	if next.Results == nil {
-		next.Results = []Result{}
-	}
-	if next.History == nil {
-		next.History = []Result{}
-	}
-	if b, err = json.MarshalIndent(next, "", "  "); err != nil {
-		return nil, err
-	}
-	if err := store.PutBytes(ctx, ResultsKey, append(b, '\n'), "application/json"); err != nil {
+	next, err := updateResults(ctx, store, func(cur *Leaderboard) (*Leaderboard, error) {
+		var keep []Result
+		for _, h := range cur.History {
+			if h.Job != id {
+				keep = append(keep, h)
+			}
+		}
+		next := merge(&Leaderboard{History: keep}, nil, r.At)
+		if next.Results == nil {
+			next.Results = []Result{}
+		}
+		if next.History == nil {
+			next.History = []Result{}
+		}
+		return next, nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("retract %s: results: %w", id, err)
-	}
-	if err := putRegressions(ctx, store, next); err != nil {
-		return nil, fmt.Errorf("retract %s: %w", id, err)
 	}
 	if validJob(id) {
 		notice := fmt.Sprintf("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Retracted result</title></head>"+
@@ -115,10 +116,7 @@ func Retract(ctx context.Context, store PublishStore, id string, r Retraction) (
 			return nil, fmt.Errorf("retract %s: site: %w", id, err)
 		}
 	}
-	if err := PublishSite(ctx, store, next); err != nil {
-		return nil, err
-	}
-	return next, nil
+	return publishDerived(ctx, store, next)
 }
 
 // RetractionsKey is published/retractions.json: the results of every
@@ -144,44 +142,58 @@ type RetractedResult struct {
 // LoadRetractions reads published/retractions.json; none yet is an empty
 // list.
 func LoadRetractions(ctx context.Context, store PublishStore) (*Retractions, error) {
-	data, err := store.GetBytes(ctx, RetractionsKey, 64<<20)
+	r, _, err := loadRetractions(ctx, store)
+	return r, err
+}
+
+// loadRetractions is LoadRetractions with the file's ETag ("" when there
+// is none).
+func loadRetractions(ctx context.Context, store PublishStore) (*Retractions, string, error) {
+	data, etag, err := store.GetBytesVersion(ctx, RetractionsKey, 64<<20)
 	if errors.Is(err, blob.ErrNotFound) {
-		return &Retractions{SchemaVersion: RetractionsSchemaVersion, Retracted: []RetractedResult{}}, nil
+		return &Retractions{SchemaVersion: RetractionsSchemaVersion, Retracted: []RetractedResult{}}, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", RetractionsKey, err)
+		return nil, "", fmt.Errorf("read %s: %w", RetractionsKey, err)
 	}
 	var r Retractions
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", RetractionsKey, err)
+		return nil, "", fmt.Errorf("%s: %w", RetractionsKey, err)
 	}
 	if r.SchemaVersion != RetractionsSchemaVersion {
-		return nil, fmt.Errorf("%s: schema_version %d, want %d", RetractionsKey, r.SchemaVersion, RetractionsSchemaVersion)
+		return nil, "", fmt.Errorf("%s: schema_version %d, want %d", RetractionsKey, r.SchemaVersion, RetractionsSchemaVersion)
 	}
-	return &r, nil
+	return &r, etag, nil
 }
 
-// addRetracted lists rs as retracted by r in retractions.json (one PUT); a
-// retraction tried again after a failure lists them once.
+// addRetracted lists rs as retracted by r in retractions.json (one
+// conditional PUT, redone on a newer file if another retraction landed
+// meanwhile); a retraction tried again after a failure lists them once.
 func addRetracted(ctx context.Context, store PublishStore, rs []Result, r Retraction) error {
-	cur, err := LoadRetractions(ctx, store)
-	if err != nil {
-		return err
-	}
-	for _, x := range rs {
-		x.Change = nil // no comparison stands for a retracted result
-		if !slices.ContainsFunc(cur.Retracted, func(y RetractedResult) bool {
-			return y.Result.Job == x.Job && y.Result.Attempt == x.Attempt && y.Result.Tier == x.Tier
-		}) {
-			cur.Retracted = append(cur.Retracted, RetractedResult{Result: x, Retraction: r})
+	for try := 1; ; try++ {
+		cur, etag, err := loadRetractions(ctx, store)
+		if err != nil {
+			return err
 		}
+		for _, x := range rs {
+			x.Change = nil // no comparison stands for a retracted result
+			if !slices.ContainsFunc(cur.Retracted, func(y RetractedResult) bool {
+				return y.Result.Job == x.Job && y.Result.Attempt == x.Attempt && y.Result.Tier == x.Tier
+			}) {
+				cur.Retracted = append(cur.Retracted, RetractedResult{Result: x, Retraction: r})
+			}
+		}
+		b, err := json.MarshalIndent(cur, "", "  ")
+		if err != nil {
+			return err
+		}
+		err = store.PutBytesIf(ctx, RetractionsKey, append(termtext.JSON(b), '\n'), "application/json", ifUnchanged(etag))
+		if errors.Is(err, blob.ErrPrecondition) && try < casTries {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("retractions: %w", err)
+		}
+		return nil
 	}
-	b, err := json.MarshalIndent(cur, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := store.PutBytes(ctx, RetractionsKey, append(termtext.JSON(b), '\n'), "application/json"); err != nil {
-		return fmt.Errorf("retractions: %w", err)
-	}
-	return nil
 }
