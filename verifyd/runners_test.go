@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
 
@@ -51,7 +52,11 @@ func TestParseKeysRefusesForgedScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, scopes, err := verifyd.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			k, err := verifyd.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			var scopes map[string]verifier.KeyScope
+			if k != nil {
+				scopes = k.Scopes
+			}
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("ParseKeys: %v", err)
@@ -76,7 +81,11 @@ func FuzzParseKeys(f *testing.F) {
 	f.Add(runnersFile(f, []string{"sim", "h200x8"}, false))
 	f.Add([]byte(`{"schema_version":1,"runners":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, scopes, err := verifyd.ParseKeys(data)
+		k, err := verifyd.ParseKeys(data)
+		var scopes map[string]verifier.KeyScope
+		if k != nil {
+			scopes = k.Scopes
+		}
 		if err != nil {
 			return
 		}
