@@ -51,14 +51,19 @@ func addEnrolFlags(fs *pflag.FlagSet, f *enrolFlags) {
 
 // enrolRunner enrols the runner's key with the token takeToken read, if
 // --enrol-token-file is set. A key already enrolled under id for pool
-// needs no token.
+// needs no token; a revoked key is refused either way.
 func enrolRunner(ctx context.Context, f *enrolFlags, fl *fleet.Fleet, nc *nats.Conn, id, pool string, key ed25519.PrivateKey, log zerolog.Logger) error {
+	pub := key.Public().(ed25519.PublicKey)
 	if f.tokenFile == "" {
+		// No enrolment asked for; but a runner whose key is revoked would
+		// only take jobs whose bundles the verifier rejects.
+		if k, err := fl.Key(ctx, id); err == nil && k.Revoked() && k.PublicKey.Equal(pub) {
+			return fmt.Errorf("runner key %s was revoked at %s by %s (%s): start with a new --id and key", id, k.Revocation.At.Format(time.RFC3339), k.Revocation.By, k.Revocation.Reason)
+		}
 		return nil
 	}
 	token := f.token
 	f.token = ""
-	pub := key.Public().(ed25519.PublicKey)
 	switch k, err := fl.Key(ctx, id); {
 	case err == nil && k.Revoked():
 		return fmt.Errorf("runner key %s was revoked at %s by %s (%s): start with a new --id and key", id, k.Revocation.At.Format(time.RFC3339), k.Revocation.By, k.Revocation.Reason)

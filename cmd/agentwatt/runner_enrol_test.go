@@ -142,6 +142,9 @@ func TestRunnerEnrolAtStart(t *testing.T) {
 	if err := start("h200x8"); err == nil || !strings.Contains(err.Error(), "readable by group or others") {
 		t.Errorf("a world-readable token file: %v", err)
 	}
+	if _, err := os.Stat(tokenPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused token file is still there: %v", err)
+	}
 	// Attack: a sim token on a hardware runner.
 	if err := os.WriteFile(tokenPath, []byte(mint("sim")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -171,5 +174,15 @@ func TestRunnerEnrolAtStart(t *testing.T) {
 	}
 	if err := start("b200x8"); err == nil || !strings.Contains(err.Error(), "never widens") {
 		t.Errorf("an enrolled key on another pool: %v", err)
+	}
+	// Revoked: the runner refuses to start, with or without a token file.
+	if _, err := f.fleet.RevokeKey(ctx, "gpu-i-0abc", "alice", "instance terminated"); err != nil {
+		t.Fatal(err)
+	}
+	if err := start("h200x8"); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("a revoked runner started with a token file: %v", err)
+	}
+	if err := enrolRunner(ctx, &enrolFlags{}, f.fleet, nc, "gpu-i-0abc", "h200x8", key, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("a revoked runner started: %v", err)
 	}
 }
