@@ -241,9 +241,8 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		}
 	}
 	if in.Runners != nil {
-		b, _ := json.MarshalIndent(in.Runners, "", "  ")
-		if err := store.PutBytes(ctx, RunnersKey, append(b, '\n'), "application/json"); err != nil {
-			return nil, fmt.Errorf("publish runners: %w", err)
+		if err := PutRunners(ctx, store, in.Runners); err != nil {
+			return nil, err
 		}
 	}
 	next := merge(cur, add, at)
@@ -261,6 +260,20 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		return nil, err
 	}
 	return next, nil
+}
+
+// PutRunners writes published/runners.json: on every approval, and when a
+// key is revoked (`agentwatt runner revoke`), so that offline verification
+// learns of the revocation without waiting for the next approval.
+func PutRunners(ctx context.Context, store PublishStore, r *verifyd.Runners) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := store.PutBytes(ctx, RunnersKey, append(b, '\n'), "application/json"); err != nil {
+		return fmt.Errorf("publish runners: %w", err)
+	}
+	return nil
 }
 
 func historyKey(job string, approved time.Time) string {

@@ -14,8 +14,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/blob"
+	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 func TestRunnerEnrolTokenCmd(t *testing.T) {
@@ -87,9 +91,24 @@ func TestRunnerRevokeCmd(t *testing.T) {
 	if k, _ := f.fleet.Key(ctx, "gpu-node-7"); k.Revoked() {
 		t.Fatalf("revoked without a maintainer: %+v", k.Revocation)
 	}
-	out, code := f.run(t, "runner", "revoke", "gpu-node-7", "--reason", "instance terminated", "--token-file", tokenFile("maint", maint))
+	cfg := blobtest.Start(t)
+	out, code := f.run(t, "runner", "revoke", "gpu-node-7", "--reason", "instance terminated", "--token-file", tokenFile("maint", maint),
+		"--s3-endpoint", cfg.Endpoint, "--s3-access-key", cfg.AccessKey, "--s3-secret-key", cfg.SecretKey, "--s3-bucket", cfg.Bucket)
 	if code != 0 || !strings.Contains(out, "revoked") {
 		t.Fatalf("revoke: exit %d, %q", code, out)
+	}
+	// runners.json is published at once, with the revocation.
+	store, err := blob.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := store.GetBytes(ctx, publish.RunnersKey, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := verifyd.ParseKeys(data)
+	if r, ok := keys.Revoked["gpu-node-7"]; err != nil || !ok || r.By != "alice" || r.Reason != "instance terminated" {
+		t.Errorf("published runners.json: %v, %s", err, data)
 	}
 	k, err := f.fleet.Key(ctx, "gpu-node-7")
 	if err != nil || !k.Revoked() || k.Revocation.By != "alice" || k.Revocation.Reason != "instance terminated" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 func newRunnerTrustCmd(a *app) *cobra.Command {
@@ -108,6 +112,7 @@ func readKeyFile(path string) ([]byte, error) {
 func newRunnerRevokeCmd(a *app) *cobra.Command {
 	var (
 		nf     natsFlags
+		s3     s3Flags
 		mf     maintainerFlags
 		reason string
 	)
@@ -119,8 +124,9 @@ maintainer and why; the record stays. From then on the verifier rejects
 the key's bundles of attempts that started, or manifests signed, at or after
 the revocation, and says so in the verdict; bundles it made before stay
 verified (they were judged while the key was trusted). The revocation is
-published with the key in runners.json, so offline verification rejects
-them too. NAME can never be enrolled again, by any key.
+published with the key in runners.json (rewritten at once when --s3-endpoint
+is set, else at the next approval), so offline verification rejects them
+too. NAME can never be enrolled again, by any key.
 
 Only a maintainer revokes: the token is read as 'agentwatt approve' reads it
 (--token-file, else env AGENTWATT_TOKEN).`,
@@ -148,6 +154,11 @@ Only a maintainer revokes: the token is read as 'agentwatt approve' reads it
 			if err != nil {
 				return err
 			}
+			if s3.endpoint != "" {
+				if err := publishRunners(ctx, &s3, fl); err != nil {
+					return fmt.Errorf("%s is revoked, but publishing runners.json failed (the next approval publishes it): %w", args[0], err)
+				}
+			}
 			if a.json() {
 				return printQueueJSON(a.out, k)
 			}
@@ -156,7 +167,21 @@ Only a maintainer revokes: the token is read as 'agentwatt approve' reads it
 		},
 	}
 	addNATSFlags(cmd.Flags(), &nf)
+	addS3Flags(cmd.Flags(), &s3)
 	addMaintainerFlags(cmd.Flags(), &mf)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (required; published)")
 	return cmd
+}
+
+// publishRunners rewrites published/runners.json from the enrolled keys.
+func publishRunners(ctx context.Context, s3 *s3Flags, fl *fleet.Fleet) error {
+	store, err := openStore(ctx, s3)
+	if err != nil {
+		return err
+	}
+	enrolled, err := fl.TrustedKeys(ctx)
+	if err != nil {
+		return err
+	}
+	return publish.PutRunners(ctx, store, verifyd.RunnersOf(enrolled, time.Now()))
 }
