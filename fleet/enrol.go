@@ -170,23 +170,15 @@ func (f *Fleet) Token(ctx context.Context, id string) (EnrolToken, uint64, error
 
 // Enrol enrols the key of req for the pool of its token, consuming the
 // token. It checks, in order: the request's form and the proof of
-// possession (req.Signature by req.PublicKey over EnrolMessage), that the
-// name is free, and the token: known, matching its sha256, unused,
-// unexpired, of req.Pool and, if it names one, of req.Instance. The token
+// possession (req.Signature by req.PublicKey over EnrolMessage), the
+// token: known, matching its sha256, unused, unexpired, of req.Pool and, if
+// it names one, of req.Instance; then that the name is free. The token
 // is consumed by compare-and-set before the key is written, so of two
 // presentations of one token only one enrols. Every refusal wraps
 // ErrEnrolRefused (or ErrKeyConflict, ErrKeyRevoked for a taken name).
 func (f *Fleet) Enrol(ctx context.Context, req EnrolRequest) (Key, error) {
 	id, err := req.check()
 	if err != nil {
-		return Key{}, err
-	}
-	switch old, err := f.Key(ctx, req.Name); {
-	case err == nil && old.Revoked():
-		return Key{}, fmt.Errorf("runner key %s: %w", req.Name, ErrKeyRevoked)
-	case err == nil:
-		return Key{}, fmt.Errorf("runner key %s (%s): %w: enrol under a new name", req.Name, old.Fingerprint, ErrKeyConflict)
-	case !errors.Is(err, ErrKeyNotFound):
 		return Key{}, err
 	}
 	tok, rev, err := f.Token(ctx, id)
@@ -205,6 +197,16 @@ func (f *Fleet) Enrol(ctx context.Context, req EnrolRequest) (Key, error) {
 		return Key{}, fmt.Errorf("%w: enrolment token %s is for pool %s, not %s", ErrEnrolRefused, id, tok.Pool, req.Pool)
 	case tok.Instance != "" && tok.Instance != req.Instance:
 		return Key{}, fmt.Errorf("%w: enrolment token %s is for instance %s, not %q", ErrEnrolRefused, id, tok.Instance, req.Instance)
+	}
+	// Only a presenter of a good token learns whether the name is taken;
+	// a taken name leaves the token unused.
+	switch old, err := f.Key(ctx, req.Name); {
+	case err == nil && old.Revoked():
+		return Key{}, fmt.Errorf("runner key %s: %w", req.Name, ErrKeyRevoked)
+	case err == nil:
+		return Key{}, fmt.Errorf("runner key %s (%s): %w: enrol under a new name", req.Name, old.Fingerprint, ErrKeyConflict)
+	case !errors.Is(err, ErrKeyNotFound):
+		return Key{}, err
 	}
 	tok.UsedAt, tok.UsedBy, tok.UsedKey = now, req.Name, bundle.KeyID(req.PublicKey)
 	data, _ := json.Marshal(tok)

@@ -210,6 +210,10 @@ func TestEnrolAttacks(t *testing.T) {
 		if _, err := f.Enrol(ctx, enrolReq(t, token, "gpu-node-7", "", "h200x8", newPriv(t))); !errors.Is(err, ErrKeyRevoked) {
 			t.Errorf("a revoked name: %v, want ErrKeyRevoked", err)
 		}
+		// Neither refusal used the token up.
+		if _, err := f.Enrol(ctx, enrolReq(t, token, "gpu-node-8", "", "h200x8", newPriv(t))); err != nil {
+			t.Errorf("the token after refused names: %v", err)
+		}
 	})
 }
 
