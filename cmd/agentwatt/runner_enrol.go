@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -127,6 +128,9 @@ func takeTokenFile(path string) (string, error) {
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("%s was readable by group or others (mode %v); it is removed, mint a new token and write it with mode 0600", path, st.Mode().Perm())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		return "", fmt.Errorf("%s was owned by uid %d, not by the runner's user (uid %d); it is removed, mint a new token and write it as the runner's user", path, sys.Uid, os.Geteuid())
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, 1<<10))
 	if err != nil {
