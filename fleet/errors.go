@@ -11,6 +11,11 @@ var (
 	ErrKeyConflict = errors.New("runner key name already enrolled with a different key")
 	// ErrKeyNotFound: no key is enrolled under the name.
 	ErrKeyNotFound = errors.New("runner key not found")
+	// ErrKeyRevoked: the key enrolled under the name has been revoked.
+	ErrKeyRevoked = errors.New("runner key revoked")
+	// ErrEnrolRefused: an enrolment was refused (an unknown, used,
+	// expired or out-of-scope token, or a wrong proof of possession).
+	ErrEnrolRefused = errors.New("enrolment refused")
 	// ErrInvalid: an argument is malformed (a bad name, pool, key or config).
 	ErrInvalid = errors.New("invalid argument")
 )

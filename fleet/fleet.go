@@ -16,6 +16,9 @@ import (
 const (
 	BucketKeys    = "agentwatt-runner-keys" // enrolled keys, no TTL
 	BucketRunners = "agentwatt-runners"     // liveness, with TTL
+	// BucketEnrolTokens holds the enrolment tokens' records (sha256 of
+	// the token, pool, expiry, use), TTL 7 days.
+	BucketEnrolTokens = "agentwatt-enrol-tokens"
 )
 
 // Config configures the Fleet. The zero value gives the defaults.
@@ -53,10 +56,10 @@ func (c Config) withDefaults() Config {
 // Fleet holds the enrolled runner keys and the runners' liveness. It is
 // safe for concurrent use.
 type Fleet struct {
-	keys, runners jetstream.KeyValue
-	cfg           Config
-	log           zerolog.Logger
-	now           func() time.Time
+	keys, runners, tokens jetstream.KeyValue
+	cfg                   Config
+	log                   zerolog.Logger
+	now                   func() time.Time
 }
 
 // Open binds to the fleet's buckets on js, creating them where missing.
@@ -81,6 +84,14 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.L
 		Bucket:      BucketKeys,
 		Description: "agentwatt enrolled runner signing keys (ed25519)",
 		History:     5,
+		Storage:     jetstream.FileStorage,
+	}, cfg.Replicas); err != nil {
+		return nil, err
+	}
+	if f.tokens, err = kvbucket.Ensure(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      BucketEnrolTokens,
+		Description: "agentwatt runner enrolment tokens (sha256 only), single use",
+		TTL:         tokenBucketTTL,
 		Storage:     jetstream.FileStorage,
 	}, cfg.Replicas); err != nil {
 		return nil, err

@@ -27,6 +27,13 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 // newTestFleet opens a Fleet on a fresh in-process NATS server.
 func newTestFleet(t testing.TB, cfg Config) *Fleet {
 	t.Helper()
+	f, _ := newTestFleetServer(t, cfg)
+	return f
+}
+
+// newTestFleetServer is newTestFleet that also returns its NATS server.
+func newTestFleetServer(t testing.TB, cfg Config) (*Fleet, *queue.Embedded) {
+	t.Helper()
 	e, err := queue.StartEmbedded(queue.EmbeddedConfig{Dir: t.TempDir()}, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)
@@ -45,5 +52,5 @@ func newTestFleet(t testing.TB, cfg Config) *Fleet {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	return f
+	return f, e
 }

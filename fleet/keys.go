@@ -32,7 +32,30 @@ type Key struct {
 	Sim       bool      `json:"sim,omitempty"`
 	TrustedBy string    `json:"trusted_by"`
 	TrustedAt time.Time `json:"trusted_at"`
+	// Enrolment is how the key was enrolled without a human (Enrol): the
+	// token, the instance that presented it; nil for 'runner trust'.
+	Enrolment *Enrolment `json:"enrolment,omitempty"`
+	// Revocation is set once the key is revoked (RevokeKey): the verifier
+	// rejects its bundles of attempts started or signed from then on.
+	Revocation *Revocation `json:"revocation,omitempty"`
 }
+
+// Enrolment records the enrolment token a key was enrolled with.
+type Enrolment struct {
+	TokenID  string `json:"token_id"`
+	Instance string `json:"instance,omitempty"`
+	MintedBy string `json:"minted_by"`
+}
+
+// Revocation records who revoked a key, when and why.
+type Revocation struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
+// Revoked reports whether the key has been revoked.
+func (k Key) Revoked() bool { return k.Revocation != nil }
 
 // CheckPools validates the pools a key is enrolled for: at least one, each
 // a valid pool, no repeats, and the sim pool only alone (a sim runner's key
@@ -61,8 +84,14 @@ func CheckPools(name string, pools []string) ([]string, bool, error) {
 // TrustKey enrols pub under name for pools, recording who did it.
 // Enrolling the same key again with the same pools is a no-op, with other
 // pools it changes the key's scope; a different key under an enrolled name
-// is refused with ErrKeyConflict (revoke the old one first).
+// is refused with ErrKeyConflict, and any key under a revoked name with
+// ErrKeyRevoked (the name keeps its revoked key, so that the bundles it
+// signed before still verify).
 func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey, by string, pools []string) error {
+	return f.trustKey(ctx, name, pub, by, pools, nil)
+}
+
+func (f *Fleet) trustKey(ctx context.Context, name string, pub ed25519.PublicKey, by string, pools []string, enr *Enrolment) error {
 	if !queue.ValidName(name) {
 		return invalidf("runner key name %q: want a DNS label", name)
 	}
@@ -76,7 +105,7 @@ func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey
 	if err != nil {
 		return err
 	}
-	rec := Key{Name: name, PublicKey: pub, Fingerprint: bundle.KeyID(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: f.now().UTC()}
+	rec := Key{Name: name, PublicKey: pub, Fingerprint: bundle.KeyID(pub), Pools: pools, Sim: sim, TrustedBy: by, TrustedAt: f.now().UTC(), Enrolment: enr}
 	data, _ := json.Marshal(rec)
 	_, err = f.keys.Create(ctx, name, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
@@ -87,6 +116,14 @@ func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey
 		var old Key
 		if err := json.Unmarshal(e.Value(), &old); err != nil {
 			return fmt.Errorf("runner key %s: decode: %w", name, err)
+		}
+		if old.Revoked() {
+			return fmt.Errorf("runner key %s (%s, revoked %s by %s): %w", name, old.Fingerprint, old.Revocation.At.Format(time.RFC3339), old.Revocation.By, ErrKeyRevoked)
+		}
+		if enr != nil {
+			// An enrolment token enrols a new name only; it never changes
+			// what an enrolled key may sign.
+			return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrKeyConflict)
 		}
 		if !bytes.Equal(old.PublicKey, pub) {
 			return fmt.Errorf("runner key %s (%s): %w", name, old.Fingerprint, ErrKeyConflict)
@@ -104,6 +141,9 @@ func (f *Fleet) TrustKey(ctx context.Context, name string, pub ed25519.PublicKey
 		return fmt.Errorf("trust runner key %s: %w", name, err)
 	}
 	f.log.Info().Str("key", name).Str("fingerprint", rec.Fingerprint).Strs("pools", pools).Str("by", by).Msg("runner key trusted")
+	if enr != nil {
+		f.log.Info().Str("key", name).Str("token", enr.TokenID).Str("instance", enr.Instance).Msg("runner key enrolled with a token")
+	}
 	return nil
 }
 
@@ -123,19 +163,46 @@ func (f *Fleet) Key(ctx context.Context, name string) (Key, error) {
 	return k, nil
 }
 
-// RevokeKey removes an enrolled key; bundles signed with it are no
-// longer trusted. The bucket keeps the revoked record in its history.
-func (f *Fleet) RevokeKey(ctx context.Context, name string) error {
-	if _, err := f.Key(ctx, name); err != nil {
-		return err
+// RevokeKey revokes the key enrolled under name, recording who did it and
+// why. The record stays (Key.Revocation): the verifier keeps trusting the
+// bundles the key signed for attempts started before the revocation, and
+// rejects later ones. Revoking a revoked key changes nothing and returns
+// its record.
+func (f *Fleet) RevokeKey(ctx context.Context, name, by, reason string) (Key, error) {
+	if by == "" || reason == "" {
+		return Key{}, invalidf("revoke runner key %s: who (by) and why (reason) are required", name)
 	}
-	if err := f.keys.Delete(ctx, name); err != nil {
-		return fmt.Errorf("revoke runner key %s: %w", name, err)
+	for {
+		e, err := f.keys.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+			return Key{}, fmt.Errorf("runner key %s: %w", name, ErrKeyNotFound)
+		}
+		if err != nil {
+			return Key{}, fmt.Errorf("runner key %s: %w", name, err)
+		}
+		var k Key
+		if err := json.Unmarshal(e.Value(), &k); err != nil {
+			return Key{}, fmt.Errorf("runner key %s: decode: %w", name, err)
+		}
+		if k.Revoked() {
+			return k, nil
+		}
+		k.Revocation = &Revocation{At: f.now().UTC(), By: by, Reason: reason}
+		data, _ := json.Marshal(k)
+		_, err = f.keys.Update(ctx, name, data, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+			continue // changed meanwhile: read it again
+		}
+		if err != nil {
+			return Key{}, fmt.Errorf("revoke runner key %s: %w", name, err)
+		}
+		f.log.Info().Str("key", name).Str("fingerprint", k.Fingerprint).Str("by", by).Str("reason", reason).Msg("runner key revoked")
+		return k, nil
 	}
-	return nil
 }
 
-// TrustedKeys returns every enrolled key by name.
+// TrustedKeys returns every enrolled key by name, revoked ones with their
+// Revocation (the verifier needs them for the bundles they signed before).
 func (f *Fleet) TrustedKeys(ctx context.Context) (map[string]Key, error) {
 	names, err := kvbucket.Keys(ctx, f.keys)
 	if err != nil {

@@ -76,14 +76,33 @@ func TestRunnerKeys(t *testing.T) {
 	if k, err := f.Key(ctx, "runner-1"); err != nil || !slices.Equal(k.Pools, []string{"b200x8", "h200x8"}) {
 		t.Errorf("after re-enrolling with two pools: %+v, %v", k, err)
 	}
-	if err := f.RevokeKey(ctx, "runner-1"); err != nil {
+	if _, err := f.RevokeKey(ctx, "runner-1", "maint", ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("revoke without a reason: %v, want ErrInvalid", err)
+	}
+	rk, err := f.RevokeKey(ctx, "runner-1", "maint", "host retired")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Key(ctx, "runner-1"); !errors.Is(err, ErrKeyNotFound) {
-		t.Errorf("revoked key: got %v, want ErrKeyNotFound", err)
+	// The record stays, with the revocation: the verifier still needs the
+	// key for the bundles it signed before.
+	k, err := f.Key(ctx, "runner-1")
+	if err != nil || !k.Revoked() || k.Revocation.By != "maint" || k.Revocation.Reason != "host retired" || k.Revocation.At.IsZero() || !k.PublicKey.Equal(k1) {
+		t.Fatalf("revoked key: %+v, %v", k, err)
 	}
-	if err := f.TrustKey(ctx, "runner-1", k2, "maint", h200); err != nil {
-		t.Errorf("re-enrolling a revoked name with a new key: %v", err)
+	// Revoking again changes nothing.
+	if again, err := f.RevokeKey(ctx, "runner-1", "other", "again"); err != nil || !again.Revocation.At.Equal(rk.Revocation.At) || again.Revocation.By != "maint" {
+		t.Errorf("revoke twice: %+v, %v", again.Revocation, err)
+	}
+	// Attack: a revoked name cannot be taken over by another key, nor the
+	// revoked key trusted again.
+	if err := f.TrustKey(ctx, "runner-1", k2, "maint", h200); !errors.Is(err, ErrKeyRevoked) {
+		t.Errorf("re-enrolling a revoked name with a new key: %v, want ErrKeyRevoked", err)
+	}
+	if err := f.TrustKey(ctx, "runner-1", k1, "maint", h200); !errors.Is(err, ErrKeyRevoked) {
+		t.Errorf("trusting a revoked key again: %v, want ErrKeyRevoked", err)
+	}
+	if _, err := f.RevokeKey(ctx, "nobody", "maint", "why"); !errors.Is(err, ErrKeyNotFound) {
+		t.Errorf("revoke an unknown key: %v", err)
 	}
 }
 

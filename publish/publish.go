@@ -244,9 +244,8 @@ func Publish(ctx context.Context, store PublishStore, in PublishInput) (*Leaderb
 		}
 	}
 	if in.Runners != nil {
-		b, _ := json.MarshalIndent(in.Runners, "", "  ")
-		if err := store.PutBytes(ctx, RunnersKey, append(b, '\n'), "application/json"); err != nil {
-			return nil, fmt.Errorf("publish runners: %w", err)
+		if err := PutRunners(ctx, store, in.Runners); err != nil {
+			return nil, err
 		}
 	}
 	next, err := updateResults(ctx, store, func(cur *Leaderboard) (*Leaderboard, error) {
@@ -332,6 +331,20 @@ func sameResults(a, b *Leaderboard) bool {
 	x, errA := json.Marshal(a)
 	y, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(x, y)
+}
+
+// PutRunners writes published/runners.json: on every approval, and when a
+// key is revoked (`agentwatt runner revoke`), so that offline verification
+// learns of the revocation without waiting for the next approval.
+func PutRunners(ctx context.Context, store PublishStore, r *verifyd.Runners) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := store.PutBytes(ctx, RunnersKey, append(b, '\n'), "application/json"); err != nil {
+		return fmt.Errorf("publish runners: %w", err)
+	}
+	return nil
 }
 
 func historyKey(job string, approved time.Time) string {

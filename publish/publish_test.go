@@ -170,11 +170,11 @@ func TestPublishRollingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, scopes, err := verifyd.ParseKeys(keys)
-	if err != nil || len(parsed) != 1 || len(scopes) != 1 {
-		t.Errorf("runners.json: %v, %d keys, %d scopes", err, len(parsed), len(scopes))
+	parsed, err := verifyd.ParseKeys(keys)
+	if err != nil || len(parsed.Trusted) != 1 || len(parsed.Scopes) != 1 {
+		t.Fatalf("runners.json: %v, %+v", err, parsed)
 	}
-	for _, sc := range scopes {
+	for _, sc := range parsed.Scopes {
 		if !sc.Sim || len(sc.Pools) != 1 || sc.Pools[0] != spec.Sim {
 			t.Errorf("runners.json scope: %+v, want the sim pool", sc)
 		}

@@ -111,7 +111,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, scopes, err := verifyd.ParseKeys(data)
+	parsed, err := verifyd.ParseKeys(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestVerifyBundleOfVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the version 1 bundle's workload %s@%s: %v", m.Workload.Name, m.Workload.Digest, err)
 	}
-	opts := verifier.Options{Trusted: keys, Scopes: scopes, Workload: wl}
+	opts := parsed.Options(verifier.Options{Workload: wl})
 	for _, q := range qs {
 		opts.References = append(opts.References, verifier.Reference{ID: q.ID, Expected: q.Expected})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/spec"
@@ -144,7 +145,9 @@ func signerName(m *bundle.Manifest, opts Options) string {
 // hardware inventory, or a hardware one without, is rejected whoever
 // signed it. pool is the job record's pool when there is one, else the
 // manifest's.
-func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []string, note string) {
+// A revoked key's bundle is judged by when it was made (revokedFails):
+// started is the job record's start of the attempt (zero offline).
+func checkKeyScope(m *bundle.Manifest, opts Options, pool string, started time.Time) (fails []string, note string) {
 	hw := hardwareClaim(m.Inventory)
 	switch {
 	case m.Simulated && hw != "":
@@ -174,6 +177,13 @@ func checkKeyScope(m *bundle.Manifest, opts Options, pool string) (fails []strin
 		note = fmt.Sprintf("key %s is a sim runner's key; a simulated result", name)
 	default:
 		note = fmt.Sprintf("key %s is enrolled for pools %v; a result of pool %s", name, scope.Pools, pool)
+	}
+	if rev, ok := opts.Revoked[name]; ok {
+		if rf := revokedFails(name, rev, m.CreatedAt, started, opts.Jobs != nil); len(rf) > 0 {
+			fails = append(fails, rf...)
+		} else {
+			note += fmt.Sprintf("; the key was revoked at %s, after this bundle was made", rev.At.UTC().Format(time.RFC3339))
+		}
 	}
 	return fails, note
 }

@@ -30,7 +30,9 @@
 //     also reads); always, the signing key's scope (KeyScope) must cover
 //     the result, and the inventory, the simulated flag and the power
 //     samples' source must agree.
-//   - keys.go: KeyScope, what an enrolled key may sign.
+//   - keys.go: KeyScope, what an enrolled key may sign; Revocation, when
+//     a revoked key stopped being trusted (its bundles of attempts started
+//     or signed from then on are rejected under the key-scope check).
 //   - peek.go: PeekManifest, the manifest read untrusted to learn which
 //     workload to fetch.
 //   - records.go: requests.jsonl.zst read once against the workload's

@@ -24,8 +24,11 @@ type Job struct {
 	Profile        string
 	WorkloadDigest string
 	Runner         string // the runner that holds the attempt
-	SpecDigest     string
-	Spec           json.RawMessage // the submitted spec (JSON)
+	// Started is when the queue leased the current attempt to its runner
+	// (the record's history); zero if the record does not say.
+	Started    time.Time
+	SpecDigest string
+	Spec       json.RawMessage // the submitted spec (JSON)
 }
 
 // JobSource is what binding a bundle to its job needs: the job's record,
@@ -48,6 +51,10 @@ type Options struct {
 	// Scopes are the pools each trusted key may sign results of, by the
 	// same names; a key without an entry is unscoped (KeyScope).
 	Scopes map[string]KeyScope
+	// Revoked are the revoked keys among Trusted, by name: a bundle of
+	// such a key is trusted only if its attempt started and its manifest
+	// was signed before the revocation (Revocation).
+	Revoked map[string]Revocation
 	// Workload is the workload the manifest names (checked by digest).
 	Workload *workload.Workload
 	// References are the accuracy set's reference answers, by question id.

@@ -65,6 +65,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	// what its job asked for.
 	pool := m.Pool
 	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
+	var started time.Time
 	if opts.Jobs != nil {
 		job, err := opts.Jobs.Get(ctx, m.Job)
 		if err != nil {
@@ -75,13 +76,13 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 			return v, nil
 		}
 		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
-		pool = job.Pool
+		pool, started = job.Pool, job.Started
 		repeats = TermsOf(job).Repeats
 		cl.add(CheckJob, bindJob(m, job), fmt.Sprintf("spec %s, pool %s, rules %s/%s, workload %s and runner %s are the job record's",
 			m.SpecDigest, job.Pool, m.Rules.Version, m.Rules.Profile, m.Workload.Digest, m.Runner.ID))
 	}
 	v.Pool = pool
-	scopeFails, scopeNote := checkKeyScope(m, opts, pool)
+	scopeFails, scopeNote := checkKeyScope(m, opts, pool, started)
 	cl.add(CheckKeyScope, scopeFails, scopeNote)
 	if len(cl.failed()) > 0 {
 		return v, nil

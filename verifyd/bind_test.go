@@ -108,12 +108,11 @@ func TestVerifyRejectsRelabelledSimRun(t *testing.T) {
 	keys, _ := json.Marshal(map[string]any{"schema_version": 2, "runners": []map[string]any{{
 		"name": "r1", "key_id": bundle.KeyID(e.key.Public().(ed25519.PublicKey)),
 		"public_key": string(bundle.MarshalPublicKey(e.key.Public().(ed25519.PublicKey))), "pools": []string{"sim"}, "sim": true}}})
-	trusted, scopes, err := verifyd.ParseKeys(keys)
+	parsed, err := verifyd.ParseKeys(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := known.Options(b)
-	opts.Trusted, opts.Scopes = trusted, scopes
+	opts := parsed.Options(known.Options(b))
 	v, err = verifier.Verify(ctx, bundle.DirSource(forged), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func (d *Daemon) Once(ctx context.Context, req queue.VerifyRequest) (*bundle.Ver
 	}
 	keys := EnrolledKeys(enrolled)
 	src := StoreSource(d.cfg.Store, req.Bundle)
-	opts := verifier.Options{Trusted: keys.Trusted, Scopes: keys.Scopes, Jobs: Jobs{q}, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload}
+	opts := keys.Options(verifier.Options{Jobs: Jobs{q}, References: d.cfg.References, Log: d.cfg.Log, Workload: placeholderWorkload})
 	if m, err := verifier.PeekManifest(ctx, src); err == nil {
 		if opts.Workload, err = d.cfg.Workloads(ctx, m.Workload.Name, m.Workload.Digest); err != nil {
 			return nil, fmt.Errorf("workload %s@%s: %w", m.Workload.Name, m.Workload.Digest, err)

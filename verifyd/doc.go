@@ -25,9 +25,10 @@
 //     FindKeys, for `agentwatt verify`, takes the first that answers: a
 //     keys file, the queue (also the job's record when it knows the job),
 //     the bucket's published runners.json.
-//   - runners.go: runners.json — the enrolled keys and their pools as
-//     publication writes them (RunnersOf) and ParseKeys reads them back,
-//     with the queue's own enrolment rule for scopes.
+//   - runners.go: runners.json — the enrolled keys, their pools and
+//     (version 3) their revocations as publication writes them
+//     (RunnersOf) and ParseKeys reads them back, with the queue's own
+//     enrolment rule for scopes.
 //   - references.go: GSM8KReferences, the embedded reference answers.
 //   - workloads.go: RegistryWorkloads, the workload a bundle pins, through
 //     workload.Loader.

@@ -2,6 +2,7 @@ package verifyd
 
 import (
 	"context"
+	"time"
 
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifier"
@@ -11,7 +12,18 @@ import (
 // binds a bundle to.
 func JobOf(j *queue.Job) *verifier.Job {
 	return &verifier.Job{ID: j.ID, Attempt: j.Attempt, Pool: j.Pool, Profile: j.Profile, WorkloadDigest: j.WorkloadDigest,
-		Runner: j.Runner, SpecDigest: j.SpecDigest, Spec: j.Spec}
+		Runner: j.Runner, SpecDigest: j.SpecDigest, Spec: j.Spec, Started: attemptStarted(j)}
+}
+
+// attemptStarted is when the queue leased j's current attempt: its last
+// transition to running of that attempt; zero if there is none.
+func attemptStarted(j *queue.Job) time.Time {
+	for i := len(j.History) - 1; i >= 0; i-- {
+		if h := j.History[i]; h.To == queue.Running && h.Attempt == j.Attempt {
+			return h.At
+		}
+	}
+	return time.Time{}
 }
 
 // JobRecords is what Jobs reads: the queue's records (*queue.Queue).

@@ -30,17 +30,35 @@ import (
 type Keys struct {
 	Trusted map[string]ed25519.PublicKey
 	Scopes  map[string]verifier.KeyScope
+	// Revoked are the revoked keys among Trusted: their bundles are
+	// trusted only if made before the revocation.
+	Revoked map[string]verifier.Revocation
 	Jobs    verifier.JobSource // nil: the bundle is not bound to a job record
 }
 
+// Options sets the keys of opts: Trusted, Scopes, Revoked and, when the
+// queue knows the job, Jobs.
+func (k *Keys) Options(opts verifier.Options) verifier.Options {
+	opts.Trusted, opts.Scopes, opts.Revoked = k.Trusted, k.Scopes, k.Revoked
+	if k.Jobs != nil {
+		opts.Jobs = k.Jobs
+	}
+	return opts
+}
+
 // EnrolledKeys turns the queue's enrolled keys into what verifier.Options
-// takes: each key by name, and the scope of each key that has pools.
+// takes: each key by name, the scope of each key that has pools, and the
+// revocation of each revoked key.
 func EnrolledKeys(enrolled map[string]fleet.Key) Keys {
-	k := Keys{Trusted: make(map[string]ed25519.PublicKey, len(enrolled)), Scopes: make(map[string]verifier.KeyScope, len(enrolled))}
+	k := Keys{Trusted: make(map[string]ed25519.PublicKey, len(enrolled)), Scopes: make(map[string]verifier.KeyScope, len(enrolled)),
+		Revoked: map[string]verifier.Revocation{}}
 	for name, rk := range enrolled {
 		k.Trusted[name] = rk.PublicKey
 		if len(rk.Pools) > 0 {
 			k.Scopes[name] = verifier.KeyScope{Pools: slices.Clone(rk.Pools), Sim: rk.Sim}
+		}
+		if r := rk.Revocation; r != nil {
+			k.Revoked[name] = verifier.Revocation{At: r.At, By: r.By, Reason: r.Reason}
 		}
 	}
 	return k
@@ -75,11 +93,11 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 		if err != nil {
 			return nil, err
 		}
-		trusted, scopes, err := ParseKeys(data)
+		k, err := ParseKeys(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.File, err)
 		}
-		return &Keys{Trusted: trusted, Scopes: scopes}, nil
+		return k, nil
 	}
 	if src.NATS != "" {
 		enrolled, q, err := queueKeys(ctx, src)
@@ -101,11 +119,7 @@ func FindKeys(ctx context.Context, src KeySources) (*Keys, error) {
 		if err != nil {
 			return nil, fmt.Errorf("enrolled keys: %w (pass --keys FILE or --nats URL)", err)
 		}
-		trusted, scopes, err := ParseKeys(data)
-		if err != nil {
-			return nil, err
-		}
-		return &Keys{Trusted: trusted, Scopes: scopes}, nil
+		return ParseKeys(data)
 	}
 	return nil, fmt.Errorf("%w: pass --keys FILE (a runners.json or a public key) or --nats URL (the queue the runner was enrolled in)", verifier.ErrNoKeys)
 }

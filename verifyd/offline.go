@@ -58,8 +58,7 @@ func (o Offline) Verify(ctx context.Context, src bundle.Source) (*bundle.Verdict
 	if err != nil {
 		return nil, err
 	}
-	return verifier.Verify(ctx, src, verifier.Options{Trusted: keys.Trusted, Scopes: keys.Scopes, Jobs: keys.Jobs,
-		Workload: wl, References: refs, Log: o.Log})
+	return verifier.Verify(ctx, src, keys.Options(verifier.Options{Workload: wl, References: refs, Log: o.Log}))
 }
 
 // workload loads the workload m names: WorkloadFile, else by its pinned

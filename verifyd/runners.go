@@ -22,9 +22,11 @@ import (
 
 // RunnersSchemaVersion is the version of published/runners.json this
 // build writes: version 2 lists each key's pools and whether it is a sim
-// key. Version 1 files (no scope) are still read; their keys are unscoped
-// and vouch for simulated results only (verifier.KeyScope).
-const RunnersSchemaVersion = 2
+// key; version 3 adds the revocation of revoked keys (a version 2 reader
+// refuses it rather than trust a revoked key's later bundles). Versions 1
+// (no scope; its keys are unscoped and vouch for simulated results only,
+// verifier.KeyScope) and 2 are still read.
+const RunnersSchemaVersion = 3
 
 // Runners is published/runners.json: the enrolled runner keys and their
 // scope, so that anyone can verify a published bundle offline.
@@ -43,65 +45,92 @@ type RunnerPublic struct {
 	Sim       bool      `json:"sim,omitempty"`
 	TrustedBy string    `json:"trusted_by,omitempty"`
 	TrustedAt time.Time `json:"trusted_at,omitzero"`
+	// Revoked is set for a revoked key (version 3): its bundles made
+	// before At stay trusted, later ones are rejected.
+	Revoked *RevokedPublic `json:"revoked,omitempty"`
 }
 
-// ParseKeys reads trusted runner keys and their scopes from a runners.json
-// (version 1 or 2), or one public key (PEM "PUBLIC KEY" or 32 bytes in
-// base64, as `agentwatt runner trust` takes), named "key" and unscoped. A
-// key without a scope is absent from scopes.
-func ParseKeys(data []byte) (keys map[string]ed25519.PublicKey, scopes map[string]verifier.KeyScope, err error) {
+// RevokedPublic is a key's revocation as runners.json publishes it.
+type RevokedPublic struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
+// ParseKeys reads trusted runner keys, their scopes and revocations from
+// a runners.json (version 1 to 3), or one public key (PEM "PUBLIC KEY" or
+// 32 bytes in base64, as `agentwatt runner trust` takes), named "key" and
+// unscoped. A key without a scope is absent from Scopes; Jobs is nil.
+func ParseKeys(data []byte) (*Keys, error) {
 	t := bytes.TrimSpace(data)
 	if len(t) == 0 || t[0] != '{' {
 		k, err := bundle.ParsePublicKey(data)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return map[string]ed25519.PublicKey{"key": k}, map[string]verifier.KeyScope{}, nil
+		return &Keys{Trusted: map[string]ed25519.PublicKey{"key": k}, Scopes: map[string]verifier.KeyScope{}}, nil
 	}
+	keys, scopes, revoked, err := parseRunners(t)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Trusted: keys, Scopes: scopes, Revoked: revoked}, nil
+}
+
+func parseRunners(t []byte) (keys map[string]ed25519.PublicKey, scopes map[string]verifier.KeyScope, revoked map[string]verifier.Revocation, err error) {
 	var r Runners
 	dec := json.NewDecoder(bytes.NewReader(t))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return nil, nil, fmt.Errorf("runners.json: %w", err)
+		return nil, nil, nil, fmt.Errorf("runners.json: %w", err)
 	}
-	if r.SchemaVersion != 1 && r.SchemaVersion != RunnersSchemaVersion {
-		return nil, nil, fmt.Errorf("runners.json: schema_version %d: this build reads 1 and %d", r.SchemaVersion, RunnersSchemaVersion)
+	if r.SchemaVersion < 1 || r.SchemaVersion > RunnersSchemaVersion {
+		return nil, nil, nil, fmt.Errorf("runners.json: schema_version %d: this build reads 1 to %d", r.SchemaVersion, RunnersSchemaVersion)
 	}
-	keys, scopes = map[string]ed25519.PublicKey{}, map[string]verifier.KeyScope{}
+	keys, scopes, revoked = map[string]ed25519.PublicKey{}, map[string]verifier.KeyScope{}, map[string]verifier.Revocation{}
 	for i, rp := range r.Runners {
 		at := fmt.Sprintf("runners.json: runners[%d] (%s)", i, rp.Name)
 		k, err := bundle.ParsePublicKey([]byte(rp.PublicKey))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", at, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", at, err)
 		}
 		if rp.KeyID != "" && rp.KeyID != bundle.KeyID(k) {
-			return nil, nil, fmt.Errorf("%s: key_id %s is not the key's %s", at, rp.KeyID, bundle.KeyID(k))
+			return nil, nil, nil, fmt.Errorf("%s: key_id %s is not the key's %s", at, rp.KeyID, bundle.KeyID(k))
 		}
 		if _, dup := keys[rp.Name]; dup {
-			return nil, nil, fmt.Errorf("%s: name listed twice", at)
+			return nil, nil, nil, fmt.Errorf("%s: name listed twice", at)
 		}
 		keys[rp.Name] = k
+		if rv := rp.Revoked; rv != nil {
+			if r.SchemaVersion < 3 {
+				return nil, nil, nil, fmt.Errorf("%s: revoked needs schema_version 3", at)
+			}
+			if rv.At.IsZero() {
+				return nil, nil, nil, fmt.Errorf("%s: revoked without a time (at)", at)
+			}
+			revoked[rp.Name] = verifier.Revocation{At: rv.At, By: rv.By, Reason: rv.Reason}
+		}
 		switch {
 		case r.SchemaVersion == 1:
 			if len(rp.Pools) > 0 || rp.Sim {
-				return nil, nil, fmt.Errorf("%s: pools and sim need schema_version %d", at, RunnersSchemaVersion)
+				return nil, nil, nil, fmt.Errorf("%s: pools and sim need schema_version %d", at, RunnersSchemaVersion)
 			}
 		default:
 			// The scopes the queue itself enrols, by the same rule.
 			pools, sim, err := fleet.CheckPools(rp.Name, rp.Pools)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", at, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", at, err)
 			}
 			if rp.Sim != sim {
-				return nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, spec.Sim)
+				return nil, nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, spec.Sim)
 			}
 			scopes[rp.Name] = verifier.KeyScope{Pools: pools, Sim: sim}
 		}
 	}
 	if len(keys) == 0 {
-		return nil, nil, verifier.ErrNoKeys
+		return nil, nil, nil, verifier.ErrNoKeys
 	}
-	return keys, scopes, nil
+	return keys, scopes, revoked, nil
 }
 
 // RunnersOf lists the enrolled keys as runners.json.
@@ -109,8 +138,12 @@ func RunnersOf(enrolled map[string]fleet.Key, now time.Time) *Runners {
 	r := &Runners{SchemaVersion: RunnersSchemaVersion, UpdatedAt: now.UTC(), Runners: []RunnerPublic{}}
 	for _, name := range slices.Sorted(maps.Keys(enrolled)) {
 		k := enrolled[name]
-		r.Runners = append(r.Runners, RunnerPublic{Name: name, KeyID: bundle.KeyID(k.PublicKey), PublicKey: string(bundle.MarshalPublicKey(k.PublicKey)),
-			Pools: k.Pools, Sim: k.Sim, TrustedBy: k.TrustedBy, TrustedAt: k.TrustedAt})
+		rp := RunnerPublic{Name: name, KeyID: bundle.KeyID(k.PublicKey), PublicKey: string(bundle.MarshalPublicKey(k.PublicKey)),
+			Pools: k.Pools, Sim: k.Sim, TrustedBy: k.TrustedBy, TrustedAt: k.TrustedAt}
+		if rv := k.Revocation; rv != nil {
+			rp.Revoked = &RevokedPublic{At: rv.At, By: rv.By, Reason: rv.Reason}
+		}
+		r.Runners = append(r.Runners, rp)
 	}
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
 
@@ -51,7 +52,11 @@ func TestParseKeysRefusesForgedScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, scopes, err := verifyd.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			k, err := verifyd.ParseKeys(runnersFile(t, tc.pools, tc.sim))
+			var scopes map[string]verifier.KeyScope
+			if k != nil {
+				scopes = k.Scopes
+			}
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("ParseKeys: %v", err)
@@ -75,10 +80,23 @@ func FuzzParseKeys(f *testing.F) {
 	f.Add(runnersFile(f, []string{"sim"}, true))
 	f.Add(runnersFile(f, []string{"sim", "h200x8"}, false))
 	f.Add([]byte(`{"schema_version":1,"runners":[]}`))
+	revoked := strings.Replace(string(runnersFile(f, []string{"h200x8"}, false)), `"sim":false`,
+		`"sim":false,"revoked":{"at":"2026-12-01T00:00:00Z","by":"alice","reason":"gone"}`, 1)
+	f.Add([]byte(revoked))
+	f.Add([]byte(strings.Replace(revoked, `"schema_version":3`, `"schema_version":2`, 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, scopes, err := verifyd.ParseKeys(data)
+		k, err := verifyd.ParseKeys(data)
+		var scopes map[string]verifier.KeyScope
+		if k != nil {
+			scopes = k.Scopes
+		}
 		if err != nil {
 			return
+		}
+		for name, r := range k.Revoked {
+			if _, ok := k.Trusted[name]; !ok || r.At.IsZero() {
+				t.Fatalf("revocation of %s: %+v, not of a listed key or without a time", name, r)
+			}
 		}
 		for name, s := range scopes {
 			simOnly := len(s.Pools) == 1 && s.Pools[0] == "sim"

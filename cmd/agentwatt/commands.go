@@ -34,6 +34,8 @@ func commands(a *app) []*cobra.Command {
 		newServerCmd(a),
 		withSubcommands(newRunnerCmd(a),
 			newRunnerTrustCmd(a),
+			newRunnerRevokeCmd(a),
+			newRunnerEnrolTokenCmd(a),
 		),
 		newVerifierCmd(a),
 		withSubcommands(newBotCmd(a),

@@ -31,6 +31,7 @@ type runnerFlags struct {
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
 	seed                   uint64
+	enrol                  enrolFlags // runner_enrol.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -127,6 +128,7 @@ available when the job starts).`
 	fl.StringVar(&f.engineUser, "engine-user", "", "user that process-mode engines (the sim) run as: a name, uid or uid:gid (default: nobody when the runner runs as root, else the runner's own user)")
 	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
+	addEnrolFlags(fl, &f.enrol)
 	return cmd
 }
 
@@ -139,6 +141,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		}
 	}
 	if err := checkSecretsDir(f.secretsDir); err != nil {
+		return err
+	}
+	if err := f.enrol.takeToken(); err != nil {
 		return err
 	}
 	if f.key == "" {
@@ -163,6 +168,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	defer closeQ()
 	fl, err := openFleet(ctx, q, a.log)
 	if err != nil {
+		return err
+	}
+	if err := enrolRunner(ctx, &f.enrol, fl, q.JetStream().Conn(), f.id, cfg.Pool, key, a.log); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, &f.sf)

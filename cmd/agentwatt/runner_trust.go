@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/fleet"
+	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/verifyd"
 )
 
 func newRunnerTrustCmd(a *app) *cobra.Command {
@@ -102,4 +107,81 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return data, nil
+}
+
+func newRunnerRevokeCmd(a *app) *cobra.Command {
+	var (
+		nf     natsFlags
+		s3     s3Flags
+		mf     maintainerFlags
+		reason string
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke NAME --reason TEXT",
+		Short: "Revoke a runner's enrolled key (maintainers)",
+		Long: `revoke marks the key enrolled under NAME revoked, recording when, by which
+maintainer and why; the record stays. From then on the verifier rejects
+the key's bundles of attempts that started, or manifests signed, at or after
+the revocation, and says so in the verdict; bundles it made before stay
+verified (they were judged while the key was trusted). The revocation is
+published with the key in runners.json (rewritten at once when --s3-endpoint
+is set, else at the next approval), so offline verification rejects them
+too. NAME can never be enrolled again, by any key.
+
+Only a maintainer revokes: the token is read as 'agentwatt approve' reads it
+(--token-file, else env AGENTWATT_TOKEN).`,
+		Example: `  agentwatt runner revoke gpu-i-0abc123 --reason "instance terminated" --token-file ~/.agentwatt/maintainer.token`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" {
+				return fmt.Errorf("--reason is required: it is recorded and published with the revocation")
+			}
+			ctx := cmd.Context()
+			q, closeQ, err := connectQueue(ctx, a, &nf)
+			if err != nil {
+				return err
+			}
+			defer closeQ()
+			by, err := authenticateMaintainer(ctx, a, q, &mf, "revoke")
+			if err != nil {
+				return err
+			}
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
+				return err
+			}
+			k, err := fl.RevokeKey(ctx, args[0], by, reason)
+			if err != nil {
+				return err
+			}
+			if s3.endpoint != "" {
+				if err := publishRunners(ctx, &s3, fl); err != nil {
+					return fmt.Errorf("%s is revoked, but publishing runners.json failed (the next approval publishes it): %w", args[0], err)
+				}
+			}
+			if a.json() {
+				return printQueueJSON(a.out, k)
+			}
+			fmt.Fprintf(a.out, "%s\t%s\trevoked %s by %s: %s\n", esc(k.Name), k.Fingerprint, k.Revocation.At.Format(time.RFC3339), esc(k.Revocation.By), esc(k.Revocation.Reason))
+			return nil
+		},
+	}
+	addNATSFlags(cmd.Flags(), &nf)
+	addS3Flags(cmd.Flags(), &s3)
+	addMaintainerFlags(cmd.Flags(), &mf)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (required; published)")
+	return cmd
+}
+
+// publishRunners rewrites published/runners.json from the enrolled keys.
+func publishRunners(ctx context.Context, s3 *s3Flags, fl *fleet.Fleet) error {
+	store, err := openStore(ctx, s3)
+	if err != nil {
+		return err
+	}
+	enrolled, err := fl.TrustedKeys(ctx)
+	if err != nil {
+		return err
+	}
+	return publish.PutRunners(ctx, store, verifyd.RunnersOf(enrolled, time.Now()))
 }

@@ -83,7 +83,8 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 			defer closeQ()
 			// The server owns the configuration of every bucket beside the
 			// queue too: the fleet's are made here with the queue's replicas.
-			if _, err := openFleet(ctx, q, a.log); err != nil {
+			fl, err := openFleet(ctx, q, a.log)
+			if err != nil {
 				return err
 			}
 			acc, err := openAccounts(ctx, q, a.log)
@@ -120,6 +121,7 @@ Vendors get tokens from 'agentwatt vendor add'.`,
 				g.add(ctx, q.DeadLetters())
 			}
 			g.add(ctx, q.Sweeper())
+			g.add(ctx, enrolService(q, fl, a.log))
 			g.add(ctx, api)
 			g.untilDone(ctx, nil)
 			a.log.Info().Str("addr", api.URL()).Msg("serving")

@@ -233,6 +233,7 @@ func (s *localStack) listenHTTP() (err error) {
 func (s *localStack) addServices(ctx context.Context, g *runGroup) {
 	g.add(ctx, s.queue.DeadLetters())
 	g.add(ctx, s.queue.Sweeper())
+	g.add(ctx, enrolService(s.queue, s.fleet, s.log))
 	g.add(ctx, s.http)
 	if s.runner != nil {
 		// Stopping it interrupts a job's current phase, stops its engine and
