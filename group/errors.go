@@ -14,6 +14,8 @@ var (
 	// ErrIncomplete: the group has not exactly its declared members alive,
 	// or they do not make one pool; it offers no pool.
 	ErrIncomplete = errors.New("group incomplete")
+	// ErrMemberExists: a live member of that name runs on another host.
+	ErrMemberExists = errors.New("member name taken")
 	// ErrLeaderExists: another member holds the group's leader lease.
 	ErrLeaderExists = errors.New("group has a leader")
 	// ErrFenced: the caller's term is not the group's current one (a

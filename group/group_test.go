@@ -41,6 +41,10 @@ func TestNamesAreValidated(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid", tt.name, tt.err)
 		}
 	}
+	join(t, g, "rack-1", "node-1", 4, newRecorder())
+	if _, err := g.Join(ctx, "rack-1", Member{Name: "node-1", Host: "elsewhere", Accelerator: "gb300", GPUs: 4}, newRecorder()); !errors.Is(err, ErrMemberExists) {
+		t.Errorf("a second host joining as node-1: %v, want ErrMemberExists", err)
+	}
 	if _, err := g.Join(ctx, "rack-9", Member{Name: "node-1", Accelerator: "gb300", GPUs: 1}, newRecorder()); !errors.Is(err, ErrNotDefined) {
 		t.Errorf("join an undefined group: %v, want ErrNotDefined", err)
 	}

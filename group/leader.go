@@ -109,15 +109,19 @@ func (g *Groups) TryLead(ctx context.Context, group, member string) (*Leadership
 		log:   g.log.With().Str("group", group).Str("member", member).Uint64("term", rev).Logger()}
 	// Write the term into the record, so members read it after refreshes.
 	if err := l.refresh(ctx); err != nil {
+		l.resignKey(ctx)
 		l.markLost("write the term: " + err.Error())
-		return nil, fmt.Errorf("group %s: %w", group, err)
+		return nil, fmt.Errorf("group %s: write the term: %w", group, err)
 	}
 	if l.sub, err = g.nc.Subscribe(readySubject(group), l.onReady); err != nil {
 		l.resignKey(ctx)
+		l.markLost("subscribe readiness")
 		return nil, fmt.Errorf("group %s: subscribe readiness: %w", group, err)
 	}
 	if err := l.PutState(ctx, nil); err != nil {
 		l.stopAll()
+		l.resignKey(ctx)
+		l.markLost("write the state: " + err.Error())
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -86,7 +87,7 @@ func (g *Groups) Join(ctx context.Context, group string, m Member, h Handler) (*
 	m.JoinedAt = g.now().UTC()
 	ms := &Membership{g: g, group: group, info: m, h: h, done: make(chan struct{}),
 		log: g.log.With().Str("group", group).Str("member", m.Name).Logger()}
-	if err := ms.refresh(ctx); err != nil {
+	if err := ms.claim(ctx); err != nil {
 		return nil, err
 	}
 	if err := ms.subscribe(); err != nil {
@@ -101,6 +102,25 @@ func (g *Groups) Join(ctx context.Context, group string, m Member, h Handler) (*
 
 // Name is the member's name.
 func (ms *Membership) Name() string { return ms.info.Name }
+
+// claim writes the first liveness entry. A live entry of the same name
+// from another host is refused: two hosts answering as one member would
+// split its part. The same host may take its entry back (a restart).
+func (ms *Membership) claim(ctx context.Context) error {
+	key := memberKey(ms.group, ms.info.Name)
+	e, err := ms.g.members.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("group %s: member %s: %w", ms.group, ms.info.Name, err)
+	default:
+		var cur Member
+		if json.Unmarshal(e.Value(), &cur) == nil && cur.Host != ms.info.Host {
+			return fmt.Errorf("group %s: member %s is alive on host %q: %w", ms.group, ms.info.Name, cur.Host, ErrMemberExists)
+		}
+	}
+	return ms.refresh(ctx)
+}
 
 // refresh writes the liveness entry; SeenAt is now.
 func (ms *Membership) refresh(ctx context.Context) error {

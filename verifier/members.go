@@ -73,6 +73,12 @@ func (g *groupIndex) gpuCount() int {
 // samples.
 func (r *run) readPower(ctx context.Context) (*powerSamples, energyIndex, error) {
 	if _, ok := r.m.File(bundle.MembersFile); !ok {
+		for _, f := range r.m.Files {
+			if _, member := bundle.MemberOfPowerFile(f.Name); member {
+				r.cl.add(CheckPower, []string{fmt.Sprintf("%s listed without %s: a member's power file belongs to a group bundle", f.Name, bundle.MembersFile)}, "")
+				return &powerSamples{sources: map[string]int{}}, newPowerIndex(nil), nil
+			}
+		}
 		pw, err := r.power(ctx)
 		if err != nil {
 			return nil, nil, err

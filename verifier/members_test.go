@@ -176,6 +176,17 @@ func TestVerifyGroupRefuses(t *testing.T) {
 			check:  verifier.CheckPower, reasonHas: "member node-1: declares 2 GPUs, its power samples cover 1",
 		},
 		{
+			name: "runner: members.json dropped, the member files kept",
+			edit: func(dir string) error {
+				if err := os.WriteFile(filepath.Join(dir, bundle.PowerFile), nil, 0o600); err != nil {
+					return err
+				}
+				return os.Remove(filepath.Join(dir, bundle.MembersFile))
+			},
+			resign: true,
+			check:  verifier.CheckPower, reasonHas: "listed without members.json",
+		},
+		{
 			name: "runner: power.jsonl.zst beside the members' files",
 			edit: func(dir string) error {
 				return os.WriteFile(filepath.Join(dir, bundle.PowerFile), []byte("{}"), 0o600)
