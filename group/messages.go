@@ -233,7 +233,10 @@ func (l *Leadership) onReady(msg *nats.Msg) {
 		respond(msg, reply{Error: "readiness: malformed"})
 		return
 	}
-	if r.Term != l.term {
+	switch {
+	case r.Term > l.term:
+		return // a newer leader's member: that leader answers, this one is about to learn it lost
+	case r.Term < l.term:
 		respond(msg, reply{Error: fmt.Sprintf("term %d, this leader's is %d: %v", r.Term, l.term, ErrFenced)})
 		return
 	}
