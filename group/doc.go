@@ -35,8 +35,8 @@
 //   - group.go: Config, Open, the buckets, Define, names.
 //   - member.go: Member, Join, Membership (refresh, leader watch, Leave).
 //   - pool.go: Members, Pool.
-//   - leader.go: Leadership, TryLead, Campaign, the lease refresh, State
-//     and PutState.
+//   - leader.go: Leadership, TryLead, Campaign, the lease refresh, Pool
+//     (the leader's gate before each job), State and PutState.
 //   - messages.go: subjects, Assignment, Teardown, Readiness, the
 //     member's handlers and the leader's requests.
 //   - clock.go: MeasureClock.

@@ -180,6 +180,14 @@ func TestLeaderDeathFencesOldLeader(t *testing.T) {
 	if err := a.PutState(ctx, json.RawMessage(`{"job":"stale"}`)); !errors.Is(err, ErrFenced) {
 		t.Errorf("old leader PutState = %v, want ErrFenced", err)
 	}
+	if _, err := a.Pool(ctx); !errors.Is(err, ErrFenced) {
+		t.Errorf("old leader Pool = %v, want ErrFenced: no job taken", err)
+	}
+	// node-a's host is gone with its leader: the new leader has no pool
+	// either until it comes back.
+	if pool, err := b.Pool(ctx); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("new leader Pool = %q, %v, want ErrIncomplete", pool, err)
+	}
 	if err := a.Assign(ctx, "node-b", "job-2", 1, nil); !errors.Is(err, ErrFenced) {
 		t.Errorf("old leader Assign = %v, want ErrFenced", err)
 	}
@@ -319,8 +327,8 @@ func TestAssignReadyTeardown(t *testing.T) {
 	if reason := <-recs["node-c"].tornDown; !strings.Contains(reason, "left") {
 		t.Errorf("leave teardown reason %q", reason)
 	}
-	if _, err := g.Pool(ctx, "rack"); !errors.Is(err, ErrIncomplete) {
-		t.Errorf("Pool after a member left = %v, want ErrIncomplete", err)
+	if _, err := l.Pool(ctx); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("leader's Pool after a member left = %v, want ErrIncomplete: no job taken", err)
 	}
 }
 

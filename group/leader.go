@@ -147,6 +147,16 @@ func (g *Groups) Campaign(ctx context.Context, group, member string) (*Leadershi
 	}
 }
 
+// Pool is the pool the leader may take a job from now: the group's Pool,
+// ErrIncomplete while a member is missing, ErrFenced once the lease is
+// lost. The leader asks before each job.
+func (l *Leadership) Pool(ctx context.Context) (string, error) {
+	if l.isLost() {
+		return "", fmt.Errorf("group %s: term %d: %w", l.group, l.term, ErrFenced)
+	}
+	return l.g.Pool(ctx, l.group)
+}
+
 // Term is the lease's term: higher than every earlier leader's.
 func (l *Leadership) Term() uint64 { return l.term }
 
