@@ -185,9 +185,10 @@ func TestLeaderDeathFencesOldLeader(t *testing.T) {
 	}
 	// node-a's host is gone with its leader: the new leader has no pool
 	// either until it comes back.
-	if pool, err := b.Pool(ctx); !errors.Is(err, ErrIncomplete) {
-		t.Errorf("new leader Pool = %q, %v, want ErrIncomplete", pool, err)
-	}
+	eventually(t, 15*time.Second, "the new leader offers a pool without node-a", func() bool {
+		_, err := b.Pool(ctx)
+		return errors.Is(err, ErrIncomplete)
+	})
 	if err := a.Assign(ctx, "node-b", "job-2", 1, nil); !errors.Is(err, ErrFenced) {
 		t.Errorf("old leader Assign = %v, want ErrFenced", err)
 	}

@@ -62,7 +62,7 @@ func (c *cluster) process(cfg Config) (*Groups, *nats.Conn) {
 }
 
 // fast are short TTLs for tests of expiry.
-var fast = Config{MemberTTL: time.Second, LeaseTTL: time.Second, RequestTimeout: 5 * time.Second}
+var fast = Config{MemberTTL: 2 * time.Second, LeaseTTL: time.Second, RequestTimeout: 5 * time.Second}
 
 // recorder is a Handler that records what it was told.
 type recorder struct {
