@@ -197,3 +197,22 @@ func FuzzDecodeMembers(f *testing.F) {
 		}
 	})
 }
+
+func TestSumWindowEnergy(t *testing.T) {
+	a := &WindowEnergy{CounterJ: 100, InstantJ: 101, CounterResets: 1, MaxGapS: 0.1, PerGPUCounterJ: map[string]float64{"0": 60, "1": 40}}
+	b := &WindowEnergy{CounterJ: 300, InstantJ: 297, MaxGapS: 0.4, PerGPUCounterJ: map[string]float64{"0": 300}}
+	got := SumWindowEnergy([]MemberEnergy{{"node-b", b}, {"node-a", a}}, 10, 200)
+	want := &WindowEnergy{CounterJ: 400, InstantJ: 398, AvgPowerW: 40, JoulesPerToken: 2, CounterResets: 1, MaxGapS: 0.4,
+		PerGPUCounterJ: map[string]float64{"node-a/0": 60, "node-a/1": 40, "node-b/0": 300}}
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Errorf("SumWindowEnergy = %s, want %s", gj, wj)
+	}
+	if got := SumWindowEnergy([]MemberEnergy{{"node-a", a}, {"node-b", nil}}, 10, 200); got != nil {
+		t.Errorf("a window one member did not measure: %+v, want nil", got)
+	}
+	if got := SumWindowEnergy(nil, 10, 200); got != nil {
+		t.Errorf("no members: %+v, want nil", got)
+	}
+}

@@ -414,6 +414,9 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 	if limit == 0 {
 		note += "; no power limits in the inventory, upper bound not checked"
 	}
+	if r.group != nil {
+		note += fmt.Sprintf("; %d members of group %s summed, each aligned by its clock offsets measured at every window's start and end", len(r.group.members), r.group.ms.Group)
+	}
 	r.cl.add(CheckPower, fails.reasons(), note)
 }
 
