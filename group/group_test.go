@@ -370,3 +370,18 @@ func TestMeasureClockSkew(t *testing.T) {
 		t.Error("clock of a member that is not there measured")
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{Replicas: 2}, {MemberTTL: -time.Second}, {LeaseTTL: -1}, {RequestTimeout: -1}} {
+		if err := c.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Validate(%+v) = %v, want ErrInvalid", c, err)
+		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("Validate(zero) = %v", err)
+	}
+	d := Config{}.withDefaults()
+	if d.MemberTTL != 30*time.Second || d.LeaseTTL != 30*time.Second || d.Clock == nil {
+		t.Errorf("defaults %+v", d)
+	}
+}
