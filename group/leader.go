@@ -67,6 +67,7 @@ type Leadership struct {
 	group  string
 	member string
 	term   uint64
+	since  time.Time
 	log    zerolog.Logger
 
 	mu        sync.Mutex
@@ -103,7 +104,7 @@ func (g *Groups) TryLead(ctx context.Context, group, member string) (*Leadership
 	if err != nil {
 		return nil, fmt.Errorf("group %s: take the lease: %w", group, err)
 	}
-	l := &Leadership{g: g, group: group, member: member, term: rev, rev: rev, refreshed: g.now(),
+	l := &Leadership{g: g, group: group, member: member, term: rev, since: now, rev: rev, refreshed: g.now(),
 		lost: make(chan struct{}), ready: map[string]Readiness{}, readyCh: make(chan struct{}), done: make(chan struct{}),
 		every: g.cfg.LeaseTTL / 3,
 		log:   g.log.With().Str("group", group).Str("member", member).Uint64("term", rev).Logger()}
@@ -189,7 +190,7 @@ func (l *Leadership) refresh(ctx context.Context) error {
 	l.mu.Lock()
 	rev := l.rev
 	l.mu.Unlock()
-	data, _ := json.Marshal(leaderRecord{Member: l.member, Term: l.term, Since: l.g.now().UTC()})
+	data, _ := json.Marshal(leaderRecord{Member: l.member, Term: l.term, Since: l.since})
 	nrev, err := l.g.leader.Update(ctx, l.group, data, rev)
 	if err != nil {
 		return err
