@@ -16,6 +16,8 @@
 //	manifest.dsse.json   DSSE envelope over an in-toto v1 statement
 //	requests.jsonl.zst   per-request records (metrics.Request and its codec), zstd
 //	power.jsonl.zst      power lines (PowerLine; DecodePowerReading, ReadPowerLines), zstd
+//	members.json         a runner group's bundle only: its members, hosts, GPUs, inventories, clock offsets (Members; DecodeMembers)
+//	power/<member>.jsonl.zst  a group's bundle only, instead of power.jsonl.zst: each member's power lines on its own clock (MemberPowerFile)
 //	engine-metrics.jsonl.zst  optional: /metrics scrapes per window (EngineMetricsLine; ReadEngineMetrics), zstd
 //	probes.json          the probe schedule and windows (Probes; DecodeProbes)
 //	accuracy.jsonl       accuracy phase outputs (AccuracyRecord)

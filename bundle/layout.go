@@ -44,13 +44,17 @@ func Key(job string, attempt int, name string) string {
 	return Prefix(job, attempt) + name
 }
 
-// ParseKey splits an object key made by Key into its parts.
+// ParseKey splits an object key made by Key into its parts. The file may be
+// nested (a member's power file) only as ValidName allows.
 func ParseKey(key string) (job string, attempt int, name string, err error) {
 	rest, ok := strings.CutPrefix(key, RunsPrefix)
 	if !ok {
 		return "", 0, "", fmt.Errorf("key %q: want %s<job>/<attempt>/<file>", key, RunsPrefix)
 	}
-	parts := strings.Split(rest, "/")
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) == 3 && strings.Contains(parts[2], "/") && !ValidName(parts[2]) {
+		return "", 0, "", fmt.Errorf("key %q: want %s<job>/<attempt>/<file>", key, RunsPrefix)
+	}
 	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
 		return "", 0, "", fmt.Errorf("key %q: want %s<job>/<attempt>/<file>", key, RunsPrefix)
 	}
@@ -69,8 +73,13 @@ func reserved(name string) bool {
 
 // ValidName reports whether name may be a file of a bundle's signed set: a
 // plain file name of letters, digits, '.', '_' and '-', not starting with
-// '.', at most 128 bytes, and not one of the reserved names.
+// '.', at most 128 bytes, and not one of the reserved names; or a group
+// member's power file, power/<member>.jsonl.zst (MemberPowerFile), the
+// one nested name.
 func ValidName(name string) bool {
+	if _, ok := MemberOfPowerFile(name); ok {
+		return true
+	}
 	if name == "" || len(name) > 128 || name[0] == '.' || reserved(name) {
 		return false
 	}

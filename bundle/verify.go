@@ -122,7 +122,11 @@ func (b *Bundle) VerifyIntegrity(ctx context.Context, trusted map[string]ed25519
 	ps = append(ps, b.checkManifestFile(ctx, st)...)
 	ps = append(ps, checkSubjects(st, m)...)
 	if !m.Incomplete {
+		_, group := m.File(MembersFile)
 		for _, name := range RequiredFiles {
+			if name == PowerFile && group {
+				continue // one power file per member instead (members.go)
+			}
 			if _, ok := m.File(name); !ok {
 				add(problemf(ReasonRequiredMissing, name, "a complete bundle lists %s", name))
 			}

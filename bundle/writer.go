@@ -68,7 +68,13 @@ func (w *Writer) Create(name string) (io.WriteCloser, error) {
 	if sealed {
 		return nil, fmt.Errorf("create %s: %w", name, ErrSealed)
 	}
-	f, err := os.CreateTemp(w.dir, "."+name+tmpMarker+"*")
+	// A member's power file (power/<member>.jsonl.zst) is written in its
+	// folder, so that the rename stays within one directory.
+	dir, base := filepath.Split(filepath.Join(w.dir, filepath.FromSlash(name)))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	f, err := os.CreateTemp(dir, "."+base+tmpMarker+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
@@ -186,22 +192,35 @@ func (w *Writer) Seal(ctx context.Context, m *Manifest, signer dsse.Signer) erro
 	return nil
 }
 
-// scan lists the directory's complete files, removing temporary ones.
+// scan lists the directory's complete files, removing temporary ones. The
+// one folder it enters is power/, the members' power files.
 func (w *Writer) scan() ([]File, error) {
-	ents, err := os.ReadDir(w.dir)
+	return w.scanDir("")
+}
+
+func (w *Writer) scanDir(sub string) ([]File, error) {
+	ents, err := os.ReadDir(filepath.Join(w.dir, filepath.FromSlash(sub)))
 	if err != nil {
 		return nil, err
 	}
 	var files []File
 	for _, e := range ents {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") && strings.Contains(name, tmpMarker) {
-			if err := os.Remove(filepath.Join(w.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		name := sub + e.Name()
+		if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), tmpMarker) {
+			if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(name))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
 			continue
 		}
-		if reserved(name) {
+		if sub == "" && reserved(name) {
+			continue
+		}
+		if sub == "" && name+"/" == memberPowerDir && e.IsDir() {
+			nested, err := w.scanDir(memberPowerDir)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, nested...)
 			continue
 		}
 		if !e.Type().IsRegular() {
@@ -218,7 +237,7 @@ func (w *Writer) scan() ([]File, error) {
 			files = append(files, f)
 			continue
 		}
-		f, err := hashFile(filepath.Join(w.dir, name))
+		f, err := hashFile(filepath.Join(w.dir, filepath.FromSlash(name)))
 		if err != nil {
 			return nil, err
 		}

@@ -114,6 +114,20 @@
 //     window.
 //   - relative difference = |got − ref| / |ref|.
 //
+// # Clocks across a runner group (clock_offset.go)
+//
+//   - a member's offset against the group's leader comes from NTP-style
+//     rounds (ClockRound): the leader sends at T1, the member receives at
+//     T2 and replies at T3, the leader receives at T4. offset = ((T2 − T1) +
+//     (T3 − T4)) / 2, delay = (T4 − T1) − (T3 − T2), uncertainty = delay /
+//     2: the true offset lies within it whatever the split of the delay.
+//     Of several rounds the one with the smallest delay counts
+//     (BestClockOffset).
+//   - a member's sample at member time t is at leader time t − offset,
+//     the offset interpolated linearly between the measurements around
+//     it (OffsetAt, AlignSamples); a window's energy across members is the
+//     sum of each member's window energy on the aligned samples.
+//
 // # Repeats (SpreadOf)
 //
 //   - with benchmark.repeats = R, a tier's figures are measured in R windows

@@ -51,6 +51,12 @@
 //   - power.go: power.jsonl.zst decoded (runner lines without reflection,
 //     bundle.DecodePowerReading) and held whole (tens of MB for a long run
 //     on 8 GPUs); each window's energy from the samples around it.
+//   - members.go: a runner group's bundle (members.json): each member's
+//     power/<member>.jsonl.zst aligned on the leader's clock by its
+//     measured offsets, each window's energy per member summed
+//     (bundle.SumWindowEnergy); a judged window refused, naming the
+//     member, for a gap, missing coverage or an unmeasured clock; the
+//     members' accelerators and GPUs against the pool.
 //   - accuracy.go: accuracy.jsonl scored against the reference answers.
 //   - verdict.go: the check names (stable: tests and the site branch on
 //     them) and the capped lists of reasons.

@@ -23,6 +23,12 @@ type powerSamples struct {
 // readPowerSamples decodes a power.jsonl.zst stream, line by line within
 // the limits.
 func readPowerSamples(r io.Reader, lim bundle.ZstdLimits) (*powerSamples, error) {
+	return readPowerFile(bundle.PowerFile, r, lim)
+}
+
+// readPowerFile decodes the power lines of the file called name (power.jsonl.zst
+// or a member's power/<member>.jsonl.zst); errors name it.
+func readPowerFile(name string, r io.Reader, lim bundle.ZstdLimits) (*powerSamples, error) {
 	if lim.MaxLine <= 0 || lim.MaxLine > maxPowerLine {
 		lim.MaxLine = maxPowerLine
 	}
@@ -31,11 +37,15 @@ func readPowerSamples(r io.Reader, lim bundle.ZstdLimits) (*powerSamples, error)
 		return nil, err
 	}
 	defer z.Close()
-	return decodePowerLines(z.ReadLine)
+	return decodePowerLinesOf(name, z.ReadLine)
 }
 
 // decodePowerLines decodes power samples from a line source.
 func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
+	return decodePowerLinesOf(bundle.PowerFile, next)
+}
+
+func decodePowerLinesOf(name string, next func() ([]byte, error)) (*powerSamples, error) {
 	ps := &powerSamples{sources: map[string]int{}}
 	for line := 1; ; line++ {
 		b, err := next()
@@ -43,26 +53,26 @@ func decodePowerLines(next func() ([]byte, error)) (*powerSamples, error) {
 			return ps, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", bundle.PowerFile, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
-			return nil, fmt.Errorf("%s:%d: blank line", bundle.PowerFile, line)
+			return nil, fmt.Errorf("%s:%d: blank line", name, line)
 		}
 		var s bundle.PowerReading
 		if err := bundle.DecodePowerReading(b, &s); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", bundle.PowerFile, line, err)
+			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
 		}
 		if !s.Valid() {
 			ps.failed++
 			continue
 		}
 		if s.GPU < 0 {
-			return nil, fmt.Errorf("%s:%d: gpu %d negative", bundle.PowerFile, line, s.GPU)
+			return nil, fmt.Errorf("%s:%d: gpu %d negative", name, line, s.GPU)
 		}
 		if len(ps.sources) < maxPowerSources || ps.sources[s.PowerSource] > 0 {
 			ps.sources[s.PowerSource]++
 		} else {
-			return nil, fmt.Errorf("%s:%d: more than %d power sources", bundle.PowerFile, line, maxPowerSources)
+			return nil, fmt.Errorf("%s:%d: more than %d power sources", name, line, maxPowerSources)
 		}
 		ps.valid = append(ps.valid, s.PowerSample)
 	}

@@ -86,7 +86,7 @@ func (ps *probeSet) add(r *metrics.Request) (inWindow bool) {
 
 // evaluate ends the accumulation: every probe, in probes.json's order, with
 // its window's energy from the power samples.
-func (ps *probeSet) evaluate(power *powerIndex) []evaluated {
+func (ps *probeSet) evaluate(power energyIndex) []evaluated {
 	out := make([]evaluated, 0, len(ps.all))
 	for i, p := range ps.all {
 		e := evaluated{rec: p}

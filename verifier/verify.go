@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +109,8 @@ type run struct {
 	prof  *spec.Profile
 	// repeats is the job's benchmark.repeats; 0 when verified offline.
 	repeats int
+	// group is a runner group's members' power; nil for one host.
+	group *groupIndex
 }
 
 // reject records a failed check that ends the recomputation (an input the
@@ -201,8 +202,8 @@ func (r *run) recompute(ctx context.Context) error {
 		100*r.rules.Verify.PromptTokens.Share, r.rules.Verify.PromptTokens.Tokens, st.noUsage))
 	r.forcedCheck(st)
 
-	// Power.
-	pw, err := r.power(ctx)
+	// Power: one host's, or a group's members' summed (members.go).
+	pw, px, err := r.readPower(ctx)
 	if err != nil {
 		return err
 	}
@@ -211,11 +212,10 @@ func (r *run) recompute(ctx context.Context) error {
 	if tiersErr != nil {
 		return r.reject(CheckTiers, tiersErr.Error())
 	}
-	px := newPowerIndex(pw.valid)
 	ev := probes.evaluate(px)
 	tol := r.rules.Verify.RunnerClaimTolerance
 	r.cl.add(CheckProbes, compareProbes(sum, ev, tol), fmt.Sprintf("%d probes recomputed, every claim within %.2f%%", len(ev), 100*tol))
-	gpus := len(px.gpus)
+	gpus := px.gpuCount()
 	outs := map[string]tierOutcome{}
 	for _, t := range tiers {
 		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
@@ -348,7 +348,7 @@ func (r *run) power(ctx context.Context) (*powerSamples, error) {
 // powerChecks judges each confirmation window's power: sample gaps,
 // counter resets, the counter-vs-instant cross-check and the bounds (idle
 // baseline ≤ average ≤ Σ power limits).
-func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px *powerIndex, res *bundle.Results) {
+func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *powerSamples, px energyIndex, res *bundle.Results) {
 	if r.cl.has(CheckPower) {
 		return // power.jsonl.zst did not decode, or its source contradicts the hardware claim
 	}
@@ -370,16 +370,7 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 			fails.addf("the power samples do not cover the idle baseline [%d, %d)", b.StartNs, b.EndNs)
 		}
 	}
-	var inv bundle.Inventory
-	_ = json.Unmarshal(r.m.Inventory, &inv) // what decodes counts; an inventory without limits leaves the upper bound unchecked
-	limit := 0.0
-	for _, g := range inv.GPUs {
-		if g.EnforcedPowerLimitW > 0 {
-			limit += g.EnforcedPowerLimitW
-		} else {
-			limit += g.PowerLimitW
-		}
-	}
+	limit := r.powerLimitW()
 	maxGap := r.rules.Power.MaxSampleGap.Duration.Seconds()
 	// The confirmation window's power is the headline; the repeat windows'
 	// is the spread of Agents/MW, held to the same checks.
@@ -414,12 +405,18 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 			if limit > 0 && e.AvgPowerW > limit {
 				fails.addf("%s probe %d: average power %.1f W above the sum of power limits %.1f W", name, p, e.AvgPowerW, limit)
 			}
+			if r.group != nil {
+				r.memberChecks(p, w.rec.WindowStartNs, w.rec.WindowEndNs, maxGap, &fails)
+			}
 		}
 	}
 	note := fmt.Sprintf("%d samples (%d failed reads left out); gaps ≤ %.2f s, no resets, cross-check within %.0f%%",
 		len(pw.valid), pw.failed, maxGap, 100*r.rules.Power.CrossCheckTolerance)
 	if limit == 0 {
 		note += "; no power limits in the inventory, upper bound not checked"
+	}
+	if r.group != nil {
+		note += fmt.Sprintf("; %d members of group %s summed, each aligned by its clock offsets measured at every window's start and end", len(r.group.members), r.group.ms.Group)
 	}
 	r.cl.add(CheckPower, fails.reasons(), note)
 }

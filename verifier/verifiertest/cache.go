@@ -37,8 +37,8 @@ type BuiltInfo struct {
 // the same options is used again; otherwise dir is replaced by a fresh
 // build. Options.Answers must be nil (the default answers are rebuilt).
 func BuildCached(ctx context.Context, dir string, o Options) (*Bundle, error) {
-	if o.Answers != nil {
-		return nil, fmt.Errorf("verifiertest: BuildCached takes the default answers only")
+	if o.Answers != nil || o.Group.Members > 0 {
+		return nil, fmt.Errorf("verifiertest: BuildCached takes the default answers and one host only")
 	}
 	want := BuiltInfo{Agents: o.Agents, Window: o.Window, Seed: o.Seed, Profile: o.Profile, Repeat: o.Repeat, Completion: o.CompletionOrder, Job: o.Job, Attempt: o.Attempt}
 	if b, err := Reopen(dir); err == nil {

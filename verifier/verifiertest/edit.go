@@ -62,7 +62,10 @@ func EditRecords(dir string, fn func(r *metrics.Request)) error {
 // EditPower rewrites power.jsonl.zst in dir, keeping the samples keep
 // returns true for.
 func EditPower(dir string, keep func(s *bundle.PowerLine) bool) error {
-	path := filepath.Join(dir, bundle.PowerFile)
+	return editPowerFile(filepath.Join(dir, bundle.PowerFile), keep)
+}
+
+func editPowerFile(path string, keep func(s *bundle.PowerLine) bool) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err

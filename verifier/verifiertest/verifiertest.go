@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -80,6 +81,8 @@ type Options struct {
 	SpecDigest string
 	Runner     string
 	Pool       string
+	// Group, when Group.Members > 0, makes a runner group's bundle.
+	Group GroupOptions
 	// Tamper, when set, replaces each generated record by the records it
 	// returns before the runner's claim is computed from them: a dishonest
 	// runner's records with a self-consistent summary.
@@ -237,17 +240,17 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		hot = [2]int64{lp.StartNs, lp.DoneNs}
 	}
 	samples := g.power(end, probes[0].StartNs, hot)
-	pf, err := w.CreateZstd(bundle.PowerFile)
-	if err != nil {
-		return nil, err
+	idle := [2]int64{int64(500 * time.Millisecond), int64(2500 * time.Millisecond)}
+	energyOf := func(start, end int64, tokens float64) *bundle.WindowEnergy {
+		return bundle.WindowEnergyFrom(samples, start, end, tokens)
 	}
-	enc := json.NewEncoder(pf)
-	for _, s := range samples {
-		if err := enc.Encode(bundle.PowerLine{PowerSample: s, TUnixNs: 1_700_000_000_000_000_000 + s.TMonoNs, PowerSource: bundle.PowerSourceSim}); err != nil {
+	gpus := 1
+	if o.Group.Members > 0 {
+		gpus = o.Group.Members
+		if energyOf, err = writeGroup(w, o.Group, samples, probes, idle); err != nil {
 			return nil, err
 		}
-	}
-	if err := pf.Close(); err != nil {
+	} else if err := writePower(w, samples); err != nil {
 		return nil, err
 	}
 
@@ -287,13 +290,13 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	}
 
 	// The runner's claim.
-	sum := &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: o.Profile, PowerBoundary: "sim", GPUs: 1, Tiers: map[string]bundle.TierSummary{}}
-	base := bundle.WindowEnergyFrom(samples, int64(500*time.Millisecond), int64(2500*time.Millisecond), 0)
-	sum.IdleBaseline = &bundle.IdleBaseline{State: "engine-idle", StartNs: int64(500 * time.Millisecond), EndNs: int64(2500 * time.Millisecond), DurationS: 2, EnergyJ: base.CounterJ, AvgPowerW: base.AvgPowerW}
+	sum := &bundle.Summary{SchemaVersion: bundle.SummarySchemaVersion, Simulated: true, Profile: o.Profile, PowerBoundary: "sim", GPUs: gpus, Tiers: map[string]bundle.TierSummary{}}
+	base := energyOf(idle[0], idle[1], 0)
+	sum.IdleBaseline = &bundle.IdleBaseline{State: "engine-idle", StartNs: idle[0], EndNs: idle[1], DurationS: 2, EnergyJ: base.CounterJ, AvgPowerW: base.AvgPowerW}
 	for i, p := range probes {
 		ps := bundle.ProbeSummaryOf(p.Probe, results[i], p.WindowStartNs, p.WindowEndNs, p.Client)
 		ps.Tier, ps.Role = p.Tier, p.Purpose
-		ps.Energy = bundle.WindowEnergyFrom(samples, p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
+		ps.Energy = energyOf(p.WindowStartNs, p.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 		sum.Probes = append(sum.Probes, ps)
 	}
 	ci := len(sum.Probes) - max(1, o.Repeats) // the last confirmation
@@ -305,7 +308,7 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 	nMax := last.Agents
 	sum.Tiers[Tier] = bundle.TierSummary{MaxAgents: nMax, Confirmed: true, MinDecodeTPS: tier.MinDecodeRate, MaxTTFTS: tier.MaxTTFT.Seconds(),
 		ConfirmProbe: &cp, OutputTokensPerS: last.OutputTokensPerS, EnergyCounterJ: last.Energy.CounterJ, EnergyInstantJ: last.Energy.InstantJ,
-		AvgPowerW: last.Energy.AvgPowerW, AgentsPerMW: metrics.AgentsPerMW(nMax, last.Energy.AvgPowerW), AgentsPerGPU: float64(nMax),
+		AvgPowerW: last.Energy.AvgPowerW, AgentsPerMW: metrics.AgentsPerMW(nMax, last.Energy.AvgPowerW), AgentsPerGPU: metrics.AgentsPerGPU(nMax, gpus),
 		JoulesPerToken: last.Energy.JoulesPerToken}
 	if o.Repeats > 1 {
 		var ws []bundle.RepeatWindow
@@ -327,6 +330,21 @@ func Build(ctx context.Context, dir string, o Options) (*Bundle, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// writePower writes one host's power.jsonl.zst.
+func writePower(w *bundle.Writer, samples []metrics.PowerSample) error {
+	pf, err := w.CreateZstd(bundle.PowerFile)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(pf)
+	for _, s := range samples {
+		if err := enc.Encode(bundle.PowerLine{PowerSample: s, TUnixNs: 1_700_000_000_000_000_000 + s.TMonoNs, PowerSource: bundle.PowerSourceSim}); err != nil {
+			return err
+		}
+	}
+	return pf.Close()
 }
 
 // defaultAnswer is question id's reference answer unless Options.Answers
@@ -449,16 +467,12 @@ func (g *gen) power(end, load int64, hot [2]int64) []metrics.PowerSample {
 
 // Upload copies the bundle's files to prefix in store.
 func (b *Bundle) Upload(ctx context.Context, put func(ctx context.Context, key, path string) error, prefix string) error {
-	ents, err := os.ReadDir(b.Dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if err := put(ctx, prefix+e.Name(), filepath.Join(b.Dir, e.Name())); err != nil {
+	return fs.WalkDir(os.DirFS(b.Dir), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
-	}
-	return nil
+		return put(ctx, prefix+name, filepath.Join(b.Dir, filepath.FromSlash(name)))
+	})
 }
 
 // Derive copies the bundle to dir, lets edit change its files, and, when
