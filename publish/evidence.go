@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -84,12 +85,13 @@ func evidenceContentType(name string) (ctype string, attachment bool) {
 	return "application/octet-stream", true
 }
 
-// evidence serves GET /runs/{job}/{attempt}/{file}: a file of a published
+// evidence serves GET /runs/{job}/{attempt}/{file...}: a file of a published
 // bundle, streamed from the store. The job and attempt must be those of a
 // published result; the file must be the manifest, its envelope, the
 // verdict, or a file the manifest lists. Anything else is 404, the same
 // answer as a missing file, so the route tells nothing about what else the
-// bucket holds.
+// bucket holds. A file may be nested only as bundle.ValidName allows (a
+// runner group member's power/<member>.jsonl.zst).
 func (h *SiteHandler) evidence(w http.ResponseWriter, r *http.Request) {
 	job, file := r.PathValue("job"), r.PathValue("file")
 	attempt, ok := parseAttempt(r.PathValue("attempt"))
@@ -136,7 +138,7 @@ func (h *SiteHandler) evidence(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", evidenceCSP)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if attachment {
-		w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+path.Base(file)+`"`)
 	}
 	if _, err := io.Copy(w, rc); err != nil && !errors.Is(err, context.Canceled) {
 		h.log.Warn().Err(err).Str("job", job).Int("attempt", attempt).Str("file", file).Msg("stream evidence")

@@ -17,6 +17,8 @@ import (
 	"github.com/agentwatt/agentwatt/blob/blobtest"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/publish"
+	"github.com/agentwatt/agentwatt/verifier"
+	"github.com/agentwatt/agentwatt/verifier/verifiertest"
 	"github.com/agentwatt/agentwatt/verifier/verifiertest/known"
 )
 
@@ -132,4 +134,78 @@ func TestSiteEvidenceRoute(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A runner group's bundle keeps each member's power samples in
+// power/<member>.jsonl.zst: the route serves those listed files (one path
+// segment deeper) and still nothing unlisted under power/.
+func TestSiteEvidenceRouteServesMemberPower(t *testing.T) {
+	ctx := context.Background()
+	b, err := verifiertest.Build(ctx, filepath.Join(t.TempDir(), "group"), verifiertest.Options{Seed: 1, Group: verifiertest.GroupOptions{Members: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.Verify(ctx, bundle.DirSource(b.Dir), known.Options(b))
+	if err != nil || !v.Verified() {
+		t.Fatalf("verify the group bundle: %v %s", err, verifiertest.FailedReasons(v))
+	}
+	const job = "job-grp"
+	v = withJob(v, job)
+	store := blobtest.Store(t)
+	if err := b.Upload(ctx, store.PutFile, bundle.Key(job, v.Attempt, "")); err != nil {
+		t.Fatal(err)
+	}
+	vb, _ := v.Marshal()
+	for name, data := range map[string][]byte{bundle.VerdictFile: vb, "power/node-9.jsonl.zst": []byte("not listed")} {
+		if err := store.PutBytes(ctx, bundle.Key(job, v.Attempt, name), data, "application/octet-stream"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := publish.Publish(ctx, store, publish.PublishInput{Job: jobOf(v, job, "sim"), Verdict: v, Local: true,
+		Approval: publish.Approval{By: "maint", At: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	publish.NewSiteHandler(store, zerolog.Nop()).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	member := "power/" + verifiertest.MemberName(1) + ".jsonl.zst"
+	want, err := os.ReadFile(filepath.Join(b.Dir, filepath.FromSlash(member)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		ok   bool
+	}{
+		{member, true},
+		{"power/node-9.jsonl.zst", false}, // beside the bundle, not listed
+		{"power/../probes.json", false},
+		{"power/%2e%2e/probes.json", false},
+		{"power/node-1.jsonl.zst/x", false},
+	} {
+		resp, err := http.DefaultTransport.RoundTrip(mustGet(t, srv.URL+"/runs/"+job+"/1/"+c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case c.ok && (resp.StatusCode != http.StatusOK || !bytes.Equal(body, want)):
+			t.Errorf("GET %s: %d, %d bytes; want 200 and the member's %d bytes", c.path, resp.StatusCode, len(body), len(want))
+		case c.ok && resp.Header.Get("Content-Disposition") != `attachment; filename="node-1.jsonl.zst"`:
+			t.Errorf("GET %s: Content-Disposition %q", c.path, resp.Header.Get("Content-Disposition"))
+		case !c.ok && resp.StatusCode == http.StatusOK:
+			t.Errorf("GET %s: 200 %q; want it refused", c.path, body)
+		}
+	}
+}
+
+func mustGet(t *testing.T, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

@@ -18,7 +18,7 @@ import (
 //	GET /, /index.html                the leaderboard page, rendered from it
 //	GET /results/{job}/{attempt}.html a published result's page
 //	GET /method.html                  the method, from the rules file
-//	GET /runs/{job}/{attempt}/{file}  a published bundle's file (evidence.go)
+//	GET /runs/{job}/{attempt}/{file...}  a published bundle's file (evidence.go)
 //	GET /site.js, /site.css, /uPlot…  the pages' scripts and styles (SiteAssets)
 //
 // Every page carries SiteCSP: the pages run only the site's own scripts.
@@ -43,7 +43,7 @@ func NewSiteHandler(store SiteStore, log zerolog.Logger) *SiteHandler {
 // Register adds the routes to mux.
 func (h *SiteHandler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/results", h.results)
-	mux.HandleFunc("GET /runs/{job}/{attempt}/{file}", h.evidence)
+	mux.HandleFunc("GET /runs/{job}/{attempt}/{file...}", h.evidence)
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /index.html", h.page)
 	mux.HandleFunc("GET /leaderboard", h.page)
