@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func ReapOrphans(ctx context.Context, stateDir string, log zerolog.Logger) (int,
 			l.Warn().Msg("killed an engine process group left by a dead runner")
 		}
 		if r.Mode == "container" && r.Container != "" {
-			if err := removeContainer(ctx, r.Runtime, r.Job); err != nil {
+			if err := removeContainer(ctx, r.Runtime, r.Container); err != nil {
 				errs = append(errs, fmt.Errorf("remove container %s: %w", r.Container, err))
 				continue // keep the record: try again next start
 			}
@@ -181,17 +182,24 @@ func waitGroupGone(pgid int, timeout time.Duration) bool {
 	}
 }
 
-// removeContainer force-removes the job's container; an absent container is
-// not an error.
-func removeContainer(ctx context.Context, runtime, job string) error {
+// removeContainer force-removes a recorded engine container; an absent
+// container is not an error. The name must be one the runner gives
+// (agentwatt-…): a record is the runner's own, but a name read from disk
+// does not reach the runtime's command line unchecked.
+func removeContainer(ctx context.Context, runtime, name string) error {
+	if !containerNameRe.MatchString(name) {
+		return fmt.Errorf("container name %q is not an engine container's", name)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	out, err := runtimeCmd(ctx, runtime, RemoveArgs(job)...).CombinedOutput()
+	out, err := runtimeCmd(ctx, runtime, RemoveArgs(name)...).CombinedOutput()
 	if err != nil && !strings.Contains(strings.ToLower(string(out)), "no such container") {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
+
+var containerNameRe = regexp.MustCompile(`^agentwatt-[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}(-[a-z][a-z0-9]*-[0-9]{1,4})?$`)
 
 // runtimeCmd runs the container runtime's CLI with runtimeEnv.
 func runtimeCmd(ctx context.Context, runtime string, args ...string) *exec.Cmd {
