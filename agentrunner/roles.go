@@ -13,8 +13,8 @@ import (
 
 // checkPlacement checks that the job's engine fits this node: an external
 // deployment only on a runner pointed at one (and the other way round),
-// each role replica on this node's GPUs, and declared disaggregated workers
-// no more than the GPUs. The spec's own checks (the roles hold exactly
+// the roles' GPUs exactly this node's (so no replica spans hosts), and
+// declared disaggregated workers no more than the GPUs. The spec's own checks (the roles hold exactly
 // system.accelerators) ran in decodeSpec.
 func (r *Runner) checkPlacement(sub *spec.Submission) error {
 	switch e := sub.Engine; {
@@ -26,12 +26,6 @@ func (r *Runner) checkPlacement(sub *spec.Submission) error {
 	gpus := r.cfg.GPUs
 	if n := sub.Engine.RoleGPUs(); len(sub.Engine.Roles) > 0 && n != gpus {
 		return fmt.Errorf("%w: engine.roles hold %d GPUs, this node has %d", ErrPreflight, n, gpus)
-	}
-	for _, rep := range sub.Engine.Replicas() {
-		if rep.GPUs > gpus {
-			return fmt.Errorf("%w: engine.roles: a %s replica of %d GPUs spans hosts of %d; v1 runners are single-node (multi-host runner groups come later)",
-				ErrPreflight, rep.Role, rep.GPUs, gpus)
-		}
 	}
 	if dg := sub.System.Disaggregation; dg != nil && len(sub.Engine.Roles) == 0 && dg.PrefillWorkers+dg.DecodeWorkers > gpus {
 		return fmt.Errorf("%w: system.disaggregation declares %d prefill and %d decode workers, more than this node's %d GPUs (a worker needs at least one)",
