@@ -153,15 +153,15 @@ func (e *jobEngine) stop(grace time.Duration, log zerolog.Logger) {
 	e.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), grace+10*time.Second)
 	defer cancel()
-	// The frontend first, so that no request reaches a stopped worker;
-	// then the workers, together.
-	if e.eng != nil {
-		stopEngine(ctx, e.eng, log)
-	}
+	// Every replica together: the load has ended, and one grace period
+	// bounds them all.
 	var wg sync.WaitGroup
-	for _, w := range e.workers {
+	for _, eng := range append([]*engine.Engine{e.eng}, e.workers...) {
+		if eng == nil {
+			continue
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); stopEngine(ctx, w, log) }()
+		go func() { defer wg.Done(); stopEngine(ctx, eng, log) }()
 	}
 	wg.Wait()
 	if e.network != "" {

@@ -201,3 +201,39 @@ func TestAttachExternal(t *testing.T) {
 		e.stop(time.Second, zerolog.Nop()) // nothing to stop
 	}
 }
+
+// TestJobEngineReplicas: a worker that ends mid-run is the job's engine
+// ending (done closes, ended names it), and stop ends every replica.
+func TestJobEngineReplicas(t *testing.T) {
+	start := func(name string, command ...string) *engine.Engine {
+		t.Helper()
+		cfg := engine.Config{JobID: "j" + name, Command: command, HealthPath: "/health", ReadyTimeout: time.Second,
+			Port: 1, LogPath: t.TempDir() + "/engine.log", GracePeriod: time.Second}
+		eng, err := engine.Start(context.Background(), cfg, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	e := &jobEngine{
+		eng:     start("front", "sleep", "60"),
+		workers: []*engine.Engine{start("prefill", "sleep", "60"), start("decode", "sh", "-c", "sleep 0.2; exit 3")},
+	}
+	defer e.stop(time.Second, zerolog.Nop())
+	select {
+	case <-e.done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a worker's exit did not end the engine")
+	}
+	if err := e.ended(); !errors.Is(err, errEngineEnded) {
+		t.Errorf("ended() = %v, want the worker's exit", err)
+	}
+	e.stop(time.Second, zerolog.Nop())
+	for _, eng := range append([]*engine.Engine{e.eng}, e.workers...) {
+		select {
+		case <-eng.Done():
+		default:
+			t.Errorf("engine %d still runs after stop", eng.PID())
+		}
+	}
+}
