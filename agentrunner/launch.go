@@ -93,7 +93,7 @@ func (jr *jobRun) launch(ctx context.Context, js *jobSpec) (*jobEngine, error) {
 		if err := jr.launchRoles(ctx, js, e, cfg); err != nil {
 			return e, err
 		}
-		return e, e.eng.WaitReady(ctx)
+		return e, e.waitReady(ctx)
 	}
 	if e.eng, err = engine.Start(ctx, cfg, jr.log); err != nil {
 		return e, err

@@ -237,3 +237,28 @@ func TestJobEngineReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitReadyWorkerExits: a worker that exits while the frontend is not
+// yet healthy fails the launch at once, not at the ready timeout.
+func TestWaitReadyWorkerExits(t *testing.T) {
+	start := func(name string, command ...string) *engine.Engine {
+		t.Helper()
+		cfg := engine.Config{JobID: "w" + name, Command: command, HealthPath: "/health", ReadyTimeout: time.Minute,
+			Port: 1, LogPath: t.TempDir() + "/engine.log", GracePeriod: time.Second}
+		eng, err := engine.Start(context.Background(), cfg, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	e := &jobEngine{eng: start("front", "sleep", "60"), workers: []*engine.Engine{start("decode", "sh", "-c", "exit 3")}}
+	defer e.stop(time.Second, zerolog.Nop())
+	began := time.Now()
+	err := e.waitReady(context.Background())
+	if !errors.Is(err, errEngineEnded) {
+		t.Fatalf("waitReady = %v, want the worker's exit", err)
+	}
+	if time.Since(began) > 50*time.Second {
+		t.Errorf("waited out the ready timeout")
+	}
+}

@@ -132,3 +132,22 @@ func roleConfigs(e spec.Engine, base engine.Config) ([]engine.Config, error) {
 	}
 	return append(out, *front), nil
 }
+
+// waitReady waits for the frontend's health; a worker that exits meanwhile
+// fails the launch at once, named, rather than at the ready timeout.
+func (e *jobEngine) waitReady(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.done():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	err := e.eng.WaitReady(wctx)
+	if ended := e.ended(); err != nil && ended != nil && ctx.Err() == nil {
+		return ended
+	}
+	return err
+}

@@ -335,7 +335,7 @@ func TestReapReplicaContainers(t *testing.T) {
 	state := t.TempDir()
 	for i, name := range []string{ReplicaContainerName("jobx", "prefill-1"), "--all", "postgres"} {
 		r := record{Version: recordVersion, Mode: "container", Job: "jobx", PID: 1<<22 + i, PGID: 1<<22 + i, StartTime: 1,
-			Runtime: bin, Container: name, RunnerPID: 1 << 22, RunnerStart: 1, Mark: "m"}
+			Runtime: bin, Container: name, Network: JobNetwork("jobx"), RunnerPID: 1 << 22, RunnerStart: 1, Mark: "m"}
 		if err := os.WriteFile(filepath.Join(state, fmt.Sprintf("engine-%d.json", i)), mustJSON(t, r), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +345,7 @@ func TestReapReplicaContainers(t *testing.T) {
 		t.Fatalf("ReapOrphans = %d, %v; want 1 and the two bad names refused", n, err)
 	}
 	b, _ := os.ReadFile(calls)
-	if strings.TrimSpace(string(b)) != "rm --force agentwatt-jobx-prefill-1" {
+	if strings.TrimSpace(string(b)) != "rm --force agentwatt-jobx-prefill-1\nnetwork rm agentwatt-job-jobx" {
 		t.Errorf("runtime calls = %q", b)
 	}
 }

@@ -166,6 +166,9 @@ func (e *Engine) writeRecord(mark string) error {
 	}
 	if !e.cfg.ProcessMode() {
 		r.Mode, r.Runtime, r.Container = "container", e.cfg.Runtime, e.cfg.containerName()
+		if e.cfg.Network == JobNetwork(e.cfg.JobID) {
+			r.Network = e.cfg.Network
+		}
 	}
 	e.record, err = writeRecord(e.cfg.StateDir, r)
 	return err

@@ -30,9 +30,12 @@ type record struct {
 	Argv      []string `json:"argv"`
 	// Mark is an environment entry only this engine's processes carry; it
 	// identifies the group's members once the leader is gone.
-	Mark        string    `json:"mark"`
-	Runtime     string    `json:"runtime,omitempty"`
-	Container   string    `json:"container,omitempty"`
+	Mark      string `json:"mark"`
+	Runtime   string `json:"runtime,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Network is the job's own network (JobNetwork) of a role replica,
+	// removed once its last container is.
+	Network     string    `json:"network,omitempty"`
 	RunnerPID   int       `json:"runner_pid"`
 	RunnerStart uint64    `json:"runner_start_time"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -117,6 +120,11 @@ func ReapOrphans(ctx context.Context, stateDir string, log zerolog.Logger) (int,
 				continue // keep the record: try again next start
 			}
 			l.Info().Str("container", r.Container).Msg("removed the engine container left by a dead runner")
+			if r.Network != "" {
+				if err := removeJobNetwork(ctx, r.Runtime, r.Job, r.Network); err != nil {
+					errs = append(errs, err)
+				}
+			}
 			if !killed {
 				reaped++
 			}
@@ -197,6 +205,20 @@ func removeContainer(ctx context.Context, runtime, name string) error {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// removeJobNetwork removes a dead runner's job network once no container
+// is on it (a network with containers is left for the record of its last
+// one). The name must be the job's.
+func removeJobNetwork(ctx context.Context, runtime, job, name string) error {
+	if !jobIDRe.MatchString(job) || name != JobNetwork(job) {
+		return fmt.Errorf("network %q is not job %q's", name, job)
+	}
+	err := RemoveNetwork(ctx, runtime, name)
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "active endpoints") {
+		return nil
+	}
+	return err
 }
 
 var containerNameRe = regexp.MustCompile(`^agentwatt-[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}(-[a-z][a-z0-9]*-[0-9]{1,4})?$`)
