@@ -101,7 +101,7 @@ func (r *Runner) preflight(sub *spec.Submission) error {
 	if sub.System.Accelerator != r.cfg.Accelerator {
 		return fmt.Errorf("%w: system.accelerator %s, this node has %s", ErrPreflight, sub.System.Accelerator, r.cfg.Accelerator)
 	}
-	if err := r.checkSecrets(sub.Engine.Secrets); err != nil {
+	if err := r.checkSecrets(sub.Engine.Secrets); err != nil && !sub.Engine.External() { // an external engine has its own
 		return err
 	}
 	if r.cfg.Pool == spec.Sim {
