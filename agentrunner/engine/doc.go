@@ -61,7 +61,8 @@
 // random mark placed in the engine's environment); ReapOrphans, called when
 // the runner starts, kills every recorded group that is still the engine's —
 // checked through /proc: the leader's start time and command line, or a
-// member carrying the mark — and force-removes recorded containers. A
+// member carrying the mark — and force-removes recorded containers (and,
+// with a role replica's last container, its job network). A
 // process that leaves its group (setsid) escapes this: process mode is for
 // trusted engines only.
 package engine
