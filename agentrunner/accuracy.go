@@ -21,7 +21,7 @@ func (jr *jobRun) accuracy(ctx context.Context, js *jobSpec, eng *jobEngine, l *
 		return nil, err
 	}
 	res, err := accuracy.Run(ctx, accuracy.Config{
-		Endpoint: eng.eng.URL(), Model: l.rep.Model(), MaxTokens: js.rules.Accuracy.MaxOutputTokens,
+		Endpoint: eng.url(), Model: l.rep.Model(), MaxTokens: js.rules.Accuracy.MaxOutputTokens,
 		Temperature: js.rules.Sampling.Temperature, TopP: js.rules.Sampling.TopP,
 	}, qs, f)
 	if cerr := f.Close(); err == nil {

@@ -19,7 +19,8 @@
 // Files: job.go (jobRun, measured, runJob, measure), phase.go (running a
 // phase, phaseError), errors.go (sentinels, the interruption causes),
 // plan.go (jobPlan: the sim/GPU difference), preflight.go, workload.go,
-// launch.go, baseline.go, affinity.go, load.go, accuracy.go, search.go (one
+// launch.go, roles.go (an engine's role replicas on this node, an external
+// deployment), baseline.go, affinity.go, load.go, accuracy.go, search.go (one
 // phase or part of one each), progress.go (live metrics and events during
 // the load), enginescrape.go (the engine's /metrics at each window mark,
 // scraped off the probe loop), seal.go (the bundle from measured), finish.go (the end
@@ -31,11 +32,14 @@
 // it strictly and validates it again, so a record that names a program
 // (engine.command) never runs. The engine is launched by the runner: a
 // container from the spec's pinned image, or the runner's own sim for the
-// spec's sim_profile, run apart from the runner (package engine: its own
+// spec's sim_profile (or one container per role replica, each with its own
+// GPUs on a network of the job's own), run apart from the runner (package engine: its own
 // directory and environment, no inherited descriptors, the engine user);
 // the runner is non-dumpable (hide.go) and refuses a key it does not own
 // (keyfile.go). Secrets the spec names are read from the runner's
-// SecretStore at launch and masked in the engine log.
+// SecretStore at launch and masked in the engine log. An external
+// deployment (the operator's engine) is driven at the runner's own
+// Config.ExternalEndpoint, never at an address from the job.
 //
 // Bundles are built in the spool (WORK/spool/runs/<job>/<attempt>/) and
 // uploaded from there, manifest.dsse.json last (upload.go). A bundle whose

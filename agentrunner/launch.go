@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,12 +15,44 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 )
 
-// jobEngine is what the launch phase produced: the engine and, for the sim,
-// its own directory.
+// jobEngine is what the launch phase produced: the engine (with roles, the
+// frontend, and its workers beside it) and, for the sim, its own
+// directory; or, for an external deployment, only its endpoint.
 type jobEngine struct {
-	eng     *engine.Engine // nil when it did not start
-	dir     string         // the sim's directory; removed once it stopped
-	stopped bool
+	eng      *engine.Engine   // the endpoint; nil when it did not start or is external
+	workers  []*engine.Engine // the other role replicas
+	network  string           // the job's own network (roles); removed once they stopped
+	external string           // an external deployment's base URL
+	dir      string           // the sim's directory; removed once it stopped
+	stopped  bool
+}
+
+// url is the base URL of the engine the runner drives.
+func (e *jobEngine) url() string {
+	if e.external != "" {
+		return e.external
+	}
+	return e.eng.URL()
+}
+
+// done is closed when the endpoint or any worker ends; never for an
+// external deployment, whose failures show in the requests.
+func (e *jobEngine) done() <-chan struct{} {
+	if e.eng == nil {
+		return nil
+	}
+	if len(e.workers) == 0 {
+		return e.eng.Done()
+	}
+	ch := make(chan struct{})
+	var once sync.Once
+	for _, w := range append([]*engine.Engine{e.eng}, e.workers...) {
+		go func() { // ends when w does: stop ends every engine
+			<-w.Done()
+			once.Do(func() { close(ch) })
+		}()
+	}
+	return ch
 }
 
 // launch starts the engine on a free port and waits until it is healthy.
@@ -28,6 +61,9 @@ type jobEngine struct {
 // spec's env, the resolved secrets and a few locale and path variables.
 // What it started is returned with a failure, to be stopped.
 func (jr *jobRun) launch(ctx context.Context, js *jobSpec) (*jobEngine, error) {
+	if js.sub.Engine.External() {
+		return jr.attachExternal(ctx, js)
+	}
 	cfg := engine.FromSpec(js.sub.Engine)
 	secrets, err := jr.r.resolveSecrets(js.sub.Engine.Secrets)
 	if err != nil {
@@ -53,6 +89,12 @@ func (jr *jobRun) launch(ctx context.Context, js *jobSpec) (*jobEngine, error) {
 	cfg.JobID, cfg.Port, cfg.CPUs = jr.job.ID, port, jr.r.cfg.EngineCPUs
 	cfg.LogPath = filepath.Join(jr.work, "engine.log")
 	cfg.StateDir, cfg.GracePeriod = jr.r.engineDir(), jr.r.cfg.GracePeriod
+	if len(js.sub.Engine.Roles) > 0 {
+		if err := jr.launchRoles(ctx, js, e, cfg); err != nil {
+			return e, err
+		}
+		return e, e.waitReady(ctx)
+	}
 	if e.eng, err = engine.Start(ctx, cfg, jr.log); err != nil {
 		return e, err
 	}
@@ -87,12 +129,18 @@ func simArgs(js *jobSpec, dir string) ([]string, error) {
 // sim's /metrics like any engine's.
 const simSpecAccept = 0.7
 
-// ended is the error of an engine that exited on its own, or nil.
+// ended is the error of an engine (or role replica) that exited on its
+// own, or nil.
 func (e *jobEngine) ended() error {
-	if e == nil || e.eng == nil || !isClosed(e.eng.Done()) || e.eng.Err() == nil {
+	if e == nil {
 		return nil
 	}
-	return fmt.Errorf("%w mid-run: %v", errEngineEnded, e.eng.Err())
+	for _, eng := range append([]*engine.Engine{e.eng}, e.workers...) {
+		if eng != nil && isClosed(eng.Done()) && eng.Err() != nil {
+			return fmt.Errorf("%w mid-run: %v", errEngineEnded, eng.Err())
+		}
+	}
+	return nil
 }
 
 // stop stops the engine within grace (plus a margin), masks the secrets
@@ -103,21 +151,39 @@ func (e *jobEngine) stop(grace time.Duration, log zerolog.Logger) {
 		return
 	}
 	e.stopped = true
-	if e.eng != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+10*time.Second)
-		defer cancel()
-		if err := e.eng.Stop(ctx); err != nil {
-			log.Warn().Err(err).Msg("stop engine")
+	ctx, cancel := context.WithTimeout(context.Background(), grace+10*time.Second)
+	defer cancel()
+	// Every replica together: the load has ended, and one grace period
+	// bounds them all.
+	var wg sync.WaitGroup
+	for _, eng := range append([]*engine.Engine{e.eng}, e.workers...) {
+		if eng == nil {
+			continue
 		}
-		// The log goes into the bundle: no secret the engine printed with it.
-		if err := e.eng.MaskLog(); err != nil {
-			log.Warn().Err(err).Msg("engine log")
+		wg.Add(1)
+		go func() { defer wg.Done(); stopEngine(ctx, eng, log) }()
+	}
+	wg.Wait()
+	if e.network != "" {
+		if err := engine.RemoveNetwork(context.WithoutCancel(ctx), "", e.network); err != nil {
+			log.Warn().Err(err).Msg("remove the job's network")
 		}
 	}
 	if e.dir != "" {
 		if err := os.RemoveAll(e.dir); err != nil {
 			log.Warn().Err(err).Msg("remove the engine's directory")
 		}
+	}
+}
+
+// stopEngine stops one engine and masks the secrets in its log (the log
+// goes into the bundle: no secret the engine printed with it).
+func stopEngine(ctx context.Context, eng *engine.Engine, log zerolog.Logger) {
+	if err := eng.Stop(ctx); err != nil {
+		log.Warn().Err(err).Msg("stop engine")
+	}
+	if err := eng.MaskLog(); err != nil {
+		log.Warn().Err(err).Msg("engine log")
 	}
 }
 

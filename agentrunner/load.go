@@ -36,7 +36,7 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 	l := &loadRun{out: out}
 	// A workload the engine cannot hold would turn every long request into
 	// an error: say so once, before any load.
-	if c, err := replay.CheckContext(ctx, eng.eng.URL(), "", "", w.wl, js.chatTemplate()); err != nil {
+	if c, err := replay.CheckContext(ctx, eng.url(), "", "", w.wl, js.chatTemplate()); err != nil {
 		if errors.Is(err, replay.ErrContextTooSmall) {
 			return l, fmt.Errorf("%w: %w", ErrPreflight, err)
 		}
@@ -46,7 +46,7 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 	}
 	live := &liveProgress{m: jr.r.metrics, ev: jr.ev, power: p}
 	events := live.onReplayEvent
-	l.scrapes, err = newEngineScrapes(filepath.Join(jr.work, "engine-metrics.jsonl"), eng.eng.URL(), js.sub.Framework.Name, jr.log)
+	l.scrapes, err = newEngineScrapes(filepath.Join(jr.work, "engine-metrics.jsonl"), eng.url(), js.sub.Framework.Name, jr.log)
 	if err != nil {
 		return l, fmt.Errorf("engine metrics: %w", err)
 	}
@@ -54,7 +54,7 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 		events = func(e replay.Event) { sc.onEvent(e); live.onReplayEvent(e) }
 	}
 	l.rep, err = replay.New(ctx, replay.Config{
-		Endpoint: eng.eng.URL(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
+		Endpoint: eng.url(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
 		Tiers: js.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: js.chatTemplate(),
 		Repeats:   js.sub.Benchmark.RepeatCount(),
 		MaxAgents: jr.r.cfg.MaxAgents, MemoryBudget: jr.r.cfg.MemoryBudget,

@@ -31,7 +31,7 @@ type jobPlan struct {
 func planFor(cfg Config) jobPlan {
 	if cfg.Pool == spec.Sim {
 		return jobPlan{baselineState: "engine-idle", simulated: true,
-			source: func(eng *jobEngine) (power.Source, error) { return power.NewSimSource(eng.eng.URL()), nil }}
+			source: func(eng *jobEngine) (power.Source, error) { return power.NewSimSource(eng.url()), nil }}
 	}
 	open := cfg.Power
 	return jobPlan{idleBeforeLaunch: true, baselineState: "gpus-idle",

@@ -114,6 +114,10 @@ type Config struct {
 	// Secrets resolves the secrets a job's engine.secrets names; nil fails
 	// every job that names one.
 	Secrets SecretStore
+	// ExternalEndpoint is the base URL of an engine deployed by this
+	// runner's operator (engine.deployment external): set, the runner takes
+	// only external jobs and launches nothing; empty, only launched ones.
+	ExternalEndpoint string
 	// Seed makes the replay reproducible (default 1).
 	Seed uint64
 	// ScanEvery is how often the spool is scanned for bundles to upload
@@ -157,6 +161,9 @@ func (c *Config) Validate() error {
 		if err := cpuset.Validate(c.ClientCPUs, c.EngineCPUs); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if err := validateExternalEndpoint(c.ExternalEndpoint); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if c.FixedAgents < 0 || c.MaxAgents < 0 || c.MemoryBudget < 0 {
 		errs = append(errs, "FixedAgents, MaxAgents and MemoryBudget must not be negative")

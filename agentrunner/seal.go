@@ -14,6 +14,7 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // seal is the bundle phase's work: it writes into the bundle every file
@@ -134,6 +135,9 @@ func (jr *jobRun) environment(m *measured) *bundle.Environment {
 	}
 	if e := m.engine; e != nil && e.eng != nil {
 		env.EngineArgv, env.EnginePort = e.eng.Argv(), e.eng.Port()
+	}
+	if m.spec != nil && m.spec.sub.Engine.External() {
+		env.Deployment = spec.DeploymentExternal
 	}
 	if l := m.load; l != nil && l.rep != nil {
 		a := l.rep.Anchor()

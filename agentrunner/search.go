@@ -14,7 +14,7 @@ func (jr *jobRun) search(ctx context.Context, eng *jobEngine, l *loadRun) (*repl
 	defer cancel(nil)
 	go func() {
 		select {
-		case <-eng.eng.Done():
+		case <-eng.done():
 			cancel(errEngineEnded)
 		case <-ctx.Done():
 		}

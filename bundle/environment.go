@@ -31,6 +31,10 @@ type Environment struct {
 	// what its energy covers.
 	PowerSource   string `json:"power_source,omitempty"`
 	PowerBoundary string `json:"power_boundary,omitempty"`
+	// Deployment is "external" when the operator deployed the engine
+	// (spec engine.deployment) and the runner launched nothing; left out
+	// when the runner launched it. The verifier holds it to the job's spec.
+	Deployment string `json:"deployment,omitempty"`
 	// PowerStats and PowerEvents are the sampler's own account (package
 	// power's Stats and []Event), IdleBaseline its idle measurement
 	// (*power.Baseline) and ClientAffinity the load generator's CPU

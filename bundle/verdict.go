@@ -67,6 +67,10 @@ type Results struct {
 	// with draft tokens, from engine-metrics.jsonl.zst: the engine's own
 	// counters, reported and never judged.
 	SpecDecoding []SpecWindow `json:"spec_decoding,omitempty"`
+	// Deployment is "external" for an engine its operator deployed (the
+	// runner only drove it), from the job's spec; left out when the runner
+	// launched it.
+	Deployment string `json:"deployment,omitempty"`
 }
 
 // SpecWindow is one window's speculative-decoding acceptance

@@ -48,40 +48,43 @@ var _ PublishStore = (*blob.Store)(nil)
 
 // Result is one published result: one tier of one approved job.
 type Result struct {
-	Config           string    `json:"config"` // vendor/name/model/system/framework: a retest of it appends to its history
-	Job              string    `json:"job"`
-	Attempt          int       `json:"attempt"`
-	Vendor           string    `json:"vendor"`
-	Name             string    `json:"name"`
-	Model            string    `json:"model"`
-	System           string    `json:"system"` // accelerator × count
-	Pool             string    `json:"pool"`
-	Framework        string    `json:"framework"`
-	FrameworkVersion string    `json:"framework_version"`
-	Tier             string    `json:"tier"`
-	MinDecodeTPS     float64   `json:"min_decode_tps"`
-	MaxTTFTS         float64   `json:"max_ttft_s"`
-	MaxAgents        int       `json:"max_agents"`
-	AgentsPerMW      float64   `json:"agents_per_mw"`
-	AgentsPerGPU     float64   `json:"agents_per_gpu"`
-	OutputTokensPerS float64   `json:"output_tokens_per_s"`
-	JoulesPerToken   float64   `json:"joules_per_token"`
-	AvgPowerW        float64   `json:"avg_power_w"`
-	GPUs             int       `json:"gpus"`
-	PowerBoundary    string    `json:"power_boundary"`
-	RulesVersion     string    `json:"rules_version"`
-	Profile          string    `json:"profile"`
-	WorkloadName     string    `json:"workload_name"`
-	WorkloadDigest   string    `json:"workload_digest"`
-	Accuracy         float64   `json:"accuracy"`
-	Date             time.Time `json:"date"`
-	ApprovedBy       string    `json:"approved_by"`
-	ApprovedVia      Via       `json:"approved_via,omitempty"`   // how the approver proved who they are
-	VerdictSHA256    string    `json:"verdict_sha256,omitempty"` // hex sha256 of the verdict.json approved
-	Bundle           string    `json:"bundle"`                   // s3:// URL of the bundle
-	Verdict          string    `json:"verdict"`                  // s3:// URL of verdict.json
-	VerifyCommand    string    `json:"verify_command"`
-	Simulated        bool      `json:"simulated"`
+	Config           string  `json:"config"` // vendor/name/model/system/framework: a retest of it appends to its history
+	Job              string  `json:"job"`
+	Attempt          int     `json:"attempt"`
+	Vendor           string  `json:"vendor"`
+	Name             string  `json:"name"`
+	Model            string  `json:"model"`
+	System           string  `json:"system"` // accelerator × count
+	Pool             string  `json:"pool"`
+	Framework        string  `json:"framework"`
+	FrameworkVersion string  `json:"framework_version"`
+	Tier             string  `json:"tier"`
+	MinDecodeTPS     float64 `json:"min_decode_tps"`
+	MaxTTFTS         float64 `json:"max_ttft_s"`
+	MaxAgents        int     `json:"max_agents"`
+	AgentsPerMW      float64 `json:"agents_per_mw"`
+	AgentsPerGPU     float64 `json:"agents_per_gpu"`
+	OutputTokensPerS float64 `json:"output_tokens_per_s"`
+	JoulesPerToken   float64 `json:"joules_per_token"`
+	AvgPowerW        float64 `json:"avg_power_w"`
+	GPUs             int     `json:"gpus"`
+	PowerBoundary    string  `json:"power_boundary"`
+	// Deployment is "external" for an engine its operator deployed and the
+	// runner only drove (the verdict's, from the job's spec).
+	Deployment     string    `json:"deployment,omitempty"`
+	RulesVersion   string    `json:"rules_version"`
+	Profile        string    `json:"profile"`
+	WorkloadName   string    `json:"workload_name"`
+	WorkloadDigest string    `json:"workload_digest"`
+	Accuracy       float64   `json:"accuracy"`
+	Date           time.Time `json:"date"`
+	ApprovedBy     string    `json:"approved_by"`
+	ApprovedVia    Via       `json:"approved_via,omitempty"`   // how the approver proved who they are
+	VerdictSHA256  string    `json:"verdict_sha256,omitempty"` // hex sha256 of the verdict.json approved
+	Bundle         string    `json:"bundle"`                   // s3:// URL of the bundle
+	Verdict        string    `json:"verdict"`                  // s3:// URL of verdict.json
+	VerifyCommand  string    `json:"verify_command"`
+	Simulated      bool      `json:"simulated"`
 	// Hardware: an official-profile, non-simulated result; the others are
 	// badged on the site.
 	Hardware bool `json:"hardware"`
@@ -193,6 +196,7 @@ func ResultsOf(in PublishInput, bucketURL func(key string) string) ([]Result, er
 			Framework: fw, FrameworkVersion: fwv, Tier: t.Tier, MinDecodeTPS: t.MinDecodeTPS, MaxTTFTS: t.MaxTTFTS,
 			MaxAgents: t.MaxAgents, AgentsPerMW: t.AgentsPerMW, AgentsPerGPU: t.AgentsPerGPU, OutputTokensPerS: t.OutputTokensPerS,
 			JoulesPerToken: t.JoulesPerToken, AvgPowerW: t.AvgPowerW, GPUs: v.Results.GPUs, PowerBoundary: v.Results.PowerBoundary,
+			Deployment:   v.Results.Deployment,
 			RulesVersion: v.RulesVersion, Profile: rec.Profile, WorkloadName: v.WorkloadName, WorkloadDigest: v.WorkloadDigest,
 			Accuracy: v.Results.Accuracy, Date: in.Approval.At.UTC(), ApprovedBy: in.Approval.By,
 			ApprovedVia: in.Approval.Via, VerdictSHA256: in.Approval.VerdictSHA256,

@@ -28,10 +28,11 @@ const (
 
 // siteJob is one job published on a test site.
 type siteJob struct {
-	id, acc string
-	f       float64 // Agents/MW scale
-	hostile bool    // a spec full of hostile strings
-	specDec bool    // declares speculative decoding; the verdict measured 0.7
+	id, acc  string
+	f        float64 // Agents/MW scale
+	hostile  bool    // a spec full of hostile strings
+	specDec  bool    // declares speculative decoding; the verdict measured 0.7
+	external bool    // an external deployment (engine.deployment), as the verdict says
 }
 
 // hostileJobOf is a job record whose spec holds the hostile values.
@@ -65,6 +66,9 @@ func sitePublished(t *testing.T, jobs []siteJob) (*blob.Store, *publish.Leaderbo
 		vv := scaled(t, v, j.id, j.f)
 		if j.specDec && vv.Results != nil {
 			vv.Results.SpecDecoding = []bundle.SpecWindow{{Probe: 1, Acceptance: 0.7, DraftTokens: 3000}}
+		}
+		if j.external && vv.Results != nil {
+			vv.Results.Deployment = "external"
 		}
 		for _, e := range ents {
 			if err := store.PutFile(ctx, bundle.Key(j.id, vv.Attempt, e.Name()), filepath.Join(b.Dir, e.Name())); err != nil {

@@ -113,3 +113,29 @@ func TestResultPageShowsSpecDecoding(t *testing.T) {
 		}
 	}
 }
+
+// An external deployment (the operator's engine, driven by the runner) is
+// in the published result and said on its page; a launched one says
+// nothing more.
+func TestResultPageShowsExternalDeployment(t *testing.T) {
+	ctx := context.Background()
+	store, lb, _ := sitePublished(t, []siteJob{{id: "job-a", acc: "sim-a", f: 1, external: true}, {id: "job-b", acc: "sim-b", f: 1}})
+	if err := publish.PublishSite(ctx, store, lb); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range lb.Results {
+		if want := map[string]string{"job-a": "external", "job-b": ""}[r.Job]; r.Deployment != want {
+			t.Errorf("%s: result deployment %q, want %q", r.Job, r.Deployment, want)
+		}
+	}
+	for job, want := range map[string]bool{"job-a": true, "job-b": false} {
+		b, err := store.GetBytes(ctx, publish.SitePrefix+"results/"+job+"/1.html", 16<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := `<dt>Deployment</dt><dd id="deployment">external: deployed by its operator; the runner launched nothing and drove its endpoint</dd>`
+		if got := strings.Contains(string(b), line); got != want {
+			t.Errorf("%s: page has the external deployment line: %v, want %v", job, got, want)
+		}
+	}
+}

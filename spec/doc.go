@@ -25,6 +25,14 @@
 // none stops the walk. The json tags of the types name the fields for YAML,
 // JSON and the JSON Schema alike; a field without omitempty is required.
 //
+// An engine may be split into roles (roles.go): a frontend, the one
+// endpoint the runner drives, and prefill and decode (or aggregated) workers,
+// each with replicas, GPUs per replica and args whose placeholders ({port},
+// {rank}, {nnodes}, {leader_addr}) the runner fills per replica; their GPUs
+// add up to system.accelerators and agree with system.disaggregation.
+// Replicas and Part place them on hosts. engine.deployment external is an
+// engine its operator deployed: the runner launches nothing.
+//
 // A submission's pool (Pool), canonical JSON (Canonical) and digest (Digest)
 // are derived from it; the queue names subjects after the pool and derives
 // job ids from the digest. submission.schema.json is the same spec as a JSON

@@ -31,6 +31,11 @@ func FuzzParse(f *testing.F) {
 		edit(baseDoc, "revision: tiny", `revision: "tiny\u009b"`),
 		edit(imageDoc, "  ready_timeout", "  env: {HF_TOKEN: hf_abcdefghijklmnopqrstuvwxyz0123}\n  ready_timeout"),
 		edit(imageDoc, "  ready_timeout", "  args: [--api-key, sk-abcdefghijklmnopqrstuvwxyz]\n  secrets: [HF_TOKEN]\n  ready_timeout"),
+		// Issue 16: per-role engines and external deployments.
+		rolesDoc,
+		edit(rolesDoc, "  ready_timeout: 20m", "  deployment: external\n  ready_timeout: 20m"),
+		edit(rolesDoc, "replicas: 2, gpus_per_replica: 2", "replicas: 9223372036854775807, gpus_per_replica: 9223372036854775807"),
+		edit(rolesDoc, "--node-rank={rank}", "--node-rank={rank}{x}{}"),
 	} {
 		f.Add([]byte(s))
 	}

@@ -150,6 +150,28 @@ func TestParseInvalidFacts(t *testing.T) {
 		{"not-a-mapping", []string{":1:1: a Submission is a YAML mapping of fields, not a list"}},
 		{"tags-and-merge", []string{"merge keys (<<) are not supported", "tag !custom is not supported", "alias *nope refers to no anchor"}},
 		{"image-and-sim-profile", []string{"exclude each other"}},
+		{"roles", []string{
+			`:20:9: engine.args: with engine.roles each role carries its own args`,
+			`:24:17: engine.roles[0].replicas: the frontend is the one endpoint the runner drives: 1 replica, not 2`,
+			`:25:25: engine.roles[0].gpus_per_replica: the frontend runs on CPUs`,
+			`:26:14: engine.roles[0].args[0]: unknown placeholder {host_ip}: the runner fills only {port}, {rank}, {nnodes}, {leader_addr}`,
+			`:27:13: engine.roles[1].name: unknown role "prefil" (did you mean "prefill"?)`,
+			`:31:17: engine.roles[2].replicas: must be 1 to 256`,
+			`:32:25: engine.roles[2].gpus_per_replica: must be 1 to 1024 for a decode role`,
+			`:33:14: engine.roles[2].image: image "lmsysorg/sglang:latest" is not pinned`,
+			`:34:21: engine.roles[2].env.SHARED: SHARED is also set in engine.env`,
+			`:34:34: engine.roles[2].env.MY_KEY: MY_KEY names a credential`,
+			`:34:82: engine.roles[2].env.1X: "1X" is not an environment variable name`,
+			`:35:13: engine.roles[3].name: role decode is listed twice`}},
+		{"roles-mismatch", []string{
+			`:16:22: system.disaggregation.prefill_workers: 3, but the prefill role has 2 replicas`,
+			`:24:5: engine.roles: the roles hold 6 GPUs (replicas × gpus_per_replica), system.accelerators is 8: they must be equal`}},
+		{"roles-missing", []string{
+			`:20:15: engine.deployment: unknown deployment "externl" (did you mean "external"?)`,
+			`:22:5: engine.roles: needs a frontend role`}},
+		{"roles-sim", []string{
+			`:20:15: engine.deployment: the simulated engine is launched by the runner: it cannot be external`,
+			`:22:5: engine.roles: the simulated engine takes no roles`}},
 		{"no-engine", []string{"the sim framework runs only on the sim accelerator", ":7:1: engine: needs image"}},
 	}
 	for _, tt := range tests {
@@ -332,6 +354,7 @@ func TestExamples(t *testing.T) {
 		{"sim.yaml", "sim", TopologySingleNode, true, "", false},
 		{"h200x8-vllm.yaml", "h200x8", TopologySingleNode, false, "", false},
 		{"b300x8-sglang-spec.yaml", "b300x8", TopologySingleNode, false, "eagle", false},
+		{"b300x8-disagg-sglang.yaml", "b300x8", TopologySingleNode, false, "", true},
 		{"gb300-nvl72-dynamo.yaml", "gb300x72", TopologyRackScale, false, "mtp", true},
 	}
 	for _, tt := range tests {
@@ -368,8 +391,15 @@ func TestExamples(t *testing.T) {
 			if !strings.Contains(s.Engine.Image, "@sha256:") {
 				t.Errorf("image %q is not pinned", s.Engine.Image)
 			}
-			if !slicesContainsSubstr(s.Engine.Args, "{port}") {
-				t.Errorf("no {port} in the command line: the runner could not choose the port")
+			args := s.Engine.Args
+			if front, ok := s.Engine.Role(RoleFrontend); ok {
+				args = front.Args
+			}
+			if !slicesContainsSubstr(args, "{port}") {
+				t.Errorf("no {port} in the (frontend's) command line: the runner could not choose the port")
+			}
+			if tt.disaggred && s.Engine.RoleGPUs() != s.System.Accelerators {
+				t.Errorf("roles hold %d GPUs, system %d", s.Engine.RoleGPUs(), s.System.Accelerators)
 			}
 		})
 	}

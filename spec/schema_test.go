@@ -94,6 +94,15 @@ var imageDoc = edit(baseDoc,
 	"  profile: quick", "  profile: official",
 	"  ready_timeout: 30s", "  ready_timeout: 20m")
 
+// rolesDoc is imageDoc as a disaggregated engine of three roles.
+var rolesDoc = edit(imageDoc,
+	"  topology: single-node", "  topology: single-node\n  disaggregation: {prefill_workers: 2, decode_workers: 1}",
+	"  ready_timeout: 20m", `  roles:
+    - {name: frontend, replicas: 1, args: ["--port={port}"]}
+    - {name: prefill, replicas: 2, gpus_per_replica: 2, args: ["--port={port}", "--dist-init-addr={leader_addr}", "--nnodes={nnodes}", "--node-rank={rank}"]}
+    - {name: decode, replicas: 1, gpus_per_replica: 4, env: {DECODE_ONLY: "1"}}
+  ready_timeout: 20m`)
+
 // edit applies old → new replacements to doc, each of which must apply.
 func edit(doc string, pairs ...string) string {
 	for i := 0; i < len(pairs); i += 2 {
@@ -156,6 +165,32 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		{"sim with args", edit(baseDoc, "  ready_timeout", "  args: [--profiles, /work/runner.key]\n  ready_timeout"), false},
 		{"sim accelerator, vllm framework", edit(baseDoc, "  sim_profile: tiny", "  image: a/b@sha256:"+strings.Repeat("ab", 32), "  name: sim\n", "  name: vllm\n"), false},
 		{"sim framework with an image", edit(baseDoc, "  sim_profile: tiny", "  image: a/b@sha256:"+strings.Repeat("ab", 32)), false},
+		{"roles", rolesDoc, true},
+		{"roles with their own image", edit(rolesDoc, "{name: decode, replicas: 1,", "{name: decode, image: \"a/b@sha256:"+strings.Repeat("cd", 32)+"\", replicas: 1,"), true},
+		{"aggregated workers", edit(rolesDoc, "\n  disaggregation: {prefill_workers: 2, decode_workers: 1}", "",
+			"    - {name: decode, replicas: 1, gpus_per_replica: 4, env: {DECODE_ONLY: \"1\"}}\n", "",
+			"name: prefill, replicas: 2, gpus_per_replica: 2", "name: worker, replicas: 4, gpus_per_replica: 2"), true},
+		{"external", edit(imageDoc, "  ready_timeout: 20m", "  deployment: external\n  ready_timeout: 20m"), true},
+		{"external with roles", edit(rolesDoc, "  ready_timeout: 20m", "  deployment: external\n  ready_timeout: 20m"), true},
+		{"launched written out", edit(imageDoc, "  ready_timeout: 20m", "  deployment: launched\n  ready_timeout: 20m"), true},
+		{"all placeholders in engine.args", edit(imageDoc, "  ready_timeout", "  args: [\"--port={port}\", \"--rank={rank}\", \"--nnodes={nnodes}\", \"--leader={leader_addr}\"]\n  ready_timeout"), true},
+		{"deployment unknown", edit(imageDoc, "  ready_timeout: 20m", "  deployment: k8s\n  ready_timeout: 20m"), false},
+		{"external sim", edit(baseDoc, "  ready_timeout", "  deployment: external\n  ready_timeout"), false},
+		{"sim with roles", edit(baseDoc, "  ready_timeout", "  roles: [{name: frontend, replicas: 1}, {name: worker, replicas: 1, gpus_per_replica: 1}]\n  ready_timeout"), false},
+		{"roles empty", edit(imageDoc, "  ready_timeout", "  roles: []\n  ready_timeout"), false},
+		{"roles and engine.args", edit(rolesDoc, "  roles:", "  args: [\"--port={port}\"]\n  roles:"), false},
+		{"role unknown", edit(rolesDoc, "name: decode", "name: router"), false},
+		{"role field unknown", edit(rolesDoc, "name: decode, replicas: 1,", "name: decode, replicas: 1, gpus: 4,"), false},
+		{"role without replicas", edit(rolesDoc, "name: decode, replicas: 1,", "name: decode,"), false},
+		{"role replicas zero", edit(rolesDoc, "name: decode, replicas: 1,", "name: decode, replicas: 0,"), false},
+		{"role replicas too many", edit(rolesDoc, "name: decode, replicas: 1,", "name: decode, replicas: 257,"), false},
+		{"worker without GPUs", edit(rolesDoc, "replicas: 1, gpus_per_replica: 4", "replicas: 1"), false},
+		{"frontend with GPUs", edit(rolesDoc, "{name: frontend, replicas: 1,", "{name: frontend, replicas: 1, gpus_per_replica: 1,"), false},
+		{"two frontends", edit(rolesDoc, "{name: frontend, replicas: 1,", "{name: frontend, replicas: 2,"), false},
+		{"no frontend", edit(rolesDoc, "    - {name: frontend, replicas: 1, args: [\"--port={port}\"]}\n", ""), false},
+		{"role image unpinned", edit(rolesDoc, "{name: decode, replicas: 1,", "{name: decode, image: a/b:latest, replicas: 1,"), false},
+		{"role env name", edit(rolesDoc, "DECODE_ONLY", "1DECODE"), false},
+		{"role args not a list", edit(rolesDoc, "env: {DECODE_ONLY: \"1\"}", "args: --x"), false},
 		{"secrets", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF_TOKEN, NGC_API_KEY]\n  ready_timeout: 20m"), true},
 		{"secret name", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF-TOKEN]\n  ready_timeout: 20m"), false},
 		{"secret twice", edit(imageDoc, "  ready_timeout: 20m", "  secrets: [HF_TOKEN, HF_TOKEN]\n  ready_timeout: 20m"), false},
@@ -221,6 +256,19 @@ func TestSchemaGoOnlyChecks(t *testing.T) {
 		{"credential by shape in args", edit(imageDoc, "  ready_timeout", "  args: [--token, hf_abcdefghijklmnopqrstuvwxyz0123]\n  ready_timeout")},
 		{"secret also in env", edit(imageDoc, "  ready_timeout", "  env: {HF_HOME: /x}\n  secrets: [HF_HOME]\n  ready_timeout")},
 		{"secret the runner sets", edit(imageDoc, "  ready_timeout", "  secrets: [DOCKER_HOST]\n  ready_timeout")},
+		{"placeholder other than the four", edit(rolesDoc, "--node-rank={rank}", "--node-rank={node_rank}")},
+		{"roles hold fewer GPUs than the system", edit(rolesDoc, "accelerators: 8", "accelerators: 16")},
+		{"roles disagree with disaggregation", edit(rolesDoc, "prefill_workers: 2", "prefill_workers: 3")},
+		{"prefill and decode without disaggregation", edit(rolesDoc, "\n  disaggregation: {prefill_workers: 2, decode_workers: 1}", "")},
+		{"prefill without decode", edit(rolesDoc, "    - {name: decode, replicas: 1, gpus_per_replica: 4, env: {DECODE_ONLY: \"1\"}}\n", "", "replicas: 2, gpus_per_replica: 2", "replicas: 2, gpus_per_replica: 4")},
+		{"frontend alone", edit(rolesDoc, "\n  disaggregation: {prefill_workers: 2, decode_workers: 1}", "",
+			"    - {name: decode, replicas: 1, gpus_per_replica: 4, env: {DECODE_ONLY: \"1\"}}\n", "",
+			"    - {name: prefill, replicas: 2, gpus_per_replica: 2, args: [\"--port={port}\", \"--dist-init-addr={leader_addr}\", \"--nnodes={nnodes}\", \"--node-rank={rank}\"]}\n", "")},
+		{"worker with disaggregation", edit(rolesDoc, "    - {name: decode, replicas: 1, gpus_per_replica: 4, env: {DECODE_ONLY: \"1\"}}\n", "",
+			"name: prefill, replicas: 2, gpus_per_replica: 2", "name: worker, replicas: 4, gpus_per_replica: 2")},
+		{"role listed twice", edit(rolesDoc, "{name: decode, replicas: 1, gpus_per_replica: 4,", "{name: prefill, replicas: 1, gpus_per_replica: 4,")},
+		{"role env also in engine.env", edit(rolesDoc, "  roles:", "  env: {DECODE_ONLY: \"0\"}\n  roles:")},
+		{"credential in a role's args", edit(rolesDoc, "\"--port={port}\"]}", "\"--port={port}\", --key, sk-abcdefghijklmnopqrstuvwxyz]}")},
 		{"loader variable for the sim", edit(baseDoc, "  ready_timeout", "  env: {LD_PRELOAD: /tmp/x.so}\n  ready_timeout")},
 	}
 	for _, tt := range tests {
@@ -253,6 +301,7 @@ func TestSchemaOnFiles(t *testing.T) {
 		"crlf-unknown-field": "same as unknown-field",
 		"control-chars":      "control characters are Go-only",
 		"credential-env":     "credentials and reserved names are Go-only",
+		"roles-mismatch":     "the roles' sums are Go-only",
 	}
 	files, _ := filepath.Glob("testdata/*/*.yaml")
 	examples, _ := filepath.Glob("../examples/submissions/*.yaml")
@@ -415,6 +464,16 @@ func TestSchemaEnumsAndPatterns(t *testing.T) {
 	env := schemaNode(t, root, "engine.env")["propertyNames"].(map[string]any)
 	if env["pattern"] != reEnvName.String() {
 		t.Errorf("engine.env names: schema pattern %v, Go pattern %s", env["pattern"], reEnvName)
+	}
+	roles := schemaNode(t, root, "engine.roles")["items"].(map[string]any)
+	if got := enum(roles["properties"].(map[string]any)["name"].(map[string]any)); !slices.Equal(got, RoleNames) {
+		t.Errorf("engine.roles[].name: schema enum %v, Go %v", got, RoleNames)
+	}
+	if got := roles["properties"].(map[string]any)["image"].(map[string]any)["pattern"]; got != reImage.String() {
+		t.Errorf("engine.roles[].image: schema pattern %v, Go pattern %s", got, reImage)
+	}
+	if got := enum(schemaNode(t, root, "engine.deployment")); !slices.Equal(got, Deployments) {
+		t.Errorf("engine.deployment: schema enum %v, Go %v", got, Deployments)
 	}
 	secrets := schemaNode(t, root, "engine.secrets")["items"].(map[string]any)
 	if secrets["pattern"] != reEnvName.String() {

@@ -45,9 +45,13 @@ func (s *Submission) Canonical() ([]byte, error) {
 }
 
 // normalized returns a copy of s without optional sections that hold only
-// zero values: writing "optimizations: {}" means the same as leaving it out.
+// zero values, and without defaults written out: writing "optimizations: {}"
+// or "deployment: launched" means the same as leaving it out.
 func (s *Submission) normalized() *Submission {
 	c := *s
+	if c.Engine.Deployment == DeploymentLaunched {
+		c.Engine.Deployment = ""
+	}
 	if c.Optimizations != nil && *c.Optimizations == (Optimizations{}) {
 		c.Optimizations = nil
 	}

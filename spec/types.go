@@ -148,11 +148,23 @@ type Engine struct {
 	// ReadyTimeout bounds the wait for HealthPath; it must lie within the
 	// chosen profile's ready_timeout bounds.
 	ReadyTimeout Duration `json:"ready_timeout"`
+	// Deployment is DeploymentLaunched (left out: the runner launches the
+	// engine) or DeploymentExternal (the operator deployed it; the runner
+	// drives the endpoint its operator names and launches nothing).
+	Deployment string `json:"deployment,omitempty"`
+	// Roles split the engine into per-role containers (roles.go): a
+	// frontend, the endpoint, and its prefill, decode or aggregated
+	// workers. Left out, the engine is one container of Image and Args.
+	Roles []Role `json:"roles,omitempty"`
 }
 
 // Sim reports whether the engine is the simulated engine (SimProfile), which
 // the runner launches itself, rather than a container.
 func (e Engine) Sim() bool { return e.SimProfile != "" }
+
+// External reports whether the operator deployed the engine
+// (engine.deployment: external): the runner launches nothing.
+func (e Engine) External() bool { return e.Deployment == DeploymentExternal }
 
 // Optimizations are declared by the vendor and published with the result.
 type Optimizations struct {

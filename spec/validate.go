@@ -185,6 +185,8 @@ func (c *checker) engine() {
 		}
 	}
 	c.env(e)
+	c.deployment()
+	c.roles()
 	c.match("engine.health_path", e.HealthPath, false, "a URL path starting with /")
 	if e.ReadyTimeout.Duration <= 0 {
 		c.bad("engine.ready_timeout", "must be positive")
@@ -228,14 +230,6 @@ func (c *checker) env(e Engine) {
 func hasKey(m map[string]string, k string) bool {
 	_, ok := m[k]
 	return ok
-}
-
-func (c *checker) placeholders(path, v string) {
-	for _, p := range rePlaceholder.FindAllString(v, -1) {
-		if p != "{port}" {
-			c.bad(path, "unknown placeholder %s: the runner fills only {port}", p)
-		}
-	}
 }
 
 func (c *checker) optimizations() {

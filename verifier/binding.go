@@ -27,6 +27,9 @@ type recordSpec struct {
 		Workload string `json:"workload"` // name@sha256:… once pinned
 		Repeats  int    `json:"repeats"`
 	} `json:"benchmark"`
+	Engine struct {
+		Deployment string `json:"deployment"`
+	} `json:"engine"`
 }
 
 // JobTerms are what a job's record says its bundle must be. Publication
@@ -37,6 +40,9 @@ type JobTerms struct {
 	// Repeats is the windows the spec asks for at each N_max
 	// (benchmark.repeats, defaulted); 0 when the record holds no spec.
 	Repeats int
+	// Deployment is the spec's engine.deployment: "external", or "" for an
+	// engine the runner launched.
+	Deployment string
 }
 
 // TermsOf reads a job record's terms: the profile is the record's, else the
@@ -51,6 +57,9 @@ func TermsOf(j *Job) JobTerms {
 		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == spec.Sim}
 	if t.Profile == "" {
 		t.Profile = sp.Benchmark.Profile
+	}
+	if sp.Engine.Deployment == spec.DeploymentExternal {
+		t.Deployment = spec.DeploymentExternal
 	}
 	if len(j.Spec) > 0 {
 		t.Repeats = spec.Benchmark{Repeats: sp.Benchmark.Repeats}.RepeatCount()

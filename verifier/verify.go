@@ -65,6 +65,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	pool := m.Pool
 	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
 	var started time.Time
+	var terms *JobTerms
 	if opts.Jobs != nil {
 		job, err := opts.Jobs.Get(ctx, m.Job)
 		if err != nil {
@@ -76,7 +77,8 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		}
 		cl.add(CheckAttempt, nil, fmt.Sprintf("attempt %d is the job's current attempt", m.Attempt))
 		pool, started = job.Pool, job.Started
-		repeats = TermsOf(job).Repeats
+		t := TermsOf(job)
+		repeats, terms = t.Repeats, &t
 		cl.add(CheckJob, bindJob(m, job), fmt.Sprintf("spec %s, pool %s, rules %s/%s, workload %s and runner %s are the job record's",
 			m.SpecDigest, job.Pool, m.Rules.Version, m.Rules.Profile, m.Workload.Digest, m.Runner.ID))
 	}
@@ -87,7 +89,7 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 		return v, nil
 	}
 
-	r := &run{b: b, m: m, opts: opts, v: v, cl: cl, repeats: repeats}
+	r := &run{b: b, m: m, opts: opts, v: v, cl: cl, repeats: repeats, terms: terms}
 	if err := r.recompute(ctx); err != nil {
 		return nil, err
 	}
@@ -111,6 +113,8 @@ type run struct {
 	repeats int
 	// group is a runner group's members' power; nil for one host.
 	group *groupIndex
+	// terms are the job record's; nil when verified offline.
+	terms *JobTerms
 }
 
 // reject records a failed check that ends the recomputation (an input the
@@ -227,7 +231,7 @@ func (r *run) recompute(ctx context.Context) error {
 	}
 	r.cl.add(CheckTiers, tierFails, "max agents, confirmation and headline figures recomputed")
 
-	res := &bundle.Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total}
+	res := &bundle.Results{PowerBoundary: sum.PowerBoundary, GPUs: gpus, Requests: st.total, Deployment: r.deployment(env)}
 	r.v.Results = res
 	r.rulesChecks(ev, outs, tiers)
 	r.powerChecks(sum, outs, pw, px, res)

@@ -24,8 +24,18 @@ const (
 	ContainerUser = "65534:65534"
 	// ModelMount is where the model cache appears in the container.
 	ModelMount = "/models"
-	// PortPlaceholder in Args is replaced by the port.
-	PortPlaceholder = "{port}"
+	// PortPlaceholder in Args is replaced by the port; RankPlaceholder,
+	// NNodesPlaceholder and LeaderAddrPlaceholder by Rank, NNodes and
+	// LeaderAddr (spec.Placeholders lists the same four).
+	PortPlaceholder       = "{port}"
+	RankPlaceholder       = "{rank}"
+	NNodesPlaceholder     = "{nnodes}"
+	LeaderAddrPlaceholder = "{leader_addr}"
+	// DistPort is the port of a replica's rank-0 part for the engine's
+	// distributed init: LeaderAddr is host:DistPort unless set.
+	DistPort = 29500
+	// MaxGPUIndex bounds a GPU device index.
+	MaxGPUIndex = 1023
 )
 
 // Config describes one engine launch. Command (process mode) or Image
@@ -76,6 +86,25 @@ type Config struct {
 	Network    string // default DefaultNetwork
 	ModelCache string // host directory mounted read-only at ModelMount; empty mounts nothing
 	ShmSize    string // default DefaultShmSize
+
+	// Container mode, for one replica of a role (spec engine.roles): one
+	// container each. Replica ("prefill-0") names the container
+	// (agentwatt-<job>-prefill-0) and is its alias on Network, the job's
+	// own network, where the other replicas reach it; empty for a
+	// single-container engine. GPUs are the device indices it gets (nil:
+	// all of them). Unpublished keeps its port off the host: a worker
+	// serves only the job's other containers, the frontend is published.
+	// NoGPUs gives it none (the frontend runs on CPUs).
+	Replica     string
+	GPUs        []int
+	NoGPUs      bool
+	Unpublished bool
+	// Rank, NNodes and LeaderAddr fill {rank}, {nnodes} and {leader_addr}:
+	// the part's rank within its replica, the hosts the replica spans
+	// (0 means 1) and host:port of its rank-0 part (empty:
+	// 127.0.0.1:DistPort, the container itself).
+	Rank, NNodes int
+	LeaderAddr   string
 }
 
 var (
@@ -84,6 +113,8 @@ var (
 	imageRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/:-]*@sha256:[0-9a-f]{64}$`)
 	networkRe  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 	shmSizeRe  = regexp.MustCompile(`^[0-9]+[bkmg]?$`)
+	replicaRe  = regexp.MustCompile(`^[a-z][a-z0-9]*-[0-9]{1,4}$`)
+	leaderRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$`)
 	healthPath = regexp.MustCompile(`^/[A-Za-z0-9/._~%!$&'()*+,;=:@?-]*$`)
 )
 
@@ -147,6 +178,9 @@ func (c *Config) Validate() error {
 			return invalidf("cpus: %v", err)
 		}
 	}
+	if err := cfg.validatePlacement(); err != nil {
+		return err
+	}
 	if cfg.ProcessMode() {
 		if cfg.Dir != "" && (!filepath.IsAbs(cfg.Dir) || filepath.Clean(cfg.Dir) == "/") {
 			return invalidf("dir %q: want an absolute directory of the engine's own", cfg.Dir)
@@ -176,6 +210,36 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validatePlacement checks the replica's name, GPUs and ranks.
+func (c *Config) validatePlacement() error {
+	if c.ProcessMode() && (c.Replica != "" || c.GPUs != nil || c.NoGPUs || c.Unpublished) {
+		return invalidf("replica, GPUs and unpublished are for containers")
+	}
+	if c.NoGPUs && c.GPUs != nil {
+		return invalidf("gpus %v and no GPUs both set", c.GPUs)
+	}
+	if c.Replica != "" && !replicaRe.MatchString(c.Replica) {
+		return invalidf("replica %q: want <role>-<index>, e.g. prefill-0", c.Replica)
+	}
+	if c.GPUs != nil && len(c.GPUs) == 0 {
+		return invalidf("gpus: an empty list (nil gives all)")
+	}
+	seen := map[int]bool{}
+	for _, g := range c.GPUs {
+		if g < 0 || g > MaxGPUIndex || seen[g] {
+			return invalidf("gpus %v: want distinct device indices 0-%d", c.GPUs, MaxGPUIndex)
+		}
+		seen[g] = true
+	}
+	if c.NNodes < 0 || c.Rank < 0 || c.Rank >= max(c.NNodes, 1) {
+		return invalidf("rank %d of %d nodes: want 0 <= rank < nnodes", c.Rank, c.NNodes)
+	}
+	if c.LeaderAddr != "" && !leaderRe.MatchString(c.LeaderAddr) {
+		return invalidf("leader addr %q: want host:port", c.LeaderAddr)
+	}
+	return nil
+}
+
 func (c *Config) withDefaults() Config {
 	cfg := *c
 	if cfg.GracePeriod == 0 {
@@ -193,17 +257,50 @@ func (c *Config) withDefaults() Config {
 	if cfg.ShmSize == "" {
 		cfg.ShmSize = DefaultShmSize
 	}
+	if cfg.NNodes == 0 {
+		cfg.NNodes = 1
+	}
+	if cfg.LeaderAddr == "" {
+		cfg.LeaderAddr = "127.0.0.1:" + strconv.Itoa(DistPort)
+	}
 	return cfg
 }
 
-// args is Args with PortPlaceholder replaced by the port.
+// args is Args with the placeholders filled: {port}, {rank}, {nnodes} and
+// {leader_addr}. One pass, so that a value never has a placeholder filled
+// in it.
 func (c *Config) args() []string {
+	cfg := c.withDefaults()
+	r := strings.NewReplacer(
+		PortPlaceholder, strconv.Itoa(cfg.Port),
+		RankPlaceholder, strconv.Itoa(cfg.Rank),
+		NNodesPlaceholder, strconv.Itoa(cfg.NNodes),
+		LeaderAddrPlaceholder, cfg.LeaderAddr)
 	out := make([]string, len(c.Args))
 	for i, a := range c.Args {
-		out[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(c.Port))
+		out[i] = r.Replace(a)
 	}
 	return out
 }
 
 // ContainerName is the engine container's name: "agentwatt-<job>".
 func ContainerName(jobID string) string { return "agentwatt-" + jobID }
+
+// ReplicaContainerName is a role replica's container name:
+// "agentwatt-<job>-<replica>".
+func ReplicaContainerName(jobID, replica string) string {
+	return ContainerName(jobID) + "-" + replica
+}
+
+// containerName is the container of this config: the job's, or its
+// replica's.
+func (c *Config) containerName() string {
+	if c.Replica != "" {
+		return ReplicaContainerName(c.JobID, c.Replica)
+	}
+	return ContainerName(c.JobID)
+}
+
+// JobNetwork is the network of a job whose engine has roles: its replicas
+// reach one another on it, and nothing else of the runner's.
+func JobNetwork(jobID string) string { return "agentwatt-job-" + jobID }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,9 @@ const LabelJob = "dev.agentwatt.job"
 // environment, and the secrets by name alone, their values copied from the
 // CLI's environment, where Start puts them and nothing else of the
 // runner's; no mount but the model cache, read-only. All GPUs are
-// passed: the runner owns the whole node for the job.
+// passed (the runner owns the whole node for the job), or, for a role
+// replica, its own GPUs only; a replica's port is published only for the
+// frontend, and its name is its alias on the job's network.
 func ContainerArgs(c Config) ([]string, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -36,18 +39,21 @@ func ContainerArgs(c Config) ([]string, error) {
 	port := strconv.Itoa(cfg.Port)
 	args := []string{
 		"run", "--rm", "--init",
-		"--name", ContainerName(cfg.JobID),
+		"--name", cfg.containerName(),
 		"--label", LabelJob + "=" + cfg.JobID,
 		"--pull", "missing",
 	}
-	if podman(cfg.Runtime) {
-		args = append(args, "--device", "nvidia.com/gpu=all")
-	} else {
-		args = append(args, "--gpus", "all")
+	if !cfg.NoGPUs {
+		args = append(args, gpuArgs(cfg.Runtime, cfg.GPUs)...)
+	}
+	args = append(args, "--network", cfg.Network)
+	if cfg.Replica != "" {
+		args = append(args, "--network-alias", cfg.Replica)
+	}
+	if !cfg.Unpublished {
+		args = append(args, "--publish", "127.0.0.1:"+port+":"+port)
 	}
 	args = append(args,
-		"--network", cfg.Network,
-		"--publish", "127.0.0.1:"+port+":"+port,
 		"--user", ContainerUser,
 		"--read-only",
 		"--tmpfs", "/tmp:rw,nosuid,nodev",
@@ -77,6 +83,29 @@ func ContainerArgs(c Config) ([]string, error) {
 	return append(args, cfg.args()...), nil
 }
 
+// gpuArgs passes all GPUs, or the devices listed. docker reads --gpus as
+// CSV, so a list of devices is quoted: "device=0,1".
+func gpuArgs(runtime string, gpus []int) []string {
+	if podman(runtime) {
+		if gpus == nil {
+			return []string{"--device", "nvidia.com/gpu=all"}
+		}
+		var out []string
+		for _, g := range gpus {
+			out = append(out, "--device", "nvidia.com/gpu="+strconv.Itoa(g))
+		}
+		return out
+	}
+	if gpus == nil {
+		return []string{"--gpus", "all"}
+	}
+	ids := make([]string, len(gpus))
+	for i, g := range gpus {
+		ids[i] = strconv.Itoa(g)
+	}
+	return []string{"--gpus", `"device=` + strings.Join(ids, ",") + `"`}
+}
+
 // PullArgs fetches the image ahead of the launch, so that the download does
 // not count against the ready timeout (ContainerArgs pulls a missing image
 // itself otherwise).
@@ -86,14 +115,27 @@ func PullArgs(image string) []string { return []string{"pull", image} }
 // period (in whole seconds, at least 1).
 func StopArgs(c Config) []string {
 	cfg := c.withDefaults()
-	return []string{"stop", "--time", strconv.Itoa(graceSeconds(cfg.GracePeriod)), ContainerName(cfg.JobID)}
+	return []string{"stop", "--time", strconv.Itoa(graceSeconds(cfg.GracePeriod)), cfg.containerName()}
 }
 
-// KillArgs kills the container at once.
-func KillArgs(jobID string) []string { return []string{"kill", ContainerName(jobID)} }
+// KillArgs kills the named container at once.
+func KillArgs(container string) []string { return []string{"kill", container} }
 
-// RemoveArgs removes the container whatever its state.
-func RemoveArgs(jobID string) []string { return []string{"rm", "--force", ContainerName(jobID)} }
+// RemoveArgs removes the named container whatever its state.
+func RemoveArgs(container string) []string { return []string{"rm", "--force", container} }
+
+// JobNetworkCreateArgs creates a job's own network (JobNetwork) for an
+// engine of several containers: a bridge with inter-container traffic on,
+// so that the replicas reach one another, and no other job's container on
+// it. Like the runner's network, the host must not serve NATS or S3 where
+// the bridge can reach.
+func JobNetworkCreateArgs(jobID string) []string {
+	return []string{"network", "create", "--driver", "bridge",
+		"--label", LabelJob + "=" + jobID, JobNetwork(jobID)}
+}
+
+// NetworkRemoveArgs removes a network.
+func NetworkRemoveArgs(name string) []string { return []string{"network", "rm", name} }
 
 // NetworkInspectArgs and NetworkCreateArgs check for and create the
 // runner's bridge network: a user-defined bridge with inter-container

@@ -49,6 +49,8 @@ func flagValues(args []string, flag string) []string {
 var allowedFlags = []string{
 	"--rm", "--init", "--name", "--label", "--pull", "--gpus", "--network", "--publish", "--user", "--read-only",
 	"--tmpfs", "--cap-drop", "--security-opt", "--pids-limit", "--shm-size", "--cpuset-cpus", "--env", "--mount",
+	// A role replica's name on its job's own network (JobNetwork).
+	"--network-alias",
 }
 
 func TestContainerArgs(t *testing.T) {
@@ -238,8 +240,12 @@ func TestStopArgs(t *testing.T) {
 	if got, want := StopArgs(cfg), []string{"stop", "--time", "2", "agentwatt-" + cfg.JobID}; !slices.Equal(got, want) {
 		t.Errorf("StopArgs = %q, want %q", got, want)
 	}
-	if got := RemoveArgs("j"); !slices.Equal(got, []string{"rm", "--force", "agentwatt-j"}) {
+	if got := RemoveArgs(ContainerName("j")); !slices.Equal(got, []string{"rm", "--force", "agentwatt-j"}) {
 		t.Errorf("RemoveArgs = %q", got)
+	}
+	cfg.Replica = "decode-0"
+	if got := StopArgs(cfg); got[len(got)-1] != "agentwatt-"+cfg.JobID+"-decode-0" {
+		t.Errorf("StopArgs of a replica = %q", got)
 	}
 }
 
@@ -317,6 +323,29 @@ func TestReapContainer(t *testing.T) {
 	}
 	b, _ := os.ReadFile(calls)
 	if strings.TrimSpace(string(b)) != "rm --force agentwatt-jobx" {
+		t.Errorf("runtime calls = %q", b)
+	}
+}
+
+// TestReapReplicaContainers: each role replica's container is removed by
+// the name recorded; a record whose name is not an engine container's (a
+// flag, another container) reaches no runtime command line.
+func TestReapReplicaContainers(t *testing.T) {
+	bin, calls := fakeRuntime(t, 1)
+	state := t.TempDir()
+	for i, name := range []string{ReplicaContainerName("jobx", "prefill-1"), "--all", "postgres"} {
+		r := record{Version: recordVersion, Mode: "container", Job: "jobx", PID: 1<<22 + i, PGID: 1<<22 + i, StartTime: 1,
+			Runtime: bin, Container: name, Network: JobNetwork("jobx"), RunnerPID: 1 << 22, RunnerStart: 1, Mark: "m"}
+		if err := os.WriteFile(filepath.Join(state, fmt.Sprintf("engine-%d.json", i)), mustJSON(t, r), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := ReapOrphans(t.Context(), state, zerolog.Nop())
+	if n != 1 || err == nil || !strings.Contains(err.Error(), `"--all" is not an engine container's`) {
+		t.Fatalf("ReapOrphans = %d, %v; want 1 and the two bad names refused", n, err)
+	}
+	b, _ := os.ReadFile(calls)
+	if strings.TrimSpace(string(b)) != "rm --force agentwatt-jobx-prefill-1\nnetwork rm agentwatt-job-jobx" {
 		t.Errorf("runtime calls = %q", b)
 	}
 }

@@ -20,6 +20,17 @@
 // for; ContainerArgs is the pure function that builds that command line, and
 // its tests are the specification of what the container may see.
 //
+// # Role replicas
+//
+// An engine with roles (spec engine.roles: a frontend and its prefill and
+// decode workers) is one container per replica, each a Config from
+// FromRole: its own name (ReplicaContainerName) and GPUs (--gpus
+// "device=…"), on the job's own network (JobNetwork, inter-container
+// traffic on, JobNetworkCreateArgs), where it is reached by its replica
+// name (prefill-0). Only the frontend's port is published, on loopback;
+// {port}, {rank}, {nnodes} and {leader_addr} are filled per replica (and
+// per host part of a replica that spans hosts) in one pass.
+//
 // # Secrets
 //
 // Config.Secrets holds the values of the secrets a job names (a SecretDir
@@ -50,7 +61,8 @@
 // random mark placed in the engine's environment); ReapOrphans, called when
 // the runner starts, kills every recorded group that is still the engine's —
 // checked through /proc: the leader's start time and command line, or a
-// member carrying the mark — and force-removes recorded containers. A
+// member carrying the mark — and force-removes recorded containers (and,
+// with a role replica's last container, its job network). A
 // process that leaves its group (setsid) escapes this: process mode is for
 // trusted engines only.
 package engine

@@ -165,7 +165,10 @@ func (e *Engine) writeRecord(mark string) error {
 		RunnerPID: os.Getpid(), RunnerStart: self.StartTime, CreatedAt: time.Now().UTC(),
 	}
 	if !e.cfg.ProcessMode() {
-		r.Mode, r.Runtime, r.Container = "container", e.cfg.Runtime, ContainerName(e.cfg.JobID)
+		r.Mode, r.Runtime, r.Container = "container", e.cfg.Runtime, e.cfg.containerName()
+		if e.cfg.Network == JobNetwork(e.cfg.JobID) {
+			r.Network = e.cfg.Network
+		}
 	}
 	e.record, err = writeRecord(e.cfg.StateDir, r)
 	return err
@@ -347,7 +350,7 @@ func (e *Engine) stopContainer(ctx context.Context) {
 		return
 	case <-time.After(5 * time.Second):
 	}
-	for _, args := range [][]string{KillArgs(e.cfg.JobID), RemoveArgs(e.cfg.JobID)} {
+	for _, args := range [][]string{KillArgs(e.cfg.containerName()), RemoveArgs(e.cfg.containerName())} {
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if out, err := runtimeCmd(c, rt, args...).CombinedOutput(); err != nil {
 			e.log.Warn().Err(err).Strs("args", args).Str("output", string(out)).Msg("container cleanup")

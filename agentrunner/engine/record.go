@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -29,9 +30,12 @@ type record struct {
 	Argv      []string `json:"argv"`
 	// Mark is an environment entry only this engine's processes carry; it
 	// identifies the group's members once the leader is gone.
-	Mark        string    `json:"mark"`
-	Runtime     string    `json:"runtime,omitempty"`
-	Container   string    `json:"container,omitempty"`
+	Mark      string `json:"mark"`
+	Runtime   string `json:"runtime,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Network is the job's own network (JobNetwork) of a role replica,
+	// removed once its last container is.
+	Network     string    `json:"network,omitempty"`
 	RunnerPID   int       `json:"runner_pid"`
 	RunnerStart uint64    `json:"runner_start_time"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -111,11 +115,16 @@ func ReapOrphans(ctx context.Context, stateDir string, log zerolog.Logger) (int,
 			l.Warn().Msg("killed an engine process group left by a dead runner")
 		}
 		if r.Mode == "container" && r.Container != "" {
-			if err := removeContainer(ctx, r.Runtime, r.Job); err != nil {
+			if err := removeContainer(ctx, r.Runtime, r.Container); err != nil {
 				errs = append(errs, fmt.Errorf("remove container %s: %w", r.Container, err))
 				continue // keep the record: try again next start
 			}
 			l.Info().Str("container", r.Container).Msg("removed the engine container left by a dead runner")
+			if r.Network != "" {
+				if err := removeJobNetwork(ctx, r.Runtime, r.Job, r.Network); err != nil {
+					errs = append(errs, err)
+				}
+			}
 			if !killed {
 				reaped++
 			}
@@ -181,17 +190,38 @@ func waitGroupGone(pgid int, timeout time.Duration) bool {
 	}
 }
 
-// removeContainer force-removes the job's container; an absent container is
-// not an error.
-func removeContainer(ctx context.Context, runtime, job string) error {
+// removeContainer force-removes a recorded engine container; an absent
+// container is not an error. The name must be one the runner gives
+// (agentwatt-…): a record is the runner's own, but a name read from disk
+// does not reach the runtime's command line unchecked.
+func removeContainer(ctx context.Context, runtime, name string) error {
+	if !containerNameRe.MatchString(name) {
+		return fmt.Errorf("container name %q is not an engine container's", name)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	out, err := runtimeCmd(ctx, runtime, RemoveArgs(job)...).CombinedOutput()
+	out, err := runtimeCmd(ctx, runtime, RemoveArgs(name)...).CombinedOutput()
 	if err != nil && !strings.Contains(strings.ToLower(string(out)), "no such container") {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
+
+// removeJobNetwork removes a dead runner's job network once no container
+// is on it (a network with containers is left for the record of its last
+// one). The name must be the job's.
+func removeJobNetwork(ctx context.Context, runtime, job, name string) error {
+	if !jobIDRe.MatchString(job) || name != JobNetwork(job) {
+		return fmt.Errorf("network %q is not job %q's", name, job)
+	}
+	err := RemoveNetwork(ctx, runtime, name)
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "active endpoints") {
+		return nil
+	}
+	return err
+}
+
+var containerNameRe = regexp.MustCompile(`^agentwatt-[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}(-[a-z][a-z0-9]*-[0-9]{1,4})?$`)
 
 // runtimeCmd runs the container runtime's CLI with runtimeEnv.
 func runtimeCmd(ctx context.Context, runtime string, args ...string) *exec.Cmd {

@@ -31,7 +31,8 @@ type runnerFlags struct {
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
 	seed                   uint64
-	enrol                  enrolFlags // runner_enrol.go
+	enrol                  enrolFlags    // runner_enrol.go
+	ext                    externalFlags // runner_external.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -95,6 +96,15 @@ runner's own credentials. Secret values never
 appear in job records, events, command lines or environment.json, and are
 masked in the engine log's tail that a failure reason quotes.
 
+A job whose engine has roles (engine.roles: a frontend and its prefill and
+decode workers on this node) runs one container per replica, each with its
+own GPUs, on a network of the job's own; the frontend is the endpoint. With
+--external-endpoint URL the runner drives an engine its operator deployed
+(Kubernetes, a DynamoGraphDeployment): it takes only jobs with
+engine.deployment external, launches nothing, waits for URL's health path
+and records the deployment as external in the bundle. A job never names the
+URL the runner dials.
+
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
 quick checks; such a run is labelled mode "fixed".
 
@@ -129,6 +139,7 @@ available when the job starts).`
 	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 	addEnrolFlags(fl, &f.enrol)
+	addExternalFlags(fl, &f.ext)
 	return cmd
 }
 
@@ -194,6 +205,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.MaxAgents, cfg.MemoryBudget = f.maxAgents, f.memoryBudgetMiB<<20
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
 	cfg.EngineUser = f.engineUser
+	f.ext.apply(&cfg)
 	if f.secretsDir != "" {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
