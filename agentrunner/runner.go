@@ -127,6 +127,11 @@ type Config struct {
 	// bundle's upload before it ends; the spool keeps it (default 30s).
 	UploadWait time.Duration
 
+	// Group, when set, makes the runner a member of a runner group
+	// (group.go): Pool is then the group's pool, which only its leader
+	// takes jobs from.
+	Group *GroupConfig
+
 	Metrics prometheus.Registerer
 	Log     zerolog.Logger
 }
@@ -151,10 +156,16 @@ func (c *Config) Validate() error {
 	if c.Queue == nil || c.Fleet == nil || c.Store == nil || c.Workloads == nil {
 		errs = append(errs, "Queue, Fleet, Store and Workloads are required")
 	}
-	if c.Pool == spec.Sim && c.Power != nil {
+	if c.Group != nil {
+		errs = append(errs, c.Group.validate()...)
+		if c.Pool == spec.Sim {
+			errs = append(errs, "a group's pool is <accelerator>x<Σ GPUs>, not sim")
+		}
+	}
+	if (c.Pool == spec.Sim || c.Group.simulated()) && c.Power != nil {
 		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
 	}
-	if c.Pool != spec.Sim && c.Power == nil {
+	if c.Pool != spec.Sim && !c.Group.simulated() && c.Power == nil {
 		errs = append(errs, fmt.Sprintf("pool %s needs a GPU power source (NVML)", c.Pool))
 	}
 	if c.ClientCPUs != "" {
@@ -176,8 +187,12 @@ func (c *Config) Validate() error {
 
 // withDefaults is c with its zero fields defaulted.
 func (c Config) withDefaults() Config {
-	if c.Accelerator == "" && c.Pool == spec.Sim {
+	if c.Accelerator == "" && (c.Pool == spec.Sim || c.Group.simulated()) {
 		c.Accelerator = spec.Sim
+	}
+	if c.Group != nil {
+		g := c.Group.withDefaults(c.ID)
+		c.Group = &g
 	}
 	if c.IdleBaseline <= 0 {
 		c.IdleBaseline = 5 * time.Second
@@ -217,6 +232,7 @@ type Runner struct {
 	metrics   *runnerMetrics
 	workloads *workload.Loader
 
+	zero       time.Time    // the runner's clock's zero (a group's run clock)
 	engineUser *engine.User // nil: the runner's own
 	simBin     string       // Self, where the engine user can execute it (Run)
 
@@ -242,7 +258,7 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{
 		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
 		workloads:  workload.NewLoader(cfg.Workloads),
-		engineUser: eu, simBin: cfg.Self,
+		engineUser: eu, simBin: cfg.Self, zero: time.Now(),
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
 	}, nil
 }
@@ -282,7 +298,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := hideProcess(); err != nil {
 		return err
 	}
-	if r.cfg.Pool == spec.Sim {
+	if r.cfg.Pool == spec.Sim || r.cfg.Group.simulated() {
 		bin, cleanup, err := engine.ExecutableFor(r.cfg.Self, r.engineUser)
 		if err != nil {
 			return err
@@ -312,6 +328,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}()
 
+	if r.cfg.Group != nil {
+		return r.runGroup(ctx)
+	}
 	w, err := r.cfg.Queue.NewWorker(queue.WorkerConfig{Pool: r.cfg.Pool, Runner: r.cfg.ID, PollWait: 2 * time.Second})
 	if err != nil {
 		return err
