@@ -50,6 +50,9 @@ type Profile struct {
 	Step                StepCost    `yaml:"step" json:"step"`
 	Output              OutputModel `yaml:"output" json:"output"`
 	Power               PowerModel  `yaml:"power" json:"power"`
+	// Rack, when set, makes the profile a simulated rack: its GPUs are
+	// split among member nodes, each a prefill or a decode pool (see Rack).
+	Rack *Rack `yaml:"rack,omitempty" json:"rack,omitempty"`
 }
 
 // StepCost is the time of one engine step:
@@ -251,6 +254,9 @@ func (p *Profile) check() (field, msg string) {
 		return "power.smoothing_ms", "must not be negative"
 	case !finite(p.Power.SpreadPct) || p.Power.SpreadPct < 0 || p.Power.SpreadPct >= 50:
 		return "power.spread_pct", "want 0 to <50"
+	}
+	if p.Rack != nil {
+		return p.Rack.check(p.GPUs)
 	}
 	return "", ""
 }
