@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
 	"github.com/agentwatt/agentwatt/bundle"
@@ -42,6 +43,7 @@ type groupLead struct {
 	assigned []string                         // members whose part was assigned
 	offsets  map[string][]bundle.MemberOffset // member → its clock measurements, in order
 	baseline [2]int64                         // the idle baseline's window on the leader's clock
+	ready    bool                             // every part reported ready: their power files are due
 	files    map[string]string                // member → its power file, fetched
 
 	marks     chan clockMark
@@ -112,17 +114,24 @@ func (gl *groupLead) startParts(ctx context.Context, js *jobSpec, frontend strin
 		return groupBrokenf("the group has no members")
 	}
 	for i, m := range gl.members {
-		part, _ := json.Marshal(rackPart{Kind: partSimNode, Profile: js.sub.Engine.SimProfile, Node: i, Frontend: frontend, Power: js.rules.Power})
+		part, _ := json.Marshal(rackPart{Kind: partSimNode, Profile: js.sub.Engine.SimProfile, Node: i, Frontend: frontend, Power: js.rules.Power,
+			Env: js.sub.Engine.Env, ReadyTimeout: engine.FromSpec(js.sub.Engine).ReadyTimeout})
 		gl.mu.Lock()
 		gl.assigned = append(gl.assigned, m.Name)
 		gl.mu.Unlock()
 		if err := gl.l.Assign(ctx, m.Name, gl.job, gl.attempt, part); err != nil {
+			if !errors.Is(err, group.ErrRefused) { // no answer: the member is gone
+				gl.fail(groupBrokenf("assign member %s: %v", m.Name, err))
+			}
 			return gl.partErr(fmt.Errorf("assign member %s: %w", m.Name, err))
 		}
 	}
 	if err := gl.l.WaitReady(ctx, gl.job, gl.attempt, memberNames(gl.members)); err != nil {
 		return gl.partErr(err)
 	}
+	gl.mu.Lock()
+	gl.ready = true
+	gl.mu.Unlock()
 	gl.marks = make(chan clockMark, 64)
 	gl.marksDone.Add(1)
 	go gl.measureMarks()
@@ -242,8 +251,11 @@ func (gl *groupLead) teardown(work, reason string) {
 		gl.fail(groupBrokenf("%v", err))
 		return
 	}
-	if gl.err() != nil {
-		return // nothing of a broken attempt is kept
+	gl.mu.Lock()
+	ready := gl.ready
+	gl.mu.Unlock()
+	if gl.err() != nil || !ready {
+		return // nothing of a broken attempt is kept; parts that never ran measured nothing
 	}
 	dir := filepath.Join(work, "power")
 	if err := os.MkdirAll(dir, 0o700); err != nil {

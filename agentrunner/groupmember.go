@@ -3,7 +3,6 @@ package agentrunner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -31,6 +30,10 @@ type rackPart struct {
 	Frontend string `json:"frontend"`
 	// Power is the job's power rules: how the member samples.
 	Power spec.PowerRules `json:"power"`
+	// Env is the spec's engine.env, as the frontend has it;
+	// ReadyTimeout its engine.ready_timeout.
+	Env          map[string]string `json:"env,omitempty"`
+	ReadyTimeout time.Duration     `json:"ready_timeout_ns"`
 }
 
 const partSimNode = "sim-node"
@@ -51,6 +54,9 @@ func (p *rackPart) check(gc *GroupConfig) error {
 	u, err := url.Parse(p.Frontend)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
 		return fmt.Errorf("part frontend %q: want http://host:port", p.Frontend)
+	}
+	if p.ReadyTimeout <= 0 || p.ReadyTimeout > time.Hour {
+		return fmt.Errorf("part ready timeout %v: want up to an hour", p.ReadyTimeout)
 	}
 	return power.ConfigFromRules(p.Power).Validate()
 }
@@ -96,7 +102,7 @@ func (h *memberHandler) Assign(_ context.Context, a group.Assignment) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	mp := &memberPart{a: a, part: p, cancel: cancel, started: make(chan struct{}),
-		work: filepath.Join(h.r.jobsDir(), a.Job, strconv.Itoa(a.Attempt), "member")}
+		work: filepath.Join(h.r.cfg.WorkDir, "members", a.Job, strconv.Itoa(a.Attempt))}
 	h.mu.Lock()
 	if h.cur != nil {
 		h.mu.Unlock()
@@ -105,7 +111,6 @@ func (h *memberHandler) Assign(_ context.Context, a group.Assignment) error {
 	}
 	h.cur = mp
 	h.mu.Unlock()
-	h.r.setActive(a.Job, a.Attempt)
 	go h.start(ctx, mp)
 	return nil
 }
@@ -147,7 +152,8 @@ func (h *memberHandler) launch(ctx context.Context, mp *memberPart, log zerolog.
 		Command: []string{r.simBin, "sim", "node"},
 		Args: []string{"--profile", mp.part.Profile, "--member", strconv.Itoa(mp.part.Node),
 			"--frontend", mp.part.Frontend, "--listen", "127.0.0.1:" + engine.PortPlaceholder},
-		HealthPath: "/health", Port: port, Dir: dir, User: r.engineUser,
+		Env:        mp.part.Env,
+		HealthPath: "/health", ReadyTimeout: mp.part.ReadyTimeout, Port: port, Dir: dir, User: r.engineUser,
 		LogPath:  filepath.Join(mp.work, "node.log"),
 		StateDir: r.engineDir(), GracePeriod: r.cfg.GracePeriod, CPUs: r.cfg.EngineCPUs,
 	}
@@ -184,13 +190,12 @@ func (h *memberHandler) Teardown(a group.Assignment, reason string) {
 	}
 	h.cur = nil
 	h.mu.Unlock()
-	defer h.r.setActive(a.Job, 0)
 	log := h.log.With().Str("job", a.Job).Int("attempt", a.Attempt).Str("reason", reason).Logger()
 	mp.cancel()
 	<-mp.started
 	mp.power.stop(log)
 	mp.eng.stop(h.r.cfg.GracePeriod, log)
-	defer os.RemoveAll(filepath.Dir(mp.work))
+	defer os.RemoveAll(mp.work)
 	if mp.power == nil {
 		return
 	}
@@ -221,5 +226,3 @@ func queueJobID(id string) bool {
 	}
 	return true
 }
-
-var errNoPart = errors.New("no part")

@@ -119,13 +119,19 @@ func (e *testEnv) submit(trigger string, args ...string) *queue.Job {
 
 // submitWith is submit with a change to the submission.
 func (e *testEnv) submitWith(trigger string, mod func(*spec.Submission), args ...string) *queue.Job {
+	e.t.Helper()
+	return e.submitFile(examples.SimSubmission, trigger, mod, args...)
+}
+
+// submitFile is submitWith for the example submission at file.
+func (e *testEnv) submitFile(file, trigger string, mod func(*spec.Submission), args ...string) *queue.Job {
 	t := e.t
 	t.Helper()
-	data, err := examples.Submissions.ReadFile(examples.SimSubmission)
+	data, err := examples.Submissions.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := spec.Parse(examples.SimSubmission, data)
+	sub, err := spec.Parse(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}
