@@ -24,12 +24,12 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 	case s == nil && !simulated:
 		return "the key has no published scope (pools): it vouches for simulated results only; re-enrol it with 'agentwatt runner trust --pool' or use the current runners.json"
 	case s == nil:
-		if pool != "" && pool != spec.Sim {
-			return fmt.Sprintf("the key has no published scope (pools): it vouches for pool %s only, the result is of pool %s", spec.Sim, pool)
+		if pool != "" && !spec.SimPool(pool) {
+			return fmt.Sprintf("the key has no published scope (pools): it vouches for simulated pools only, the result is of pool %s", pool)
 		}
 	case s.Sim && !simulated:
 		return "a sim runner's key signed a result that is not simulated"
-	case s.Sim && pool != "" && pool != spec.Sim:
+	case s.Sim && pool != "" && !spec.SimPool(pool):
 		return fmt.Sprintf("a sim runner's key signed a result of pool %s", pool)
 	case pool != "" && !slices.Contains(s.Pools, pool):
 		return fmt.Sprintf("the key is enrolled for pools %v, the result is of pool %s", s.Pools, pool)
