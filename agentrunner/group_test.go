@@ -219,3 +219,70 @@ func TestGroupJobEndToEnd(t *testing.T) {
 		t.Logf("tier %s: %+v", id, tier)
 	}
 }
+
+// TestGroupMemberKilled stops a member mid-job: the leader sees the group
+// break, stops the job and releases it, with nothing of the broken attempt
+// stored; once the member is back the job is redelivered and completes.
+func TestGroupMemberKilled(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	rk := newRack(e, "tiny-rack", 2, 2)
+	rk.start(0, nil)
+	rk.waitLeader("node-0")
+	rk.start(1, nil)
+	j := rk.submit("group-kill", "")
+	e.waitEvent(j.ID, time.Minute, inSearch)
+	rk.stops["node-1"]()
+
+	released := e.waitState(j.ID, time.Minute, queue.Queued, queue.Uploaded, queue.Failed)
+	if released.State != queue.Queued || released.Attempt != 1 || !strings.Contains(released.Reason, "group broke") {
+		t.Fatalf("after node-1 stopped: job %s attempt %d (%s), want queued again after attempt 1, released as the group broke",
+			released.State, released.Attempt, released.Reason)
+	}
+	if keys := e.storedKeys(j.ID, 1); len(keys) > 0 {
+		t.Errorf("the broken attempt stored %v, want nothing", keys)
+	}
+
+	rk.start(1, nil)
+	done := e.waitState(j.ID, 2*time.Minute, queue.Uploaded, queue.Failed)
+	if done.State != queue.Uploaded || done.Attempt != 2 {
+		t.Fatalf("job %s attempt %d (%s), want uploaded by attempt 2", done.State, done.Attempt, done.Reason)
+	}
+	if keys := e.storedKeys(j.ID, 1); len(keys) > 0 {
+		t.Errorf("the broken attempt stored %v, want nothing", keys)
+	}
+	if v := e.verdict(j.ID, 2); !v.Verified() {
+		for _, c := range v.Failed() {
+			t.Errorf("check %s failed: %s", c.Name, c.Reason)
+		}
+	}
+}
+
+// TestGroupMemberPowerGap gives one member's node a power gap (the sim
+// node's fault) across the measured windows: the job completes, and the
+// verifier refuses its windows naming that member.
+func TestGroupMemberPowerGap(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	rk := newRack(e, "tiny-rack", 2, 2)
+	rk.start(0, nil)
+	rk.waitLeader("node-0")
+	rk.start(1, nil)
+	j := rk.submit("group-gap", "1:--fault-power-gap-after 3s --fault-power-gap-for 4s")
+	done := e.waitState(j.ID, 2*time.Minute, queue.Uploaded, queue.Failed)
+	if done.State != queue.Uploaded {
+		t.Fatalf("job %s (%s), want uploaded", done.State, done.Reason)
+	}
+	v := e.verdict(j.ID, done.Attempt)
+	if v.Verified() {
+		t.Fatal("verified with a member's power gap across its windows")
+	}
+	c, ok := v.Check(verifier.CheckPower)
+	if !ok || c.Passed || !strings.Contains(c.Reason, "member node-1: power sample gap") {
+		for _, c := range v.Failed() {
+			t.Logf("check %s failed: %s", c.Name, c.Reason)
+		}
+		t.Fatalf("power check %+v, want it failed naming member node-1's gap", c)
+	}
+	if strings.Contains(c.Reason, "member node-0") {
+		t.Errorf("power check %q names node-0, whose samples have no gap", c.Reason)
+	}
+}
