@@ -116,11 +116,12 @@ func (p powerObjects) get(ctx context.Context, k powerObjectKey, path string, li
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("%w: member %s: %v", errPowerObject, k.member, err)
+	if err == nil && n > limit {
+		err = fmt.Errorf("power file above %d bytes", limit)
 	}
-	if n > limit {
-		return fmt.Errorf("%w: member %s: power file above %d bytes", errPowerObject, k.member, limit)
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("%w: member %s: %v", errPowerObject, k.member, err)
 	}
 	return nil
 }
