@@ -33,6 +33,7 @@ type runnerFlags struct {
 	seed                   uint64
 	enrol                  enrolFlags    // runner_enrol.go
 	ext                    externalFlags // runner_external.go
+	group                  groupFlags    // runner_group.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -140,6 +141,7 @@ available when the job starts).`
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 	addEnrolFlags(fl, &f.enrol)
 	addExternalFlags(fl, &f.ext)
+	addGroupFlags(fl, &f.group)
 	return cmd
 }
 
@@ -167,11 +169,14 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err := agentrunner.CheckKeyOwner(f.key); err != nil {
 		return fmt.Errorf("runner key: %w", err)
 	}
-	cfg, closeHW, err := runnerHardware(a.log, f.pool)
+	cfg, closeHW, err := runnerHardware(a.log, f.group.hardwarePool(f.pool))
 	if err != nil {
 		return err
 	}
 	defer closeHW()
+	if err := f.group.setPool(&cfg); err != nil {
+		return err
+	}
 	q, closeQ, err := connectQueue(ctx, a, &f.nf)
 	if err != nil {
 		return err
@@ -206,6 +211,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
 	cfg.EngineUser = f.engineUser
 	f.ext.apply(&cfg)
+	f.group.apply(&cfg, q.JetStream().Conn(), q.Config().Replicas)
 	if f.secretsDir != "" {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
