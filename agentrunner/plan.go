@@ -40,7 +40,7 @@ func planFor(cfg Config) jobPlan {
 		return jobPlan{baselineState: "engine-idle", simulated: true,
 			source: func(*jobEngine) (power.Source, error) { return nil, errNoSource }}
 	}
-	if cfg.Pool == spec.Sim {
+	if spec.SimPool(cfg.Pool) {
 		return jobPlan{baselineState: "engine-idle", simulated: true,
 			source: func(eng *jobEngine) (power.Source, error) { return power.NewSimSource(eng.url()), nil }}
 	}

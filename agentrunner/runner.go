@@ -162,10 +162,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, "a group's pool is <accelerator>x<Σ GPUs>, not sim")
 		}
 	}
-	if (c.Pool == spec.Sim || c.Group.simulated()) && c.Power != nil {
+	if spec.SimPool(c.Pool) && c.Power != nil {
 		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
 	}
-	if c.Pool != spec.Sim && !c.Group.simulated() && c.Power == nil {
+	if !spec.SimPool(c.Pool) && c.Power == nil {
 		errs = append(errs, fmt.Sprintf("pool %s needs a GPU power source (NVML)", c.Pool))
 	}
 	if c.ClientCPUs != "" {
@@ -187,7 +187,7 @@ func (c *Config) Validate() error {
 
 // withDefaults is c with its zero fields defaulted.
 func (c Config) withDefaults() Config {
-	if c.Accelerator == "" && (c.Pool == spec.Sim || c.Group.simulated()) {
+	if c.Accelerator == "" && spec.SimPool(c.Pool) {
 		c.Accelerator = spec.Sim
 	}
 	if c.Group != nil {
@@ -298,7 +298,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := hideProcess(); err != nil {
 		return err
 	}
-	if r.cfg.Pool == spec.Sim || r.cfg.Group.simulated() {
+	if spec.SimPool(r.cfg.Pool) {
 		bin, cleanup, err := engine.ExecutableFor(r.cfg.Self, r.engineUser)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/agentwatt/agentwatt/spec"
 )
@@ -35,4 +36,25 @@ func CheckSystem(p Profile, sys spec.System) error {
 			sys.Disaggregation.PrefillWorkers, sys.Disaggregation.DecodeWorkers, p.Name, r.PrefillMembers, r.DecodeMembers())
 	}
 	return nil
+}
+
+// Pool is the queue pool of a submission that fits the profile
+// (CheckSystem), as spec.Submission.Pool derives it: spec.Sim for a single
+// host, "simx<GPUs>" for a rack.
+func (p Profile) Pool() string {
+	if p.Rack == nil {
+		return spec.Sim
+	}
+	return fmt.Sprintf("%sx%d", spec.Sim, p.GPUs)
+}
+
+// Pools lists the pools of profiles, each once, sorted: the pools a key
+// that signs results of every one of them is enrolled for.
+func Pools(profiles []Profile) []string {
+	var out []string
+	for _, p := range profiles {
+		out = append(out, p.Pool())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

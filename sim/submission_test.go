@@ -2,6 +2,7 @@ package sim
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,9 +34,9 @@ func TestExamplesFitTheirProfiles(t *testing.T) {
 		}
 		if p.Rack != nil {
 			racks++
-			if !spec.SimPool(s.Pool()) || s.Pool() == spec.Sim {
-				t.Errorf("%s: pool %q, want simx%d", f, s.Pool(), p.GPUs)
-			}
+		}
+		if s.Pool() != p.Pool() || !spec.SimPool(p.Pool()) {
+			t.Errorf("%s: pool %q, the profile's %q", f, s.Pool(), p.Pool())
 		}
 	}
 	if racks == 0 {
@@ -76,5 +77,18 @@ func TestCheckSystem(t *testing.T) {
 				t.Errorf("CheckSystem = %v, want an error with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPools(t *testing.T) {
+	got := Pools(DefaultProfiles())
+	want := []string{"sim", "simx4", "simx72"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Pools(embedded) = %v, want %v", got, want)
+	}
+	for _, p := range got {
+		if !spec.SimPool(p) {
+			t.Errorf("%s is not a sim pool", p)
+		}
 	}
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // KeyScope is what an enrolled key may sign: results of its pools; a sim
-// key only simulated results of pool sim. A key without a scope (enrolled
-// before pools existed, a runners.json of version 1, a bare public key)
-// vouches for simulated results only.
+// key only simulated results of its sim pools ("sim", "simx<N>",
+// spec.SimPool). A key without a scope (enrolled before pools existed, a
+// runners.json of version 1, a bare public key) vouches for simulated
+// results of sim pools only.
 type KeyScope struct {
 	Pools []string `json:"pools"`
 	Sim   bool     `json:"sim"`
@@ -25,8 +26,10 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 		return "the key has no published scope (pools): it vouches for simulated results only; re-enrol it with 'agentwatt runner trust --pool' or use the current runners.json"
 	case s == nil:
 		if pool != "" && !spec.SimPool(pool) {
-			return fmt.Sprintf("the key has no published scope (pools): it vouches for simulated pools only, the result is of pool %s", pool)
+			return fmt.Sprintf("the key has no published scope (pools): it vouches for sim pools only, the result is of pool %s", pool)
 		}
+	case !simulated && spec.SimPool(pool):
+		return fmt.Sprintf("a result of the simulated pool %s that is not simulated", pool)
 	case s.Sim && !simulated:
 		return "a sim runner's key signed a result that is not simulated"
 	case s.Sim && pool != "" && !spec.SimPool(pool):

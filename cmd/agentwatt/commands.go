@@ -58,6 +58,7 @@ func commands(a *app) []*cobra.Command {
 		),
 		withSubcommands(newSimCmd(a),
 			newSimServeCmd(a),
+			newSimNodeCmd(a),
 			newSimProfilesCmd(a),
 		),
 		withSubcommands(newGPUCmd(a),

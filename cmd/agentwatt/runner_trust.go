@@ -87,7 +87,7 @@ given ones; a different key under an enrolled name is refused. The key's fingerp
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&name, "name", "", "name the key is enrolled under (a DNS label, e.g. the runner's host)")
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who trusts it, recorded with the key")
-	cmd.Flags().StringSliceVar(&pools, "pool", nil, "pools whose results the key may sign, comma-separated or repeated (required; sim alone for a sim runner)")
+	cmd.Flags().StringSliceVar(&pools, "pool", nil, "pools whose results the key may sign, comma-separated or repeated (required; sim pools alone for a sim runner: sim, simx<N>)")
 	return cmd
 }
 

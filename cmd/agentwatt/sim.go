@@ -21,6 +21,7 @@ energy counter. It stands in for a GPU in tests, CI and the local demo.
 Everything it produces is simulated; results against it are labelled so and
 never published as hardware results.`,
 		Example: `  agentwatt sim serve --addr 127.0.0.1:0 --profile tiny
+  agentwatt sim node --profile gb300-nvl72-like --member 1 --frontend http://127.0.0.1:8000
   agentwatt sim profiles`,
 	}
 	return cmd
@@ -46,7 +47,10 @@ CLOCK_MONOTONIC timestamps), GET /sim/v1/stats, GET /sim/v1/profile and GET /met
 
 Profiles (--profile): tiny (tests), h200x8-like, b300x8-like, unlimited (no
 capacity limit, for client benchmarks); --profiles FILE loads others in the
-same YAML format (see 'agentwatt sim profiles').
+same YAML format (see 'agentwatt sim profiles'). With a rack profile
+(gb300-nvl72-like, tiny-rack) the server is the rack's frontend: it schedules
+the whole rack, GET /sim/v1/power is the rack model's GPUs in member order
+and GET /sim/v1/rack each member's load, which 'agentwatt sim node' reads.
 
 Faults (--fault-*) exercise clients and runners: mid-stream errors, HTTP 500s,
 stalls, a crash after N requests (exit status 3), a slow start, ignoring
@@ -124,8 +128,10 @@ func newSimProfilesCmd(a *app) *cobra.Command {
 		Use:   "profiles",
 		Short: "List the simulated engine's profiles",
 		Long: `profiles lists the simulated engine's profiles: served model, virtual GPUs,
-context window, KV capacity and description. Every number in a profile is
-simulated. -o json prints the full profiles, the format --profiles reads (as
+context window, KV capacity, rack layout and description. A rack profile
+(RACK members x GPUs each : prefill members P + decode members D) runs as a
+frontend ('agentwatt sim serve') and one 'agentwatt sim node' per member; "-"
+is a single host. Every number in a profile is simulated. -o json prints the full profiles, the format --profiles reads (as
 JSON rather than YAML).`,
 		Example: `  agentwatt sim profiles
   agentwatt sim profiles -o json`,
@@ -141,13 +147,17 @@ JSON rather than YAML).`,
 				return enc.Encode(ps)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tDESCRIPTION")
+			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tRACK\tDESCRIPTION")
 			for _, p := range ps {
 				kv := fmt.Sprint(p.KVCapacityTokens)
 				if p.KVCapacityTokens == 0 {
 					kv = "unlimited"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, p.Description)
+				rack := "-"
+				if r := p.Rack; r != nil {
+					rack = fmt.Sprintf("%dx%d:%dP+%dD", r.Members, r.GPUsPerMember, r.PrefillMembers, r.DecodeMembers())
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, rack, p.Description)
 			}
 			return tw.Flush()
 		},
