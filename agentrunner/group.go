@@ -128,7 +128,7 @@ func (r *Runner) runGroup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mh := &memberHandler{r: r, objects: objects, log: r.log.With().Str("group", gc.Name).Str("member", gc.Member).Logger()}
+	mh := &memberHandler{r: r, objects: objects, timeout: gs.Config().RequestTimeout, log: r.log.With().Str("group", gc.Name).Str("member", gc.Member).Logger()}
 	ms, err := gs.Join(ctx, gc.Name, r.memberInfo(), mh)
 	if err != nil {
 		return err
@@ -140,6 +140,7 @@ func (r *Runner) runGroup(ctx context.Context) error {
 		if err := ms.Leave(lctx); err != nil {
 			r.log.Debug().Err(err).Msg("leave the group")
 		}
+		mh.stopping.Wait()
 	}()
 	r.log.Info().Str("group", gc.Name).Str("member", gc.Member).Msg("joined the group; campaigning")
 	for {

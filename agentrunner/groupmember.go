@@ -69,10 +69,13 @@ type memberHandler struct {
 	r       *Runner
 	objects powerObjects
 	ms      *group.Membership
+	timeout time.Duration // a group request's (group.Config.RequestTimeout, defaulted)
 	log     zerolog.Logger
 
 	mu  sync.Mutex
 	cur *memberPart
+
+	stopping sync.WaitGroup // parts' nodes stopping after their teardown answered
 }
 
 var _ group.Handler = (*memberHandler)(nil)
@@ -125,7 +128,7 @@ func (h *memberHandler) start(ctx context.Context, mp *memberPart) {
 	} else {
 		log.Info().Int("node", mp.part.Node).Msg("part ready")
 	}
-	rctx, cancel := context.WithTimeout(ctx, h.r.cfg.Group.Groups.RequestTimeout+10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	if rerr := h.ms.Ready(rctx, mp.a, err); rerr != nil {
 		log.Warn().Err(rerr).Msg("report readiness")
@@ -178,9 +181,9 @@ func (h *memberHandler) launch(ctx context.Context, mp *memberPart, log zerolog.
 	return s.Start(context.WithoutCancel(ctx))
 }
 
-// Teardown stops the part: the sampler once it has a sample past now,
-// then the node. Told by its leader, the member then hands the power file
-// over (the leader fetches it once every member's teardown answered).
+// Teardown stops the part: the sampler once it has a sample past now;
+// the member hands the power file over (the leader fetches it once every
+// member's teardown answered), then stops the node, after answering.
 func (h *memberHandler) Teardown(a group.Assignment, reason string) {
 	h.mu.Lock()
 	mp := h.cur
@@ -194,8 +197,14 @@ func (h *memberHandler) Teardown(a group.Assignment, reason string) {
 	mp.cancel()
 	<-mp.started
 	mp.power.stop(log)
-	mp.eng.stop(h.r.cfg.GracePeriod, log)
-	defer os.RemoveAll(mp.work)
+	h.stopping.Add(1)
+	defer func() {
+		go func() { // the leader waits for the power file, not for the node's stop
+			defer h.stopping.Done()
+			mp.eng.stop(h.r.cfg.GracePeriod, log)
+			_ = os.RemoveAll(mp.work)
+		}()
+	}()
 	if mp.power == nil {
 		return
 	}
@@ -203,7 +212,7 @@ func (h *memberHandler) Teardown(a group.Assignment, reason string) {
 		log.Warn().Err(err).Msg("power samples")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.r.cfg.Group.Groups.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	k := powerObjectKey{group: a.Group, term: a.Term, job: a.Job, attempt: a.Attempt, member: h.ms.Name()}
 	if err := h.objects.put(ctx, k, mp.power.pw.Path()); err != nil {
