@@ -106,6 +106,14 @@ engine.deployment external, launches nothing, waits for URL's health path
 and records the deployment as external in the bundle. A job never names the
 URL the runner dials.
 
+--group NAME makes the runner one member of a runner group: one runner per
+host of a rack or multi-node system (--group-size members, this one named
+--member). Only the group's leader takes jobs, of the group's pool
+<accelerator>x<Σ GPUs>, and only while every member is alive; each member runs
+its part and samples its own power, and the leader seals one bundle with every
+member's power file. --sim-rack-profile P makes the member a node of a
+SIMULATED rack (pool simx<GPUs>). See docs/operations.md "Runner groups".
+
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
 quick checks; such a run is labelled mode "fixed".
 
@@ -117,6 +125,7 @@ available when the job starts).`
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
   agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
   agentwatt runner --secrets-dir /etc/agentwatt/secrets --engine-user agentwatt-engine
+  agentwatt runner --group rack-a --group-size 4 --member node-0 --id rack-a-node-0
   agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --pool h200x8 --by alice`
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
