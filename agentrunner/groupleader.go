@@ -311,12 +311,7 @@ func (gl *groupLead) energy(ms *bundle.Members) (func(start, end int64, tokens f
 		gl.mu.Lock()
 		path := gl.files[m.Name]
 		gl.mu.Unlock()
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, 0, fmt.Errorf("member %s: %w", m.Name, err)
-		}
-		raw, err := power.ReadSamples(bundle.MemberPowerFile(m.Name), f)
-		f.Close()
+		raw, err := readMemberPower(path, m.Name, gl.r.cfg.Group.MaxPowerBytes*memberPowerExpansion)
 		if err != nil {
 			return nil, 0, fmt.Errorf("member %s: %w", m.Name, err)
 		}
@@ -383,4 +378,26 @@ func (jr *jobRun) sealGroup(gl *groupLead) error {
 		}
 	}
 	return jr.bw.WriteJSON(bundle.MembersFile, ms)
+}
+
+// memberPowerExpansion bounds a member's power file decompressed, against
+// its compressed bound (GroupConfig.MaxPowerBytes): power lines compress
+// about tenfold, a zstd bomb a millionfold.
+const memberPowerExpansion = 16
+
+// readMemberPower decodes a member's power file, at most limit bytes
+// decompressed: the member's file is its own claim, read with the bounds
+// of any hostile input.
+func readMemberPower(path, member string, limit int64) ([]power.Sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := bundle.NewLimitedZstdReader(f, bundle.ZstdLimits{MaxDecompressed: limit})
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return bundle.ParsePowerLines(bundle.MemberPowerFile(member), zr)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -94,5 +95,43 @@ func TestPowerObjects(t *testing.T) {
 				t.Errorf("%s written from a refused object", path)
 			}
 		})
+	}
+}
+
+// TestReadMemberPowerBomb: a member's power file that decompresses beyond
+// its bound (a zstd bomb of valid lines) is refused, not read into memory.
+func TestReadMemberPowerBomb(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "node-1.jsonl.zst")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(`{"t_mono_ns":1,"t_unix_ns":1,"gpu":0,"power_w":100,"energy_mj":1,"power_source":"sim"}` + "\n")
+	for range 20000 {
+		if _, err := zw.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	limit := int64(len(line)) * 1000
+	if fi.Size() > limit/memberPowerExpansion {
+		t.Fatalf("the bomb is %d bytes compressed; the test wants it within the compressed bound %d", fi.Size(), limit/memberPowerExpansion)
+	}
+	if _, err := readMemberPower(path, "node-1", limit); err == nil {
+		t.Fatal("a file decompressing 20 times past its bound was read")
+	}
+	if s, err := readMemberPower(path, "node-1", int64(len(line))*20000); err != nil || len(s) != 20000 {
+		t.Fatalf("within its bound: %d samples, %v", len(s), err)
 	}
 }
