@@ -286,3 +286,50 @@ func TestGroupMemberPowerGap(t *testing.T) {
 		t.Errorf("power check %q names node-0, whose samples have no gap", c.Reason)
 	}
 }
+
+// TestGroupLeaderLeaseLost deletes the leader's lease mid-job (as when its
+// refreshes stopped reaching NATS for a lease TTL): the leader stops the
+// job and releases it, the members tear their parts down, a leader of a
+// later term takes the job again and completes it.
+func TestGroupLeaderLeaseLost(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	rk := newRack(e, "tiny-rack", 2, 2)
+	rk.start(0, nil)
+	rk.waitLeader("node-0")
+	rk.start(1, nil)
+	j := rk.submit("group-lease", "")
+	e.waitEvent(j.ID, time.Minute, inSearch)
+	l, _, err := rk.gs.Leader(context.Background(), "rack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.q.JetStream().KeyValue(context.Background(), group.BucketLeaders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(context.Background(), "rack"); err != nil {
+		t.Fatal(err)
+	}
+
+	done := e.waitState(j.ID, 2*time.Minute, queue.Uploaded, queue.Failed)
+	if done.State != queue.Uploaded || done.Attempt != 2 {
+		t.Fatalf("job %s attempt %d (%s), want uploaded by attempt 2", done.State, done.Attempt, done.Reason)
+	}
+	if keys := e.storedKeys(j.ID, 1); len(keys) > 0 {
+		t.Errorf("the attempt whose leader lost its lease stored %v, want nothing", keys)
+	}
+	var ms bundle.Members
+	e.storedJSON(j.ID, 2, bundle.MembersFile, &ms)
+	now, _, err := rk.gs.Leader(context.Background(), "rack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.Term <= l.Term {
+		t.Errorf("the job completed under term %d, the lost lease's was %d", now.Term, l.Term)
+	}
+	if v := e.verdict(j.ID, 2); !v.Verified() {
+		for _, c := range v.Failed() {
+			t.Errorf("check %s failed: %s", c.Name, c.Reason)
+		}
+	}
+}
