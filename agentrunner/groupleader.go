@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,8 +111,15 @@ func (gl *groupLead) watch(ctx context.Context) {
 // startParts assigns every member its node of the sim rack, the frontend
 // at frontend, and waits until every part is ready.
 func (gl *groupLead) startParts(ctx context.Context, js *jobSpec, frontend string) error {
-	if len(gl.members) == 0 {
-		return groupBrokenf("the group has no members")
+	// The members read when the job was taken must still make the pool
+	// (one may have gone between the leader's check and the read).
+	gpus := 0
+	for _, m := range gl.members {
+		gpus += m.GPUs
+	}
+	if len(gl.members) == 0 || fmt.Sprintf("%sx%d", gl.members[0].Accelerator, gpus) != gl.r.cfg.Pool {
+		gl.fail(groupBrokenf("the group's members (%s) do not make pool %s", strings.Join(memberNames(gl.members), ", "), gl.r.cfg.Pool))
+		return gl.err()
 	}
 	for i, m := range gl.members {
 		part, _ := json.Marshal(rackPart{Kind: partSimNode, Profile: js.sub.Engine.SimProfile, Node: i, Frontend: frontend, Power: js.rules.Power,
