@@ -27,6 +27,7 @@ func TestJobEnds(t *testing.T) {
 		state  queue.State
 		reason string // in the job's reason
 		files  []string
+		pool   string // the job record's pool, when not its spec's
 	}{
 		{
 			name: "engine never healthy",
@@ -72,15 +73,21 @@ func TestJobEnds(t *testing.T) {
 			files: []string{bundle.EngineLogFile, bundle.PowerFile},
 		},
 		{
+			// A sim multi-node job's pool is simx<N>, which a single sim
+			// runner never takes; a record put in pool sim all the same (by
+			// whoever can write the queue) is refused.
 			name:  "multi-node refused",
 			mod:   func(s *spec.Submission) { s.System.Topology = spec.TopologyMultiNode },
-			state: queue.Failed, reason: "single-node",
+			pool:  spec.Sim,
+			state: queue.Failed, reason: "this runner is one node; multi-node and rack-scale jobs run on a runner group",
 			files: []string{bundle.EnvironmentFile},
 		},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.pool = tt.pool
 			j := e.submitWith("test:end:"+string(rune('a'+i)), tt.mod, tt.args...)
+			e.pool = ""
 			if tt.during != nil {
 				tt.during(j)
 			}

@@ -53,6 +53,7 @@ type testEnv struct {
 	key      ed25519.PrivateKey
 	wlName   string
 	wlDigest workload.Digest
+	pool     string // the pool submit enqueues into; "" the spec's
 }
 
 type envOpts struct {
@@ -151,8 +152,12 @@ func (e *testEnv) submitFile(file, trigger string, mod func(*spec.Submission), a
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool := sub.Pool()
+	if e.pool != "" {
+		pool = e.pool
+	}
 	j, _, err := e.q.Enqueue(context.Background(), queue.NewJob{
-		Vendor: sub.Metadata.Vendor, Name: sub.Metadata.Name, Pool: sub.Pool(), Spec: canon,
+		Vendor: sub.Metadata.Vendor, Name: sub.Metadata.Name, Pool: pool, Spec: canon,
 		SpecDigest: sub.Digest(), Trigger: trigger, Workload: sub.WorkloadName(),
 		WorkloadDigest: sub.WorkloadDigest(), Profile: spec.ProfileTest,
 	})
