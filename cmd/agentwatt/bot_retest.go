@@ -130,6 +130,9 @@ func runRetestBot(ctx context.Context, a *app, f *retestBotFlags) error {
 		}
 		token = string(b)
 	}
+	if f.maxQueued < 1 {
+		return fmt.Errorf("--max-queued %d: want at least 1 (the intake's --max-queued)", f.maxQueued)
+	}
 	cfg := retest.Config{Frameworks: fws, APIURL: f.apiURL, Token: token, Poll: f.poll, Every: f.every, Replicas: f.replicas,
 		PrivateRegistries: f.registryPrivate, MaxQueued: f.maxQueued}
 	if f.registryAuth {
