@@ -81,6 +81,11 @@ func runDemoRetest(ctx context.Context, a *app, s *localStack, cfg stackConfig, 
 		return nil, fmt.Errorf("retest %s: no retest of %s queued (refused: %s)", release, of, strings.Join(rep.Refused, "; "))
 	}
 	say("    queued %s (trigger %s), a retest of %s at framework.version %s", q.Job, q.Trigger, q.Of, demoRetestVersion)
+	if !q.Created {
+		// The same spec and trigger are the same job: a --retest demo ran
+		// on this --dir before.
+		say("    the same retest was queued by an earlier demo on %s: shown as it is (a fresh --dir runs it again)", s.cfg.Dir)
+	}
 	say("    a retest measures each tier %d times unless the submission says; the demo's fixed N (%d) measures its windows once", spec.RetestRepeats, cfg.RunnerFixedAgents)
 	var bars *jobBars
 	if !a.json() {
@@ -91,15 +96,20 @@ func runDemoRetest(ctx context.Context, a *app, s *localStack, cfg stackConfig, 
 		return nil, err
 	}
 	say("==> retest %s is %s (attempt %d)%s", final.ID, final.State, final.Attempt, reasonSuffix(final.Reason))
-	if final.State != queue.Verified {
+	published, lb, err := final, (*publish.Leaderboard)(nil), error(nil)
+	switch final.State {
+	case queue.Published: // by an earlier demo on this --dir
+		lb, err = publish.LoadResults(ctx, s.store)
+	case queue.Verified:
+		say("==> automatic approval of the retest (agentwatt demo only)")
+		published, lb, err = publish.Approve(ctx, s.queue, s.fleet, s.store, final.ID, publish.Approval{
+			By: demoApprover, Via: publish.ViaDemo, Note: "automatic approval by agentwatt demo of a retest of " + of + "; simulated, not hardware",
+		}, true)
+		if errors.Is(err, publish.ErrNotPublishable) {
+			return nil, fmt.Errorf("publish the retest: %w (N=%d did not pass at %s: pick another --fixed-agents)", err, cfg.RunnerFixedAgents, release)
+		}
+	default:
 		return nil, demoJobError(final)
-	}
-	say("==> automatic approval of the retest (agentwatt demo only)")
-	published, lb, err := publish.Approve(ctx, s.queue, s.fleet, s.store, final.ID, publish.Approval{
-		By: demoApprover, Via: publish.ViaDemo, Note: "automatic approval by agentwatt demo of a retest of " + of + "; simulated, not hardware",
-	}, true)
-	if errors.Is(err, publish.ErrNotPublishable) {
-		return nil, fmt.Errorf("publish the retest: %w (N=%d did not pass at %s: pick another --fixed-agents)", err, cfg.RunnerFixedAgents, release)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("publish the retest: %w", err)
