@@ -67,6 +67,7 @@ func simServe(args []string) int {
 	fs := flag.NewFlagSet("sim serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "")
 	profile := fs.String("profile", "tiny", "")
+	version := fs.String("framework-version", "", "")
 	set := fs.String("accuracy-set", "", "")
 	crash := fs.Int("fault-crash-after", 0, "")
 	slow := fs.Duration("fault-slow-start", 0, "")
@@ -83,7 +84,7 @@ func simServe(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg := sim.Config{Profile: p, Seed: 1}
+	cfg := sim.Config{Profile: p, Seed: 1, FrameworkVersion: *version}
 	cfg.Faults.CrashAfterRequests = *crash
 	cfg.Faults.SlowStart = *slow
 	cfg.Faults.ServerErrorRate = *serverErrors

@@ -33,5 +33,8 @@
 // token per word, and PromptTokens lets a verifier recompute prompt targets.
 //
 // Profiles (capacity, step costs, power) live in profiles.yaml, embedded in the
-// binary; LoadProfiles reads others. `agentwatt sim serve` runs the server.
+// binary; LoadProfiles reads others. A profile may list simulated framework
+// versions (profile_version.go) that run slower or draw more, so that a
+// retest of the sim at a new framework.version can regress;
+// Config.FrameworkVersion picks one. `agentwatt sim serve` runs the server.
 package sim

@@ -50,6 +50,9 @@ type Profile struct {
 	Step                StepCost    `yaml:"step" json:"step"`
 	Output              OutputModel `yaml:"output" json:"output"`
 	Power               PowerModel  `yaml:"power" json:"power"`
+	// Versions change the profile for named framework versions (see
+	// AtVersion); a version not listed runs the profile as written.
+	Versions []VersionScale `yaml:"versions,omitempty" json:"versions,omitempty"`
 }
 
 // StepCost is the time of one engine step:
@@ -252,7 +255,7 @@ func (p *Profile) check() (field, msg string) {
 	case !finite(p.Power.SpreadPct) || p.Power.SpreadPct < 0 || p.Power.SpreadPct >= 50:
 		return "power.spread_pct", "want 0 to <50"
 	}
-	return "", ""
+	return p.checkVersions()
 }
 
 // yamlPosition finds the line and column of a YAML path, falling back to the
