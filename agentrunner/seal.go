@@ -107,6 +107,7 @@ func (jr *jobRun) manifest(m *measured) *bundle.Manifest {
 		if js.rules != nil {
 			man.Rules = bundle.Rules{Version: js.rules.Version, Profile: js.profile.Name}
 		}
+		man.Repeats = js.sub.Benchmark.RepeatCount()
 	}
 	if w := m.workload; w != nil {
 		man.Workload = bundle.Workload{Name: w.name, Digest: string(w.digest)}

@@ -93,6 +93,9 @@ func bindJob(m *bundle.Manifest, j *Job) []string {
 	cmp("rules version", t.Rules, m.Rules.Version)
 	cmp("workload digest", t.WorkloadDigest, m.Workload.Digest)
 	cmp("runner", t.Runner, m.Runner.ID)
+	if m.Repeats != 0 && t.Repeats != 0 && m.Repeats != t.Repeats {
+		fails = append(fails, fmt.Sprintf("repeats: the bundle says %d, the job record's spec %d", m.Repeats, t.Repeats))
+	}
 	if m.Simulated != t.Simulated {
 		fails = append(fails, fmt.Sprintf("simulated: the bundle says %v, the job's pool %s says %v", m.Simulated, t.Pool, t.Simulated))
 	}

@@ -63,7 +63,11 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	// signing key's scope. Nothing is recomputed for a bundle that is not
 	// what its job asked for.
 	pool := m.Pool
-	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
+	// Offline the signed manifest says how many windows the spec asked
+	// for (0 in older bundles: the spread is recomputed, its windows not
+	// counted); online the job record's spec decides, and the manifest
+	// must agree with it (bindJob).
+	repeats := m.Repeats
 	var started time.Time
 	var terms *JobTerms
 	if opts.Jobs != nil {
