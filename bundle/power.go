@@ -28,6 +28,9 @@ const (
 	// PowerSourceMeter is an external meter's gauge of watts (Prometheus
 	// text exposition).
 	PowerSourceMeter = "meter-gauge"
+	// PowerSourceMeterRate is the rate of an external meter's counter of
+	// joules between two scrapes, for a meter with no gauge.
+	PowerSourceMeterRate = "meter-counter-rate"
 )
 
 // PowerSourceBoundary is the power boundary a power source measures:
@@ -39,7 +42,7 @@ func PowerSourceBoundary(src string) string {
 		return "gpu-board"
 	case PowerSourceRedfishControl, PowerSourceRedfishMetrics:
 		return "node"
-	case PowerSourceMeter:
+	case PowerSourceMeter, PowerSourceMeterRate:
 		return "external"
 	case PowerSourceSim:
 		return "simulated"
