@@ -36,7 +36,7 @@ func (jr *jobRun) baseline(ctx context.Context, js *jobSpec, eng *jobEngine) (*p
 		return nil, err
 	}
 	p := &powerRun{pw: pw, started: time.Now()}
-	pcfg := power.ConfigFromRules(js.rules.Power)
+	pcfg := power.ConfigFor(js.rules.Power, src.Boundary()) // a BMC or meter at its own, slower rate
 	pcfg.Sink = pw
 	sampler, err := power.NewSampler(src, p.started, pcfg, jr.log)
 	if err != nil {
