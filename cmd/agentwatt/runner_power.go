@@ -32,7 +32,7 @@ type powerFlags struct {
 	redfishInsecure                          bool
 
 	meterURL, meterPower, meterEnergy, meterMatch, meterCreds string
-	meterInsecure                                              bool
+	meterInsecure                                             bool
 }
 
 func addPowerFlags(fl *pflag.FlagSet, f *powerFlags) {
