@@ -41,12 +41,14 @@ running sim engine instead (simulated power, for trying the command out).`,
 func newGPUInfoCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "info",
-		Short: "Print the GPU inventory (NVML) and the pool it gives",
+		Short: "Print the GPU inventory (NVML, or amdgpu sysfs) and the pool it gives",
 		Long: `info prints, per GPU, the name, UUID, serial, memory, architecture, power
 limits (now set, enforced, default, and the range an operator may set), SM and
 memory clocks (now and max), persistence and MIG mode and the compute processes
 running on it, and per node the driver, NVML and CUDA versions. A field NVML
-cannot report is listed as unavailable with NVML's reason.
+cannot report is listed as unavailable with NVML's reason. On a machine
+without an NVIDIA driver it reads AMD GPUs from the amdgpu driver's sysfs
+(product name, VRAM, power cap; no clocks or processes).
 
 The pool is "<accelerator>x<count>" (h100x1, h200x8), the queue a runner on
 this machine takes jobs from unless given --pool.`,
@@ -54,12 +56,10 @@ this machine takes jobs from unless given --pool.`,
   agentwatt gpu info -o json > inventory.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := hardware.Open()
+			inv, err := gpuInventory()
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			defer n.Close()
-			inv := n.Inventory()
 			pool, poolErr := inv.Pool()
 			if a.json() {
 				out := struct {
@@ -76,6 +76,22 @@ this machine takes jobs from unless given --pool.`,
 			return nil
 		},
 	}
+}
+
+// gpuInventory reads the NVIDIA GPUs through NVML or, on a machine without
+// an NVIDIA driver, the AMD GPUs through the amdgpu driver's sysfs.
+func gpuInventory() (hardware.Inventory, error) {
+	n, err := hardware.Open()
+	if errors.Is(err, hardware.ErrNoNVML) {
+		if inv, aerr := hardware.AMDInventory(""); aerr == nil {
+			return inv, nil
+		}
+	}
+	if err != nil {
+		return hardware.Inventory{}, err
+	}
+	defer n.Close()
+	return n.Inventory(), nil
 }
 
 func printInventory(w io.Writer, inv *hardware.Inventory, pool string, poolErr error) {
