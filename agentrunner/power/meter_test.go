@@ -153,3 +153,22 @@ func TestParseLabelMatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseLabelMatch: no matcher panics the parser, and what it accepts
+// has valid label names and no empty name.
+func FuzzParseLabelMatch(f *testing.F) {
+	for _, s := range []string{`outlet=3,pdu="rack7a"`, "", "a=", `a="b,c"`, "=1", "a=1,a=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseLabelMatch(s)
+		if err != nil {
+			return
+		}
+		for k := range m {
+			if k == "" || strings.ContainsAny(k, "=, \t") {
+				t.Fatalf("%q gave label name %q", s, k)
+			}
+		}
+	})
+}

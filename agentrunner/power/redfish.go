@@ -216,6 +216,9 @@ func (s *RedfishSource) discover(ctx context.Context, want string) error {
 		if env.PowerWatts != nil && env.PowerWatts.Reading != nil {
 			s.metrics, _ = s.g.resolve(ch.EnvironmentMetrics.ID)
 			s.note = "redfish: chassis " + ch.ID + " EnvironmentMetrics PowerWatts"
+			if s.capacityW > 0 {
+				s.note += fmt.Sprintf(" (PowerSubsystem CapacityWatts %g)", s.capacityW)
+			}
 			switch {
 			case env.EnergyJoules != nil && env.EnergyJoules.Reading != nil:
 				s.note += ", energy from EnergyJoules"
