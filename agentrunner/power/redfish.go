@@ -39,6 +39,11 @@ type RedfishConfig struct {
 	// RootCAs, when set, are the CAs that sign the BMC's certificate
 	// instead of the system's.
 	RootCAs *x509.CertPool
+	// IntegratePower ignores the BMC's energy counter and integrates its
+	// power readings, for a BMC whose EnergykWh is too coarse for a window
+	// (whole kWh): `agentwatt gpu sample` shows it as a counter that
+	// changes rarely and disagrees with the integral.
+	IntegratePower bool
 	// Timeout bounds each request: 5 s by default. A BMC answers in
 	// hundreds of milliseconds; the sampler's ReadTimeout bounds a whole
 	// read too.
@@ -61,6 +66,7 @@ type RedfishSource struct {
 	// when set, else power.
 	metrics, power *url.URL
 	capacityW      float64
+	integrate      bool
 	integ          integrator
 	note           string
 }
@@ -151,7 +157,7 @@ func NewRedfishSource(ctx context.Context, cfg RedfishConfig, log zerolog.Logger
 	if cfg.Insecure {
 		log.Warn().Str("bmc", g.origin.String()).Msg("redfish: TLS verification is OFF (--redfish-insecure): anyone on the path can read the BMC credentials and forge its power readings")
 	}
-	s := &RedfishSource{g: g}
+	s := &RedfishSource{g: g, integrate: cfg.IntegratePower}
 	if err := s.discover(ctx, cfg.Chassis); err != nil {
 		g.close()
 		return nil, err
@@ -220,6 +226,8 @@ func (s *RedfishSource) discover(ctx context.Context, want string) error {
 				s.note += fmt.Sprintf(" (PowerSubsystem CapacityWatts %g)", s.capacityW)
 			}
 			switch {
+			case s.integrate:
+				s.note += ", energy integrated from the readings (the BMC's counter ignored by request)"
 			case env.EnergyJoules != nil && env.EnergyJoules.Reading != nil:
 				s.note += ", energy from EnergyJoules"
 			case env.EnergykWh != nil && env.EnergykWh.Reading != nil:
@@ -308,6 +316,7 @@ func (s *RedfishSource) read(ctx context.Context, x *Sample) error {
 		x.PowerW, x.PowerSource = *env.PowerWatts.Reading, bundle.PowerSourceRedfishMetrics
 		x.EnergySource = bundle.EnergySourceIntegrated
 		switch {
+		case s.integrate:
 		case env.EnergyJoules != nil && env.EnergyJoules.Reading != nil:
 			x.EnergyMJ, x.EnergySource = *env.EnergyJoules.Reading*1e3, bundle.EnergySourceRedfishKWh
 		case env.EnergykWh != nil && env.EnergykWh.Reading != nil:

@@ -199,6 +199,23 @@ func TestRedfishSchemas(t *testing.T) {
 	}
 }
 
+// TestRedfishIntegratePower: with IntegratePower the BMC's counter is not
+// read; the energy is the integral of its readings.
+func TestRedfishIntegratePower(t *testing.T) {
+	b := newFakeBMC(t)
+	cfg := b.config()
+	cfg.IntegratePower = true
+	s, err := NewRedfishSource(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x := readSingle(t, s)
+	if x.EnergySource != bundle.EnergySourceIntegrated || x.EnergyMJ != 0 || !strings.Contains(x.Note, "ignored by request") {
+		t.Errorf("sample %+v: want integrated energy", x)
+	}
+}
+
 func TestRedfishAuthFailure(t *testing.T) {
 	b := newFakeBMC(t)
 	cfg := b.config()

@@ -29,7 +29,7 @@ type powerFlags struct {
 	source string
 
 	redfishURL, redfishCreds, redfishChassis string
-	redfishInsecure                          bool
+	redfishInsecure, redfishIntegrate        bool
 
 	meterURL, meterPower, meterEnergy, meterMatch, meterCreds string
 	meterInsecure                                             bool
@@ -41,6 +41,7 @@ func addPowerFlags(fl *pflag.FlagSet, f *powerFlags) {
 	fl.StringVar(&f.redfishCreds, "redfish-credentials", "", `file with the BMC account, {"username": "...", "password": "..."}, mode 600`)
 	fl.StringVar(&f.redfishChassis, "redfish-chassis", "", "the chassis Id whose power to read (default: the BMC's only chassis)")
 	fl.BoolVar(&f.redfishInsecure, "redfish-insecure", false, "do not verify the BMC's TLS certificate (self-signed BMCs; logged as a warning)")
+	fl.BoolVar(&f.redfishIntegrate, "redfish-integrate", false, "integrate the BMC's power readings instead of reading its energy counter (for a counter too coarse for a window, e.g. whole kWh)")
 	fl.StringVar(&f.meterURL, "power-meter-url", "", "the meter's Prometheus text endpoint for --power-source external, e.g. http://pdu-7a:9100/metrics")
 	fl.StringVar(&f.meterPower, "power-meter-watts", "", "the meter's gauge of watts (e.g. pdu_outlet_power_watts)")
 	fl.StringVar(&f.meterEnergy, "power-meter-joules", "", "the meter's counter of joules (e.g. pdu_outlet_energy_joules_total)")
@@ -99,7 +100,7 @@ func (f *powerFlags) open(ctx context.Context, n *hardware.Node, log zerolog.Log
 			return nil, fmt.Errorf("--redfish-credentials: %w", err)
 		}
 		return power.NewRedfishSource(ctx, power.RedfishConfig{URL: f.redfishURL, Chassis: f.redfishChassis,
-			Username: c.Username, Password: c.Password, Insecure: f.redfishInsecure}, log)
+			Username: c.Username, Password: c.Password, Insecure: f.redfishInsecure, IntegratePower: f.redfishIntegrate}, log)
 	case powerExternal:
 		match, _ := power.ParseLabelMatch(f.meterMatch)
 		cfg := power.MeterConfig{URL: f.meterURL, PowerMetric: f.meterPower, EnergyMetric: f.meterEnergy, Match: match, Insecure: f.meterInsecure}
