@@ -172,6 +172,9 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 			gpus[p.GPU] = true
 		}
 		s.GPUs = len(gpus)
+		if b := s.PowerBoundary; b == power.BoundaryNode || b == power.BoundaryExternal {
+			s.GPUs = jr.r.cfg.GPUs // one series for the whole node
+		}
 	}
 	if p := m.power; p != nil && p.base != nil {
 		b := p.base

@@ -209,10 +209,9 @@ func checkPowerSource(m *bundle.Manifest, sources map[string]int) []string {
 	var fails []string
 	for _, src := range sortedKeys(sources) {
 		n := sources[src]
-		nvml := strings.HasPrefix(src, "nvml")
 		switch {
-		case claimsHW && !nvml:
-			fails = append(fails, fmt.Sprintf("%d power samples from source %q, but the manifest claims hardware (simulated=%v, %s): hardware power is read through NVML",
+		case claimsHW && !hardwareSource(src):
+			fails = append(fails, fmt.Sprintf("%d power samples from source %q, but the manifest claims hardware (simulated=%v, %s): hardware power is read through NVML, amdgpu, a BMC (Redfish) or a meter",
 				n, src, m.Simulated, firstOf(hw, "no inventory")))
 		case !claimsHW && src != "sim":
 			fails = append(fails, fmt.Sprintf("%d power samples from source %q in a simulated run: its power comes from the sim engine", n, src))

@@ -14,7 +14,6 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
-	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -33,6 +32,7 @@ type runnerFlags struct {
 	seed                   uint64
 	enrol                  enrolFlags    // runner_enrol.go
 	ext                    externalFlags // runner_external.go
+	pw                     powerFlags    // runner_power.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -140,6 +140,7 @@ available when the job starts).`
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 	addEnrolFlags(fl, &f.enrol)
 	addExternalFlags(fl, &f.ext)
+	addPowerFlags(fl, &f.pw)
 	return cmd
 }
 
@@ -167,7 +168,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err := agentrunner.CheckKeyOwner(f.key); err != nil {
 		return fmt.Errorf("runner key: %w", err)
 	}
-	cfg, closeHW, err := runnerHardware(a.log, f.pool)
+	cfg, closeHW, err := runnerHardware(a.log, f.pool, &f.pw)
 	if err != nil {
 		return err
 	}
@@ -242,13 +243,13 @@ func checkSecretsDir(dir string) error {
 
 // runnerHardware opens the node (hardware.OpenNode decides the pool) and
 // puts what the runner needs of it in a config.
-func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func(), error) {
+func runnerHardware(log zerolog.Logger, pool string, pw *powerFlags) (agentrunner.Config, func(), error) {
 	n, err := hardware.OpenNode(pool)
 	if err != nil {
 		return agentrunner.Config{}, nil, err
 	}
 	closeHW := func() { _ = n.Close() }
-	if n.NoDriver {
+	if n.NoDriver && n.Sim() {
 		log.Info().Msg("no NVIDIA driver: running as a sim runner (--pool sim); power comes from each job's sim engine")
 	}
 	inv, err := n.InventoryJSON()
@@ -258,8 +259,14 @@ func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func()
 	}
 	cfg := agentrunner.Config{Pool: n.Pool, Inventory: inv, GPUs: n.GPUs(), Accelerator: n.Accelerator(), Software: n.Software()}
 	if !n.Sim() {
-		cfg.Power = func() (power.Source, error) { return power.NewNVMLSource(n.NVML.Lib(), n.NVML.Devices()...) }
+		if cfg.Power, err = runnerPowerSource(n, pw, log); err != nil {
+			closeHW()
+			return agentrunner.Config{}, nil, err
+		}
 		cfg.BusyGPUs = n.BusyGPUs
+	} else if pw.source != "" {
+		closeHW()
+		return agentrunner.Config{}, nil, fmt.Errorf("--power-source %s: a sim runner's power is its sim engine's", pw.source)
 	}
 	return cfg, closeHW, nil
 }
