@@ -31,6 +31,7 @@ type runnerFlags struct {
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
 	seed                   uint64
+	eph                    ephemeralFlags // runner_ephemeral.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -62,6 +63,12 @@ Bundles are built in WORK/spool. If object storage is unreachable they stay
 there and are uploaded when it returns, also after a restart. SIGTERM interrupts
 the job's current phase, stops the engine, spools what was measured and releases
 the job to the queue.
+
+--once makes the runner ephemeral: it takes at most one job, finishes it
+(upload included) and exits 0. --idle-exit 15m exits 0 after 15 minutes
+without a job. Asked to stop between jobs, either exits at once. Each exit's
+reason is logged and counted (agentwatt_runner_exits_total). Autoscaled
+capacity ('agentwatt scaler', KEDA) runs runners this way.
 
 --engine-cpus and --client-cpus keep the engine and the load generator on
 separate CPUs (Linux CPU lists, "2-15", "0,1"). The engine process starts with
@@ -127,6 +134,7 @@ available when the job starts).`
 	fl.StringVar(&f.engineUser, "engine-user", "", "user that process-mode engines (the sim) run as: a name, uid or uid:gid (default: nobody when the runner runs as root, else the runner's own user)")
 	fl.StringVar(&f.secretsDir, "secrets-dir", "", "secret store: one file per secret, named as the variable (DIR/HF_TOKEN); jobs name secrets in engine.secrets")
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
+	addEphemeralFlags(fl, &f.eph)
 	return cmd
 }
 
@@ -190,6 +198,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
 	cfg.Metrics, cfg.Log = reg, a.log
+	if err := f.eph.apply(&cfg); err != nil {
+		return err
+	}
 	r, err := agentrunner.New(cfg)
 	if err != nil {
 		return err
