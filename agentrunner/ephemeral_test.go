@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -168,3 +169,30 @@ func TestRunnerInstanceInLiveness(t *testing.T) {
 	}
 }
 
+
+// TestLivenessNamesJobAtOnce: a runner's liveness entry names its job as
+// soon as the job starts, not at the next periodic refresh (here ten
+// minutes away): the scaler protects busy instances by it.
+func TestLivenessNamesJobAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	slow, err := fleet.Open(context.Background(), e.q.JetStream(), fleet.Config{RunnerTTL: 30 * time.Minute}, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := e.submit("liveness-job")
+	cfg := e.config("runner-busy")
+	cfg.Fleet, cfg.Once = slow, true
+	done := runUntilReturn(t, context.Background(), cfg)
+	for {
+		rs, err := e.fl.Runners(context.Background())
+		if err == nil && len(rs) == 1 && rs[0].Job == j.ID {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended (Run: %v) and the liveness entry never named it", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	waitReturn(t, done, 3*time.Minute)
+}

@@ -230,6 +230,10 @@ type Runner struct {
 
 	mu     sync.Mutex
 	active map[string]int // job → attempt held by this process (the spool scanner leaves it alone)
+	// seen asks registerLoop to refresh the liveness entry now: a job
+	// started or ended, and the scaler must see a busy runner as busy
+	// before it picks instances to scale in.
+	seen chan struct{}
 	scanMu sync.Mutex     // one spool scan at a time
 }
 
@@ -248,7 +252,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
+		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{}, seen: make(chan struct{}, 1),
 		workloads:  workload.NewLoader(cfg.Workloads),
 		engineUser: eu, simBin: cfg.Self,
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
@@ -446,6 +450,7 @@ func (r *Runner) registerLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.seen:
 		case <-time.After(every):
 		}
 	}
@@ -454,6 +459,10 @@ func (r *Runner) registerLoop(ctx context.Context) {
 func (r *Runner) setActive(job string, attempt int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	select {
+	case r.seen <- struct{}{}:
+	default: // a refresh is already due
+	}
 	if attempt == 0 {
 		delete(r.active, job)
 		return
