@@ -169,7 +169,6 @@ func TestRunnerInstanceInLiveness(t *testing.T) {
 	}
 }
 
-
 // TestLivenessNamesJobAtOnce: a runner's liveness entry names its job as
 // soon as the job starts, not at the next periodic refresh (here ten
 // minutes away): the scaler protects busy instances by it.

@@ -233,8 +233,8 @@ type Runner struct {
 	// seen asks registerLoop to refresh the liveness entry now: a job
 	// started or ended, and the scaler must see a busy runner as busy
 	// before it picks instances to scale in.
-	seen chan struct{}
-	scanMu sync.Mutex     // one spool scan at a time
+	seen   chan struct{}
+	scanMu sync.Mutex // one spool scan at a time
 }
 
 // New checks cfg and builds a runner.
