@@ -36,6 +36,7 @@ func commands(a *app) []*cobra.Command {
 			newRunnerTrustCmd(a),
 		),
 		newVerifierCmd(a),
+		newScalerCmd(a),
 		withSubcommands(newBotCmd(a),
 			newBotGitHubCmd(a),
 			newBotRetestCmd(a),
