@@ -21,7 +21,7 @@ type AutoScalingAPI interface {
 var _ AutoScalingAPI = (*autoscaling.Client)(nil)
 
 // AWSGroup is a pool's EC2 Auto Scaling group. The runners on its
-// instances report their instance id (agentwatt runner --instance-id), so
+// instances report their instance id (agentwatt runner --instance), so
 // the scaler can protect a busy one from scale-in.
 type AWSGroup struct {
 	api  AutoScalingAPI

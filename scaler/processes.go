@@ -28,7 +28,7 @@ type ProcessConfig struct {
 	// its log (runner.log).
 	Dir string
 	// Command is the command line of one runner: `agentwatt runner --once
-	// --pool sim --id ID --instance-id ID --work-dir WORK --key WORK/runner.key`
+	// --pool sim --id ID --instance ID --work-dir WORK --key WORK/runner.key`
 	// and whatever reaches the stack. Its environment is the caller's to set.
 	Command func(id, work string) *exec.Cmd
 	// Enrol trusts a runner's key under its id before the runner starts:

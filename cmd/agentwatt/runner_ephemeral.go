@@ -10,7 +10,7 @@ import (
 )
 
 // ephemeralFlags make a runner ephemeral (autoscaled capacity): --once,
-// --idle-exit, and --instance-id for the scaler's runner ↔ instance map.
+// --idle-exit, and --instance for the scaler's runner ↔ instance map.
 type ephemeralFlags struct {
 	once     bool
 	idleExit time.Duration
@@ -20,7 +20,7 @@ type ephemeralFlags struct {
 func addEphemeralFlags(fs *pflag.FlagSet, f *ephemeralFlags) {
 	fs.BoolVar(&f.once, "once", false, "take at most one job, finish it (upload included) and exit 0 (a Kubernetes Job, an autoscaled process)")
 	fs.DurationVar(&f.idleExit, "idle-exit", 0, "exit 0 after this long without a job (e.g. 15m on an autoscaled instance); 0: never")
-	fs.StringVar(&f.instance, "instance-id", "", "cloud instance this runner runs on (EC2 instance id), in its liveness entry: the scaler protects a busy runner's instance from scale-in")
+	fs.StringVar(&f.instance, "instance", "", "cloud instance this runner runs on (EC2 instance id, pod name), in its liveness entry: the scaler protects a busy runner's instance from scale-in")
 }
 
 // apply checks the flags and sets them on cfg.

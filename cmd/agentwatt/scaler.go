@@ -30,7 +30,7 @@ runners (the liveness bucket). The capacity a pool wants is waiting + running,
 within its min and max. Scale-out is immediate; scale-in waits until demand
 has stayed below capacity for the cooldown and removes only idle capacity:
 the instance of every busy runner (its liveness entry's instance id, from
-'agentwatt runner --instance-id') is protected from scale-in first, and no
+'agentwatt runner --instance') is protected from scale-in first, and no
 scale-in happens while a running job's runner is not known.
 
 A pool with backend aws names its EC2 Auto Scaling group; the scaler calls

@@ -48,7 +48,7 @@ func newStackScaler(s *localStack, ac autoscaleConfig) (*stackScaler, error) {
 		Pool: spec.Sim, Dir: filepath.Join(s.cfg.Dir, "autoscale"), Grace: 15 * time.Second, Log: log,
 		Command: func(id, work string) *exec.Cmd {
 			cmd := exec.Command(self, "runner", "--once", "--idle-exit", "5m", "--pool", spec.Sim,
-				"--id", id, "--instance-id", id, "--work-dir", work, "--key", filepath.Join(work, "runner.key"),
+				"--id", id, "--instance", id, "--work-dir", work, "--key", filepath.Join(work, "runner.key"),
 				"--idle-baseline", "2s", "--grace-period", "10s", "--fixed-agents", strconv.Itoa(s.cfg.RunnerFixedAgents))
 			cmd.Env = env
 			return cmd
