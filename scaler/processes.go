@@ -53,6 +53,8 @@ type Processes struct {
 	procs map[string]*proc // live, not asked to stop
 	wg    sync.WaitGroup
 	all   map[string]*proc // live, stopping ones included
+	// exits counts the runners that ended, by exit status (0: clean).
+	exits map[int]int
 }
 
 type proc struct {
@@ -76,7 +78,7 @@ func NewProcesses(cfg ProcessConfig) (*Processes, error) {
 		return nil, err
 	}
 	return &Processes{cfg: cfg, prefix: "autoscale-" + cfg.Pool + "-" + hex.EncodeToString(b[:]),
-		procs: map[string]*proc{}, all: map[string]*proc{}}, nil
+		procs: map[string]*proc{}, all: map[string]*proc{}, exits: map[int]int{}}, nil
 }
 
 // Describe counts the live runners.
@@ -167,6 +169,7 @@ func (p *Processes) start(ctx context.Context) error {
 		p.mu.Lock()
 		delete(p.procs, id)
 		delete(p.all, id)
+		p.exits[cmd.ProcessState.ExitCode()]++
 		p.mu.Unlock()
 		l := p.cfg.Log.Info().Str("runner", id)
 		if err != nil {
@@ -223,6 +226,18 @@ func (p *Processes) Live() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.all)
+}
+
+// Exits counts the runner processes that have ended, by exit status (-1:
+// killed by a signal).
+func (p *Processes) Exits() map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int]int, len(p.exits))
+	for k, v := range p.exits {
+		out[k] = v
+	}
+	return out
 }
 
 // spoolEmpty reports whether a runner's work dir holds no spooled bundle.

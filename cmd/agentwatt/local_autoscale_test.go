@@ -134,6 +134,11 @@ func TestLocalAutoscale(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	// Every runner process exited 0: after its one job (--once), or, a
+	// spare, when the scaler stopped it idle.
+	if ex := sc.procs.Exits(); ex[0] < len(ids) || len(ex) != 1 {
+		t.Errorf("runner exits by status %v, want at least %d, all clean", ex, len(ids))
+	}
 }
 
 // TestLocalAutoscaleFlags: bad --autoscale settings are refused before the
