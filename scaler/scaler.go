@@ -126,7 +126,11 @@ func (s *Scaler) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
-		s.Tick(ctx)
+		// A back-end that hangs must not stop the loop: each tick is
+		// bounded, and the next one reads everything afresh.
+		tctx, cancel := context.WithTimeout(ctx, max(s.cfg.Interval, 30*time.Second))
+		s.Tick(tctx)
+		cancel()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -141,7 +145,7 @@ func (s *Scaler) Run(ctx context.Context) error {
 func (s *Scaler) Tick(ctx context.Context) map[string]Decision {
 	runners, err := s.cfg.Runners.Runners(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
+		if !stopping(ctx) {
 			s.log.Warn().Err(err).Msg("read runner liveness")
 			for _, p := range s.cfg.Pools {
 				s.metrics.errors.WithLabelValues(p.Name).Inc()
@@ -153,7 +157,7 @@ func (s *Scaler) Tick(ctx context.Context) map[string]Decision {
 	for _, p := range s.cfg.Pools {
 		d, err := s.tickPool(ctx, p, runners)
 		if err != nil {
-			if ctx.Err() == nil {
+			if !stopping(ctx) {
 				s.log.Warn().Err(err).Str("pool", p.Name).Msg("scale pool")
 				s.metrics.errors.WithLabelValues(p.Name).Inc()
 			}
@@ -163,6 +167,10 @@ func (s *Scaler) Tick(ctx context.Context) map[string]Decision {
 	}
 	return out
 }
+
+// stopping: ctx was canceled (the scaler is stopping), which is no error
+// to log; a tick's deadline is.
+func stopping(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 // tickPool reads one pool, decides, protects its busy instances and sets
 // its capacity.
