@@ -3,6 +3,7 @@ package scaler
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -134,6 +135,11 @@ func ParseFile(file string, data []byte) (f *File, err error) {
 	}
 	if f.AWS.Region != "" && !regionRe.MatchString(f.AWS.Region) {
 		return nil, bad("$.aws.region", "%q: want an AWS region such as us-east-1", f.AWS.Region)
+	}
+	if e := f.AWS.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return nil, bad("$.aws.endpoint", "%q: want an https:// URL (a VPC endpoint)", e)
+		}
 	}
 	if len(f.Pools) == 0 {
 		return nil, &FileError{File: file, Line: 1, Col: 1, Msg: "no pools: want a list under pools:"}

@@ -44,6 +44,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"group without aws", "pools:\n  - name: sim\n    max: 1\n    group: g\n", "f.yaml:4:12: pools[0].group: a group needs backend: aws"},
 		{"bad backend", "pools:\n  - name: sim\n    max: 1\n    backend: gcp\n", "f.yaml:4:14: pools[0].backend: \"gcp\""},
 		{"bad region", "aws:\n  region: Mars\npools:\n  - name: sim\n    max: 1\n", "f.yaml:2:11: aws.region: \"Mars\""},
+		{"bad endpoint", "aws:\n  endpoint: ftp://x\npools:\n  - name: sim\n    max: 1\n", "f.yaml:2:13: aws.endpoint: \"ftp://x\""},
 		{"alias", "a: &x 1\npools:\n  - name: sim\n    max: *x\n", "aliases"},
 		{"duplicate key", "pools:\n  - name: sim\n    max: 1\n    max: 2\n", "f.yaml:4:5: "},
 		{"wrong type", "pools:\n  - name: sim\n    max: many\n", "f.yaml:3:10: "},

@@ -103,6 +103,15 @@ func TestLocalAutoscale(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	// How long each phase of the loop took, for whoever tunes this test.
+	for _, id := range ids {
+		j, _ := s.queue.Get(ctx, id)
+		var marks []string
+		for _, h := range j.History {
+			marks = append(marks, fmt.Sprintf("%s +%.1fs", h.To, h.At.Sub(j.CreatedAt).Seconds()))
+		}
+		t.Logf("job %s on %s: %s", id[:8], j.Runner, strings.Join(marks, ", "))
+	}
 	if peak < 1 || peak > maxRunners {
 		t.Errorf("peak runner processes %d, want 1 to %d", peak, maxRunners)
 	}
