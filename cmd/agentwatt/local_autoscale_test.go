@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,25 @@ func TestLocalAutoscaleFlags(t *testing.T) {
 		if err := ac.validate(); err == nil {
 			t.Errorf("%+v accepted", ac)
 		}
+	}
+}
+
+// TestAutoscaledRunnerCommand: a runner process gets the stack's S3 secret
+// through its environment, never its arguments (any user reads those in
+// /proc/PID/cmdline), and runs ephemeral.
+func TestAutoscaledRunnerCommand(t *testing.T) {
+	const secret = "s3-secret-value"
+	cmd := autoscaledRunner("/bin/agentwatt", "autoscale-sim-x-1", "/tmp/w", 10, []string{"AGENTWATT_S3_SECRET_KEY=" + secret})
+	args := strings.Join(cmd.Args, " ")
+	if strings.Contains(args, secret) {
+		t.Fatalf("secret on the command line: %s", args)
+	}
+	for _, want := range []string{"runner --once", "--pool sim", "--id autoscale-sim-x-1", "--instance autoscale-sim-x-1", "--key /tmp/w/runner.key"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("command %q lacks %q", args, want)
+		}
+	}
+	if !slices.Contains(cmd.Env, "AGENTWATT_S3_SECRET_KEY="+secret) {
+		t.Errorf("env %v lacks the S3 secret", cmd.Env)
 	}
 }

@@ -46,13 +46,7 @@ func newStackScaler(s *localStack, ac autoscaleConfig) (*stackScaler, error) {
 	log := s.log.With().Str("component", "scaler").Logger()
 	procs, err := scaler.NewProcesses(scaler.ProcessConfig{
 		Pool: spec.Sim, Dir: filepath.Join(s.cfg.Dir, "autoscale"), Grace: 15 * time.Second, Log: log,
-		Command: func(id, work string) *exec.Cmd {
-			cmd := exec.Command(self, "runner", "--once", "--idle-exit", "5m", "--pool", spec.Sim,
-				"--id", id, "--instance", id, "--work-dir", work, "--key", filepath.Join(work, "runner.key"),
-				"--idle-baseline", "2s", "--grace-period", "10s", "--fixed-agents", strconv.Itoa(s.cfg.RunnerFixedAgents))
-			cmd.Env = env
-			return cmd
-		},
+		Command: func(id, work string) *exec.Cmd { return autoscaledRunner(self, id, work, s.cfg.RunnerFixedAgents, env) },
 		Enrol: func(ctx context.Context, id string, pub ed25519.PublicKey) error {
 			return s.fleet.TrustKey(ctx, id, pub, "agentwatt local --autoscale", []string{spec.Sim})
 		},
@@ -69,6 +63,16 @@ func newStackScaler(s *localStack, ac autoscaleConfig) (*stackScaler, error) {
 		return nil, err
 	}
 	return &stackScaler{sc: sc, procs: procs}, nil
+}
+
+// autoscaledRunner is the command line of one runner process: its settings
+// and secrets in env, never in its arguments (other users see those).
+func autoscaledRunner(self, id, work string, fixedAgents int, env []string) *exec.Cmd {
+	cmd := exec.Command(self, "runner", "--once", "--idle-exit", "5m", "--pool", spec.Sim,
+		"--id", id, "--instance", id, "--work-dir", work, "--key", filepath.Join(work, "runner.key"),
+		"--idle-baseline", "2s", "--grace-period", "10s", "--fixed-agents", strconv.Itoa(fixedAgents))
+	cmd.Env = env
+	return cmd
 }
 
 // Run scales until ctx ends, then stops every runner process (one with a
