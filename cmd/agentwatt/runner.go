@@ -30,9 +30,10 @@ type runnerFlags struct {
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
 	seed                   uint64
-	enrol                  enrolFlags    // runner_enrol.go
-	ext                    externalFlags // runner_external.go
-	pw                     powerFlags    // runner_power.go
+	enrol                  enrolFlags     // runner_enrol.go
+	ext                    externalFlags  // runner_external.go
+	pw                     powerFlags     // runner_power.go
+	eph                    ephemeralFlags // runner_ephemeral.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -64,6 +65,12 @@ Bundles are built in WORK/spool. If object storage is unreachable they stay
 there and are uploaded when it returns, also after a restart. SIGTERM interrupts
 the job's current phase, stops the engine, spools what was measured and releases
 the job to the queue.
+
+--once makes the runner ephemeral: it takes at most one job, finishes it
+(upload included) and exits 0. --idle-exit 15m exits 0 after 15 minutes
+without a job. Asked to stop between jobs, either exits at once. Each exit's
+reason is logged and counted (agentwatt_runner_exits_total). Autoscaled
+capacity ('agentwatt scaler', KEDA) runs runners this way.
 
 --engine-cpus and --client-cpus keep the engine and the load generator on
 separate CPUs (Linux CPU lists, "2-15", "0,1"). The engine process starts with
@@ -141,6 +148,7 @@ available when the job starts).`
 	addEnrolFlags(fl, &f.enrol)
 	addExternalFlags(fl, &f.ext)
 	addPowerFlags(fl, &f.pw)
+	addEphemeralFlags(fl, &f.eph)
 	return cmd
 }
 
@@ -182,6 +190,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err != nil {
 		return err
 	}
+	f.enrol.instance = f.eph.instance // one --instance flag: runner_ephemeral.go
 	if err := enrolRunner(ctx, &f.enrol, fl, q.JetStream().Conn(), f.id, cfg.Pool, key, a.log); err != nil {
 		return err
 	}
@@ -211,6 +220,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
 	cfg.Metrics, cfg.Log = reg, a.log
+	if err := f.eph.apply(&cfg); err != nil {
+		return err
+	}
 	r, err := agentrunner.New(cfg)
 	if err != nil {
 		return err
