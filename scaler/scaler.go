@@ -54,10 +54,10 @@ type Config struct {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Queue == nil || c.Runners == nil {
-		errs = append(errs, errors.New("Queue and Runners are required"))
+		errs = append(errs, errors.New("scaler config: Queue and Runners are required"))
 	}
 	if c.Interval < 0 || c.Cooldown < 0 {
-		errs = append(errs, errors.New("Interval and Cooldown must not be negative"))
+		errs = append(errs, errors.New("scaler config: Interval and Cooldown must not be negative"))
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Pools {

@@ -276,15 +276,6 @@ func standinClient(t *testing.T, srv *httptest.Server) *autoscaling.Client {
 	return c
 }
 
-// actions lists the requests' actions.
-func actions(rs []asgRequest) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.Action)
-	}
-	return out
-}
-
 // members is a Query API list parameter (Name.member.1, …), sorted.
 func members(v url.Values, name string) []string {
 	var out []string

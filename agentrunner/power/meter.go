@@ -74,7 +74,7 @@ func ParseLabelMatch(s string) (map[string]string, error) {
 	for _, part := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(part, "=")
 		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
-		if !ok || !model.LabelName(k).IsValidLegacy() {
+		if !ok || !model.LegacyValidation.IsValidLabelName(k) {
 			return nil, fmt.Errorf("label matcher %q: want name=value[,name=value…]", s)
 		}
 		if _, dup := out[k]; dup {
@@ -92,7 +92,7 @@ func NewMeterSource(ctx context.Context, cfg MeterConfig) (*MeterSource, error) 
 		return nil, fmt.Errorf("meter: %w: name a gauge of watts, a counter of joules, or both", ErrHTTPSource)
 	}
 	for _, m := range []string{cfg.PowerMetric, cfg.EnergyMetric} {
-		if m != "" && !model.IsValidLegacyMetricName(m) {
+		if m != "" && !model.LegacyValidation.IsValidMetricName(m) {
 			return nil, fmt.Errorf("meter: %w: %q is not a metric name", ErrHTTPSource, m)
 		}
 	}
