@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +21,13 @@ import (
 // goes (only `sim serve` is needed), "runner" a runner process that a test
 // kills.
 const roleEnv = "AGENTWATT_RUNNER_TEST_ROLE"
+
+// ownerEnv names, in every engine a test launches, the test binary that
+// launched it (testOwner), so that the orphan checks count this binary's
+// engines only, not those of another test binary running beside it.
+const ownerEnv = "AGENTWATT_RUNNER_TEST_OWNER"
+
+var testOwner = strconv.Itoa(os.Getpid())
 
 // simArgsEnv holds extra `sim serve` flags for the test binary (faults): a
 // test's way to make one job's sim misbehave, since the spec names only the
