@@ -68,6 +68,8 @@ func TestRackProfileErrors(t *testing.T) {
 	base := strings.Replace(validProfileYAML, "    gpus: 1\n", "    gpus: 4\n", 1)
 	tests := []struct{ name, rack, want string }{
 		{"GPUs do not add up", "members: 2\n      gpus_per_member: 3\n      prefill_members: 1", "$.profiles[0].rack.gpus_per_member"},
+		// 4 × (2^62 + 1) overflows to 4: the bound comes before the product.
+		{"overflowing GPUs per member", "members: 4\n      gpus_per_member: 4611686018427387905\n      prefill_members: 1", "$.profiles[0].rack.gpus_per_member"},
 		{"one member", "members: 1\n      gpus_per_member: 4\n      prefill_members: 1", "$.profiles[0].rack.members"},
 		{"no decode member", "members: 2\n      gpus_per_member: 2\n      prefill_members: 2", "$.profiles[0].rack.prefill_members"},
 		{"no prefill member", "members: 2\n      gpus_per_member: 2\n      prefill_members: 0", "$.profiles[0].rack.prefill_members"},
