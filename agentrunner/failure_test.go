@@ -72,9 +72,11 @@ func TestJobEnds(t *testing.T) {
 			files: []string{bundle.EngineLogFile, bundle.PowerFile},
 		},
 		{
-			name:  "multi-node refused",
-			mod:   func(s *spec.Submission) { s.System.Topology = spec.TopologyMultiNode },
-			state: queue.Failed, reason: "single-node",
+			// A preflight refusal. (A multi-node sim job no longer reaches a
+			// single-host sim runner: its pool is simx<N>, spec.Submission.Pool.)
+			name:  "unknown sim profile refused",
+			mod:   func(s *spec.Submission) { s.Engine.SimProfile = "no-such-profile" },
+			state: queue.Failed, reason: "unknown sim profile",
 			files: []string{bundle.EnvironmentFile},
 		},
 	}

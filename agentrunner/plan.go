@@ -29,7 +29,7 @@ type jobPlan struct {
 // planFor is the plan of a runner with config cfg (Validate keeps Pool sim
 // and a nil Power together).
 func planFor(cfg Config) jobPlan {
-	if cfg.Pool == spec.Sim {
+	if spec.SimPool(cfg.Pool) {
 		return jobPlan{baselineState: "engine-idle", simulated: true,
 			source: func(eng *jobEngine) (power.Source, error) { return power.NewSimSource(eng.url()), nil }}
 	}

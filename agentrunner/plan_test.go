@@ -19,9 +19,11 @@ func TestPlanFor(t *testing.T) {
 	if _, err := gpu.source(nil); err != nil || !opened {
 		t.Errorf("GPU plan's source: %v, opened %v; want the config's Power, without an engine", err, opened)
 	}
-	sim := planFor(Config{Pool: spec.Sim})
-	if sim.idleBeforeLaunch || sim.baselineState != "engine-idle" || !sim.simulated {
-		t.Errorf("sim plan %+v: want the launch first, engine-idle, simulated", sim)
+	for _, pool := range []string{spec.Sim, "simx72"} {
+		sim := planFor(Config{Pool: pool})
+		if sim.idleBeforeLaunch || sim.baselineState != "engine-idle" || !sim.simulated {
+			t.Errorf("pool %s: sim plan %+v: want the launch first, engine-idle, simulated", pool, sim)
+		}
 	}
 }
 

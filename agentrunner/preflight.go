@@ -104,7 +104,7 @@ func (r *Runner) preflight(sub *spec.Submission) error {
 	if err := r.checkSecrets(sub.Engine.Secrets); err != nil && !sub.Engine.External() { // an external engine has its own
 		return err
 	}
-	if r.cfg.Pool == spec.Sim {
+	if spec.SimPool(r.cfg.Pool) {
 		if !sub.Engine.Sim() || sub.Framework.Name != spec.Sim {
 			return fmt.Errorf("%w: a sim runner runs only the simulated engine it launches itself (framework sim, engine.sim_profile)", ErrPreflight)
 		}

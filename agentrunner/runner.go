@@ -163,10 +163,10 @@ func (c *Config) Validate() error {
 	if c.Queue == nil || c.Fleet == nil || c.Store == nil || c.Workloads == nil {
 		errs = append(errs, "Queue, Fleet, Store and Workloads are required")
 	}
-	if c.Pool == spec.Sim && c.Power != nil {
+	if spec.SimPool(c.Pool) && c.Power != nil {
 		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
 	}
-	if c.Pool != spec.Sim && c.Power == nil {
+	if !spec.SimPool(c.Pool) && c.Power == nil {
 		errs = append(errs, fmt.Sprintf("pool %s needs a GPU power source (NVML)", c.Pool))
 	}
 	if c.ClientCPUs != "" {
@@ -191,7 +191,7 @@ func (c *Config) Validate() error {
 
 // withDefaults is c with its zero fields defaulted.
 func (c Config) withDefaults() Config {
-	if c.Accelerator == "" && c.Pool == spec.Sim {
+	if c.Accelerator == "" && spec.SimPool(c.Pool) {
 		c.Accelerator = spec.Sim
 	}
 	if c.IdleBaseline <= 0 {
@@ -301,7 +301,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := hideProcess(); err != nil {
 		return err
 	}
-	if r.cfg.Pool == spec.Sim {
+	if spec.SimPool(r.cfg.Pool) {
 		bin, cleanup, err := engine.ExecutableFor(r.cfg.Self, r.engineUser)
 		if err != nil {
 			return err

@@ -6,8 +6,9 @@
 //
 // `agentwatt runner trust` enrols a key (TrustKey); the verifier trusts a
 // bundle only if it is signed with an enrolled key whose pools include the
-// job's (TrustedKeys, CheckPools); a sim runner's key is enrolled for pool
-// sim alone, so it can never sign a hardware result. A runner refreshes
+// job's (TrustedKeys, CheckPools); a sim runner's key is enrolled for sim
+// pools alone ("sim", "simx<N>": spec.SimPool), so it can never sign a
+// hardware result. A runner refreshes
 // its liveness entry (Register) more often than the bucket's TTL, and an
 // entry that is not refreshed expires.
 //

@@ -27,8 +27,8 @@ type Key struct {
 	// Pools are the pools the key may sign results of. A key enrolled
 	// before pools existed has none and signs nothing but simulated results.
 	Pools []string `json:"pools,omitempty"`
-	// Sim marks the key of a sim runner (pools = [sim]): it can never sign
-	// a hardware result.
+	// Sim marks the key of a sim runner (its pools are sim pools: "sim",
+	// "simx<N>"): it can never sign a hardware result.
 	Sim       bool      `json:"sim,omitempty"`
 	TrustedBy string    `json:"trusted_by"`
 	TrustedAt time.Time `json:"trusted_at"`
@@ -58,9 +58,9 @@ type Revocation struct {
 func (k Key) Revoked() bool { return k.Revocation != nil }
 
 // CheckPools validates the pools a key is enrolled for: at least one, each
-// a valid pool, no repeats, and the sim pool only alone (a sim runner's key
-// signs nothing else). It returns them sorted and whether the key is a sim
-// key.
+// a valid pool, no repeats, and sim pools (spec.SimPool: "sim", "simx<N>")
+// never with hardware pools (a sim runner's key signs nothing else). It
+// returns them sorted and whether the key is a sim key.
 func CheckPools(name string, pools []string) ([]string, bool, error) {
 	if len(pools) == 0 {
 		return nil, false, invalidf("runner key %s: no pool: name the pools it may sign results of (--pool h200x8, --pool sim)", name)
@@ -74,11 +74,16 @@ func CheckPools(name string, pools []string) ([]string, bool, error) {
 			return nil, false, invalidf("runner key %s: pool %s named twice", name, p)
 		}
 	}
-	sim := slices.Contains(out, spec.Sim)
-	if sim && len(out) > 1 {
-		return nil, false, invalidf("runner key %s: pools %v: a sim runner's key is enrolled for pool %s alone", name, out, spec.Sim)
+	sims := 0
+	for _, p := range out {
+		if spec.SimPool(p) {
+			sims++
+		}
 	}
-	return out, sim, nil
+	if sims > 0 && sims < len(out) {
+		return nil, false, invalidf("runner key %s: pools %v: a sim runner's key is enrolled for sim pools alone (%s, %sx<N>), never with hardware pools", name, out, spec.Sim, spec.Sim)
+	}
+	return out, sims > 0, nil
 }
 
 // TrustKey enrols pub under name for pools, recording who did it.

@@ -51,6 +51,10 @@ func TestRunnerKeys(t *testing.T) {
 		{"bad pool", "runner-3", "maint", k1, []string{"H200 x8"}},
 		{"pool twice", "runner-3", "maint", k1, []string{"h200x8", "h200x8"}},
 		{"sim with hardware", "runner-3", "maint", k1, []string{"sim", "h200x8"}},
+		// Attack: a key that signs a simulated rack and the hardware rack
+		// its results could be passed off as.
+		{"sim rack with hardware", "runner-3", "maint", k1, []string{"simx72", "gb300x72"}},
+		{"sim pools with hardware", "runner-3", "maint", k1, []string{"sim", "simx4", "h200x8"}},
 	} {
 		if err := f.TrustKey(ctx, tt.key, tt.pub, tt.by, tt.pools); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", tt.name, err)
@@ -68,6 +72,13 @@ func TestRunnerKeys(t *testing.T) {
 	}
 	if k := keys["runner-2"]; !slices.Equal(k.Pools, []string{"sim"}) || !k.Sim {
 		t.Errorf("sim key's record: %+v, want pools [sim], sim", k)
+	}
+	// A sim key may sign every sim pool, single host and racks.
+	for _, pools := range [][]string{{"simx72"}, {"sim", "simx4", "simx72"}} {
+		got, sim, err := CheckPools("runner-4", pools)
+		if err != nil || !sim || len(got) != len(pools) {
+			t.Errorf("CheckPools(%v) = %v, sim %v, %v; want a sim key", pools, got, sim, err)
+		}
 	}
 	// Enrolling the same key with other pools changes its scope.
 	if err := f.TrustKey(ctx, "runner-1", k1, "maint", []string{"h200x8", "b200x8"}); err != nil {

@@ -180,3 +180,36 @@ func TestPublishRollingHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishSimRackIsSimulated: a simulated rack's job (pool simx72) is
+// simulated whatever its verdict claims: a verdict relabelled as official
+// hardware is not published, and the rack's own result is published as
+// simulated, never as hardware.
+func TestPublishSimRackIsSimulated(t *testing.T) {
+	v := verdictOf(t)
+	rack := func(profile string) *queue.Job {
+		j := jobOf(v, v.Job, "sim")
+		j.Pool, j.Profile = "simx72", profile
+		return j
+	}
+	forged := *v
+	forged.Simulated, forged.Profile = false, "official"
+	store := blobtest.Store(t)
+	for _, local := range []bool{false, true} {
+		_, err := publish.Publish(context.Background(), store, publish.PublishInput{
+			Job: rack("official"), Verdict: &forged, Local: local, Approval: publish.Approval{By: "maint", At: time.Now()},
+		})
+		if !errors.Is(err, publish.ErrNotPublishable) {
+			t.Errorf("local=%v: a simx72 job's verdict relabelled as official hardware: got %v, want ErrNotPublishable", local, err)
+		}
+	}
+	lb, err := publish.Publish(context.Background(), store, publish.PublishInput{
+		Job: rack("test"), Verdict: v, Local: true, Approval: publish.Approval{By: "maint", At: time.Now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := lb.Results[0]; !r.Simulated || r.Hardware || r.Pool != "simx72" {
+		t.Errorf("published %+v, want simulated, not hardware, pool simx72", r)
+	}
+}

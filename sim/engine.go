@@ -45,7 +45,12 @@ type stepPlan struct {
 	entries []planEntry
 	dur     int64 // virtual ns
 	util    float64
+	// prefillUtil and decodeUtil are a rack's pools' utilisations (Rack).
+	prefillUtil, decodeUtil float64
 }
+
+// stepMeter is told each step's load as it starts; nil means idle.
+type stepMeter interface{ step(pl *stepPlan) }
 
 // engineCounters are updated by the engine goroutine and published as a copy.
 type engineCounters struct {
@@ -65,7 +70,7 @@ type engineCounters struct {
 type engine struct {
 	prof    Profile
 	pool    *blockPool
-	power   *powerMeter
+	power   stepMeter
 	scale   float64
 	caching bool
 
@@ -84,7 +89,7 @@ type engine struct {
 	pub     engineCounters
 }
 
-func newEngine(p Profile, power *powerMeter, timeScale float64) *engine {
+func newEngine(p Profile, power stepMeter, timeScale float64) *engine {
 	capBlocks := 0
 	if p.KVCapacityTokens > 0 {
 		capBlocks = p.KVCapacityTokens / p.BlockSize
@@ -268,9 +273,15 @@ func (e *engine) cost(pl *stepPlan) {
 	st := e.prof.Step
 	d := st.BaseUS*1e3 + st.PerSeqUS*1e3*float64(len(pl.entries)) + st.PerContextTokenNS*float64(ctx) +
 		st.PerPrefillTokenUS*1e3*float64(prefill)
+	if r := e.prof.Rack; r != nil {
+		d += r.KVTransferNSPerToken * float64(prefill)
+	}
 	pl.dur = int64(math.Ceil(d))
 	pw := e.prof.Power
 	pl.util = pw.BusyFloor + (1-pw.BusyFloor)*math.Min(1, float64(tokens)/float64(pw.SaturationTokens))
+	if r := e.prof.Rack; r != nil {
+		pl.prefillUtil, pl.decodeUtil = r.poolUtils(pw, prefill, tokens-prefill)
+	}
 }
 
 func (e *engine) preempt(s *seq) {
@@ -368,7 +379,7 @@ func (e *engine) run(ctx context.Context) {
 			clear(e.running)
 			clear(e.waiting)
 			e.running, e.waiting = e.running[:0], e.waiting[:0]
-			e.power.setUtil(0)
+			e.power.step(nil)
 			e.publish()
 			select {
 			case <-ctx.Done():
@@ -390,7 +401,7 @@ func (e *engine) run(ctx context.Context) {
 		if rebase || now.Sub(start) > maxLag {
 			base, vbase, rebase = now, e.vnow, false
 		}
-		e.power.setUtil(pl.util)
+		e.power.step(pl)
 		deadline := base.Add(time.Duration(float64(e.vnow+pl.dur-vbase) / e.scale))
 		if d := time.Until(deadline); d > minSleep {
 			timer.Reset(d)
@@ -431,7 +442,7 @@ func (e *engine) shutdown() {
 		}
 	}
 	e.running, e.waiting = nil, nil
-	e.power.setUtil(0)
+	e.power.step(nil)
 	e.publish()
 	// Requests submitted after shutdown began are failed by their handlers,
 	// which watch the server's stop channel.

@@ -27,7 +27,10 @@ type PowerReading struct {
 	TUnixNS   int64      `json:"t_unix_ns"`
 	TMonoNS   int64      `json:"t_mono_ns"`
 	GPUs      []GPUPower `json:"gpus"`
-	Total     PowerTotal `json:"total"`
+	// Total sums the GPUs, and a rack member node's overhead (Node).
+	Total PowerTotal `json:"total"`
+	// Node is set by a rack member's node (NewNode) only.
+	Node *NodeReading `json:"node,omitempty"`
 }
 
 // GPUPower is one virtual GPU's reading.
@@ -40,7 +43,7 @@ type GPUPower struct {
 	TMonoNS     int64   `json:"t_mono_ns"`
 }
 
-// PowerTotal sums the GPUs.
+// PowerTotal sums a reading.
 type PowerTotal struct {
 	EnergyMJ uint64  `json:"energy_mj"`
 	PowerW   float64 `json:"power_w"`
@@ -90,20 +93,42 @@ type powerMeter struct {
 }
 
 func newPowerMeter(p Profile, seed int64, clock func() instant, resetAfter time.Duration) *powerMeter {
-	m := &powerMeter{clock: clock, tau: p.Power.SmoothingMS / 1e3, resetAt: -1}
-	if resetAfter > 0 {
-		m.resetAt = resetAfter.Seconds()
-	}
 	r := newRNG(mix(uint64(seed), 0x706f776572)) // "power"
-	for i := 0; i < p.GPUs; i++ {
-		spread := func() float64 { return 1 + p.Power.SpreadPct/100*(2*r.float()-1) }
-		m.gpus = append(m.gpus, gpuModel{
-			idleW:    p.Power.IdleW * spread(),
-			dynW:     p.Power.DynamicW * spread(),
+	return newMeterOf(gpuModels(p.Power, p.GPUs, r), p.Power.SmoothingMS, clock, resetAfter)
+}
+
+// gpuModels draws n GPUs' idle and dynamic watts, spread around the model's,
+// and their counters' starting values from r.
+func gpuModels(pm PowerModel, n int, r *rng) []gpuModel {
+	gs := make([]gpuModel, 0, n)
+	for range n {
+		spread := func() float64 { return 1 + pm.SpreadPct/100*(2*r.float()-1) }
+		gs = append(gs, gpuModel{
+			idleW:    pm.IdleW * spread(),
+			dynW:     pm.DynamicW * spread(),
 			offsetMJ: math.Floor(1e9 + r.float()*1e10),
 		})
 	}
+	return gs
+}
+
+// newMeterOf meters gpus that share one utilisation, low-pass filtered with
+// time constant smoothingMS.
+func newMeterOf(gpus []gpuModel, smoothingMS float64, clock func() instant, resetAfter time.Duration) *powerMeter {
+	m := &powerMeter{clock: clock, tau: smoothingMS / 1e3, resetAt: -1, gpus: gpus}
+	if resetAfter > 0 {
+		m.resetAt = resetAfter.Seconds()
+	}
 	return m
+}
+
+// step sets the utilisation of the step starting now (stepMeter).
+func (m *powerMeter) step(pl *stepPlan) {
+	if pl == nil {
+		m.setUtil(0)
+		return
+	}
+	m.setUtil(pl.util)
 }
 
 // at evaluates utilisation and its integral at t within the current segment.

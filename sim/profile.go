@@ -53,6 +53,9 @@ type Profile struct {
 	// Versions change the profile for named framework versions (see
 	// AtVersion); a version not listed runs the profile as written.
 	Versions []VersionScale `yaml:"versions,omitempty" json:"versions,omitempty"`
+	// Rack, when set, makes the profile a simulated rack: its GPUs are
+	// split among member nodes, each a prefill or a decode pool (see Rack).
+	Rack *Rack `yaml:"rack,omitempty" json:"rack,omitempty"`
 }
 
 // StepCost is the time of one engine step:
@@ -255,7 +258,13 @@ func (p *Profile) check() (field, msg string) {
 	case !finite(p.Power.SpreadPct) || p.Power.SpreadPct < 0 || p.Power.SpreadPct >= 50:
 		return "power.spread_pct", "want 0 to <50"
 	}
-	return p.checkVersions()
+	if f, m := p.checkVersions(); f != "" {
+		return f, m
+	}
+	if p.Rack != nil {
+		return p.Rack.check(p.GPUs)
+	}
+	return "", ""
 }
 
 // yamlPosition finds the line and column of a YAML path, falling back to the

@@ -25,6 +25,7 @@ const maxRequestBody = 64 << 20
 //	GET  /sim/v1/power         PowerReading (per virtual GPU energy and power)
 //	GET  /sim/v1/stats         Stats
 //	GET  /sim/v1/profile       the Profile in use
+//	GET  /sim/v1/rack          RackLoad (a rack profile only; 404 otherwise)
 //
 // NewServer starts the engine; Start adds a listener, or Handler can be
 // mounted elsewhere (httptest). Stop ends both.
@@ -33,6 +34,7 @@ type Server struct {
 	log     zerolog.Logger
 	eng     *engine
 	power   *powerMeter
+	rack    *rackMeter // a rack profile's model; nil otherwise
 	created time.Time
 	mux     *http.ServeMux
 
@@ -70,8 +72,13 @@ func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 		halt:    make(chan struct{}),
 		crashed: make(chan struct{}),
 	}
-	s.power = newPowerMeter(cfg.Profile, cfg.Seed, realClock(), cfg.Faults.EnergyResetAfter)
-	s.eng = newEngine(cfg.Profile, s.power, cfg.TimeScale)
+	if cfg.Profile.Rack != nil {
+		s.rack = newRackMeter(cfg.Profile, cfg.Seed, realClock(), cfg.Faults.EnergyResetAfter)
+		s.eng = newEngine(cfg.Profile, s.rack, cfg.TimeScale)
+	} else {
+		s.power = newPowerMeter(cfg.Profile, cfg.Seed, realClock(), cfg.Faults.EnergyResetAfter)
+		s.eng = newEngine(cfg.Profile, s.power, cfg.TimeScale)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.engCancel = cancel
 	go func() {
@@ -85,6 +92,7 @@ func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 	s.mux.HandleFunc("GET /sim/v1/power", s.handlePower)
 	s.mux.HandleFunc("GET /sim/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /sim/v1/profile", s.handleProfile)
+	s.mux.HandleFunc("GET /sim/v1/rack", s.handleRack)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	return s, nil
 }
@@ -214,8 +222,14 @@ func (s *Server) starting() bool {
 }
 
 // Power reads the simulated power counters now.
+// With a rack profile it is the rack model's GPUs, in member order.
 func (s *Server) Power() PowerReading {
-	r := s.power.read()
+	var r PowerReading
+	if s.rack != nil {
+		r = s.rack.power()
+	} else {
+		r = s.power.read()
+	}
 	r.Profile = s.cfg.Profile.Name
 	return r
 }
@@ -301,4 +315,24 @@ func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleProfile(w http.ResponseWriter, _ *http.Request) {
 	s.abortIfCrashed()
 	writeJSON(w, http.StatusOK, map[string]any{"simulated": true, "profile": s.cfg.Profile})
+}
+
+// Rack reads each member's load and the rack power model now; ok is false
+// unless the profile is a rack.
+func (s *Server) Rack() (RackLoad, bool) {
+	if s.rack == nil {
+		return RackLoad{}, false
+	}
+	return s.rack.load(), true
+}
+
+func (s *Server) handleRack(w http.ResponseWriter, _ *http.Request) {
+	s.abortIfCrashed()
+	rl, ok := s.Rack()
+	if !ok {
+		writeAPIError(w, &apiError{Status: http.StatusNotFound, Type: "NotFoundError", Code: http.StatusNotFound,
+			Message: "profile " + s.cfg.Profile.Name + " is not a rack"})
+		return
+	}
+	writeJSON(w, http.StatusOK, rl)
 }

@@ -126,12 +126,34 @@ func TestPool(t *testing.T) {
 	tests := []struct {
 		accel string
 		n     int
+		topo  string
 		want  string
-	}{{"h200", 8, "h200x8"}, {"gb300", 72, "gb300x72"}, {"sim", 1, "sim"}, {"sim", 8, "sim"}}
+	}{
+		{"h200", 8, "", "h200x8"}, {"gb300", 72, TopologyRackScale, "gb300x72"},
+		{"sim", 1, "", "sim"}, {"sim", 8, TopologySingleNode, "sim"},
+		{"sim", 72, TopologyRackScale, "simx72"}, {"sim", 16, TopologyMultiNode, "simx16"},
+	}
 	for _, tt := range tests {
-		s := &Submission{System: System{Accelerator: tt.accel, Accelerators: tt.n}}
-		if got := s.Pool(); got != tt.want {
-			t.Errorf("Pool(%s, %d) = %q, want %q", tt.accel, tt.n, got, tt.want)
+		s := &Submission{System: System{Accelerator: tt.accel, Accelerators: tt.n, Topology: tt.topo}}
+		got := s.Pool()
+		if got != tt.want {
+			t.Errorf("Pool(%s, %d, %s) = %q, want %q", tt.accel, tt.n, tt.topo, got, tt.want)
+		}
+		if SimPool(got) != (tt.accel == Sim) {
+			t.Errorf("SimPool(%q) = %v, want %v", got, SimPool(got), tt.accel == Sim)
+		}
+	}
+}
+
+func TestSimPool(t *testing.T) {
+	for _, p := range []string{"sim", "simx1", "simx72", "simx1000000"} {
+		if !SimPool(p) {
+			t.Errorf("SimPool(%q) = false, want true", p)
+		}
+	}
+	for _, p := range []string{"", "Sim", "simx", "simx0", "simx072", "simx-1", "simx7a", "sim72", "gb300x72", "h200x8", "xsim", "simx72 ", "simx７"} {
+		if SimPool(p) {
+			t.Errorf("SimPool(%q) = true, want false", p)
 		}
 	}
 }

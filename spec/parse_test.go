@@ -352,6 +352,7 @@ func TestExamples(t *testing.T) {
 		disaggred bool
 	}{
 		{"sim.yaml", "sim", TopologySingleNode, true, "", false},
+		{"sim-rack.yaml", "simx72", TopologyRackScale, true, "", true},
 		{"h200x8-vllm.yaml", "h200x8", TopologySingleNode, false, "", false},
 		{"b300x8-sglang-spec.yaml", "b300x8", TopologySingleNode, false, "eagle", false},
 		{"b300x8-disagg-sglang.yaml", "b300x8", TopologySingleNode, false, "", true},

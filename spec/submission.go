@@ -10,14 +10,38 @@ import (
 )
 
 // Pool is the hardware class that runs the submission: "<accelerator>x<count>"
-// (e.g. "h200x8", "gb300x72"), or "sim" for the simulated engine. It is
-// derived, never written in the spec, and names the queue subject
-// agentwatt.jobs.<pool>.
+// (e.g. "h200x8", "gb300x72"). The simulated engine's pool is "sim" on one
+// host and "simx<count>" (e.g. "simx72") for a multi-node or rack-scale sim,
+// which a group of runners measures together, so a single-host sim runner
+// never takes it. It is derived, never written in the spec, and names the
+// queue subject agentwatt.jobs.<pool>. SimPool tells a simulated pool.
 func (s *Submission) Pool() string {
 	if s.System.Accelerator == Sim {
+		if t := s.System.Topology; t == TopologyMultiNode || t == TopologyRackScale {
+			return fmt.Sprintf("%sx%d", Sim, s.System.Accelerators)
+		}
 		return Sim
 	}
 	return fmt.Sprintf("%sx%d", s.System.Accelerator, s.System.Accelerators)
+}
+
+// SimPool reports whether pool is a simulated engine's pool: "sim" or
+// "simx<N>" (N a positive number without leading zeros). Results of these
+// pools are simulated everywhere: keys, verdicts and the published site.
+func SimPool(pool string) bool {
+	if pool == Sim {
+		return true
+	}
+	n, ok := strings.CutPrefix(pool, Sim+"x")
+	if !ok || n == "" || n[0] == '0' {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Canonical returns the submission as canonical JSON: object keys sorted,

@@ -21,8 +21,9 @@ const (
 	TopologyRackScale  = "rack-scale"
 )
 
-// Sim is the accelerator and framework name of the simulated engine. A sim
-// submission's pool is "sim" whatever its accelerator count.
+// Sim is the accelerator and framework name of the simulated engine. A
+// single-node sim submission's pool is "sim" whatever its accelerator count; a
+// multi-node or rack-scale one's is "simx<count>" (see Submission.Pool).
 const Sim = "sim"
 
 // DefaultHealthPath is what Parse fills in when engine.health_path is absent.

@@ -54,7 +54,7 @@ func TermsOf(j *Job) JobTerms {
 		_ = json.Unmarshal(j.Spec, &sp) // a record without a readable spec binds nothing of it: compared as empty
 	}
 	t := JobTerms{Pool: j.Pool, Profile: j.Profile, Rules: sp.Benchmark.Rules, WorkloadDigest: j.WorkloadDigest,
-		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: j.Pool == spec.Sim}
+		Runner: j.Runner, SpecDigest: j.SpecDigest, Simulated: spec.SimPool(j.Pool)}
 	if t.Profile == "" {
 		t.Profile = sp.Benchmark.Profile
 	}

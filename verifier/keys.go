@@ -9,9 +9,10 @@ import (
 )
 
 // KeyScope is what an enrolled key may sign: results of its pools; a sim
-// key only simulated results of pool sim. A key without a scope (enrolled
-// before pools existed, a runners.json of version 1, a bare public key)
-// vouches for simulated results only.
+// key only simulated results of its sim pools ("sim", "simx<N>",
+// spec.SimPool). A key without a scope (enrolled before pools existed, a
+// runners.json of version 1, a bare public key) vouches for simulated
+// results of sim pools only.
 type KeyScope struct {
 	Pools []string `json:"pools"`
 	Sim   bool     `json:"sim"`
@@ -24,12 +25,14 @@ func (s *KeyScope) allows(pool string, simulated bool) string {
 	case s == nil && !simulated:
 		return "the key has no published scope (pools): it vouches for simulated results only; re-enrol it with 'agentwatt runner trust --pool' or use the current runners.json"
 	case s == nil:
-		if pool != "" && pool != spec.Sim {
-			return fmt.Sprintf("the key has no published scope (pools): it vouches for pool %s only, the result is of pool %s", spec.Sim, pool)
+		if pool != "" && !spec.SimPool(pool) {
+			return fmt.Sprintf("the key has no published scope (pools): it vouches for sim pools only, the result is of pool %s", pool)
 		}
+	case !simulated && spec.SimPool(pool):
+		return fmt.Sprintf("a result of the simulated pool %s that is not simulated", pool)
 	case s.Sim && !simulated:
 		return "a sim runner's key signed a result that is not simulated"
-	case s.Sim && pool != "" && pool != spec.Sim:
+	case s.Sim && pool != "" && !spec.SimPool(pool):
 		return fmt.Sprintf("a sim runner's key signed a result of pool %s", pool)
 	case pool != "" && !slices.Contains(s.Pools, pool):
 		return fmt.Sprintf("the key is enrolled for pools %v, the result is of pool %s", s.Pools, pool)

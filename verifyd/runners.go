@@ -122,7 +122,7 @@ func parseRunners(t []byte) (keys map[string]ed25519.PublicKey, scopes map[strin
 				return nil, nil, nil, fmt.Errorf("%s: %w", at, err)
 			}
 			if rp.Sim != sim {
-				return nil, nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for pool %s alone", at, rp.Sim, rp.Pools, spec.Sim)
+				return nil, nil, nil, fmt.Errorf("%s: sim %v with pools %v: a sim key is enrolled for sim pools (%s, %sx<N>) alone", at, rp.Sim, rp.Pools, spec.Sim, spec.Sim)
 			}
 			scopes[rp.Name] = verifier.KeyScope{Pools: pools, Sim: sim}
 		}

@@ -3,11 +3,11 @@ package verifyd_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
@@ -46,6 +46,13 @@ func TestParseKeysRefusesForgedScopes(t *testing.T) {
 		{"sim beside a hardware pool, flagged", []string{"h200x8", "sim"}, true, "alone"},
 		{"a hardware key flagged sim", []string{"h200x8"}, true, "sim"},
 		{"a sim key not flagged", []string{"sim"}, false, "sim"},
+		{"a sim rack key", []string{"simx72"}, true, ""},
+		{"a key for every sim pool", []string{"sim", "simx4", "simx72"}, true, ""},
+		// Attack: a runners file that passes a sim rack's key off as a
+		// hardware key, or lets it sign the hardware rack too.
+		{"a sim rack key not flagged", []string{"simx72"}, false, "sim"},
+		{"a sim rack beside its hardware pool, not flagged", []string{"simx72", "gb300x72"}, false, "alone"},
+		{"a sim rack beside its hardware pool, flagged", []string{"gb300x72", "simx72"}, true, "alone"},
 		{"a pool named twice", []string{"h200x8", "h200x8"}, false, "twice"},
 		{"a pool with a control character", []string{"h200x8\x1b[2J"}, false, "pool"},
 		{"no pools", nil, false, "no pool"},
@@ -79,6 +86,8 @@ func FuzzParseKeys(f *testing.F) {
 	f.Add(runnersFile(f, []string{"h200x8"}, false))
 	f.Add(runnersFile(f, []string{"sim"}, true))
 	f.Add(runnersFile(f, []string{"sim", "h200x8"}, false))
+	f.Add(runnersFile(f, []string{"simx72", "gb300x72"}, false))
+	f.Add(runnersFile(f, []string{"sim", "simx72"}, true))
 	f.Add([]byte(`{"schema_version":1,"runners":[]}`))
 	revoked := strings.Replace(string(runnersFile(f, []string{"h200x8"}, false)), `"sim":false`,
 		`"sim":false,"revoked":{"at":"2026-12-01T00:00:00Z","by":"alice","reason":"gone"}`, 1)
@@ -99,8 +108,13 @@ func FuzzParseKeys(f *testing.F) {
 			}
 		}
 		for name, s := range scopes {
-			simOnly := len(s.Pools) == 1 && s.Pools[0] == "sim"
-			if s.Sim != simOnly || (!simOnly && slices.Contains(s.Pools, "sim")) {
+			sims := 0
+			for _, p := range s.Pools {
+				if spec.SimPool(p) {
+					sims++
+				}
+			}
+			if len(s.Pools) == 0 || s.Sim != (sims > 0) || (sims > 0 && sims < len(s.Pools)) {
 				t.Fatalf("key %s: accepted scope %+v", name, s)
 			}
 		}

@@ -1,6 +1,7 @@
 package hardware
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +16,8 @@ import (
 // takes jobs of and, on a GPU node, its GPUs through NVML. A sim runner's
 // Node has no NVML and an empty inventory: it never pretends to have GPUs.
 type Node struct {
-	// Pool is the pool the runner serves: spec.Sim on a sim runner.
+	// Pool is the pool the runner serves: a sim pool (spec.SimPool: "sim",
+	// or "simx<N>" for a member of a simulated rack's group) on a sim runner.
 	Pool string
 	// NVML is the GPUs' session; nil on a sim runner.
 	NVML *NVML
@@ -63,17 +65,17 @@ func openNode(open func() (*NVML, error), pool string) (*Node, error) {
 		}
 	}
 	if errors.Is(err, ErrNoNVML) {
-		if pool != "" && pool != spec.Sim {
+		if pool != "" && !spec.SimPool(pool) {
 			return nil, fmt.Errorf("--pool %s: %w", pool, err)
 		}
-		return &Node{Pool: spec.Sim, NoDriver: true}, nil
+		return &Node{Pool: cmp.Or(pool, spec.Sim), NoDriver: true}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if pool == spec.Sim {
+	if spec.SimPool(pool) {
 		_ = n.Close()
-		return &Node{Pool: spec.Sim}, nil
+		return &Node{Pool: pool}, nil
 	}
 	inv := n.Inventory()
 	if pool == "" {

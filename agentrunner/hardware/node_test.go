@@ -40,9 +40,11 @@ func TestOpenNode(t *testing.T) {
 	}{
 		{"no driver, no pool: sim", noDriver, "", spec.Sim, 0, true, ""},
 		{"no driver, pool sim", noDriver, spec.Sim, spec.Sim, 0, true, ""},
+		{"no driver, a sim rack's pool", noDriver, "simx4", "simx4", 0, true, ""},
 		{"no driver, a hardware pool", noDriver, "h100x8", "", 0, false, "--pool h100x8: "},
 		{"GPUs, no pool: derived", dgx(), "", "h100x8", 8, false, ""},
 		{"GPUs, pool sim: GPUs unused", dgx(), spec.Sim, spec.Sim, 0, false, ""},
+		{"GPUs, a sim rack's pool: GPUs unused", dgx(), "simx72", "simx72", 0, false, ""},
 		{"GPUs, pool named", dgx(), "h100x4", "h100x4", 8, false, ""},
 	}
 	for _, tt := range tests {

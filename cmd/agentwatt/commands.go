@@ -59,6 +59,7 @@ func commands(a *app) []*cobra.Command {
 		),
 		withSubcommands(newSimCmd(a),
 			newSimServeCmd(a),
+			newSimNodeCmd(a),
 			newSimProfilesCmd(a),
 		),
 		withSubcommands(newGPUCmd(a),

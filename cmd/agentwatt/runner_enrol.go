@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/fleet"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/spec"
 )
 
 // Enrolment without a human: 'runner enrol-token' mints single-use tokens,
@@ -69,7 +70,7 @@ func enrolRunner(ctx context.Context, f *enrolFlags, fl *fleet.Fleet, nc *nats.C
 		return fmt.Errorf("runner key %s was revoked at %s by %s (%s): start with a new --id and key", id, k.Revocation.At.Format(time.RFC3339), k.Revocation.By, k.Revocation.Reason)
 	case err == nil && !k.PublicKey.Equal(pub):
 		return fmt.Errorf("runner key %s: another key (%s) is enrolled under this --id: %w", id, k.Fingerprint, fleet.ErrKeyConflict)
-	case err == nil && (len(k.Pools) == 0 && pool == "sim" || slices.Contains(k.Pools, pool)):
+	case err == nil && (len(k.Pools) == 0 && spec.SimPool(pool) || slices.Contains(k.Pools, pool)):
 		log.Info().Str("id", id).Str("pool", pool).Str("key_id", k.Fingerprint).Bool("token_unused", token != "").Msg("runner key already enrolled; no enrolment needed")
 		return nil
 	case err == nil:

@@ -28,8 +28,9 @@ func newRunnerTrustCmd(a *app) *cobra.Command {
 		Long: `trust enrols a runner's public signing key under --name for the pools it
 runs (--pool), recording who did it (--by). From then on the verifier
 accepts bundles signed with the key for jobs of those pools only: a key
-enrolled for pool sim (a sim runner's) can never sign a hardware result,
-and sim is never enrolled together with other pools. The pools are
+enrolled for sim pools (sim, or simx<N> for a simulated rack; a sim
+runner's) can never sign a hardware result, and sim pools are never
+enrolled together with hardware pools. The pools are
 published with the key in runners.json, for offline verification.
 
 KEYFILE ("-" reads standard input) holds an ed25519 public key, either
@@ -87,7 +88,7 @@ given ones; a different key under an enrolled name is refused. The key's fingerp
 	addNATSFlags(cmd.Flags(), &nf)
 	cmd.Flags().StringVar(&name, "name", "", "name the key is enrolled under (a DNS label, e.g. the runner's host)")
 	cmd.Flags().StringVar(&by, "by", defaultActor(), "who trusts it, recorded with the key")
-	cmd.Flags().StringSliceVar(&pools, "pool", nil, "pools whose results the key may sign, comma-separated or repeated (required; sim alone for a sim runner)")
+	cmd.Flags().StringSliceVar(&pools, "pool", nil, "pools whose results the key may sign, comma-separated or repeated (required; sim pools alone for a sim runner: sim, simx<N>)")
 	return cmd
 }
 

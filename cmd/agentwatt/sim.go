@@ -22,6 +22,7 @@ energy counter. It stands in for a GPU in tests, CI and the local demo.
 Everything it produces is simulated; results against it are labelled so and
 never published as hardware results.`,
 		Example: `  agentwatt sim serve --addr 127.0.0.1:0 --profile tiny
+  agentwatt sim node --profile gb300-nvl72-like --member 1 --frontend http://127.0.0.1:8000
   agentwatt sim profiles`,
 	}
 	return cmd
@@ -50,6 +51,10 @@ capacity limit, for client benchmarks); --profiles FILE loads others in the
 same YAML format (see 'agentwatt sim profiles'). --framework-version V plays
 framework version V: a profile may list versions that run slower or draw more
 (simulated releases, for retests); other versions run the profile as written.
+With a rack profile (gb300-nvl72-like, tiny-rack) the server is the rack's
+frontend: it schedules the whole rack, GET /sim/v1/power is the rack model's
+GPUs in member order and GET /sim/v1/rack each member's load, which
+'agentwatt sim node' reads.
 
 Faults (--fault-*) exercise clients and runners: mid-stream errors, HTTP 500s,
 stalls, a crash after N requests (exit status 3), a slow start, ignoring
@@ -129,8 +134,10 @@ func newSimProfilesCmd(a *app) *cobra.Command {
 		Short: "List the simulated engine's profiles",
 		Long: `profiles lists the simulated engine's profiles: served model, virtual GPUs,
 context window, KV capacity, simulated framework versions (VERSION:×speed/×dynamic
-power) and description. Every number in a profile is
-simulated. -o json prints the full profiles, the format --profiles reads (as
+power), rack layout and description. A rack profile (RACK members x GPUs each :
+prefill members P + decode members D) runs as a frontend ('agentwatt sim
+serve') and one 'agentwatt sim node' per member; "-" is a single host.
+Every number in a profile is simulated. -o json prints the full profiles, the format --profiles reads (as
 JSON rather than YAML).`,
 		Example: `  agentwatt sim profiles
   agentwatt sim profiles -o json`,
@@ -146,13 +153,17 @@ JSON rather than YAML).`,
 				return enc.Encode(ps)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tVERSIONS\tDESCRIPTION")
+			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tVERSIONS\tRACK\tDESCRIPTION")
 			for _, p := range ps {
 				kv := fmt.Sprint(p.KVCapacityTokens)
 				if p.KVCapacityTokens == 0 {
 					kv = "unlimited"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, versionsOf(p), p.Description)
+				rack := "-"
+				if r := p.Rack; r != nil {
+					rack = fmt.Sprintf("%dx%d:%dP+%dD", r.Members, r.GPUsPerMember, r.PrefillMembers, r.DecodeMembers())
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, versionsOf(p), rack, p.Description)
 			}
 			return tw.Flush()
 		},

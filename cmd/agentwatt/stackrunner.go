@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/agentrunner"
 	"github.com/agentwatt/agentwatt/bundle"
+	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -33,7 +34,9 @@ func newStackRunner(ctx context.Context, s *localStack) (*agentrunner.Runner, er
 	if err := agentrunner.CheckKeyOwner(filepath.Join(dir, "runner.key")); err != nil {
 		return nil, err
 	}
-	if err := s.fleet.TrustKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", []string{spec.Sim}); err != nil {
+	// The key signs the sim pool's results and the simulated racks' (each
+	// embedded rack profile's simx<N>), never a hardware pool's.
+	if err := s.fleet.TrustKey(ctx, localRunnerID, key.Public().(ed25519.PublicKey), "agentwatt local", sim.Pools(sim.DefaultProfiles())); err != nil {
 		return nil, fmt.Errorf("enrol the local runner's key: %w", err)
 	}
 	self, err := os.Executable()
