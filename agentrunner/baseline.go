@@ -42,7 +42,7 @@ func (jr *jobRun) baseline(ctx context.Context, js *jobSpec, eng *jobEngine) (*p
 		return nil, err
 	}
 	p := &powerRun{pw: pw, started: time.Now()}
-	pcfg := power.ConfigFromRules(js.rules.Power)
+	pcfg := power.ConfigFor(js.rules.Power, src.Boundary()) // a BMC or meter at its own, slower rate
 	pcfg.Sink = pw
 	sampler, err := power.NewSampler(src, p.started, pcfg, jr.log)
 	if err != nil {
@@ -85,7 +85,9 @@ func (p *powerRun) stop(log zerolog.Logger) {
 	// The last probe window ended just before this; its energy needs a
 	// sample at or after its end on every GPU, which a sampler stopped at
 	// once (less than one interval later) may not have taken yet.
-	p.awaitSamplesAfter(p.sampler.Clock().Now(), 2*time.Second)
+	// A BMC or meter sampled once a second needs longer than the GPUs.
+	c := p.sampler.Config()
+	p.awaitSamplesAfter(p.sampler.Clock().Now(), max(2*time.Second, 2*c.Interval+c.ReadTimeout))
 	if err := p.sampler.Stop(); err != nil {
 		log.Warn().Err(err).Msg("power samples")
 	}

@@ -25,7 +25,8 @@
 // the load), enginescrape.go (the engine's /metrics at each window mark,
 // scraped off the probe loop), seal.go (the bundle from measured), finish.go (the end
 // switch), upload.go and spool.go (bundles to the store), runner.go
-// (Config, Runner.Run), events.go, metrics.go, keyfile.go, hide.go,
+// (Config, Runner.Run, the ephemeral modes Once and IdleExit and why Run
+// returns), events.go, metrics.go, keyfile.go, hide.go,
 // workdir.go; a runner group's: group.go (GroupConfig, joining, leading,
 // the group's job loop), groupleader.go (the leader's side of a job:
 // parts, clock offsets, the members' power and members.json),

@@ -73,6 +73,14 @@ func TestJobEnds(t *testing.T) {
 			files: []string{bundle.EngineLogFile, bundle.PowerFile},
 		},
 		{
+			// A preflight refusal. (A multi-node sim job no longer reaches a
+			// single-host sim runner: its pool is simx<N>, spec.Submission.Pool.)
+			name:  "unknown sim profile refused",
+			mod:   func(s *spec.Submission) { s.Engine.SimProfile = "no-such-profile" },
+			state: queue.Failed, reason: "unknown sim profile",
+			files: []string{bundle.EnvironmentFile},
+		},
+		{
 			// A sim multi-node job's pool is simx<N>, which a single sim
 			// runner never takes; a record put in pool sim all the same (by
 			// whoever can write the queue) is refused.

@@ -141,7 +141,7 @@ func (e *testEnv) submitFile(file, trigger string, mod func(*spec.Submission), a
 	if err := sub.PinWorkload(string(e.wlDigest)); err != nil {
 		t.Fatal(err)
 	}
-	sub.Engine.Env = map[string]string{roleEnv: "agentwatt"}
+	sub.Engine.Env = map[string]string{roleEnv: "agentwatt", ownerEnv: testOwner}
 	if len(args) > 0 {
 		sub.Engine.Env[simArgsEnv] = strings.Join(args, " ")
 	}
@@ -320,7 +320,7 @@ func liveEngines() []int {
 		if err != nil {
 			continue
 		}
-		if bytes.Contains(env, []byte(roleEnv+"=agentwatt\x00")) {
+		if bytes.Contains(env, []byte(roleEnv+"=agentwatt\x00")) && bytes.Contains(env, []byte(ownerEnv+"="+testOwner+"\x00")) {
 			stat, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
 			if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
 				continue // a zombie is not running

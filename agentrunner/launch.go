@@ -109,7 +109,8 @@ func (jr *jobRun) launch(ctx context.Context, js *jobSpec) (*jobEngine, error) {
 }
 
 // simArgs is the command line of the runner's own sim for the job's
-// profile: the spec names the profile and nothing else of it. The sim's
+// profile at its framework.version (the profile's versions may simulate a
+// release): the spec names the profile and nothing else of it. The sim's
 // accuracy oracle answers the questions it is given: the runner writes the
 // set it asks into the engine's directory, readable by the engine user.
 func simArgs(js *jobSpec, dir string) ([]string, error) {
@@ -124,7 +125,8 @@ func simArgs(js *jobSpec, dir string) ([]string, error) {
 	if err := os.Chmod(set, 0o644); err != nil {
 		return nil, err
 	}
-	args := []string{"--addr", "127.0.0.1:" + engine.PortPlaceholder, "--profile", js.sub.Engine.SimProfile, "--accuracy-set", set}
+	args := []string{"--addr", "127.0.0.1:" + engine.PortPlaceholder, "--profile", js.sub.Engine.SimProfile,
+		"--framework-version", js.sub.Framework.Version, "--accuracy-set", set}
 	if o := js.sub.Optimizations; o != nil && o.SpeculativeDecoding != nil {
 		args = append(args, "--spec-accept", strconv.FormatFloat(simSpecAccept, 'g', -1, 64))
 	}

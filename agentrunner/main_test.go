@@ -25,6 +25,13 @@ import (
 // kills.
 const roleEnv = "AGENTWATT_RUNNER_TEST_ROLE"
 
+// ownerEnv names, in every engine a test launches, the test binary that
+// launched it (testOwner), so that the orphan checks count this binary's
+// engines only, not those of another test binary running beside it.
+const ownerEnv = "AGENTWATT_RUNNER_TEST_OWNER"
+
+var testOwner = strconv.Itoa(os.Getpid())
+
 // simArgsEnv holds extra `sim serve` flags for the test binary (faults): a
 // test's way to make one job's sim misbehave, since the spec names only the
 // profile. probeEnv makes the sim print what it sees of the runner first.
@@ -74,6 +81,7 @@ func simServe(args []string) int {
 	fs := flag.NewFlagSet("sim serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "")
 	profile := fs.String("profile", "tiny", "")
+	version := fs.String("framework-version", "", "")
 	set := fs.String("accuracy-set", "", "")
 	crash := fs.Int("fault-crash-after", 0, "")
 	slow := fs.Duration("fault-slow-start", 0, "")
@@ -90,7 +98,7 @@ func simServe(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg := sim.Config{Profile: p, Seed: 1}
+	cfg := sim.Config{Profile: p, Seed: 1, FrameworkVersion: *version}
 	cfg.Faults.CrashAfterRequests = *crash
 	cfg.Faults.SlowStart = *slow
 	cfg.Faults.ServerErrorRate = *serverErrors

@@ -38,6 +38,7 @@ type runnerMetrics struct {
 	heartbeat     prometheus.Gauge       // unix time of the last registration refresh
 	uploadBacklog prometheus.Gauge       // bundles in the spool
 	uploadErrors  prometheus.Counter
+	exits         *prometheus.CounterVec // by reason (Exit*)
 }
 
 func newRunnerMetrics(reg prometheus.Registerer) (*runnerMetrics, error) {
@@ -64,9 +65,11 @@ func newRunnerMetrics(reg prometheus.Registerer) (*runnerMetrics, error) {
 			Help: "Sealed bundles in the spool waiting for upload."}),
 		uploadErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "agentwatt_runner_upload_errors_total",
 			Help: "Failed bundle upload attempts."}),
+		exits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "agentwatt_runner_exits_total",
+			Help: "Times the runner loop ended, by reason (stopped, once, idle, error)."}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.phase, m.agents, m.inFlight, m.requests, m.requestErrors, m.jobs, m.power, m.energy,
-		m.heartbeat, m.uploadBacklog, m.uploadErrors} {
+		m.heartbeat, m.uploadBacklog, m.uploadErrors, m.exits} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,6 +128,17 @@ type Config struct {
 	// bundle's upload before it ends; the spool keeps it (default 30s).
 	UploadWait time.Duration
 
+	// Once makes the runner ephemeral: it takes at most one job, finishes it
+	// (upload included) and Run returns. IdleExit > 0 makes Run return after
+	// that long without a job. Either way Run returns nil and the exit's
+	// reason is logged and counted (agentwatt_runner_exits_total).
+	Once     bool
+	IdleExit time.Duration
+	// Instance is the cloud instance (EC2 instance id, pod name) the runner
+	// runs on, written in its liveness entry: the scaler protects the
+	// instance of a busy runner from scale-in.
+	Instance string
+
 	// Group, when set, makes the runner a member of a runner group
 	// (group.go): Pool is then the group's pool, which only its leader
 	// takes jobs from.
@@ -158,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Group != nil {
 		errs = append(errs, c.Group.validate()...)
+		if c.Once || c.IdleExit > 0 {
+			errs = append(errs, "a group member runs until stopped: Once and IdleExit do not apply")
+		}
 		if c.Pool == spec.Sim {
 			errs = append(errs, "a group's pool is <accelerator>x<Σ GPUs>, not sim")
 		}
@@ -175,6 +190,9 @@ func (c *Config) Validate() error {
 	}
 	if err := validateExternalEndpoint(c.ExternalEndpoint); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if c.IdleExit < 0 {
+		errs = append(errs, fmt.Sprintf("IdleExit %s must not be negative", c.IdleExit))
 	}
 	if c.FixedAgents < 0 || c.MaxAgents < 0 || c.MemoryBudget < 0 {
 		errs = append(errs, "FixedAgents, MaxAgents and MemoryBudget must not be negative")
@@ -238,7 +256,11 @@ type Runner struct {
 
 	mu     sync.Mutex
 	active map[string]int // job → attempt held by this process (the spool scanner leaves it alone)
-	scanMu sync.Mutex     // one spool scan at a time
+	// seen asks registerLoop to refresh the liveness entry now: a job
+	// started or ended, and the scaler must see a busy runner as busy
+	// before it picks instances to scale in.
+	seen   chan struct{}
+	scanMu sync.Mutex // one spool scan at a time
 }
 
 // New checks cfg and builds a runner.
@@ -256,7 +278,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{},
+		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{}, seen: make(chan struct{}, 1),
 		workloads:  workload.NewLoader(cfg.Workloads),
 		engineUser: eu, simBin: cfg.Self, zero: time.Now(),
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
@@ -333,23 +355,105 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	w, err := r.cfg.Queue.NewWorker(queue.WorkerConfig{Pool: r.cfg.Pool, Runner: r.cfg.ID, PollWait: 2 * time.Second})
 	if err != nil {
+		r.exited(ExitError)
 		return err
 	}
-	r.log.Info().Str("key_id", r.KeyID()).Msg("runner ready; waiting for jobs")
+	r.log.Info().Str("key_id", r.KeyID()).Bool("once", r.cfg.Once).Dur("idle_exit", r.cfg.IdleExit).
+		Msg("runner ready; waiting for jobs")
 	for {
-		lease, err := w.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				r.log.Info().Msg("runner stopping")
-				return nil
+		lease, reason, err := r.next(ctx, w)
+		if lease == nil {
+			if reason == ExitError {
+				r.exited(reason)
+				return err
 			}
-			return err
-		}
-		r.runJob(ctx, lease)
-		if ctx.Err() != nil {
-			r.log.Info().Msg("runner stopping")
+			r.exited(reason)
+			r.drainSpool(ctx, reason)
 			return nil
 		}
+		r.runJob(ctx, lease)
+		switch {
+		case ctx.Err() != nil:
+			r.exited(ExitStopped)
+			return nil
+		case r.cfg.Once:
+			r.exited(ExitOnce)
+			r.drainSpool(ctx, ExitOnce)
+			return nil
+		}
+	}
+}
+
+// Why Run returns, as logged and counted (agentwatt_runner_exits_total's
+// reason label).
+const (
+	ExitStopped = "stopped" // asked to stop (SIGTERM, the context ended)
+	ExitOnce    = "once"    // Once: the one job ended
+	ExitIdle    = "idle"    // IdleExit passed without a job
+	ExitError   = "error"   // the queue could not be used
+)
+
+// next waits for a job. It polls the pool (never a canceled claim: a
+// message fetched is claimed on ctx, so a runner that gives up waiting
+// leaves nothing half-taken) and returns no lease, with the reason, when
+// ctx ends or IdleExit passes without a job.
+func (r *Runner) next(ctx context.Context, w *queue.Worker) (*queue.Lease, string, error) {
+	const poll = 2 * time.Second
+	idleSince := time.Now()
+	backoff := 100 * time.Millisecond
+	for {
+		if ctx.Err() != nil {
+			return nil, ExitStopped, nil
+		}
+		wait := poll
+		if r.cfg.IdleExit > 0 {
+			left := r.cfg.IdleExit - time.Since(idleSince)
+			if left <= 0 {
+				return nil, ExitIdle, nil
+			}
+			wait = max(min(wait, left), 50*time.Millisecond)
+		}
+		l, err := w.TryNext(ctx, wait)
+		switch {
+		case err == nil:
+			return l, "", nil
+		case ctx.Err() != nil:
+			return nil, ExitStopped, nil
+		case errors.Is(err, queue.ErrNoMessage):
+			backoff = 100 * time.Millisecond
+		case errors.Is(err, queue.ErrInvalid):
+			return nil, ExitError, err
+		default:
+			r.log.Warn().Err(err).Msg("fetch job; retrying")
+			if sleepCtx(ctx, backoff) != nil {
+				return nil, ExitStopped, nil
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+}
+
+// exited logs and counts why Run returns.
+func (r *Runner) exited(reason string) {
+	r.metrics.exits.WithLabelValues(reason).Inc()
+	r.log.Info().Str("reason", reason).Msg("runner stopping")
+}
+
+// drainSpool, when an ephemeral runner leaves (its instance may go with
+// it), tries once more, within UploadWait, to upload what the spool holds
+// (a failed job's bundle the store refused earlier), and says what stays.
+func (r *Runner) drainSpool(ctx context.Context, reason string) {
+	if !r.cfg.Once && r.cfg.IdleExit <= 0 {
+		return
+	}
+	if reason == ExitStopped {
+		return // asked to stop: the next start uploads it
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.UploadWait)
+	defer cancel()
+	if left := r.ScanSpool(uctx); left > 0 {
+		r.log.Warn().Int("bundles", left).Str("spool", r.spoolDir()).
+			Msg("bundles still spooled at exit; a runner started on this work dir uploads them")
 	}
 }
 
@@ -363,7 +467,7 @@ func (r *Runner) registerLoop(ctx context.Context) {
 	for {
 		job, attempt := r.current()
 		info := fleet.Runner{
-			ID: r.cfg.ID, Pool: r.cfg.Pool, Version: r.cfg.Version, KeyName: r.cfg.ID,
+			ID: r.cfg.ID, Pool: r.cfg.Pool, Version: r.cfg.Version, KeyName: r.cfg.ID, Instance: r.cfg.Instance,
 			Job: job, Attempt: attempt, Inventory: r.cfg.Inventory, StartedAt: started,
 		}
 		info.Host, _ = os.Hostname()
@@ -375,6 +479,7 @@ func (r *Runner) registerLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.seen:
 		case <-time.After(every):
 		}
 	}
@@ -383,6 +488,10 @@ func (r *Runner) registerLoop(ctx context.Context) {
 func (r *Runner) setActive(job string, attempt int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	select {
+	case r.seen <- struct{}{}:
+	default: // a refresh is already due
+	}
 	if attempt == 0 {
 		delete(r.active, job)
 		return

@@ -113,6 +113,7 @@ func (jr *jobRun) manifest(m *measured) *bundle.Manifest {
 		if js.rules != nil {
 			man.Rules = bundle.Rules{Version: js.rules.Version, Profile: js.profile.Name}
 		}
+		man.Repeats = js.sub.Benchmark.RepeatCount()
 	}
 	if w := m.workload; w != nil {
 		man.Workload = bundle.Workload{Name: w.name, Digest: string(w.digest)}
@@ -182,6 +183,9 @@ func (jr *jobRun) summary(m *measured) (*bundle.Summary, error) {
 			gpus[p.GPU] = true
 		}
 		s.GPUs = len(gpus)
+		if b := s.PowerBoundary; b == power.BoundaryNode || b == power.BoundaryExternal {
+			s.GPUs = jr.r.cfg.GPUs // one series for the whole node
+		}
 		if len(samples) > 0 {
 			energyOf = func(start, end int64, tokens float64) *bundle.WindowEnergy {
 				return bundle.WindowEnergyFrom(samples, start, end, tokens)

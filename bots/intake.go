@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentwatt/agentwatt/accounts"
 	"github.com/agentwatt/agentwatt/queue"
+	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 )
 
@@ -189,6 +190,14 @@ func (in *Intake) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if sub.Metadata.Vendor != p.Name {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("token belongs to vendor %q, submission is for vendor %q", p.Name, sub.Metadata.Vendor))
+		return
+	}
+	if err := sim.CheckSubmission(sub); err != nil {
+		msg := err.Error()
+		writeJSON(w, http.StatusBadRequest, ProblemsResponse{
+			Error: "invalid submission", File: file,
+			Problems: []ProblemDetail{{File: file, Field: "engine.sim_profile", Message: msg, Text: file + ": " + msg}},
+		})
 		return
 	}
 	if in.cfg.Workloads != nil {

@@ -225,6 +225,10 @@ func TestSubmitStatusCodes(t *testing.T) {
 		{"other vendor's token", env.tokens["globex"], valid, http.StatusForbidden, `vendor \"globex\"`},
 		{"invalid spec", env.tokens["acme"], invalid, http.StatusBadRequest, "acelerators"},
 		{"over 1 MiB", env.tokens["acme"], huge, http.StatusRequestEntityTooLarge, "larger than"},
+		// A sim submission no runner could run is refused at once, not
+		// queued for a runner that would fail it.
+		{"unknown sim profile", env.tokens["acme"], bytes.Replace(valid, []byte("sim_profile: b300x8-like"), []byte("sim_profile: b300x9-like"), 1), http.StatusBadRequest, "engine.sim_profile"},
+		{"rack profile on one node", env.tokens["acme"], bytes.Replace(valid, []byte("sim_profile: b300x8-like"), []byte("sim_profile: gb300-nvl72-like"), 1), http.StatusBadRequest, "is a rack of 4 member nodes"},
 	}
 	var firstID string
 	for _, tt := range tests {

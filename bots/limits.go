@@ -28,9 +28,10 @@ type Limits struct {
 	// (default 5/s, bursts of 30).
 	ReadRate  rate.Limit
 	ReadBurst int
-	// MaxQueued: jobs one vendor may have queued at once (default 20). An
-	// identical resubmission of a job that exists is not a new job and is
-	// always answered.
+	// MaxQueued: jobs one vendor may have queued at once (default
+	// DefaultMaxQueued). An identical resubmission of a job that exists is
+	// not a new job and is always answered. The retest watcher counts its
+	// retests against the same cap (QueuedFull).
 	MaxQueued int
 	// QueuedRetryAfter is the Retry-After of an answer refused for
 	// MaxQueued (default 60s): a job leaves the queue when a runner takes it.
@@ -57,7 +58,7 @@ func (l Limits) withDefaults() Limits {
 		l.ReadBurst = 30
 	}
 	if l.MaxQueued <= 0 {
-		l.MaxQueued = 20
+		l.MaxQueued = DefaultMaxQueued
 	}
 	if l.QueuedRetryAfter <= 0 {
 		l.QueuedRetryAfter = time.Minute
@@ -181,11 +182,27 @@ func (l *limiter) lockVendor(vendor string) func() {
 
 // queuedFull reports whether vendor already has MaxQueued jobs queued.
 func (l *limiter) queuedFull(ctx context.Context, q JobQueue, vendor string) (bool, error) {
+	_, full, err := QueuedFull(ctx, q, vendor, l.cfg.MaxQueued)
+	return full, err
+}
+
+// DefaultMaxQueued is the default of Limits.MaxQueued.
+const DefaultMaxQueued = 20
+
+// JobLister lists jobs (a *queue.Queue).
+type JobLister interface {
+	List(ctx context.Context, f queue.Filter) ([]*queue.Job, error)
+}
+
+// QueuedFull counts vendor's queued jobs and reports whether they are at
+// max or above: the cap every path that queues a vendor's new job checks
+// (the intake, the retest watcher), so that no path queues past it.
+func QueuedFull(ctx context.Context, q JobLister, vendor string, max int) (n int, full bool, err error) {
 	jobs, err := q.List(ctx, queue.Filter{Vendor: vendor, State: queue.Queued})
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	return len(jobs) >= l.cfg.MaxQueued, nil
+	return len(jobs), len(jobs) >= max, nil
 }
 
 // tooMany answers 429 with a Retry-After of whole seconds, at least one.

@@ -39,6 +39,11 @@ type Manifest struct {
 	Rules     Rules             `json:"rules"`
 	Workload  Workload          `json:"workload"`
 	Simulated bool              `json:"simulated"` // the sim engine stood in for the hardware
+	// Repeats is the spec's benchmark.repeats as the runner ran it (the
+	// windows at each tier's N_max); 0 in manifests written before it was
+	// signed. The verifier holds it to the job record online and counts the
+	// repeat windows by it offline, where no job record is at hand.
+	Repeats int `json:"repeats,omitempty"`
 	// Incomplete marks a bundle of what was measured before a cancellation
 	// or failure; it need not hold every RequiredFiles entry.
 	Incomplete       bool      `json:"incomplete"`
@@ -46,6 +51,10 @@ type Manifest struct {
 	CreatedAt        time.Time `json:"created_at"`
 	Files            []File    `json:"files"` // sorted by name; the signed set
 }
+
+// maxRepeats bounds a manifest's repeats (the spec's own bound is lower;
+// this keeps a hostile number from sizing anything).
+const maxRepeats = 100
 
 // Runner identifies who measured and signed.
 type Runner struct {
@@ -101,6 +110,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Runner.KeyID == "" {
 		errs = append(errs, errors.New("runner.key_id: empty"))
+	}
+	if m.Repeats < 0 || m.Repeats > maxRepeats {
+		errs = append(errs, fmt.Errorf("repeats: %d, want 0 to %d", m.Repeats, maxRepeats))
 	}
 	if m.SchemaVersion >= ManifestSchemaVersion {
 		binding := []struct{ name, v string }{{"spec_digest", m.SpecDigest}, {"pool", m.Pool}, {"runner.id", m.Runner.ID}}

@@ -15,7 +15,40 @@ const (
 	PowerSourceUsage = "nvml-power-usage"
 	// PowerSourceSim is the sim engine's simulated power (and energy).
 	PowerSourceSim = "sim"
+	// PowerSourceAMDInput and PowerSourceAMDAverage are the amdgpu
+	// driver's hwmon power1_input (current socket power) and
+	// power1_average.
+	PowerSourceAMDInput   = "amdgpu-power1-input"
+	PowerSourceAMDAverage = "amdgpu-power1-average"
+	// PowerSourceRedfishControl is a BMC's Chassis/{id}/Power
+	// PowerControl[].PowerConsumedWatts; PowerSourceRedfishMetrics its
+	// Chassis/{id}/EnvironmentMetrics PowerWatts.Reading.
+	PowerSourceRedfishControl = "redfish-power-control"
+	PowerSourceRedfishMetrics = "redfish-environment-metrics"
+	// PowerSourceMeter is an external meter's gauge of watts (Prometheus
+	// text exposition).
+	PowerSourceMeter = "meter-gauge"
+	// PowerSourceMeterRate is the rate of an external meter's counter of
+	// joules between two scrapes, for a meter with no gauge.
+	PowerSourceMeterRate = "meter-counter-rate"
 )
+
+// PowerSourceBoundary is the power boundary a power source measures:
+// "gpu-board" (NVML, amdgpu), "node" (Redfish), "external" (a meter),
+// "simulated" (the sim); "" for a source it does not know.
+func PowerSourceBoundary(src string) string {
+	switch src {
+	case PowerSourceInstant, PowerSourceUsage, PowerSourceAMDInput, PowerSourceAMDAverage:
+		return "gpu-board"
+	case PowerSourceRedfishControl, PowerSourceRedfishMetrics:
+		return "node"
+	case PowerSourceMeter, PowerSourceMeterRate:
+		return "external"
+	case PowerSourceSim:
+		return "simulated"
+	}
+	return ""
+}
 
 // Energy sources, as written in a power line's energy_source. Both NVML
 // sources read the same counter; they differ in what reading it costs.
@@ -26,6 +59,19 @@ const (
 	// EnergySourceCall is nvmlDeviceGetTotalEnergyConsumption, a call of
 	// its own, where the field is not supported.
 	EnergySourceCall = "nvml-total-energy"
+	// EnergySourceAMDMetrics is the energy_accumulator of the amdgpu
+	// driver's gpu_metrics table (units of 2^-16 J).
+	EnergySourceAMDMetrics = "amdgpu-gpu-metrics"
+	// EnergySourceRedfishKWh is a BMC's EnvironmentMetrics EnergykWh (or
+	// EnergyJoules) reading.
+	EnergySourceRedfishKWh = "redfish-energy"
+	// EnergySourceMeter is an external meter's counter of joules.
+	EnergySourceMeter = "meter-counter"
+	// EnergySourceIntegrated is energy the source integrated itself from
+	// its power readings (trapezoids between readings), where the device
+	// has no energy counter: the counter-vs-integral cross-check then
+	// shows only the sampling, not a second measurement.
+	EnergySourceIntegrated = "integrated"
 )
 
 // PowerLine is one reading of one GPU: a line of power.jsonl.zst. Its

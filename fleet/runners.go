@@ -18,13 +18,17 @@ import (
 // Runners refresh it more often than Config.RunnerTTL; an entry that is not
 // refreshed expires.
 type Runner struct {
-	ID        string          `json:"id"`
-	Pool      string          `json:"pool"`
-	Host      string          `json:"host,omitempty"`
-	Version   string          `json:"version,omitempty"`
-	KeyName   string          `json:"key_name,omitempty"` // the enrolled key it signs with
-	Job       string          `json:"job,omitempty"`      // the job it runs now
-	Attempt   int             `json:"attempt,omitempty"`
+	ID      string `json:"id"`
+	Pool    string `json:"pool"`
+	Host    string `json:"host,omitempty"`
+	Version string `json:"version,omitempty"`
+	KeyName string `json:"key_name,omitempty"` // the enrolled key it signs with
+	Job     string `json:"job,omitempty"`      // the job it runs now
+	Attempt int    `json:"attempt,omitempty"`
+	// Instance is the cloud instance the runner runs on (an EC2 instance
+	// id), as the runner reports it; the scaler maps busy runners to the
+	// instances it protects from scale-in.
+	Instance  string          `json:"instance,omitempty"`
 	Inventory json.RawMessage `json:"inventory,omitempty"` // hardware, driver, software
 	StartedAt time.Time       `json:"started_at"`
 	SeenAt    time.Time       `json:"seen_at"`

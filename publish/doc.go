@@ -29,7 +29,8 @@
 //     metrics.VersionChange, derived from the history by merge),
 //     Regression and published/regressions.json (LoadRegressions).
 //   - site_versions.go: a result page's runs of its config: the table and
-//     the charts with regression, improvement and retraction markers.
+//     the charts with regression, improvement and retraction markers; a
+//     run with repeats at its median Agents/MW with a min–max error bar.
 //   - retract.go: Retract, and published/retractions.json (LoadRetractions).
 //   - handler.go: SiteHandler — the pages, /api/results and the downloads,
 //     every answer with SiteCSP.

@@ -45,6 +45,11 @@ type lineSeries struct {
 	// Marker: drawn as points only, a marker of its kind (regression,
 	// improvement, retracted; site_versions.go).
 	Marker string `json:"marker,omitempty"`
+	// Low and High, when set, are per point the least and the most of the
+	// windows the value is the median of (a run's repeats), drawn as an
+	// error bar; nil where the point is one window.
+	Low  []*float64 `json:"low,omitempty"`
+	High []*float64 `json:"high,omitempty"`
 }
 
 func chartsOf(r *Leaderboard, groups []*siteGroup) siteCharts {

@@ -54,7 +54,9 @@ const (
 // runsCharts are Agents/MW and max agents of a config's runs against the
 // date published, a line per tier, each point noting its framework version
 // and job, with marker series for the regressions, improvements and
-// retracted runs.
+// retracted runs. A run measured more than once at N_max (repeats) is
+// plotted at the median Agents/MW of its windows with their min–max as an
+// error bar, not at its confirmation window's.
 func runsCharts(runs []configRun) []lineChart {
 	if len(runs) == 0 {
 		return nil
@@ -69,9 +71,15 @@ func runsCharts(runs []configRun) []lineChart {
 	}
 	slices.Sort(xs)
 	for _, c := range []struct {
-		chart *lineChart
-		y     func(Result) float64
-	}{{&mw, func(r Result) float64 { return r.AgentsPerMW }}, {&agents, func(r Result) float64 { return float64(r.MaxAgents) }}} {
+		chart  *lineChart
+		y      func(Result) float64
+		spread func(Result) *metrics.Spread
+	}{{&mw, func(r Result) float64 {
+		if s := repeatSpread(r); s != nil {
+			return s.Median
+		}
+		return r.AgentsPerMW
+	}, repeatSpread}, {&agents, func(r Result) float64 { return float64(r.MaxAgents) }, func(Result) *metrics.Spread { return nil }}} {
 		c.chart.X = xs
 		series := func(name, marker string) *lineSeries {
 			i := slices.IndexFunc(c.chart.Series, func(s lineSeries) bool { return s.Name == name })
@@ -90,9 +98,20 @@ func runsCharts(runs []configRun) []lineChart {
 			k := slices.Index(xs, float64(r.Date.Unix()))
 			y := c.y(r.Result)
 			note := strings.TrimSpace(r.Framework+" "+r.FrameworkVersion) + ", job " + r.Job
+			sp := c.spread(r.Result)
+			if sp != nil {
+				note += fmt.Sprintf(", median of %d windows, %.0f–%.0f", r.Repeats, sp.Min, sp.Max)
+			}
 			put := func(s *lineSeries, note string) {
 				s.Values[k] = &y
 				s.Notes[k] = note
+				if sp != nil && s.Marker == "" {
+					if s.Low == nil {
+						s.Low, s.High = make([]*float64, len(xs)), make([]*float64, len(xs))
+					}
+					lo, hi := sp.Min, sp.Max
+					s.Low[k], s.High[k] = &lo, &hi
+				}
 			}
 			switch {
 			case r.RetractedOn != "":
@@ -107,4 +126,13 @@ func runsCharts(runs []configRun) []lineChart {
 		}
 	}
 	return []lineChart{mw, agents}
+}
+
+// repeatSpread is r's Agents/MW across its windows at N_max when it was
+// measured more than once there (benchmark.repeats); nil otherwise.
+func repeatSpread(r Result) *metrics.Spread {
+	if r.Repeats > 1 && r.AgentsPerMWSpread != nil {
+		return r.AgentsPerMWSpread
+	}
+	return nil
 }

@@ -54,6 +54,8 @@
 //     MinPrefixLen hex digits, as git and docker take them.
 //   - enqueue.go: Enqueue, Cancel, Retry, Release.
 //   - worker.go: WorkerConfig, Worker, Next: taking a job (claim).
+//   - depth.go: PoolDepth, a pool consumer's pending and ack-pending
+//     counts, read-only (the scaler's demand).
 //   - lease.go: Lease: a runner's attempt, its lease key and its end
 //     (Complete, Fail, Release, AckCanceled, Abandon).
 //   - heartbeat.go: InProgress every HeartbeatEvery for a held message.

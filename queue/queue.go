@@ -278,7 +278,7 @@ func (q *Queue) ensureBucket(ctx context.Context, kc jetstream.KeyValueConfig) (
 }
 
 // poolConsumerName is the durable consumer of a pool.
-func poolConsumerName(pool string) string { return "pool-" + pool }
+func poolConsumerName(pool string) string { return PoolConsumerPrefix + pool }
 
 // poolConsumer returns the pool's durable consumer, creating it the first
 // time. update makes this process's AckWait and MaxDeliver authoritative

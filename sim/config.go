@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,10 @@ const DefaultKeepAliveTimeout = 5 * time.Second
 type Config struct {
 	// Profile is the simulated system (see LoadProfiles).
 	Profile Profile
+	// FrameworkVersion is the framework.version the sim plays: the server
+	// runs Profile.AtVersion(FrameworkVersion). Empty or not listed in the
+	// profile's versions: the profile as written.
+	FrameworkVersion string
 	// Seed makes output text, natural lengths, faults, power spread and the
 	// oracle's errors reproducible.
 	Seed int64
@@ -50,6 +55,9 @@ func (c Config) Validate() error {
 	if err := c.Profile.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if len(c.FrameworkVersion) > maxVersionLen || strings.ContainsFunc(c.FrameworkVersion, isSpaceOrControl) {
+		errs = append(errs, fmt.Errorf("%w: FrameworkVersion %q: want at most %d characters without spaces", ErrInvalidConfig, c.FrameworkVersion, maxVersionLen))
+	}
 	if math.IsNaN(c.TimeScale) || math.IsInf(c.TimeScale, 0) || c.TimeScale < 0 {
 		errs = append(errs, fmt.Errorf("%w: TimeScale %g: want a positive number (0: 1)", ErrInvalidConfig, c.TimeScale))
 	}
@@ -73,6 +81,7 @@ func (c Config) Validate() error {
 
 // withDefaults fills the zero fields with their defaults.
 func (c Config) withDefaults() Config {
+	c.Profile = c.Profile.AtVersion(c.FrameworkVersion)
 	if c.TimeScale == 0 {
 		c.TimeScale = 1
 	}

@@ -33,5 +33,20 @@
 // token per word, and PromptTokens lets a verifier recompute prompt targets.
 //
 // Profiles (capacity, step costs, power) live in profiles.yaml, embedded in the
-// binary; LoadProfiles reads others. `agentwatt sim serve` runs the server.
+// binary; LoadProfiles reads others. A profile may list simulated framework
+// versions (profile_version.go) that run slower or draw more, so that a
+// retest of the sim at a new framework.version can regress;
+// Config.FrameworkVersion picks one. `agentwatt sim serve` runs the server.
+//
+// Racks (rack.go, node.go): a profile with a rack section (gb300-nvl72-like,
+// tiny-rack) is a SIMULATED rack of member nodes, each a prefill or a decode
+// pool. Its Server is the rack's frontend: it schedules the whole rack, loads
+// each pool by its step's prefill or decode tokens, charges a KV transfer per
+// prefill token, and serves each member's load and the rack power model at
+// GET /sim/v1/rack (RackLoad). A member node (NewNode, `agentwatt sim node`)
+// reads its member's load from the frontend (ReadRackLoad trusts nothing of
+// the answer it has not checked) and serves its own GET /sim/v1/power with its
+// GPUs' counters and the node's overhead. submission.go holds a sim
+// submission's system to its profile (CheckSystem) and names a profile's
+// pool: "sim", or "simx<GPUs>" for a rack (Profile.Pool, spec.SimPool).
 package sim

@@ -50,6 +50,9 @@ type Profile struct {
 	Step                StepCost    `yaml:"step" json:"step"`
 	Output              OutputModel `yaml:"output" json:"output"`
 	Power               PowerModel  `yaml:"power" json:"power"`
+	// Versions change the profile for named framework versions (see
+	// AtVersion); a version not listed runs the profile as written.
+	Versions []VersionScale `yaml:"versions,omitempty" json:"versions,omitempty"`
 	// Rack, when set, makes the profile a simulated rack: its GPUs are
 	// split among member nodes, each a prefill or a decode pool (see Rack).
 	Rack *Rack `yaml:"rack,omitempty" json:"rack,omitempty"`
@@ -254,6 +257,9 @@ func (p *Profile) check() (field, msg string) {
 		return "power.smoothing_ms", "must not be negative"
 	case !finite(p.Power.SpreadPct) || p.Power.SpreadPct < 0 || p.Power.SpreadPct >= 50:
 		return "power.spread_pct", "want 0 to <50"
+	}
+	if f, m := p.checkVersions(); f != "" {
+		return f, m
 	}
 	if p.Rack != nil {
 		return p.Rack.check(p.GPUs)

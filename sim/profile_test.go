@@ -90,6 +90,11 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"bad version", strings.Replace(validProfileYAML, "version: 1", "version: 2", 1), "f.yaml:1:10", "version"},
 		{"duplicate name", validProfileYAML + strings.Replace(strings.SplitN(validProfileYAML, "profiles:\n", 2)[1], "", "", 1), "f.yaml:", "defined twice"},
 		{"syntax", "version: 1\nprofiles: [\n", "f.yaml:", ""},
+		{"version speed zero", validProfileYAML + versionsYAML("\"2\"", "0", "1"), "f.yaml:28:16", "versions[0].speed"},
+		{"version power NaN", validProfileYAML + versionsYAML("\"2\"", "1", ".nan"), "f.yaml:29:24", "versions[0].dynamic_power"},
+		{"version empty", validProfileYAML + versionsYAML("\"\"", "1", "1"), "f.yaml:27:18", "versions[0].version"},
+		{"version with a space", validProfileYAML + versionsYAML("\"2 beta\"", "1", "1"), "f.yaml:27:18", "versions[0].version"},
+		{"version twice", validProfileYAML + versionsYAML("\"2\"", "1", "1") + strings.SplitN(versionsYAML("\"2\"", "1", "1"), "\n", 2)[1], "f.yaml:30:18", "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +116,54 @@ func TestParseProfilesErrors(t *testing.T) {
 	if _, err := ParseProfiles("f.yaml", []byte(validProfileYAML)); err != nil {
 		t.Errorf("valid profile: %v", err)
 	}
+	if _, err := ParseProfiles("f.yaml", []byte(validProfileYAML+versionsYAML("\"2\"", "0.8", "1.25"))); err != nil {
+		t.Errorf("valid profile with versions: %v", err)
+	}
+}
+
+// versionsYAML is a versions list of one entry for validProfileYAML's
+// profile.
+func versionsYAML(version, speed, power string) string {
+	return "    versions:\n      - version: " + version + "\n        speed: " + speed + "\n        dynamic_power: " + power + "\n"
+}
+
+// TestProfileAtVersion: a listed version scales every step cost and the
+// dynamic power; any other version, and the empty one, run the profile as
+// written (the numbers of results at existing versions do not move).
+func TestProfileAtVersion(t *testing.T) {
+	p, err := DefaultProfile("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Versions) == 0 || p.Versions[0].Version != "2" {
+		t.Fatalf("tiny lists versions %+v, want a simulated release 2", p.Versions)
+	}
+	vs := p.Versions[0]
+	v2 := p.AtVersion("2")
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"base_us", v2.Step.BaseUS, p.Step.BaseUS / vs.Speed},
+		{"per_seq_us", v2.Step.PerSeqUS, p.Step.PerSeqUS / vs.Speed},
+		{"per_context_token_ns", v2.Step.PerContextTokenNS, p.Step.PerContextTokenNS / vs.Speed},
+		{"per_prefill_token_us", v2.Step.PerPrefillTokenUS, p.Step.PerPrefillTokenUS / vs.Speed},
+		{"dynamic_w", v2.Power.DynamicW, p.Power.DynamicW * vs.DynamicPower},
+		{"idle_w", v2.Power.IdleW, p.Power.IdleW},
+	} {
+		if c.got != c.want {
+			t.Errorf("at 2: %s = %g, want %g", c.name, c.got, c.want)
+		}
+	}
+	if len(v2.Versions) != 1 || v2.Versions[0] != vs {
+		t.Errorf("at 2: versions %+v, want only the applied %+v", v2.Versions, vs)
+	}
+	for _, v := range []string{"", "1", "2.0", "02"} {
+		got := p.AtVersion(v)
+		if got.Step != p.Step || got.Power != p.Power || len(got.Versions) != 0 {
+			t.Errorf("at %q: step %+v power %+v versions %+v, want the profile as written", v, got.Step, got.Power, got.Versions)
+		}
+	}
 }
 
 func FuzzParseProfiles(f *testing.F) {
@@ -118,6 +171,7 @@ func FuzzParseProfiles(f *testing.F) {
 	f.Add(string(embeddedProfiles))
 	f.Add("version: 1\nprofiles: []\n")
 	f.Add("{")
+	f.Add(validProfileYAML + versionsYAML("\"2\"", "0.8", "1.25"))
 	f.Fuzz(func(t *testing.T, s string) {
 		ps, err := ParseProfiles("fuzz.yaml", []byte(s))
 		if err != nil {

@@ -57,8 +57,8 @@ func (r *Rack) check(gpus int) (field, msg string) {
 	switch {
 	case r.Members < 2 || r.Members > MaxRackMembers:
 		return "rack.members", fmt.Sprintf("%d: want 2 to %d", r.Members, MaxRackMembers)
-	case r.GPUsPerMember < 1:
-		return "rack.gpus_per_member", "must be at least 1"
+	case r.GPUsPerMember < 1 || r.GPUsPerMember > gpus:
+		return "rack.gpus_per_member", fmt.Sprintf("%d: want 1 to the profile's %d GPUs", r.GPUsPerMember, gpus)
 	case r.Members*r.GPUsPerMember != gpus:
 		return "rack.gpus_per_member", fmt.Sprintf("%d members × %d GPUs is not the profile's %d GPUs", r.Members, r.GPUsPerMember, gpus)
 	case r.PrefillMembers < 1 || r.PrefillMembers >= r.Members:

@@ -68,6 +68,8 @@ func TestRackProfileErrors(t *testing.T) {
 	base := strings.Replace(validProfileYAML, "    gpus: 1\n", "    gpus: 4\n", 1)
 	tests := []struct{ name, rack, want string }{
 		{"GPUs do not add up", "members: 2\n      gpus_per_member: 3\n      prefill_members: 1", "$.profiles[0].rack.gpus_per_member"},
+		// 4 × (2^62 + 1) overflows to 4: the bound comes before the product.
+		{"overflowing GPUs per member", "members: 4\n      gpus_per_member: 4611686018427387905\n      prefill_members: 1", "$.profiles[0].rack.gpus_per_member"},
 		{"one member", "members: 1\n      gpus_per_member: 4\n      prefill_members: 1", "$.profiles[0].rack.members"},
 		{"no decode member", "members: 2\n      gpus_per_member: 2\n      prefill_members: 2", "$.profiles[0].rack.prefill_members"},
 		{"no prefill member", "members: 2\n      gpus_per_member: 2\n      prefill_members: 0", "$.profiles[0].rack.prefill_members"},
@@ -160,6 +162,7 @@ func TestRackLoadFollowsTheLoad(t *testing.T) {
 	}
 	after := getJSON[RackLoad](t, c, url+"/sim/v1/rack")
 	pre, dec := after.Members[0].BusyS-idle.Members[0].BusyS, after.Members[1].BusyS-idle.Members[1].BusyS
+	t.Logf("decode-heavy: decode member busy %.3f s, prefill member %.3f s", dec, pre)
 	if dec <= 0 || dec < 4*pre {
 		t.Errorf("decode-heavy load: decode member busy %.3f s, prefill member %.3f s; want decode far busier", dec, pre)
 	}
@@ -167,13 +170,17 @@ func TestRackLoadFollowsTheLoad(t *testing.T) {
 		t.Errorf("busiest reading %+v: the decode member should draw more than the prefill member and than idle", busiest.Members)
 	}
 
-	// Prefill-heavy: long prompts, one output token each.
+	// Prefill-heavy: long prompts, one output token each, once the decode
+	// pool's power has settled (its low-pass filter's tail is busy time).
+	time.Sleep(time.Duration(10*rackConfig(t, nil).Profile.Power.SmoothingMS) * time.Millisecond)
+	after = getJSON[RackLoad](t, c, url+"/sim/v1/rack")
 	loadRack(t, url, 6, func(i int) map[string]any {
 		return map[string]any{"messages": []map[string]any{{"role": "user", "content": strings.Repeat(fmt.Sprintf("w%d ", i), 1500)}},
 			"max_tokens": 1, "min_tokens": 1, "ignore_eos": true}
 	})
 	last := getJSON[RackLoad](t, c, url+"/sim/v1/rack")
 	pre, dec = last.Members[0].BusyS-after.Members[0].BusyS, last.Members[1].BusyS-after.Members[1].BusyS
+	t.Logf("prefill-heavy: prefill member busy %.3f s, decode member %.3f s", pre, dec)
 	if pre <= 0 || pre < 2*dec {
 		t.Errorf("prefill-heavy load: prefill member busy %.3f s, decode member %.3f s; want prefill far busier", pre, dec)
 	}

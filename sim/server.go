@@ -66,7 +66,7 @@ func NewServer(cfg Config, log zerolog.Logger) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg:     cfg,
-		log:     log.With().Str("component", "sim").Str("profile", cfg.Profile.Name).Logger(),
+		log:     log.With().Str("component", "sim").Str("profile", cfg.Profile.Name).Str("framework_version", cfg.FrameworkVersion).Logger(),
 		created: time.Now(),
 		engDone: make(chan struct{}),
 		halt:    make(chan struct{}),
@@ -242,7 +242,7 @@ func (s *Server) Stats() Stats {
 		capBlocks = s.cfg.Profile.KVCapacityTokens / s.cfg.Profile.BlockSize
 	}
 	return Stats{
-		Simulated: true, Profile: s.cfg.Profile.Name, Requests: s.arrivals.Load(),
+		Simulated: true, Profile: s.cfg.Profile.Name, FrameworkVersion: s.cfg.FrameworkVersion, Requests: s.arrivals.Load(),
 		Running: c.Running, Waiting: c.Waiting, Finished: c.Finished, Aborted: c.Aborted,
 		Preemptions: c.Preemptions, PromptTokens: c.PromptTokens, CachedTokens: c.CachedTokens,
 		GeneratedTokens: c.GeneratedTokens, Steps: c.Steps, VirtualNS: c.VirtualNS, BusyVirtualNS: c.BusyVirtualNS,

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -426,6 +427,34 @@ func TestStatsAndProfileEndpoints(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"simulated":true`) {
 			t.Errorf("%s: HTTP %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestFrameworkVersionSlowsSteps: the same request served by the sim
+// playing framework version 2 (tiny lists it at speed 0.8) spends 1/0.8 as
+// much virtual time in steps as at version 1, and the sim says which
+// version it plays.
+func TestFrameworkVersionSlowsSteps(t *testing.T) {
+	busy := map[string]int64{}
+	for _, v := range []string{"1", "2"} {
+		srv, url := startSim(t, tinyConfig(t, func(c *Config) { c.FrameworkVersion = v }))
+		streamChat(t, url, testClient(t), chatReq(true, "x", map[string]any{"max_tokens": 16, "min_tokens": 16, "ignore_eos": true}))
+		st := srv.Stats()
+		if st.FrameworkVersion != v {
+			t.Errorf("stats framework_version %q, want %q", st.FrameworkVersion, v)
+		}
+		busy[v] = st.BusyVirtualNS
+	}
+	if got, want := float64(busy["2"])/float64(busy["1"]), 1/0.8; math.Abs(got-want) > 0.01 {
+		t.Errorf("busy virtual time at 2 / at 1 = %.3f (%d / %d ns), want %.3f", got, busy["2"], busy["1"], want)
+	}
+}
+
+func TestConfigRejectsBadFrameworkVersion(t *testing.T) {
+	for _, v := range []string{"2 beta", "2\x1b[31m", strings.Repeat("9", 65)} {
+		if err := tinyConfig(t, func(c *Config) { c.FrameworkVersion = v }).Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("FrameworkVersion %q: %v, want ErrInvalidConfig", v, err)
 		}
 	}
 }

@@ -5,6 +5,8 @@ package sim
 type Stats struct {
 	Simulated bool   `json:"simulated"`
 	Profile   string `json:"profile"`
+	// FrameworkVersion is the version the sim plays (Config.FrameworkVersion).
+	FrameworkVersion string `json:"framework_version,omitempty"`
 	// Requests counts chat requests received (including rejected ones).
 	Requests uint64 `json:"requests"`
 	Running  int    `json:"running"`

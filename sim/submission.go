@@ -7,6 +7,21 @@ import (
 	"github.com/agentwatt/agentwatt/spec"
 )
 
+// CheckSubmission checks a sim submission against the built-in profiles the
+// runners launch: its engine.sim_profile must be one, and its system must be
+// what that profile simulates (CheckSystem). The intake calls it so that a
+// sim submission no runner could run is refused at once, not queued.
+func CheckSubmission(sub *spec.Submission) error {
+	if !sub.Engine.Sim() {
+		return nil
+	}
+	p, err := DefaultProfile(sub.Engine.SimProfile)
+	if err != nil {
+		return fmt.Errorf("engine.sim_profile: %w", err)
+	}
+	return CheckSystem(p, sub.System)
+}
+
 // CheckSystem checks a sim submission's system against the profile it
 // names: a rack profile (Rack) runs only as a multi-node or rack-scale
 // system of all its GPUs, disaggregated as the profile splits its members; a

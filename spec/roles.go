@@ -186,7 +186,7 @@ func (c *checker) roles() {
 		return
 	}
 	if e.Sim() {
-		c.bad("engine.roles", "the simulated engine takes no roles: the runner launches one sim from engine.sim_profile")
+		c.bad("engine.roles", "the simulated engine takes no roles: the runner launches the sim from engine.sim_profile, and a rack profile lays out its members itself")
 		return
 	}
 	if len(e.Args) > 0 {

@@ -119,6 +119,57 @@ type PowerRules struct {
 	// CrossCheckTolerance: the energy counter's change and the integral of
 	// sampled instantaneous power must agree within this share.
 	CrossCheckTolerance float64 `json:"cross_check_tolerance"`
+	// Boundaries set the sampling limits of the slower power boundaries:
+	// a BMC (node) or a meter (external) updates about once a second and
+	// answers in hundreds of milliseconds, so it is sampled at its own rate
+	// and held to its own gap. A boundary not named here (gpu-board,
+	// simulated) takes SampleInterval and MaxSampleGap above.
+	Boundaries BoundaryRules `json:"boundaries"`
+}
+
+// BoundaryRules are the per-boundary sampling limits (PowerRules.Limits).
+type BoundaryRules struct {
+	Node     SampleLimits `json:"node"`
+	External SampleLimits `json:"external"`
+}
+
+// SampleLimits are a boundary's sampling period and largest allowed gap
+// between two valid samples of a series.
+type SampleLimits struct {
+	SampleInterval Duration `json:"sample_interval"`
+	MaxSampleGap   Duration `json:"max_sample_gap"`
+}
+
+// Power boundaries: what a result's energy covers.
+const (
+	// BoundaryGPUBoard: the GPU boards (NVML, amdgpu).
+	BoundaryGPUBoard = "gpu-board"
+	// BoundaryNode: the whole node at its power supplies (the BMC, Redfish).
+	BoundaryNode = "node"
+	// BoundaryExternal: what an external meter or PDU outlet measures.
+	BoundaryExternal = "external"
+	// BoundarySimulated: the sim engine's, no hardware.
+	BoundarySimulated = "simulated"
+)
+
+// Limits are the sampling limits of a power boundary: the boundary's own
+// where the rules set them, else the default SampleInterval and
+// MaxSampleGap.
+func (p PowerRules) Limits(boundary string) SampleLimits {
+	var l SampleLimits
+	switch boundary {
+	case BoundaryNode:
+		l = p.Boundaries.Node
+	case BoundaryExternal:
+		l = p.Boundaries.External
+	}
+	if l.SampleInterval.Duration == 0 {
+		l.SampleInterval = p.SampleInterval
+	}
+	if l.MaxSampleGap.Duration == 0 {
+		l.MaxSampleGap = p.MaxSampleGap
+	}
+	return l
 }
 
 // VerifyRules are the verifier's tolerances.

@@ -141,6 +141,13 @@ func TestRulesValidate(t *testing.T) {
 		{"regression threshold of 100%", func(r *Rules) { r.Regression.Threshold = 1 }, "regression.threshold"},
 		{"no agent cap", func(r *Rules) { r.Profiles[1].MaxAgents = 0 }, "profiles[1] (quick): max_agents must be at least 1"},
 		{"kind", func(r *Rules) { r.Kind = "Submission" }, "kind:"},
+		{"node gap under its interval", func(r *Rules) { r.Power.Boundaries.Node.MaxSampleGap = D(time.Second) }, "power.boundaries.node.sample_interval must be shorter"},
+		{"external interval too long", func(r *Rules) {
+			r.Power.Boundaries.External = SampleLimits{SampleInterval: D(time.Minute), MaxSampleGap: D(time.Hour)}
+		}, "power.boundaries.external.sample_interval 1m0s"},
+		{"node inherits a gap shorter than its interval", func(r *Rules) {
+			r.Power.Boundaries.Node = SampleLimits{SampleInterval: D(time.Second)}
+		}, "power.boundaries.node.sample_interval must be shorter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,5 +232,33 @@ func TestProfileDefaultWorkload(t *testing.T) {
 		if s.Benchmark.Workload != tc.want {
 			t.Errorf("profile %s: workload %q, want %q", tc.profile, s.Benchmark.Workload, tc.want)
 		}
+	}
+}
+
+// TestPowerLimits: the slow boundaries have their own sampling limits, the
+// others the defaults.
+func TestPowerLimits(t *testing.T) {
+	r, err := LoadRules("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		boundary      string
+		interval, gap time.Duration
+	}{
+		{BoundaryGPUBoard, 100 * time.Millisecond, 500 * time.Millisecond},
+		{BoundarySimulated, 100 * time.Millisecond, 500 * time.Millisecond},
+		{"", 100 * time.Millisecond, 500 * time.Millisecond},
+		{BoundaryNode, time.Second, 5 * time.Second},
+		{BoundaryExternal, time.Second, 5 * time.Second},
+	} {
+		l := r.Power.Limits(tt.boundary)
+		if l.SampleInterval.Duration != tt.interval || l.MaxSampleGap.Duration != tt.gap {
+			t.Errorf("Limits(%q) = %v/%v, want %v/%v", tt.boundary, l.SampleInterval.Duration, l.MaxSampleGap.Duration, tt.interval, tt.gap)
+		}
+	}
+	r.Power.Boundaries.Node = SampleLimits{}
+	if l := r.Power.Limits(BoundaryNode); l.MaxSampleGap != r.Power.MaxSampleGap {
+		t.Errorf("a node boundary the rules leave out got %v, want the default %v", l.MaxSampleGap, r.Power.MaxSampleGap)
 	}
 }

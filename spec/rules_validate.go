@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"time"
 )
 
 // Validate checks that the rules are complete and consistent.
@@ -76,6 +77,18 @@ func (r *Rules) Validate() error {
 		bad("power.sample_interval must be shorter than power.max_sample_gap")
 	}
 	share("power.cross_check_tolerance", r.Power.CrossCheckTolerance, false)
+	for _, b := range []string{BoundaryNode, BoundaryExternal} {
+		l := r.Power.Limits(b)
+		at := "power.boundaries." + b
+		switch {
+		case l.SampleInterval.Duration < 0 || l.MaxSampleGap.Duration < 0:
+			bad("%s: durations must not be negative", at)
+		case l.SampleInterval.Duration > 10*time.Second:
+			bad("%s.sample_interval %v: want at most 10s", at, l.SampleInterval.Duration)
+		case l.SampleInterval.Duration >= l.MaxSampleGap.Duration:
+			bad("%s.sample_interval must be shorter than its max_sample_gap", at)
+		}
+	}
 	share("verify.prompt_tokens.share", r.Verify.PromptTokens.Share, true)
 	if r.Verify.PromptTokens.Tokens < 0 {
 		bad("verify.prompt_tokens.tokens: must not be negative")

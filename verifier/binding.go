@@ -93,6 +93,9 @@ func bindJob(m *bundle.Manifest, j *Job) []string {
 	cmp("rules version", t.Rules, m.Rules.Version)
 	cmp("workload digest", t.WorkloadDigest, m.Workload.Digest)
 	cmp("runner", t.Runner, m.Runner.ID)
+	if m.Repeats != 0 && t.Repeats != 0 && m.Repeats != t.Repeats {
+		fails = append(fails, fmt.Sprintf("repeats: the bundle says %d, the job record's spec %d", m.Repeats, t.Repeats))
+	}
 	if m.Simulated != t.Simulated {
 		fails = append(fails, fmt.Sprintf("simulated: the bundle says %v, the job's pool %s says %v", m.Simulated, t.Pool, t.Simulated))
 	}
@@ -206,10 +209,9 @@ func checkPowerSource(m *bundle.Manifest, sources map[string]int) []string {
 	var fails []string
 	for _, src := range sortedKeys(sources) {
 		n := sources[src]
-		nvml := strings.HasPrefix(src, "nvml")
 		switch {
-		case claimsHW && !nvml:
-			fails = append(fails, fmt.Sprintf("%d power samples from source %q, but the manifest claims hardware (simulated=%v, %s): hardware power is read through NVML",
+		case claimsHW && !hardwareSource(src):
+			fails = append(fails, fmt.Sprintf("%d power samples from source %q, but the manifest claims hardware (simulated=%v, %s): hardware power is read through NVML, amdgpu, a BMC (Redfish) or a meter",
 				n, src, m.Simulated, firstOf(hw, "no inventory")))
 		case !claimsHW && src != "sim":
 			fails = append(fails, fmt.Sprintf("%d power samples from source %q in a simulated run: its power comes from the sim engine", n, src))

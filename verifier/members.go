@@ -176,8 +176,10 @@ func clockPoints(offs []bundle.MemberOffset) []metrics.ClockPoint {
 // checkMemberSystem checks that the members' inventories add up to the
 // declared system: one accelerator, and for a hardware pool
 // ("<accelerator>x<count>", spec.Submission.Pool) that accelerator and
-// Σ GPUs = count. A simulated pool declares no hardware; its GPU count is
-// held to the summary's by the tiers check.
+// Σ GPUs = count. A simulated rack's pool ("simx<count>") holds its members,
+// which declare no accelerator or "sim", to Σ GPUs = count; the single-host
+// sim pool declares no count (its GPU count is held to the summary's by the
+// tiers check).
 func checkMemberSystem(ms *bundle.Members, pool string) []string {
 	acc, total := ms.Members[0].Accelerator, 0
 	var fails []string
@@ -191,6 +193,9 @@ func checkMemberSystem(ms *bundle.Members, pool string) []string {
 	}
 	if pool == spec.Sim || pool == "" {
 		return fails
+	}
+	if spec.SimPool(pool) && acc == "" {
+		acc = spec.Sim // a simulated rack's members declare no hardware
 	}
 	i := strings.LastIndex(pool, "x")
 	n, err := strconv.Atoi(pool[i+1:])

@@ -26,6 +26,10 @@ func TestCheckMemberSystem(t *testing.T) {
 		{"another accelerator", rack(4, 18, "gb200"), "gb300x72", "add up to gb200x72"},
 		{"a pool without a count", rack(1, 8, "h200"), "h200", "does not declare"},
 		{"sim declares no hardware", rack(4, 1, ""), "sim", ""},
+		{"a sim rack: 4 × 18 sim GPUs is simx72", rack(4, 18, ""), "simx72", ""},
+		{"a sim rack naming its accelerator", rack(4, 18, "sim"), "simx72", ""},
+		{"a sim rack short of GPUs", rack(4, 1, ""), "simx72", "add up to simx4"},
+		{"hardware members in a sim rack's pool", rack(4, 18, "gb300"), "simx72", "add up to gb300x72"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

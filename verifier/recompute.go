@@ -99,10 +99,11 @@ func searchOutcome(name string, ev []evaluated, sr spec.SearchRules) tierOutcome
 }
 
 // countRepeats checks that every confirmed tier was measured as often as
-// the job's benchmark.repeats asks (repeats − 1 repeat probes at N_max):
-// a runner cannot skip the repeats a spread would show. repeats 0 (no job
-// record): not checked; nor is a fixed-N run (the demo's), which has no
-// search to repeat the end of.
+// benchmark.repeats asks (repeats − 1 repeat probes at N_max) — the job
+// record's spec online, the signed manifest's offline: a runner cannot
+// skip the repeats a spread would show. repeats 0 (an older bundle
+// verified offline): not checked; nor is a fixed-N run (the demo's),
+// which has no search to repeat the end of.
 func countRepeats(outs map[string]tierOutcome, repeats int) []string {
 	var fails []string
 	for _, name := range sortedKeys(outs) {
@@ -111,7 +112,7 @@ func countRepeats(outs map[string]tierOutcome, repeats int) []string {
 			continue
 		}
 		if o.repeatProbes < repeats-1 {
-			fails = append(fails, fmt.Sprintf("tiers.%s: %d repeat probes at N_max=%d, the job's benchmark.repeats %d asks for %d",
+			fails = append(fails, fmt.Sprintf("tiers.%s: %d repeat probes at N_max=%d, benchmark.repeats %d asks for %d",
 				name, o.repeatProbes, o.maxAgents, repeats, repeats-1))
 		}
 	}

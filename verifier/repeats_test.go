@@ -136,8 +136,8 @@ func TestVerifyCountsRepeats(t *testing.T) {
 	}{
 		{"three asked, three run", repeatsBundle(t), 3, ""},
 		{"none asked, one run", goodBundle(t), 1, ""},
-		{"three asked, one run", goodBundle(t), 3, "0 repeat probes at N_max=40, the job's benchmark.repeats 3 asks for 2"},
-		{"five asked, three run", repeatsBundle(t), 5, "2 repeat probes at N_max=40, the job's benchmark.repeats 5 asks for 4"},
+		{"three asked, one run", goodBundle(t), 3, "0 repeat probes at N_max=40, benchmark.repeats 3 asks for 2"},
+		{"five asked, three run", repeatsBundle(t), 5, "2 repeat probes at N_max=40, benchmark.repeats 5 asks for 4"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,5 +181,49 @@ func TestVerifyRepeatWindowPower(t *testing.T) {
 	c, _ := v.Check(verifier.CheckPower)
 	if want := fmt.Sprintf("probe %d: power sample gap", last.Index); c.Passed || !strings.Contains(c.Reason, want) {
 		t.Errorf("power check %+v, want it failed with %q", c, want)
+	}
+}
+
+// withManifestRepeats is b re-signed by its runner with the manifest's
+// repeats set to n.
+func withManifestRepeats(t *testing.T, b *verifiertest.Bundle, n int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repeats")
+	if err := b.Derive(context.Background(), dir, func(dir string) error {
+		return verifiertest.EditJSON(dir, bundle.ManifestFile, func(m *bundle.Manifest) { m.Repeats = n })
+	}, b.Key); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestVerifyCountsRepeatsFromTheManifest: offline, with no job record,
+// the signed manifest says how many windows the spec asked for, so a
+// bundle that skipped its repeats is caught there too; online the
+// manifest must agree with the job record's spec.
+func TestVerifyCountsRepeatsFromTheManifest(t *testing.T) {
+	ctx := context.Background()
+	verify := func(b *verifiertest.Bundle, dir string, jobs verifier.JobSource) *bundle.Verdict {
+		t.Helper()
+		opts := options(b)
+		opts.Jobs = jobs
+		v, err := verifier.Verify(ctx, bundle.DirSource(dir), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	rb := repeatsBundle(t)
+	if v := verify(rb, withManifestRepeats(t, rb, 3), nil); !v.Verified() {
+		t.Errorf("three signed, three run, offline: %s", verifiertest.FailedReasons(v))
+	}
+	gb := goodBundle(t)
+	v := verify(gb, withManifestRepeats(t, gb, 3), nil)
+	if c, _ := v.Check(verifier.CheckTiers); c.Passed || !strings.Contains(c.Reason, "0 repeat probes at N_max=40, benchmark.repeats 3 asks for 2") {
+		t.Errorf("three signed, one run, offline: tiers check %+v, want it failed", c)
+	}
+	v = verify(gb, withManifestRepeats(t, gb, 1), specJobs{repeats: 3})
+	if c, _ := v.Check(verifier.CheckJob); c.Passed || !strings.Contains(c.Reason, "repeats: the bundle says 1, the job record's spec 3") {
+		t.Errorf("one signed, three asked by the job: job check %+v, want it failed", c)
 	}
 }

@@ -63,7 +63,11 @@ func Verify(ctx context.Context, src bundle.Source, opts Options) (*bundle.Verdi
 	// signing key's scope. Nothing is recomputed for a bundle that is not
 	// what its job asked for.
 	pool := m.Pool
-	repeats := 0 // unknown offline: the spread is recomputed, its windows not counted
+	// Offline the signed manifest says how many windows the spec asked
+	// for (0 in older bundles: the spread is recomputed, its windows not
+	// counted); online the job record's spec decides, and the manifest
+	// must agree with it (bindJob).
+	repeats := m.Repeats
 	var started time.Time
 	var terms *JobTerms
 	if opts.Jobs != nil {
@@ -220,6 +224,10 @@ func (r *run) recompute(ctx context.Context) error {
 	tol := r.rules.Verify.RunnerClaimTolerance
 	r.cl.add(CheckProbes, compareProbes(sum, ev, tol), fmt.Sprintf("%d probes recomputed, every claim within %.2f%%", len(ev), 100*tol))
 	gpus := px.gpuCount()
+	boundary, _ := samplesBoundary(pw.sources)
+	if !seriesAreGPUs(boundary) {
+		gpus = r.inventoryGPUs() // one series per node: its GPUs are the inventory's
+	}
 	outs := map[string]tierOutcome{}
 	for _, t := range tiers {
 		outs[t.Name] = searchOutcome(t.Name, ev, r.rules.Search)
@@ -357,6 +365,14 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 		return // power.jsonl.zst did not decode, or its source contradicts the hardware claim
 	}
 	var fails capped
+	boundary, bfails := samplesBoundary(pw.sources)
+	if len(bfails) == 0 && len(pw.valid) > 0 {
+		bfails = boundaryFails(sum.PowerBoundary, boundary)
+	}
+	if len(bfails) > 0 {
+		r.cl.add(CheckPower, bfails, "")
+		return
+	}
 	if len(pw.valid) == 0 {
 		fails.addf("%s holds no valid power sample (%d failed reads)", bundle.PowerFile, pw.failed)
 		r.cl.add(CheckPower, fails.reasons(), "")
@@ -375,7 +391,10 @@ func (r *run) powerChecks(sum *bundle.Summary, outs map[string]tierOutcome, pw *
 		}
 	}
 	limit := r.powerLimitW()
-	maxGap := r.rules.Power.MaxSampleGap.Duration.Seconds()
+	if boundary != spec.BoundaryGPUBoard {
+		limit = 0 // the GPUs' power limits bound the GPU boards only
+	}
+	maxGap := r.rules.Power.Limits(boundary).MaxSampleGap.Duration.Seconds()
 	// The confirmation window's power is the headline; the repeat windows'
 	// is the spread of Agents/MW, held to the same checks.
 	for _, name := range sortedKeys(outs) {

@@ -22,9 +22,15 @@
 // and what it records of the node (inventory, accelerator, software) and
 // checks before a job (BusyGPUs). `agentwatt runner` only wires it in.
 //
+// AMD GPUs have no NVML: AMDInventory reads them from the amdgpu driver's
+// sysfs (/sys/class/drm/card*/device: product_name, mem_info_vram_total,
+// the hwmon power cap), and OpenNode makes an AMD node of a machine
+// without an NVIDIA driver that has them; BusyGPUs then lists the KFD's
+// compute processes. The power source is power.AMDGPUSource.
+//
 // Everything is written against go-nvml's nvml.Interface and nvml.Device, so
 // tests drive it with go-nvml's own mock package.
 // Files: nvml.go (Open, the session), inventory.go (Inventory), pool.go
 // (Accelerator, PoolName, Inventory.Pool), node.go (Node, OpenNode),
-// errors.go.
+// amdgpu.go (AMDInventory, AMDComputeProcesses), errors.go.
 package hardware

@@ -8,6 +8,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
+	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/spec"
 )
 
@@ -23,14 +24,24 @@ type Node struct {
 	// Inventory is the GPUs as read when the node was opened.
 	Inventory Inventory
 	// NoDriver reports that no NVIDIA driver was found, so the node runs as
-	// a sim runner.
+	// a sim runner (unless it has AMD GPUs).
 	NoDriver bool
+	// DRMRoot is set on a node whose GPUs are AMD's, read through the
+	// amdgpu driver's sysfs under it (power.DefaultDRMRoot); KFDProcs is
+	// where the driver lists compute processes.
+	DRMRoot, KFDProcs string
 }
+
+// amdRoots are where openNode looks for AMD GPUs when NVML has no driver
+// (tests point them at recorded trees).
+var amdRoots = struct{ drm, kfd string }{power.DefaultDRMRoot, DefaultKFDProcs}
 
 // OpenNode finds the node's GPUs (Open) and decides the runner's pool from
 // the pool the operator named (--pool; "" when none):
-//   - without an NVIDIA driver only the sim pool is possible: "" or sim
-//     gives a sim runner, any other pool is an error matching ErrNoNVML;
+//   - without an NVIDIA driver, AMD GPUs (amdgpu sysfs, AMDInventory) make
+//     an AMD node, unless the pool is sim;
+//   - with neither only the sim pool is possible: "" or sim gives a sim
+//     runner, any other pool is an error matching ErrNoNVML;
 //   - sim on a GPU node gives a sim runner, its GPUs unused;
 //   - a named hardware pool is taken as named (the operator may have
 //     restricted the runner's GPUs);
@@ -48,6 +59,11 @@ func OpenNodeLib(lib nvml.Interface, pool string) (*Node, error) {
 
 func openNode(open func() (*NVML, error), pool string) (*Node, error) {
 	n, err := open()
+	if errors.Is(err, ErrNoNVML) && pool != spec.Sim {
+		if inv, aerr := AMDInventory(amdRoots.drm); aerr == nil {
+			return amdNode(inv, pool)
+		}
+	}
 	if errors.Is(err, ErrNoNVML) {
 		if pool != "" && !spec.SimPool(pool) {
 			return nil, fmt.Errorf("--pool %s: %w", pool, err)
@@ -71,6 +87,19 @@ func openNode(open func() (*NVML, error), pool string) (*Node, error) {
 	return &Node{Pool: pool, NVML: n, Inventory: inv}, nil
 }
 
+func amdNode(inv Inventory, pool string) (*Node, error) {
+	if pool == "" {
+		var err error
+		if pool, err = inv.Pool(); err != nil {
+			return nil, fmt.Errorf("derive the pool from the AMD GPUs (name it with --pool): %w", err)
+		}
+	}
+	return &Node{Pool: pool, Inventory: inv, NoDriver: true, DRMRoot: amdRoots.drm, KFDProcs: amdRoots.kfd}, nil
+}
+
+// AMD reports whether the node's GPUs are AMD's (amdgpu sysfs).
+func (n *Node) AMD() bool { return n.DRMRoot != "" }
+
 // Close ends the NVML session, if any.
 func (n *Node) Close() error {
 	if n.NVML == nil {
@@ -80,7 +109,7 @@ func (n *Node) Close() error {
 }
 
 // Sim reports whether the node runs as a sim runner.
-func (n *Node) Sim() bool { return n.NVML == nil }
+func (n *Node) Sim() bool { return n.NVML == nil && !n.AMD() }
 
 // GPUs is the node's GPU count (0 on a sim runner).
 func (n *Node) GPUs() int { return len(n.Inventory.GPUs) }
@@ -110,6 +139,9 @@ func (n *Node) Software() map[string]string {
 		return nil
 	}
 	inv := n.Inventory
+	if n.AMD() {
+		return map[string]string{"driver": "amdgpu " + inv.DriverVersion}
+	}
 	return map[string]string{"driver": inv.DriverVersion, "nvml": inv.NVMLVersion, "cuda": inv.CUDAVersion}
 }
 
@@ -119,6 +151,9 @@ func (n *Node) Software() map[string]string {
 func (n *Node) BusyGPUs() []string {
 	if n.Sim() {
 		return nil
+	}
+	if n.AMD() {
+		return AMDComputeProcesses(n.KFDProcs)
 	}
 	var busy []string
 	for _, g := range n.NVML.Inventory().GPUs {

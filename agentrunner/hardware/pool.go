@@ -15,12 +15,16 @@ var acceleratorTokens = map[string]string{
 	"l4": "l4", "l40": "l40", "l40s": "l40s",
 	"h100": "h100", "h800": "h800", "h20": "h20", "h200": "h200", "gh200": "gh200",
 	"b100": "b100", "b200": "b200", "b300": "b300", "gb200": "gb200", "gb300": "gb300",
+	// AMD Instinct, by the amdgpu driver's product_name ("AMD Instinct MI300X").
+	"mi210": "mi210", "mi250": "mi250", "mi250x": "mi250x",
+	"mi300x": "mi300x", "mi300a": "mi300a", "mi325x": "mi325x", "mi350x": "mi350x", "mi355x": "mi355x",
 }
 
-// Accelerator maps an NVML device name to an accelerator name:
-// "NVIDIA H100 80GB HBM3" → "h100", "NVIDIA H200" → "h200",
-// "NVIDIA A100-SXM4-80GB" → "a100", "NVIDIA GB300" → "gb300". It reports
-// false for a name it does not know.
+// Accelerator maps an NVML device name (or an amdgpu product_name) to an
+// accelerator name: "NVIDIA H100 80GB HBM3" → "h100", "NVIDIA H200" →
+// "h200", "NVIDIA A100-SXM4-80GB" → "a100", "NVIDIA GB300" → "gb300",
+// "AMD Instinct MI300X" → "mi300x". It reports false for a name it does
+// not know.
 func Accelerator(nvmlName string) (string, bool) {
 	f := strings.FieldsFunc(strings.ToLower(nvmlName), func(r rune) bool {
 		return r == ' ' || r == '-' || r == '_' || r == '/' || r == ','

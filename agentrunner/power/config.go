@@ -47,9 +47,18 @@ const (
 )
 
 // ConfigFromRules takes the interval and the maximum gap from the rules'
-// power section (spec.LoadRules(version).Power).
+// power section (spec.LoadRules(version).Power): the defaults, those of the
+// gpu-board boundary.
 func ConfigFromRules(p spec.PowerRules) Config {
-	return Config{Interval: p.SampleInterval.Duration, MaxGap: p.MaxSampleGap.Duration}
+	return ConfigFor(p, BoundaryGPUBoard)
+}
+
+// ConfigFor takes the interval and the maximum gap of a source's boundary
+// from the rules (spec.PowerRules.Limits): a BMC or a meter is sampled at
+// its own, slower rate, never at the GPUs' 10 Hz.
+func ConfigFor(p spec.PowerRules, boundary string) Config {
+	l := p.Limits(boundary)
+	return Config{Interval: l.SampleInterval.Duration, MaxGap: l.MaxSampleGap.Duration}
 }
 
 func (c Config) withDefaults() Config {
@@ -78,8 +87,8 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case c.Interval < time.Millisecond || c.Interval > time.Second:
-		return fmt.Errorf("%w: interval %v: want 1ms to 1s (the rules ask for at least 10 Hz, 100ms)", ErrInvalidConfig, c.Interval)
+	case c.Interval < time.Millisecond || c.Interval > 10*time.Second:
+		return fmt.Errorf("%w: interval %v: want 1ms to 10s (the rules' interval of the source's boundary)", ErrInvalidConfig, c.Interval)
 	case c.MaxGap < c.Interval:
 		return fmt.Errorf("%w: max gap %v is shorter than the interval %v", ErrInvalidConfig, c.MaxGap, c.Interval)
 	case c.ReadTimeout < 0:

@@ -1,8 +1,26 @@
-// Package power samples GPU power for the runner: a Sampler reads a Source
-// (NVML through go-nvml, or the sim engine's /sim/v1/power) on its own
-// goroutine at a fixed rate (10 Hz by default, the rules' sample_interval)
-// and keeps every sample in memory and, through a Writer, in
+// Package power samples power for the runner: a Sampler reads a Source on
+// its own goroutine at a fixed rate — the rules' sample_interval of the
+// source's boundary (ConfigFor): 10 Hz for GPU boards, 1 Hz for a BMC or a
+// meter — and keeps every sample in memory and, through a Writer, in
 // power.jsonl.zst.
+//
+// Sources, by boundary (what the energy covers):
+//   - gpu-board: NVMLSource (NVIDIA, go-nvml; nvml_source.go) and
+//     AMDGPUSource (the amdgpu driver's sysfs: hwmon power1_input or
+//     power1_average, and the gpu_metrics table's energy accumulator,
+//     ParseGPUMetrics; amdgpu_source.go, gpumetrics.go);
+//   - node: RedfishSource, the node's BMC (EnvironmentMetrics PowerWatts
+//     and EnergykWh, or the legacy Power PowerControl; redfish.go);
+//   - external: MeterSource, a meter or PDU outlet's Prometheus text
+//     endpoint (meter.go);
+//   - simulated: SimSource, the sim engine's /sim/v1/power.
+//
+// The HTTP sources (httpget.go) stay on the one origin the operator named
+// (no redirect or link to another host), bound every request by a timeout
+// and every reply by a size, verify TLS unless told not to, and take
+// credentials from a file (LoadCredentials). A source without an energy
+// counter integrates its power readings (EnergySourceIntegrated) and says
+// so in every sample.
 //
 // Each Sample (a bundle.PowerLine: package bundle owns the line's schema)
 // holds a GPU's cumulative energy counter (mJ) and instantaneous

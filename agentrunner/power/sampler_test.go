@@ -19,7 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", Config{}, true},
 		{"rules v1", mustRulesConfig(t), true},
 		{"100 Hz", Config{Interval: 10 * time.Millisecond}, true},
-		{"too slow", Config{Interval: 2 * time.Second, MaxGap: 5 * time.Second}, false},
+		{"a BMC's 1 Hz", Config{Interval: time.Second, MaxGap: 5 * time.Second}, true},
+		{"too slow", Config{Interval: 20 * time.Second, MaxGap: time.Minute}, false},
 		{"gap below interval", Config{Interval: 100 * time.Millisecond, MaxGap: 50 * time.Millisecond}, false},
 		{"negative timeout", Config{ReadTimeout: -1}, false},
 		{"tiny retain", Config{Retain: 3}, false},
@@ -193,5 +194,20 @@ func BenchmarkSamplerTick(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.tick(ctx)
+	}
+}
+
+// TestConfigFor: a source is sampled at its boundary's rate from the rules.
+func TestConfigFor(t *testing.T) {
+	r, err := spec.LoadRules("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, want := range map[string]time.Duration{BoundaryGPUBoard: 100 * time.Millisecond, BoundarySimulated: 100 * time.Millisecond,
+		BoundaryNode: time.Second, BoundaryExternal: time.Second} {
+		c := ConfigFor(r.Power, b)
+		if c.Interval != want || c.Validate() != nil {
+			t.Errorf("ConfigFor(%s) = %v (%v), want %v", b, c.Interval, c.Validate(), want)
+		}
 	}
 }

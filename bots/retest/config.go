@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/verifyd"
 )
@@ -58,6 +59,12 @@ type Config struct {
 	Replicas int                 // of the state bucket; 0 binds to what exists
 	Store    Store               // the publication
 
+	// MaxQueued is the jobs one vendor may have queued at once, the
+	// intake's --max-queued (default bots.DefaultMaxQueued): a retest that
+	// would queue past it waits (a release's stays pending, a scheduled one
+	// waits for a later poll).
+	MaxQueued int
+
 	// Poll is the time between two polls of Run (default DefaultPoll).
 	Poll time.Duration
 	// Every retests each opted-in configuration whose latest result is older
@@ -85,6 +92,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retest: poll %v: want at least 10s", c.Poll)
 	case c.Every < 0:
 		return fmt.Errorf("retest: every %v: want 0 (off) or more", c.Every)
+	case c.MaxQueued < 0:
+		return fmt.Errorf("retest: max queued %d: want 0 (the default, %d) or more", c.MaxQueued, bots.DefaultMaxQueued)
 	}
 	if c.APIURL != "" {
 		u, err := url.Parse(c.APIURL)
@@ -113,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Poll == 0 {
 		c.Poll = DefaultPoll
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = bots.DefaultMaxQueued
 	}
 	if c.PendingFor == 0 {
 		c.PendingFor = 14 * 24 * time.Hour

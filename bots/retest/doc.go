@@ -8,7 +8,10 @@
 // it derives from; trigger retest:<framework>@<version> or
 // retest:scheduled@<date>; By "agentwatt-retest"): the same runner,
 // verifier and approval as any other. Its job id is derived from the spec
-// and the trigger, so queueing one twice is queueing it once.
+// and the trigger, so queueing one twice is queueing it once. It counts
+// against its vendor's queued-job cap as a submission does
+// (bots.QueuedFull, Config.MaxQueued): over it, a release's retest stays
+// pending and a scheduled one waits for the next poll (ErrQueuedFull).
 //
 // What the watcher trusts: the publication (results.json and the history
 // entries, for what is published and what was retracted) and the queue's
@@ -40,7 +43,7 @@
 //   - state.go: the KV bucket (Bucket, Pending).
 //   - config.go: Config, Validate and the defaults.
 //   - watcher.go: Watcher, New, Run (the daemon) and RunOnce (one poll).
-//   - retest.go: the retest submission, enqueueing, pending images with
-//     backoff, scheduled retests.
+//   - retest.go: the retest submission, enqueueing under the vendor's cap,
+//     pending images with backoff, scheduled retests.
 //   - report.go: Report, what one poll did, and its text form.
 package retest

@@ -3,6 +3,7 @@ package retest
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -11,7 +12,8 @@ type Report struct {
 	Releases    []SeenRelease `json:"releases"`     // new releases (and first-poll baselines)
 	NotModified []string      `json:"not_modified"` // frameworks GitHub answered 304 for
 	Queued      []Queued      `json:"queued"`
-	Pending     []Pending     `json:"pending"` // retests waiting for their image
+	Pending     []Pending     `json:"pending"`  // retests waiting for their image or for room in the vendor's queue
+	Deferred    []string      `json:"deferred"` // scheduled retests left for a later poll (the vendor's queue is full)
 	Refused     []string      `json:"refused"`
 	Approved    []string      `json:"approved,omitempty"` // retests published by --auto-approve
 	Errors      []string      `json:"errors"`
@@ -58,8 +60,15 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "queued    %s %s of %s image %s%s\n", q.Job, q.Trigger, q.Of, q.Image, note)
 	}
 	for _, p := range r.Pending {
-		fmt.Fprintf(w, "pending   %s@%s of %s: image %s not resolved (%d tries, next %s): %s\n",
-			p.Framework, p.Version, p.Of, p.Image, p.Tries, p.NextTry.Format(time.RFC3339), p.LastError)
+		what := "image " + p.Image + " not resolved"
+		if p.Image == "" || strings.Contains(p.LastError, ErrQueuedFull.Error()) {
+			what = "waiting"
+		}
+		fmt.Fprintf(w, "pending   %s@%s of %s: %s (%d tries, next %s): %s\n",
+			p.Framework, p.Version, p.Of, what, p.Tries, p.NextTry.Format(time.RFC3339), p.LastError)
+	}
+	for _, d := range r.Deferred {
+		fmt.Fprintf(w, "deferred  %s\n", d)
 	}
 	for _, s := range r.Refused {
 		fmt.Fprintf(w, "refused   %s\n", s)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 )
@@ -99,6 +100,16 @@ func (p *poll) try(ctx context.Context, pd Pending, sub *spec.Submission) error 
 		next.Engine.Image = pinned
 	}
 	q, err := w.enqueue(ctx, &next, "retest:"+pd.Framework+"@"+pd.Version, pd.Of)
+	if errors.Is(err, ErrQueuedFull) {
+		// The vendor's queue is at the cap: wait for a runner to take a
+		// job, trying again each poll.
+		pd.Tries++
+		pd.LastError = err.Error()
+		pd.NextTry = w.cfg.Now().UTC().Add(w.cfg.Poll)
+		w.log.Info().Str("framework", pd.Framework).Str("version", pd.Version).Str("of", pd.Of).Err(err).Msg("retest waits for room in the vendor's queue; pending")
+		p.rep.Pending = append(p.rep.Pending, pd)
+		return w.state.put(ctx, pd.key(), pd)
+	}
 	if err != nil {
 		var probs spec.Problems
 		if errors.As(err, &probs) || errors.Is(err, queue.ErrInvalid) {
@@ -123,10 +134,20 @@ func (w *Watcher) backoff(tries int) time.Duration {
 	return min(d, 6*time.Hour)
 }
 
+// ErrQueuedFull: the retest's vendor has Config.MaxQueued jobs queued; the
+// retest waits.
+var ErrQueuedFull = errors.New("the vendor's queued jobs are at the cap")
+
 // enqueue validates sub and queues it as a retest of the published job of.
 // A retest measures each tier's N_max spec.RetestRepeats times unless the
 // submission names its own benchmark.repeats: its spread is what a
-// regression must exceed.
+// regression must exceed. A new job is not queued while the vendor has
+// Config.MaxQueued jobs queued (ErrQueuedFull), as the intake refuses one;
+// a job that exists already (the same retest) is returned as it is.
+//
+// The count and the enqueue are two steps: the intake in another process
+// may queue a job between them, so the cap can be passed by the
+// submissions in flight at that moment, at most one each.
 func (w *Watcher) enqueue(ctx context.Context, sub *spec.Submission, trigger, of string) (*Queued, error) {
 	if sub.Benchmark.Repeats == 0 {
 		c := *sub
@@ -138,6 +159,19 @@ func (w *Watcher) enqueue(ctx context.Context, sub *spec.Submission, trigger, of
 	}
 	canon, err := sub.Canonical()
 	if err != nil {
+		return nil, err
+	}
+	_, err = w.cfg.Queue.Get(ctx, queue.JobID(sub.Digest(), trigger))
+	switch {
+	case errors.Is(err, queue.ErrJobNotFound):
+		n, full, err := bots.QueuedFull(ctx, w.cfg.Queue, sub.Metadata.Vendor, w.cfg.MaxQueued)
+		if err != nil {
+			return nil, err
+		}
+		if full {
+			return nil, fmt.Errorf("%w: vendor %q has %d jobs queued, the most it may have at once is %d", ErrQueuedFull, sub.Metadata.Vendor, n, w.cfg.MaxQueued)
+		}
+	case err != nil:
 		return nil, err
 	}
 	j, created, err := w.cfg.Queue.Enqueue(ctx, queue.NewJob{
@@ -232,6 +266,12 @@ func (p *poll) scheduled(ctx context.Context) error {
 			continue
 		}
 		q, err := w.enqueue(ctx, sub, "retest:scheduled@"+now.Format("2006-01-02"), c.Job)
+		if errors.Is(err, ErrQueuedFull) {
+			// Not marked done: the next poll tries again.
+			w.log.Info().Str("of", c.Job).Err(err).Msg("scheduled retest waits for room in the vendor's queue")
+			p.rep.Deferred = append(p.rep.Deferred, fmt.Sprintf("scheduled retest of %s: %v; next poll", c.Job, err))
+			continue
+		}
 		if err != nil {
 			w.log.Warn().Str("of", c.Job).Err(err).Msg("scheduled retest refused")
 			p.rep.Refused = append(p.rep.Refused, fmt.Sprintf("scheduled retest of %s: %v", c.Job, err))

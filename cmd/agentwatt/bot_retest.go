@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
+	"github.com/agentwatt/agentwatt/bots"
 	"github.com/agentwatt/agentwatt/bots/retest"
 	"github.com/agentwatt/agentwatt/queue"
 )
@@ -25,7 +26,7 @@ type retestBotFlags struct {
 	registryPrivate           bool
 	autoApprove, local        bool
 	release                   string
-	replicas                  int
+	replicas, maxQueued       int
 }
 
 func newBotRetestCmd(a *app) *cobra.Command {
@@ -51,6 +52,11 @@ agentwatt-retest, so a restart neither misses nor repeats a release. Polls
 send If-None-Match: an unchanged list is a 304, which costs no rate limit when
 authenticated. Unauthenticated, GitHub allows 60 requests an hour per IP (one
 poll is a request per framework); with --github-token-file, 5,000.
+
+A retest counts against its vendor's queued jobs like a submission: while
+the vendor has --max-queued jobs queued (the intake's cap), a release's retest
+stays pending and is tried again each poll, and a scheduled one waits for the
+next poll.
 
 A configuration whose latest result is older than its submission's
 retest.every, or than --every (default 168h; 0 turns it off) when it names
@@ -98,6 +104,7 @@ runs its sim_profile again at the new framework.version, labelled simulated.`,
 	fs.BoolVar(&f.local, "local", false, "with --auto-approve, also publish simulated and non-official results, badged (local stack)")
 	fs.BoolVar(&f.registryAuth, "registry-auth", false, "resolve images with the docker credentials (~/.docker/config.json and its helpers) instead of anonymously")
 	fs.BoolVar(&f.registryPrivate, "registry-allow-private", false, "also reach registries on loopback, private and link-local addresses (a local registry); by default only public addresses, since image templates are vendors'")
+	fs.IntVar(&f.maxQueued, "max-queued", bots.DefaultMaxQueued, "jobs one vendor may have queued at once, as the intake's --max-queued: a retest past it waits")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the state bucket: 1, or 3 on a NATS cluster (0: the queue's as they are)")
 	return cmd
 }
@@ -123,8 +130,11 @@ func runRetestBot(ctx context.Context, a *app, f *retestBotFlags) error {
 		}
 		token = string(b)
 	}
+	if f.maxQueued < 1 {
+		return fmt.Errorf("--max-queued %d: want at least 1 (the intake's --max-queued)", f.maxQueued)
+	}
 	cfg := retest.Config{Frameworks: fws, APIURL: f.apiURL, Token: token, Poll: f.poll, Every: f.every, Replicas: f.replicas,
-		PrivateRegistries: f.registryPrivate}
+		PrivateRegistries: f.registryPrivate, MaxQueued: f.maxQueued}
 	if f.registryAuth {
 		cfg.Keychain = authn.DefaultKeychain
 	}

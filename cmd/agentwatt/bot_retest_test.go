@@ -27,7 +27,8 @@ import (
 )
 
 // bot retest refuses a frameworks file that is not valid (naming the line
-// and column) and a token file others can read, before connecting anywhere.
+// and column), a token file others can read and a queue cap below one,
+// before connecting anywhere.
 func TestBotRetestRefusesBadSettings(t *testing.T) {
 	write := fileWriter(t)
 	fw := write("fw.yaml", "frameworks:\n  - name: vllm\n    repo: vllm-project/vllm\n    prerelease: true\n", 0o644)
@@ -38,6 +39,7 @@ func TestBotRetestRefusesBadSettings(t *testing.T) {
 	}{
 		{[]string{"--frameworks", fw}, fw + ":4:5: unknown field"},
 		{[]string{"--github-token-file", token}, "others can read it"},
+		{[]string{"--max-queued", "0"}, "--max-queued 0: want at least 1"},
 	} {
 		root := newRootCmd()
 		root.SetOut(io.Discard)

@@ -38,6 +38,7 @@ func commands(a *app) []*cobra.Command {
 			newRunnerEnrolTokenCmd(a),
 		),
 		newVerifierCmd(a),
+		newScalerCmd(a),
 		withSubcommands(newBotCmd(a),
 			newBotGitHubCmd(a),
 			newBotRetestCmd(a),

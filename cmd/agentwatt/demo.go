@@ -36,12 +36,15 @@ type demoReport struct {
 	// Results are the leaderboard's rows after the demo's automatic approval.
 	Results []publish.Result `json:"results,omitempty"`
 	Site    string           `json:"site,omitempty"`
+	// Retest is the simulated release's retest (demo --retest).
+	Retest *demoRetestReport `json:"retest,omitempty"`
 }
 
 func newDemoCmd(a *app) *cobra.Command {
 	cfg := stackConfig{}
 	var timeout time.Duration
 	var rack bool
+	var withRetest bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Show the agentwatt pipeline end to end on this machine, then exit",
@@ -65,9 +68,18 @@ demo ends with "measurement invalid: the machine was too busy", exit status 3,
 and publishes nothing. Each run is a new job
 (the trigger is fresh); on the same --dir its result joins the same
 leaderboard and history. Everything the demo runs is simulated: the sim engine
-stands in for a GPU, and its results are badged "simulated — not hardware".`,
+stands in for a GPU, and its results are badged "simulated — not hardware".
+
+--retest then shows the retest loop: the submission asks for retests on new
+framework releases, and after its publication the demo handles a simulated
+release sim@2 as 'agentwatt bot retest --release sim@2' does (the sim's
+profile runs version 2 slower and hungrier), follows the retest through the
+runner and verifier, publishes it the same automatic way and prints its
+change against version 1 and its result page, whose version chart shows both
+versions and the regression.`,
 		Example: `  agentwatt demo
   agentwatt demo --dir ./demo-data && agentwatt local --dir ./demo-data   # then open http://127.0.0.1:8080/
+  agentwatt demo --retest                                                 # then a slower simulated release, and its regression
   agentwatt demo --fixed-agents 0 --timeout 30m                           # a full capacity search
   agentwatt demo --rack --dir ./rack-demo                                 # a simulated 4-member rack, one runner per member`,
 		Args: cobra.NoArgs,
@@ -97,39 +109,77 @@ stands in for a GPU, and its results are badged "simulated — not hardware".`,
 			// (or Ctrl-C ends it, or a service fails) the group stops them all.
 			g := runGroup{log: log}
 			s.addServices(ctx, &g)
+			body, err := examples.Submissions.ReadFile(examples.SimSubmission)
+			if err != nil {
+				return err
+			}
 			storyCtx, endStory := context.WithCancel(ctx)
-			g.Add(func() error { return runDemoStory(storyCtx, a, s, cfg, timeout, say) }, func(error) { endStory() })
+			run := demoRun{body: body, name: examples.SimSubmission, retest: withRetest, timeout: timeout}
+			g.Add(func() error { return runDemoStories(storyCtx, a, s, cfg, run, say) }, func(error) { endStory() })
 			return g.Run()
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "agentwatt-demo", "directory for the stack's data; a second run on it adds to the same leaderboard and history")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "give up when the job has not ended after this long")
 	cmd.Flags().IntVar(&cfg.RunnerFixedAgents, "fixed-agents", 12, "the runner judges this many agents instead of a full capacity search (0: search)")
+	cmd.Flags().BoolVar(&withRetest, "retest", false, "then retest it on a simulated release sim@"+demoRetestVersion+" (slower), publish that too and show the regression")
 	cmd.Flags().BoolVar(&rack, "rack", false, "run a SIMULATED 4-member rack instead (examples/submissions/sim-rack.yaml on a runner group of four in-process runners); prints each member's power file and the summed Agents/MW, publishes nothing")
 	addStackFlags(cmd, &cfg, false)
 	return cmd
 }
 
-// runDemoStory submits the example to the running stack s, follows the job
-// to its verdict, approves and publishes it, and tells what happened.
-func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, timeout time.Duration, say func(string, ...any)) error {
+// demoRun is what one demo submits and whether it retests.
+type demoRun struct {
+	body    []byte // the submission: the example
+	name    string // its name, examples/<name> in the story
+	retest  bool   // opt in to retests, then retest on sim@demoRetestVersion
+	timeout time.Duration
+}
+
+// runDemoStories runs the demo's story, then with run.retest the
+// retest's, and returns the report, which -o json prints.
+func runDemoStories(ctx context.Context, a *app, s *localStack, cfg stackConfig, run demoRun, say func(string, ...any)) error {
+	_, err := demoStories(ctx, a, s, cfg, run, say)
+	return err
+}
+
+func demoStories(ctx context.Context, a *app, s *localStack, cfg stackConfig, run demoRun, say func(string, ...any)) (*demoReport, error) {
+	rep, err := runDemoStory(ctx, a, s, cfg, run, say)
+	if err != nil {
+		return nil, err
+	}
+	if run.retest {
+		if rep.Retest, err = runDemoRetest(ctx, a, s, cfg, run.timeout, rep.Job, say); err != nil {
+			return nil, err
+		}
+	}
+	if a.json() {
+		return rep, printJSONLine(a.out, rep)
+	}
+	return rep, nil
+}
+
+// runDemoStory submits run.body to the running stack s, follows the job
+// to its verdict, approves and publishes it, and tells what happened. With
+// run.retest the submission asks for retests on new framework releases.
+func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, run demoRun, say func(string, ...any)) (*demoReport, error) {
 	say("    intake %s, NATS %s, S3 %s", s.httpURL, s.nats.ClientURL(), s.s3.URL())
 	say("    workload registry holds the built-in %s", s.sample)
 
-	body, err := examples.Submissions.ReadFile(examples.SimSubmission)
-	if err != nil {
-		return err
+	body := run.body
+	if run.retest {
+		body = withRetestOptIn(body)
 	}
 	trigger := bots.NewTrigger("demo")
-	say("==> submitting examples/%s as vendor %s (trigger %s)", examples.SimSubmission, s.vendor, trigger)
+	say("==> submitting examples/%s as vendor %s (trigger %s)", run.name, s.vendor, trigger)
 	client := bots.Client{BaseURL: s.httpURL, Token: s.token}
-	resp, err := client.Submit(ctx, body, trigger, examples.SimSubmission)
+	resp, err := client.Submit(ctx, body, trigger, run.name)
 	if err != nil {
-		return fmt.Errorf("submit the example: %w", err)
+		return nil, fmt.Errorf("submit the example: %w", err)
 	}
 	job, err := s.queue.Get(ctx, resp.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	say("    job %s accepted: pool %s, state %s, spec %s", job.ID, job.Pool, job.State, job.SpecDigest)
 	say("    workload pinned to %s@%s", job.Workload, job.WorkloadDigest)
@@ -141,13 +191,13 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 	if !a.json() {
 		bars = newJobBars(a.out)
 	}
-	final, err := followDemoJob(ctx, s, job.ID, timeout, say, bars)
+	final, err := followDemoJob(ctx, s, job.ID, run.timeout, say, bars)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	objs, err := s.store.List(ctx, bundle.Prefix(final.ID, final.Attempt))
 	if err != nil {
-		return fmt.Errorf("list the bundle: %w", err)
+		return nil, fmt.Errorf("list the bundle: %w", err)
 	}
 	say("==> job %s is %s (attempt %d)%s", final.ID, final.State, final.Attempt, reasonSuffix(final.Reason))
 	say("    bundle in the embedded S3, s3://%s/%s:", s.cfg.Bucket, bundle.Prefix(final.ID, final.Attempt))
@@ -155,7 +205,7 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 		say("      %-22s %9d bytes", strings.TrimPrefix(o.Key, bundle.Prefix(final.ID, final.Attempt)), o.Size)
 	}
 	if final.State != queue.Verified {
-		return demoJobError(final)
+		return nil, demoJobError(final)
 	}
 	say("    signed by the enrolled runner key %s", s.runner.KeyID())
 	say("==> the verifier recomputed every number from the raw records: VERIFIED (verdict.json beside the bundle)")
@@ -164,18 +214,19 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 		By: demoApprover, Via: publish.ViaDemo, Note: "automatic approval by agentwatt demo; simulated, not hardware",
 	}, true)
 	if errors.Is(err, publish.ErrNotPublishable) {
-		return fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
+		return nil, fmt.Errorf("publish: %w (N=%d was measured and did not pass: pick another --fixed-agents)", err, cfg.RunnerFixedAgents)
 	}
 	if err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return nil, fmt.Errorf("publish: %w", err)
 	}
 	site := filepath.Join(s.cfg.Dir, "s3", "data", s.cfg.Bucket, filepath.FromSlash(publish.SiteIndexKey))
+	rep := &demoReport{
+		Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
+		Server: s.httpURL, Stage: string(published.State), Attempt: published.Attempt, Bundle: bundleNames(objs, final),
+		Results: lb.Results, Site: site,
+	}
 	if a.json() {
-		return printJSONLine(a.out, demoReport{
-			Dir: s.cfg.Dir, Job: published.ID, Pool: published.Pool, State: string(published.State), Trigger: trigger,
-			Server: s.httpURL, Stage: string(published.State), Attempt: published.Attempt, Bundle: bundleNames(objs, final),
-			Results: lb.Results, Site: site,
-		})
+		return rep, nil
 	}
 	say("    job %s is %s; the leaderboard (%d results, %d in the history):\n", published.ID, published.State, len(lb.Results), len(lb.History))
 	writeLeaderboard(a.out, lb.Results)
@@ -183,7 +234,7 @@ func runDemoStory(ctx context.Context, a *app, s *localStack, cfg stackConfig, t
 	say("    static site: %s", site)
 	say("    serve it:    agentwatt local --dir %s   (then open http://127.0.0.1:8080/)", s.cfg.Dir)
 	say("    recompute:   with the stack running, . %s && agentwatt verify %s", s.envFile(), s.store.URL(bundle.Prefix(final.ID, final.Attempt)))
-	return nil
+	return rep, nil
 }
 
 // exitTooBusy is demo's exit status when the machine was too busy to measure

@@ -41,12 +41,14 @@ running sim engine instead (simulated power, for trying the command out).`,
 func newGPUInfoCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "info",
-		Short: "Print the GPU inventory (NVML) and the pool it gives",
+		Short: "Print the GPU inventory (NVML, or amdgpu sysfs) and the pool it gives",
 		Long: `info prints, per GPU, the name, UUID, serial, memory, architecture, power
 limits (now set, enforced, default, and the range an operator may set), SM and
 memory clocks (now and max), persistence and MIG mode and the compute processes
 running on it, and per node the driver, NVML and CUDA versions. A field NVML
-cannot report is listed as unavailable with NVML's reason.
+cannot report is listed as unavailable with NVML's reason. On a machine
+without an NVIDIA driver it reads AMD GPUs from the amdgpu driver's sysfs
+(product name, VRAM, power cap; no clocks or processes).
 
 The pool is "<accelerator>x<count>" (h100x1, h200x8), the queue a runner on
 this machine takes jobs from unless given --pool.`,
@@ -54,12 +56,10 @@ this machine takes jobs from unless given --pool.`,
   agentwatt gpu info -o json > inventory.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := hardware.Open()
+			inv, err := gpuInventory()
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			defer n.Close()
-			inv := n.Inventory()
 			pool, poolErr := inv.Pool()
 			if a.json() {
 				out := struct {
@@ -76,6 +76,22 @@ this machine takes jobs from unless given --pool.`,
 			return nil
 		},
 	}
+}
+
+// gpuInventory reads the NVIDIA GPUs through NVML or, on a machine without
+// an NVIDIA driver, the AMD GPUs through the amdgpu driver's sysfs.
+func gpuInventory() (hardware.Inventory, error) {
+	n, err := hardware.Open()
+	if errors.Is(err, hardware.ErrNoNVML) {
+		if inv, aerr := hardware.AMDInventory(""); aerr == nil {
+			return inv, nil
+		}
+	}
+	if err != nil {
+		return hardware.Inventory{}, err
+	}
+	defer n.Close()
+	return n.Inventory(), nil
 }
 
 func printInventory(w io.Writer, inv *hardware.Inventory, pool string, poolErr error) {
@@ -125,6 +141,7 @@ func newGPUSampleCmd(a *app) *cobra.Command {
 		seconds, hz float64
 		auxEvery    int
 		simURL, out string
+		pf          powerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sample",
@@ -150,17 +167,28 @@ clock, temperature and clock-event reasons (three more calls) once a second,
 as a runner reads them. --aux-every N reads those three on every Nth sample
 instead (1: every sample, 0: never), to see what they cost.
 --out FILE writes every sample as power.jsonl.zst, as a runner's bundle holds
-them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
+them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.
+
+--power-source samples another source as a runner would: amdgpu (AMD GPUs
+through the amdgpu driver's sysfs), redfish (the node at its BMC: --redfish-url,
+--redfish-credentials) or external (a meter's Prometheus endpoint:
+--power-meter-url, --power-meter-watts and/or --power-meter-joules,
+--power-meter-match). A BMC or meter is sampled at the rules' rate of its
+boundary (1 Hz) unless --hz is given; its one series is printed as GPU 0.`,
 		Example: `  agentwatt gpu sample --seconds 30
   agentwatt gpu sample --seconds 10 --hz 100 -o json
-  agentwatt gpu sample --seconds 5 --sim http://127.0.0.1:8000 --out power.jsonl.zst`,
+  agentwatt gpu sample --seconds 5 --sim http://127.0.0.1:8000 --out power.jsonl.zst
+  agentwatt gpu sample --seconds 30 --power-source redfish --redfish-url https://bmc-7 --redfish-credentials /etc/agentwatt/bmc.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if seconds <= 0 || math.IsInf(seconds, 0) || math.IsNaN(seconds) {
 				return fmt.Errorf("--seconds %v: want a positive number", seconds)
 			}
-			if hz < 1 || hz > 1000 || math.IsNaN(hz) {
-				return fmt.Errorf("--hz %v: want 1 to 1000", hz)
+			if hz < 0.1 || hz > 1000 || math.IsNaN(hz) {
+				return fmt.Errorf("--hz %v: want 0.1 to 1000", hz)
+			}
+			if err := pf.validate(); err != nil {
+				return err
 			}
 			if auxEvery < 0 {
 				return fmt.Errorf("--aux-every %d: want 0 (never) or more", auxEvery)
@@ -169,16 +197,22 @@ them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 			if err != nil {
 				return err
 			}
-			cfg := power.ConfigFromRules(rules.Power)
-			cfg.Interval = time.Duration(float64(time.Second) / hz)
-			cfg.MaxGap = max(cfg.MaxGap, 2*cfg.Interval)
-
 			var src power.Source
-			if simURL != "" {
+			switch {
+			case simURL != "":
 				s := power.NewSimSource(simURL)
 				defer s.Close()
 				src = s
-			} else {
+			case pf.source != "" && pf.source != powerNVML:
+				s, err := pf.open(cmd.Context(), nil, a.log)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				if c, ok := s.(interface{ Close() error }); ok {
+					defer c.Close()
+				}
+				src = s
+			default:
 				n, err := hardware.Open()
 				if err != nil {
 					return &exitError{code: 1, err: err}
@@ -193,6 +227,14 @@ them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 				}
 				src = ns
 			}
+			// The rules' rate of the source's boundary (a BMC or meter about
+			// 1 Hz) unless --hz says otherwise.
+			cfg := power.ConfigFor(rules.Power, src.Boundary())
+			if cmd.Flags().Changed("hz") {
+				cfg.Interval = time.Duration(float64(time.Second) / hz)
+			}
+			hz = float64(time.Second) / float64(cfg.Interval)
+			cfg.MaxGap = max(cfg.MaxGap, 2*cfg.Interval)
 			var w *power.Writer
 			if out != "" {
 				if w, err = power.CreateWriter(out); err != nil {
@@ -231,10 +273,11 @@ them. It exits 1 without an NVIDIA driver, or when a GPU gave no valid sample.`,
 		},
 	}
 	cmd.Flags().Float64Var(&seconds, "seconds", 10, "how long to sample, in seconds")
-	cmd.Flags().Float64Var(&hz, "hz", 10, "samples per second per GPU (the rules' rate is 10)")
+	cmd.Flags().Float64Var(&hz, "hz", 10, "samples per second per GPU (default: the rules' rate of the source's boundary: 10 for GPUs, 1 for a BMC or meter)")
 	cmd.Flags().IntVar(&auxEvery, "aux-every", 0, "read SM clock, temperature and clock events on every Nth sample (1: every one, 0: never; default: once a second, as a runner does); energy and power are read every time")
 	cmd.Flags().StringVar(&simURL, "sim", "", "sample the sim engine at this base URL instead of NVML (simulated power)")
 	cmd.Flags().StringVar(&out, "out", "", "also write every sample to this file (power.jsonl.zst format)")
+	addPowerFlags(cmd.Flags(), &pf)
 	return cmd
 }
 

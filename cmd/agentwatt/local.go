@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -23,6 +24,8 @@ func addStackFlags(cmd *cobra.Command, cfg *stackConfig, defaultPorts bool) {
 
 func newLocalCmd(a *app) *cobra.Command {
 	cfg := stackConfig{}
+	var autoscale bool
+	ac := autoscaleConfig{}
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run the whole agentwatt stack in one process on this machine",
@@ -33,12 +36,25 @@ job), all on loopback and all storing under --dir. It prints the URLs and a read
 line, then runs until Ctrl-C.
 
 Restarting on the same --dir keeps every job, vendor token and object. Two
-stacks cannot share a directory.`,
+stacks cannot share a directory.
+
+--autoscale replaces the fixed runner with the scaler ('agentwatt scaler')
+driving runner processes: for each job waiting it starts an 'agentwatt runner
+--once --pool sim' (a fresh key, enrolled by the stack, under DIR/autoscale),
+up to --autoscale-max at once; each exits after its job, and an idle one is
+stopped after --autoscale-cooldown. With nothing queued no runner runs.`,
 		Example: `  agentwatt local --dir ./agentwatt-local
-  agentwatt local --dir /var/lib/agentwatt --listen 127.0.0.1:9090`,
+  agentwatt local --dir /var/lib/agentwatt --listen 127.0.0.1:9090
+  agentwatt local --autoscale --autoscale-max 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if autoscale { // the scaler's runner processes replace the fixed runner
+				if err := ac.validate(); err != nil {
+					return err
+				}
+				cfg.Runner = false
+			}
 			s, err := openLocalStack(ctx, cfg, a.log)
 			if err != nil {
 				return err
@@ -47,6 +63,13 @@ stacks cannot share a directory.`,
 			s.printAccess(a.out)
 			g := runGroup{log: a.log}
 			s.addServices(ctx, &g)
+			if autoscale {
+				sc, err := newStackScaler(s, ac)
+				if err != nil {
+					return err
+				}
+				g.add(ctx, sc)
+			}
 			g.untilDone(ctx, func() { a.log.Info().Msg("stopping local stack") })
 			a.log.Info().Str("dir", cfg.Dir).Msg("local stack ready; Ctrl-C stops it")
 			return g.Run()
@@ -54,6 +77,10 @@ stacks cannot share a directory.`,
 	}
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "agentwatt-local", "directory for every job, object and credential of the stack")
 	addStackFlags(cmd, &cfg, true)
+	cmd.Flags().IntVar(&cfg.RunnerFixedAgents, "fixed-agents", 0, "the stack's runners judge this many agents instead of a full capacity search (quick checks; 0: search)")
+	cmd.Flags().BoolVar(&autoscale, "autoscale", false, "run the scaler with runner processes (runner --once) instead of the one fixed runner")
+	cmd.Flags().IntVar(&ac.Max, "autoscale-max", 2, "with --autoscale: the most runner processes at once")
+	cmd.Flags().DurationVar(&ac.Cooldown, "autoscale-cooldown", 30*time.Second, "with --autoscale: how long demand stays below capacity before an idle runner is stopped")
 	return cmd
 }
 

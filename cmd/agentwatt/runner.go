@@ -14,7 +14,6 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/agentrunner/engine"
 	"github.com/agentwatt/agentwatt/agentrunner/hardware"
-	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/workload/blobstore"
 )
@@ -31,9 +30,11 @@ type runnerFlags struct {
 	engineCPUs, clientCPUs string
 	engineUser, secretsDir string
 	seed                   uint64
-	enrol                  enrolFlags    // runner_enrol.go
-	ext                    externalFlags // runner_external.go
-	group                  groupFlags    // runner_group.go
+	enrol                  enrolFlags     // runner_enrol.go
+	ext                    externalFlags  // runner_external.go
+	pw                     powerFlags     // runner_power.go
+	eph                    ephemeralFlags // runner_ephemeral.go
+	group                  groupFlags     // runner_group.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -65,6 +66,12 @@ Bundles are built in WORK/spool. If object storage is unreachable they stay
 there and are uploaded when it returns, also after a restart. SIGTERM interrupts
 the job's current phase, stops the engine, spools what was measured and releases
 the job to the queue.
+
+--once makes the runner ephemeral: it takes at most one job, finishes it
+(upload included) and exits 0. --idle-exit 15m exits 0 after 15 minutes
+without a job. Asked to stop between jobs, either exits at once. Each exit's
+reason is logged and counted (agentwatt_runner_exits_total). Autoscaled
+capacity ('agentwatt scaler', KEDA) runs runners this way.
 
 --engine-cpus and --client-cpus keep the engine and the load generator on
 separate CPUs (Linux CPU lists, "2-15", "0,1"). The engine process starts with
@@ -150,6 +157,8 @@ available when the job starts).`
 	fl.Uint64Var(&f.seed, "seed", 1, "replay seed")
 	addEnrolFlags(fl, &f.enrol)
 	addExternalFlags(fl, &f.ext)
+	addPowerFlags(fl, &f.pw)
+	addEphemeralFlags(fl, &f.eph)
 	addGroupFlags(fl, &f.group)
 	return cmd
 }
@@ -178,7 +187,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err := agentrunner.CheckKeyOwner(f.key); err != nil {
 		return fmt.Errorf("runner key: %w", err)
 	}
-	cfg, closeHW, err := runnerHardware(a.log, f.group.hardwarePool(f.pool))
+	cfg, closeHW, err := runnerHardware(a.log, f.group.hardwarePool(f.pool), &f.pw)
 	if err != nil {
 		return err
 	}
@@ -195,6 +204,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err != nil {
 		return err
 	}
+	f.enrol.instance = f.eph.instance // one --instance flag: runner_ephemeral.go
 	if err := enrolRunner(ctx, &f.enrol, fl, q.JetStream().Conn(), f.id, cfg.Pool, key, a.log); err != nil {
 		return err
 	}
@@ -225,6 +235,9 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
 	cfg.Metrics, cfg.Log = reg, a.log
+	if err := f.eph.apply(&cfg); err != nil {
+		return err
+	}
 	r, err := agentrunner.New(cfg)
 	if err != nil {
 		return err
@@ -257,13 +270,13 @@ func checkSecretsDir(dir string) error {
 
 // runnerHardware opens the node (hardware.OpenNode decides the pool) and
 // puts what the runner needs of it in a config.
-func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func(), error) {
+func runnerHardware(log zerolog.Logger, pool string, pw *powerFlags) (agentrunner.Config, func(), error) {
 	n, err := hardware.OpenNode(pool)
 	if err != nil {
 		return agentrunner.Config{}, nil, err
 	}
 	closeHW := func() { _ = n.Close() }
-	if n.NoDriver {
+	if n.NoDriver && n.Sim() {
 		log.Info().Msg("no NVIDIA driver: running as a sim runner (--pool sim); power comes from each job's sim engine")
 	}
 	inv, err := n.InventoryJSON()
@@ -273,8 +286,14 @@ func runnerHardware(log zerolog.Logger, pool string) (agentrunner.Config, func()
 	}
 	cfg := agentrunner.Config{Pool: n.Pool, Inventory: inv, GPUs: n.GPUs(), Accelerator: n.Accelerator(), Software: n.Software()}
 	if !n.Sim() {
-		cfg.Power = func() (power.Source, error) { return power.NewNVMLSource(n.NVML.Lib(), n.NVML.Devices()...) }
+		if cfg.Power, err = runnerPowerSource(n, pw, log); err != nil {
+			closeHW()
+			return agentrunner.Config{}, nil, err
+		}
 		cfg.BusyGPUs = n.BusyGPUs
+	} else if pw.source != "" {
+		closeHW()
+		return agentrunner.Config{}, nil, fmt.Errorf("--power-source %s: a sim runner's power is its sim engine's", pw.source)
 	}
 	return cfg, closeHW, nil
 }

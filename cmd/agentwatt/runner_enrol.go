@@ -48,7 +48,6 @@ func (f *enrolFlags) takeToken() error {
 
 func addEnrolFlags(fs *pflag.FlagSet, f *enrolFlags) {
 	fs.StringVar(&f.tokenFile, "enrol-token-file", "", "file holding an enrolment token ('agentwatt runner enrol-token'): read and removed at start, before any engine; the key (created if missing) is enrolled for the runner's pool under --id, unless it already is")
-	fs.StringVar(&f.instance, "instance", "", "instance id presented with the enrolment token (a cloud instance or pod name); recorded with the key")
 }
 
 // enrolRunner enrols the runner's key with the token takeToken read, if

@@ -28,8 +28,9 @@ func newRunnerTrustCmd(a *app) *cobra.Command {
 		Long: `trust enrols a runner's public signing key under --name for the pools it
 runs (--pool), recording who did it (--by). From then on the verifier
 accepts bundles signed with the key for jobs of those pools only: a key
-enrolled for pool sim (a sim runner's) can never sign a hardware result,
-and sim is never enrolled together with other pools. The pools are
+enrolled for sim pools (sim, or simx<N> for a simulated rack; a sim
+runner's) can never sign a hardware result, and sim pools are never
+enrolled together with hardware pools. The pools are
 published with the key in runners.json, for offline verification.
 
 KEYFILE ("-" reads standard input) holds an ed25519 public key, either

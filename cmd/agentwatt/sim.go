@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -47,10 +48,13 @@ CLOCK_MONOTONIC timestamps), GET /sim/v1/stats, GET /sim/v1/profile and GET /met
 
 Profiles (--profile): tiny (tests), h200x8-like, b300x8-like, unlimited (no
 capacity limit, for client benchmarks); --profiles FILE loads others in the
-same YAML format (see 'agentwatt sim profiles'). With a rack profile
-(gb300-nvl72-like, tiny-rack) the server is the rack's frontend: it schedules
-the whole rack, GET /sim/v1/power is the rack model's GPUs in member order
-and GET /sim/v1/rack each member's load, which 'agentwatt sim node' reads.
+same YAML format (see 'agentwatt sim profiles'). --framework-version V plays
+framework version V: a profile may list versions that run slower or draw more
+(simulated releases, for retests); other versions run the profile as written.
+With a rack profile (gb300-nvl72-like, tiny-rack) the server is the rack's
+frontend: it schedules the whole rack, GET /sim/v1/power is the rack model's
+GPUs in member order and GET /sim/v1/rack each member's load, which
+'agentwatt sim node' reads.
 
 Faults (--fault-*) exercise clients and runners: mid-stream errors, HTTP 500s,
 stalls, a crash after N requests (exit status 3), a slow start, ignoring
@@ -100,6 +104,7 @@ questions correctly except for --accuracy-error-rate of them.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:8000", "listen address; port 0 picks a free one")
 	f.StringVar(&profile, "profile", "tiny", "profile name")
 	f.StringVar(&profiles, "profiles", "", "profile YAML file (default: the embedded profiles)")
+	f.StringVar(&cfg.FrameworkVersion, "framework-version", "", "the framework version to play: the profile's versions entry for it applies (none: the profile as written)")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed for output text, lengths, faults, power spread and oracle errors")
 	f.Float64Var(&cfg.TimeScale, "time-scale", 1, "virtual seconds per real second (2 runs twice as fast)")
 	f.IntVar(&cfg.TokensPerChunk, "tokens-per-chunk", 1, "tokens per streamed content chunk")
@@ -128,10 +133,11 @@ func newSimProfilesCmd(a *app) *cobra.Command {
 		Use:   "profiles",
 		Short: "List the simulated engine's profiles",
 		Long: `profiles lists the simulated engine's profiles: served model, virtual GPUs,
-context window, KV capacity, rack layout and description. A rack profile
-(RACK members x GPUs each : prefill members P + decode members D) runs as a
-frontend ('agentwatt sim serve') and one 'agentwatt sim node' per member; "-"
-is a single host. Every number in a profile is simulated. -o json prints the full profiles, the format --profiles reads (as
+context window, KV capacity, simulated framework versions (VERSION:×speed/×dynamic
+power), rack layout and description. A rack profile (RACK members x GPUs each :
+prefill members P + decode members D) runs as a frontend ('agentwatt sim
+serve') and one 'agentwatt sim node' per member; "-" is a single host.
+Every number in a profile is simulated. -o json prints the full profiles, the format --profiles reads (as
 JSON rather than YAML).`,
 		Example: `  agentwatt sim profiles
   agentwatt sim profiles -o json`,
@@ -147,7 +153,7 @@ JSON rather than YAML).`,
 				return enc.Encode(ps)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tRACK\tDESCRIPTION")
+			fmt.Fprintln(tw, "NAME\tMODEL\tGPUS\tMAX_MODEL_LEN\tKV_TOKENS\tVERSIONS\tRACK\tDESCRIPTION")
 			for _, p := range ps {
 				kv := fmt.Sprint(p.KVCapacityTokens)
 				if p.KVCapacityTokens == 0 {
@@ -157,11 +163,24 @@ JSON rather than YAML).`,
 				if r := p.Rack; r != nil {
 					rack = fmt.Sprintf("%dx%d:%dP+%dD", r.Members, r.GPUsPerMember, r.PrefillMembers, r.DecodeMembers())
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, rack, p.Description)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.ServedModel, p.GPUs, p.MaxModelLen, kv, versionsOf(p), rack, p.Description)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&profiles, "profiles", "", "profile YAML file (default: the embedded profiles)")
 	return cmd
+}
+
+// versionsOf lists a profile's simulated framework versions as
+// VERSION:×SPEED/×DYNAMIC_POWER; "-" for none.
+func versionsOf(p sim.Profile) string {
+	if len(p.Versions) == 0 {
+		return "-"
+	}
+	out := make([]string, len(p.Versions))
+	for i, v := range p.Versions {
+		out[i] = fmt.Sprintf("%s:×%g/×%g", v.Version, v.Speed, v.DynamicPower)
+	}
+	return strings.Join(out, ",")
 }

@@ -171,10 +171,10 @@ func TestSimProfilesShowsTheRack(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		switch {
-		case len(f) > 5 && f[0] == "gb300-nvl72-like":
-			rack = f[2] == "72" && f[5] == "4x18:1P+3D"
-		case len(f) > 5 && f[0] == "tiny":
-			host = f[5] == "-"
+		case len(f) > 6 && f[0] == "gb300-nvl72-like":
+			rack = f[2] == "72" && f[6] == "4x18:1P+3D"
+		case len(f) > 6 && f[0] == "tiny":
+			host = f[6] == "-"
 		}
 	}
 	if !rack || !host || !strings.Contains(out, "RACK") {

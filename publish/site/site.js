@@ -165,9 +165,30 @@
     improvement: { color: '#16a34a', fill: '#fff' },
     retracted: { color: '#6b7280', fill: '#e5e7eb' }
   };
+  // errorBars draws each spread's min–max at its points, in its series'
+  // colour, while the series is shown.
+  function errorBars(u, spreads) {
+    var ctx = u.ctx, w = 5 * uPlot.pxRatio;
+    ctx.save();
+    ctx.lineWidth = 2 * uPlot.pxRatio;
+    spreads.forEach(function (b) {
+      if (!u.series[b.si].show) return;
+      ctx.strokeStyle = b.color;
+      ctx.beginPath();
+      for (var i = 0; i < b.low.length; i++) {
+        if (b.low[i] == null || b.high[i] == null) continue;
+        var x = u.valToPos(u.data[0][i], 'x', true), lo = u.valToPos(b.low[i], 'y', true), hi = u.valToPos(b.high[i], 'y', true);
+        ctx.moveTo(x, lo); ctx.lineTo(x, hi);
+        ctx.moveTo(x - w, lo); ctx.lineTo(x + w, lo);
+        ctx.moveTo(x - w, hi); ctx.lineTo(x + w, hi);
+      }
+      ctx.stroke();
+    });
+    ctx.restore();
+  }
   function lines(el, c) {
     var series = [{ label: c.x_label, value: c.x_time ? '{YYYY}-{MM}-{DD} {HH}:{mm}' : function (u, v) { return v == null ? '' : fmt(v); } }];
-    var markers = {};
+    var markers = {}, spreads = [];
     c.series.forEach(function (s, k) {
       var value = function (u, v, si, i) { return v == null ? '–' : fmt(v) + (i != null && s.notes && s.notes[i] ? ' (' + s.notes[i] + ')' : ''); };
       if (s.marker) { // points only, over the line's point: a regression, an improvement, a retracted run
@@ -180,8 +201,18 @@
         return;
       }
       series.push({ label: s.name, stroke: palette[k % palette.length], width: 2, spanGaps: true, points: { size: 7 }, value: value });
+      if (s.low && s.high) spreads.push({ si: k + 1, color: palette[k % palette.length], low: s.low, high: s.high });
     });
     el.dataset.markers = JSON.stringify(markers);
+    // A point that is the median of repeated windows gets an error bar
+    // from their least to their most.
+    var top = 0, nbars = 0;
+    spreads.forEach(function (b) {
+      b.high.forEach(function (v, i) {
+        if (v != null && b.low[i] != null) { nbars++; top = Math.max(top, v); }
+      });
+    });
+    el.dataset.spreads = String(nbars);
     var data = [c.x].concat(c.series.map(function (s) { return s.values; }));
     var xscale = { time: !!c.x_time };
     if (c.x.length === 1) { // one point: a day (or 5 tok/s) either side
@@ -193,9 +224,10 @@
     }
     mount(el, c.title, {
       height: 300,
-      scales: { x: xscale, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } } },
+      scales: { x: xscale, y: { range: function (u, min, max) { max = Math.max(max, top); return [0, max > 0 ? max * 1.15 : 1]; } } },
       axes: [{ label: c.x_label }, { label: c.y_label, size: 70, values: function (u, s) { return s.map(fmt); } }],
       series: series,
+      hooks: { draw: [function (u) { errorBars(u, spreads); }] },
       plugins: [tooltip(function (u, i) {
         var x = u.data[0][i];
         return c.x_time ? new Date(x * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : c.x_label + ': ' + fmt(x);
