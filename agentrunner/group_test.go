@@ -42,8 +42,11 @@ func newRack(e *testEnv, profile string, size, gpus int) *rack {
 	return &rack{e: e, profile: profile, size: size, gpus: gpus, gs: gs, stops: map[string]func(){}, runners: map[string]*Runner{}}
 }
 
+// rackGroupConfig: TTLs short for the tests, long enough that a busy
+// machine's late refresh does not break a job (a member stopped leaves at
+// once).
 func rackGroupConfig() group.Config {
-	return group.Config{Replicas: 1, MemberTTL: 3 * time.Second, LeaseTTL: 3 * time.Second, RequestTimeout: 5 * time.Second}
+	return group.Config{Replicas: 1, MemberTTL: 6 * time.Second, LeaseTTL: 6 * time.Second, RequestTimeout: 5 * time.Second}
 }
 
 func (rk *rack) pool() string { return fmt.Sprintf("simx%d", rk.size*rk.gpus) }
@@ -244,13 +247,15 @@ func TestGroupMemberKilled(t *testing.T) {
 
 	rk.start(1, nil)
 	done := e.waitState(j.ID, 2*time.Minute, queue.Uploaded, queue.Failed)
-	if done.State != queue.Uploaded || done.Attempt != 2 {
-		t.Fatalf("job %s attempt %d (%s), want uploaded by attempt 2", done.State, done.Attempt, done.Reason)
+	if done.State != queue.Uploaded || done.Attempt < 2 {
+		t.Fatalf("job %s attempt %d (%s), want uploaded by a later attempt", done.State, done.Attempt, done.Reason)
 	}
-	if keys := e.storedKeys(j.ID, 1); len(keys) > 0 {
-		t.Errorf("the broken attempt stored %v, want nothing", keys)
+	for a := 1; a < done.Attempt; a++ { // a busy machine may break one more
+		if keys := e.storedKeys(j.ID, a); len(keys) > 0 {
+			t.Errorf("broken attempt %d stored %v, want nothing", a, keys)
+		}
 	}
-	if v := e.verdict(j.ID, 2); !v.Verified() {
+	if v := e.verdict(j.ID, done.Attempt); !v.Verified() {
 		for _, c := range v.Failed() {
 			t.Errorf("check %s failed: %s", c.Name, c.Reason)
 		}
