@@ -27,6 +27,12 @@ type powerRun struct {
 // while it runs, the loaded engine with no requests (jobPlan). What it
 // started is returned with a failure.
 func (jr *jobRun) baseline(ctx context.Context, js *jobSpec, eng *jobEngine) (*powerRun, error) {
+	if jr.grp != nil {
+		// The members sample; the leader marks the window on its clock and
+		// measures theirs around it.
+		p := &powerRun{started: jr.r.runStart()}
+		return p, jr.grp.baselineWindow(ctx, jr.r.cfg.IdleBaseline)
+	}
 	src, err := jr.plan.source(eng)
 	if err != nil {
 		return nil, err

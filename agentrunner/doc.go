@@ -27,7 +27,17 @@
 // switch), upload.go and spool.go (bundles to the store), runner.go
 // (Config, Runner.Run, the ephemeral modes Once and IdleExit and why Run
 // returns), events.go, metrics.go, keyfile.go, hide.go,
-// workdir.go.
+// workdir.go; a runner group's: group.go (GroupConfig, joining, leading,
+// the group's job loop), groupleader.go (the leader's side of a job:
+// parts, clock offsets, the members' power and members.json),
+// groupmember.go (a member's part and its power), grouppower.go (power
+// files handed over through a JetStream object store).
+//
+// In a runner group (Config.Group) every member joins and campaigns; the
+// leader takes the group's pool's jobs, while all members are alive, and
+// runs them as above with the members' parts, clocks and power files; a
+// group that breaks under a job (a member gone, the lease lost) releases
+// it and uploads nothing.
 //
 // A job's spec is hostile input even inside the queue: preflight.go decodes
 // it strictly and validates it again, so a record that names a program

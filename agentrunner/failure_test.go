@@ -27,6 +27,7 @@ func TestJobEnds(t *testing.T) {
 		state  queue.State
 		reason string // in the job's reason
 		files  []string
+		pool   string // the job record's pool, when not its spec's
 	}{
 		{
 			name: "engine never healthy",
@@ -79,10 +80,22 @@ func TestJobEnds(t *testing.T) {
 			state: queue.Failed, reason: "unknown sim profile",
 			files: []string{bundle.EnvironmentFile},
 		},
+		{
+			// A sim multi-node job's pool is simx<N>, which a single sim
+			// runner never takes; a record put in pool sim all the same (by
+			// whoever can write the queue) is refused.
+			name:  "multi-node refused",
+			mod:   func(s *spec.Submission) { s.System.Topology = spec.TopologyMultiNode },
+			pool:  spec.Sim,
+			state: queue.Failed, reason: "this runner is one node; multi-node and rack-scale jobs run on a runner group",
+			files: []string{bundle.EnvironmentFile},
+		},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.pool = tt.pool
 			j := e.submitWith("test:end:"+string(rune('a'+i)), tt.mod, tt.args...)
+			e.pool = ""
 			if tt.during != nil {
 				tt.during(j)
 			}

@@ -108,6 +108,22 @@ func (jr *jobRun) end(ctx context.Context, m *measured, kind endKind, reason str
 	log.Info().Msg("job ended")
 }
 
+// releaseBroken ends an attempt whose runner group broke under it (a
+// member gone, its part or power file lost, the leader's lease lost):
+// what it measured is incomplete in a way no bundle can say, so nothing
+// of it is sealed or uploaded; the job is released and redelivered like
+// any lost lease, to run again once the group is whole.
+func (jr *jobRun) releaseBroken(ctx context.Context, cause error) {
+	jr.log.Warn().Err(cause).Msg("group broke: releasing the job; nothing of this attempt is uploaded")
+	if _, err := jr.lease.Release(ctx, cause.Error()); err != nil && !errors.Is(err, queue.ErrJobCanceled) {
+		jr.log.Error().Err(err).Msg("release job")
+	}
+	jr.r.removeSpool(jr.job.ID, jr.lease.Attempt())
+	_ = os.RemoveAll(jr.work)
+	jr.r.metrics.jobs.WithLabelValues(string(endReleased)).Inc()
+	jr.announce(PhaseDone)
+}
+
 // lost ends an attempt the queue has fenced: nothing of it is uploaded.
 func (jr *jobRun) lost(context.Context) {
 	jr.log.Warn().Msg("attempt fenced by a newer one; dropping its spool")

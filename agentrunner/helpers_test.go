@@ -53,6 +53,7 @@ type testEnv struct {
 	key      ed25519.PrivateKey
 	wlName   string
 	wlDigest workload.Digest
+	pool     string // the pool submit enqueues into; "" the spec's
 }
 
 type envOpts struct {
@@ -119,13 +120,19 @@ func (e *testEnv) submit(trigger string, args ...string) *queue.Job {
 
 // submitWith is submit with a change to the submission.
 func (e *testEnv) submitWith(trigger string, mod func(*spec.Submission), args ...string) *queue.Job {
+	e.t.Helper()
+	return e.submitFile(examples.SimSubmission, trigger, mod, args...)
+}
+
+// submitFile is submitWith for the example submission at file.
+func (e *testEnv) submitFile(file, trigger string, mod func(*spec.Submission), args ...string) *queue.Job {
 	t := e.t
 	t.Helper()
-	data, err := examples.Submissions.ReadFile(examples.SimSubmission)
+	data, err := examples.Submissions.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := spec.Parse(examples.SimSubmission, data)
+	sub, err := spec.Parse(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +152,12 @@ func (e *testEnv) submitWith(trigger string, mod func(*spec.Submission), args ..
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool := sub.Pool()
+	if e.pool != "" {
+		pool = e.pool
+	}
 	j, _, err := e.q.Enqueue(context.Background(), queue.NewJob{
-		Vendor: sub.Metadata.Vendor, Name: sub.Metadata.Name, Pool: sub.Pool(), Spec: canon,
+		Vendor: sub.Metadata.Vendor, Name: sub.Metadata.Name, Pool: pool, Spec: canon,
 		SpecDigest: sub.Digest(), Trigger: trigger, Workload: sub.WorkloadName(),
 		WorkloadDigest: sub.WorkloadDigest(), Profile: spec.ProfileTest,
 	})

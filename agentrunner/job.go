@@ -26,6 +26,7 @@ type jobRun struct {
 	ev       *eventPublisher
 	work     string         // jobs/<job>/<attempt>: raw files
 	bw       *bundle.Writer // the bundle, in the spool
+	grp      *groupLead     // the group's side, when this runner leads a group; else nil
 }
 
 // measured is what a job's phases produced, as far as the job got; each
@@ -46,6 +47,13 @@ type measured struct {
 // released (runner shutdown) or abandoned (lease lost). shutdown ends when
 // the runner is asked to stop.
 func (r *Runner) runJob(shutdown context.Context, lease *queue.Lease) {
+	r.runJobIn(shutdown, lease, nil)
+}
+
+// runJobIn is runJob; gl, when set, is the group this runner leads, whose
+// members run their parts of the job: a group that breaks under it stops
+// the job and releases it, with nothing uploaded.
+func (r *Runner) runJobIn(shutdown context.Context, lease *queue.Lease, gl *groupLead) {
 	j := lease.Job()
 	r.setActive(j.ID, lease.Attempt())
 	defer r.setActive(j.ID, 0)
@@ -54,6 +62,12 @@ func (r *Runner) runJob(shutdown context.Context, lease *queue.Lease) {
 	jr := &jobRun{
 		r: r, plan: planFor(r.cfg), shutdown: shutdown, lease: lease, job: j, log: log,
 		ev: newEventPublisher(lease, log), work: filepath.Join(r.jobsDir(), j.ID, fmt.Sprint(lease.Attempt())),
+		grp: gl,
+	}
+	var broken <-chan struct{} // nil: never
+	if gl != nil {
+		gl.job, gl.attempt = j.ID, lease.Attempt()
+		broken = gl.broken()
 	}
 	defer jr.ev.close()
 	log.Info().Str("pool", j.Pool).Str("name", j.Name).Msg("job started")
@@ -67,18 +81,29 @@ func (r *Runner) runJob(shutdown context.Context, lease *queue.Lease) {
 			cancel(errCanceled)
 		case <-lease.Lost():
 			cancel(errLost)
+		case <-broken:
+			cancel(gl.err())
 		case <-ctx.Done():
 		}
 	}()
+	stopWatch := func() {}
+	if gl != nil {
+		var wctx context.Context
+		wctx, stopWatch = context.WithCancel(ctx)
+		go gl.watch(wctx)
+	}
 
 	m := &measured{}
 	err := jr.measure(ctx, m)
+	stopWatch() // the members' part ended with the measurement
 
 	// The job ends by what stopped it, on a context its cancel cannot reach.
 	cleanup := context.WithoutCancel(shutdown)
 	switch {
 	case isClosed(lease.Lost()):
 		jr.lost(cleanup)
+	case gl != nil && gl.err() != nil:
+		jr.releaseBroken(cleanup, gl.err())
 	case isClosed(lease.Canceled()):
 		jr.end(cleanup, m, endCanceled, "canceled while running; what was measured is uploaded, marked incomplete")
 	case shutdown.Err() != nil:

@@ -98,7 +98,14 @@ func (jr *jobRun) launch(ctx context.Context, js *jobSpec) (*jobEngine, error) {
 	if e.eng, err = engine.Start(ctx, cfg, jr.log); err != nil {
 		return e, err
 	}
-	return e, e.eng.WaitReady(ctx)
+	if err := e.eng.WaitReady(ctx); err != nil {
+		return e, err
+	}
+	if jr.grp != nil {
+		// The frontend serves; every member now runs its node against it.
+		return e, jr.grp.startParts(ctx, js, e.eng.URL())
+	}
+	return e, nil
 }
 
 // simArgs is the command line of the runner's own sim for the job's
@@ -193,5 +200,8 @@ func stopEngine(ctx context.Context, eng *engine.Engine, log zerolog.Logger) {
 // twice.
 func (jr *jobRun) stopEngine(m *measured) {
 	m.power.stop(jr.log)
+	if jr.grp != nil {
+		jr.grp.teardown(jr.work, "the job's measurement ended")
+	}
 	m.engine.stop(jr.r.cfg.GracePeriod, jr.log)
 }

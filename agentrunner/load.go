@@ -53,6 +53,10 @@ func (jr *jobRun) prepareLoad(ctx context.Context, js *jobSpec, w *jobWorkload, 
 	if sc := l.scrapes; sc != nil {
 		events = func(e replay.Event) { sc.onEvent(e); live.onReplayEvent(e) }
 	}
+	if gl := jr.grp; gl != nil {
+		inner := events
+		events = func(e replay.Event) { gl.onEvent(e); inner(e) }
+	}
 	l.rep, err = replay.New(ctx, replay.Config{
 		Endpoint: eng.url(), Workload: w.wl, Rules: js.rules, Profile: js.profile,
 		Tiers: js.sub.Benchmark.Tiers, Seed: jr.r.cfg.Seed, Template: js.chatTemplate(),

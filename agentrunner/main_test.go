@@ -4,12 +4,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -42,6 +45,9 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	case "agentwatt":
+		if len(os.Args) > 2 && os.Args[2] == "node" {
+			os.Exit(simNode(os.Args[1:]))
+		}
 		os.Exit(simServe(os.Args[1:]))
 	case "runner":
 		os.Exit(runnerProcess())
@@ -124,4 +130,52 @@ func simServe(args []string) int {
 		srv.Stop()
 		return 3
 	}
+}
+
+// nodeArgsEnv holds extra `sim node` flags for one member node of a sim
+// rack: "<member>:<flags>", applied only by the node of that member.
+const nodeArgsEnv = "AGENTWATT_RUNNER_TEST_NODE_ARGS"
+
+// simNode is `agentwatt sim node` with the flags the tests use.
+func simNode(args []string) int {
+	fs := flag.NewFlagSet("sim node", flag.ContinueOnError)
+	profile := fs.String("profile", "", "")
+	member := fs.Int("member", 0, "")
+	frontend := fs.String("frontend", "", "")
+	listen := fs.String("listen", "127.0.0.1:0", "")
+	gapAfter := fs.Duration("fault-power-gap-after", 0, "")
+	gapFor := fs.Duration("fault-power-gap-for", 0, "")
+	if err := fs.Parse(args[2:]); err != nil {
+		return 2
+	}
+	if who, extra, ok := strings.Cut(os.Getenv(nodeArgsEnv), ":"); ok && who == strconv.Itoa(*member) {
+		if err := fs.Parse(strings.Fields(extra)); err != nil {
+			return 2
+		}
+	}
+	p, err := sim.DefaultProfile(*profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n, err := sim.NewNode(sim.NodeConfig{Profile: p, Member: *member, FrontendURL: *frontend, Seed: 1,
+		Faults: sim.Faults{PowerGapAfter: *gapAfter, PowerGapFor: *gapFor}}, zerolog.New(os.Stderr))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: n, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	<-ctx.Done()
+	_ = srv.Close()
+	return 0
 }

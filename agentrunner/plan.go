@@ -1,6 +1,8 @@
 package agentrunner
 
 import (
+	"errors"
+
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/spec"
 )
@@ -26,9 +28,18 @@ type jobPlan struct {
 	source func(eng *jobEngine) (power.Source, error)
 }
 
+// errNoSource: a group leader's power comes from its members.
+var errNoSource = errors.New("a group's power is sampled by its members")
+
 // planFor is the plan of a runner with config cfg (Validate keeps Pool sim
 // and a nil Power together).
 func planFor(cfg Config) jobPlan {
+	if cfg.Group.simulated() {
+		// A sim rack's power is its members' (groupleader.go): the leader
+		// opens no source of its own.
+		return jobPlan{baselineState: "engine-idle", simulated: true,
+			source: func(*jobEngine) (power.Source, error) { return nil, errNoSource }}
+	}
 	if spec.SimPool(cfg.Pool) {
 		return jobPlan{baselineState: "engine-idle", simulated: true,
 			source: func(eng *jobEngine) (power.Source, error) { return power.NewSimSource(eng.url()), nil }}

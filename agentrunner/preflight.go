@@ -85,15 +85,20 @@ func decodeSpec(raw []byte) (spec.Submission, error) {
 	return sub, nil
 }
 
-// preflight checks that this runner can run sub before anything starts. v1
-// runners are single-node (a disaggregated engine on one node is fine:
-// checkPlacement fits its roles to the GPUs) and no runner of a pool can
-// run what its pool cannot, so a refusal fails the job with the reason (a release would only
-// hand it to another runner that refuses it too).
+// preflight checks that this runner can run sub before anything starts. A
+// single runner is one node (a disaggregated engine on one node is fine:
+// checkPlacement fits its roles to the GPUs); a multi-node or rack-scale
+// system runs only on a runner group whose pool it matches. No runner of a
+// pool can run what its pool cannot, so a refusal fails the job with the
+// reason (a release would only hand it to another runner that refuses it
+// too).
 func (r *Runner) preflight(sub *spec.Submission) error {
-	if t := sub.System.Topology; t != "" && t != spec.TopologySingleNode {
-		return fmt.Errorf("%w: system.topology %s: v1 runners are single-node; multi-node and rack-scale jobs need multi-host runner groups, which do not exist yet",
+	if t := sub.System.Topology; t != "" && t != spec.TopologySingleNode && r.cfg.Group == nil {
+		return fmt.Errorf("%w: system.topology %s: this runner is one node; multi-node and rack-scale jobs run on a runner group (agentwatt runner --group)",
 			ErrPreflight, t)
+	}
+	if r.cfg.Group != nil {
+		return r.preflightGroup(sub)
 	}
 	if p := sub.Pool(); p != r.cfg.Pool {
 		return fmt.Errorf("%w: the job's pool is %s, this runner's %s", ErrPreflight, p, r.cfg.Pool)
@@ -157,4 +162,28 @@ func (r *Runner) resolveSecrets(names []string) (map[string]string, error) {
 		out[n] = v
 	}
 	return out, nil
+}
+
+// preflightGroup checks a job for this runner's group: its pool is the
+// group's (the members' GPUs add up to the system), and a sim rack runs
+// only the sim on its own rack profile. A group runs no real engine share
+// yet: the leader would have no part to assign.
+func (r *Runner) preflightGroup(sub *spec.Submission) error {
+	gc := r.cfg.Group
+	if p := sub.Pool(); p != r.cfg.Pool {
+		return fmt.Errorf("%w: the job's pool is %s, runner group %s's %s", ErrPreflight, p, gc.Name, r.cfg.Pool)
+	}
+	if !gc.simulated() {
+		return fmt.Errorf("%w: runner group %s: members launch only sim rack nodes so far; a real engine's parts across hosts are not launched yet", ErrPreflight, gc.Name)
+	}
+	if !sub.Engine.Sim() || sub.Framework.Name != spec.Sim {
+		return fmt.Errorf("%w: a sim rack runs only the simulated engine it launches itself (framework sim, engine.sim_profile)", ErrPreflight)
+	}
+	if sub.Engine.SimProfile != gc.SimRackProfile {
+		return fmt.Errorf("%w: engine.sim_profile %s, runner group %s is a sim rack of profile %s", ErrPreflight, sub.Engine.SimProfile, gc.Name, gc.SimRackProfile)
+	}
+	if sub.System.Accelerator != r.cfg.Accelerator {
+		return fmt.Errorf("%w: system.accelerator %s, this group's members have %s", ErrPreflight, sub.System.Accelerator, r.cfg.Accelerator)
+	}
+	return nil
 }

@@ -49,7 +49,21 @@ func TestPreflightPlacement(t *testing.T) {
 			return s
 		}, "4 prefill and 5 decode workers, more than this node's 8 GPUs"},
 		{"rack-scale", Config{Pool: "gb300x72", Accelerator: "gb300", GPUs: 72}, func(t *testing.T) *spec.Submission { return exampleSpec(t, "gb300-nvl72-dynamo") },
-			"system.topology rack-scale: v1 runners are single-node"},
+			"system.topology rack-scale: this runner is one node; multi-node and rack-scale jobs run on a runner group"},
+		{"sim rack, single sim runner", Config{Pool: spec.Sim, Accelerator: spec.Sim}, func(t *testing.T) *spec.Submission { return exampleSpec(t, "sim-rack") },
+			"system.topology rack-scale: this runner is one node"},
+		{"sim rack, its group", simRack(), func(t *testing.T) *spec.Submission { return exampleSpec(t, "sim-rack") }, ""},
+		{"sim rack of another profile", simRack(), func(t *testing.T) *spec.Submission {
+			s := exampleSpec(t, "sim-rack")
+			s.Engine.SimProfile = "tiny-rack"
+			s.System.Accelerators = 72
+			return s
+		}, "engine.sim_profile tiny-rack, runner group rack is a sim rack of profile gb300-nvl72-like"},
+		{"hardware rack, sim group", simRack(), func(t *testing.T) *spec.Submission { return exampleSpec(t, "gb300-nvl72-dynamo") },
+			"the job's pool is gb300x72, runner group rack's simx72"},
+		{"hardware rack, hardware group", Config{Pool: "gb300x72", Accelerator: "gb300", Group: &GroupConfig{Name: "rack"}},
+			func(t *testing.T) *spec.Submission { return exampleSpec(t, "gb300-nvl72-dynamo") },
+			"members launch only sim rack nodes so far"},
 		{"roles beyond the node's GPUs", b300, func(t *testing.T) *spec.Submission {
 			s := exampleSpec(t, "b300x8-disagg-sglang")
 			s.Engine.Roles[2].GPUsPerReplica = 12 // a job record the spec's checks would refuse too
@@ -89,6 +103,10 @@ func TestPreflightPlacement(t *testing.T) {
 			}
 		})
 	}
+}
+
+func simRack() Config {
+	return Config{Pool: "simx72", Accelerator: spec.Sim, Group: &GroupConfig{Name: "rack", SimRackProfile: "gb300-nvl72-like", GPUs: 18}}
 }
 
 func withExternal(c Config) Config {

@@ -139,6 +139,11 @@ type Config struct {
 	// instance of a busy runner from scale-in.
 	Instance string
 
+	// Group, when set, makes the runner a member of a runner group
+	// (group.go): Pool is then the group's pool, which only its leader
+	// takes jobs from.
+	Group *GroupConfig
+
 	Metrics prometheus.Registerer
 	Log     zerolog.Logger
 }
@@ -162,6 +167,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue == nil || c.Fleet == nil || c.Store == nil || c.Workloads == nil {
 		errs = append(errs, "Queue, Fleet, Store and Workloads are required")
+	}
+	if c.Group != nil {
+		errs = append(errs, c.Group.validate()...)
+		if c.Once || c.IdleExit > 0 {
+			errs = append(errs, "a group member runs until stopped: Once and IdleExit do not apply")
+		}
+		if c.Pool == spec.Sim {
+			errs = append(errs, "a group's pool is <accelerator>x<Σ GPUs>, not sim")
+		}
 	}
 	if spec.SimPool(c.Pool) && c.Power != nil {
 		errs = append(errs, "a sim runner samples the sim engine; Power must be nil")
@@ -193,6 +207,10 @@ func (c *Config) Validate() error {
 func (c Config) withDefaults() Config {
 	if c.Accelerator == "" && spec.SimPool(c.Pool) {
 		c.Accelerator = spec.Sim
+	}
+	if c.Group != nil {
+		g := c.Group.withDefaults(c.ID)
+		c.Group = &g
 	}
 	if c.IdleBaseline <= 0 {
 		c.IdleBaseline = 5 * time.Second
@@ -232,6 +250,7 @@ type Runner struct {
 	metrics   *runnerMetrics
 	workloads *workload.Loader
 
+	zero       time.Time    // the runner's clock's zero (a group's run clock)
 	engineUser *engine.User // nil: the runner's own
 	simBin     string       // Self, where the engine user can execute it (Run)
 
@@ -261,7 +280,7 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{
 		cfg: cfg, signer: bundle.NewSigner(cfg.Key), metrics: m, active: map[string]int{}, seen: make(chan struct{}, 1),
 		workloads:  workload.NewLoader(cfg.Workloads),
-		engineUser: eu, simBin: cfg.Self,
+		engineUser: eu, simBin: cfg.Self, zero: time.Now(),
 		log: cfg.Log.With().Str("runner", cfg.ID).Str("pool", cfg.Pool).Logger(),
 	}, nil
 }
@@ -331,6 +350,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}()
 
+	if r.cfg.Group != nil {
+		return r.runGroup(ctx)
+	}
 	w, err := r.cfg.Queue.NewWorker(queue.WorkerConfig{Pool: r.cfg.Pool, Runner: r.cfg.ID, PollWait: 2 * time.Second})
 	if err != nil {
 		r.exited(ExitError)

@@ -13,7 +13,6 @@ import (
 	"github.com/agentwatt/agentwatt/agentrunner/power"
 	"github.com/agentwatt/agentwatt/agentrunner/replay"
 	"github.com/agentwatt/agentwatt/bundle"
-	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/spec"
 )
 
@@ -38,11 +37,14 @@ func (jr *jobRun) seal(ctx context.Context, m *measured, kind endKind, reason st
 			errs = append(errs, err)
 		}
 	}
-	if p := m.power; p != nil {
+	if p := m.power; p != nil && p.pw != nil {
 		if err := p.pw.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("power samples: %w", err))
 		}
 		add(bundle.PowerFile, p.pw.Path(), false)
+	}
+	if gl := jr.grp; gl != nil {
+		errs = append(errs, jr.sealGroup(gl))
 	}
 	if l := m.load; l != nil {
 		var probes *bundle.Probes
@@ -66,7 +68,11 @@ func (jr *jobRun) seal(ctx context.Context, m *measured, kind endKind, reason st
 		errs = append(errs, err)
 	}
 	if m.search != nil {
-		if err := jr.bw.WriteJSON(bundle.SummaryFile, jr.summary(m)); err != nil {
+		s, err := jr.summary(m)
+		if err == nil {
+			err = jr.bw.WriteJSON(bundle.SummaryFile, s)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -152,20 +158,25 @@ func (jr *jobRun) environment(m *measured) *bundle.Environment {
 		}
 		env.PowerSource, env.PowerBoundary = p.sampler.Source().Name(), p.sampler.Source().Boundary()
 	}
+	if jr.grp != nil { // the members' sim nodes
+		env.PowerSource, env.PowerBoundary = bundle.PowerSourceSim, power.BoundarySimulated
+	}
 	return env
 }
 
 // summary is summary.json: the replay's own account plus the energy of
 // every probe window, the idle baseline and the headline figures. It is
 // written once the search ran, so the spec and the load are there.
-func (jr *jobRun) summary(m *measured) *bundle.Summary {
+func (jr *jobRun) summary(m *measured) (*bundle.Summary, error) {
 	s := &bundle.Summary{
 		SchemaVersion: bundle.SummarySchemaVersion, Simulated: jr.plan.simulated,
 		Profile: m.spec.profile.Name, Tiers: map[string]bundle.TierSummary{},
 	}
-	var samples []metrics.PowerSample
+	// energyOf is a window's energy, the one formula: this host's samples,
+	// or a group's members' summed.
+	var energyOf func(start, end int64, tokens float64) *bundle.WindowEnergy
 	if p := m.power; p != nil && p.sampler != nil {
-		samples = power.ValidPowerSamples(p.sampler.Samples())
+		samples := power.ValidPowerSamples(p.sampler.Samples())
 		s.PowerBoundary = p.sampler.Source().Boundary()
 		gpus := map[int]bool{}
 		for _, p := range samples {
@@ -175,6 +186,22 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 		if b := s.PowerBoundary; b == power.BoundaryNode || b == power.BoundaryExternal {
 			s.GPUs = jr.r.cfg.GPUs // one series for the whole node
 		}
+		if len(samples) > 0 {
+			energyOf = func(start, end int64, tokens float64) *bundle.WindowEnergy {
+				return bundle.WindowEnergyFrom(samples, start, end, tokens)
+			}
+		}
+	}
+	if gl := jr.grp; gl != nil {
+		ms, err := gl.membersFile()
+		if err != nil {
+			return nil, err
+		}
+		if energyOf, s.GPUs, err = gl.energy(ms); err != nil {
+			return nil, err
+		}
+		s.PowerBoundary = power.BoundarySimulated
+		s.IdleBaseline = gl.idleBaseline(jr.plan.baselineState, energyOf)
 	}
 	if p := m.power; p != nil && p.base != nil {
 		b := p.base
@@ -189,8 +216,8 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 	for _, rec := range m.load.rep.Probes() {
 		ps := bundle.ProbeSummaryOf(rec.Probe, rec.Result, rec.WindowStartNs, rec.WindowEndNs, rec.Client)
 		ps.Tier, ps.Role = rec.Tier, rec.Purpose
-		if rec.WindowStartNs >= 0 && rec.WindowEndNs > rec.WindowStartNs && len(samples) > 0 {
-			ps.Energy = bundle.WindowEnergyFrom(samples, rec.WindowStartNs, rec.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
+		if rec.WindowStartNs >= 0 && rec.WindowEndNs > rec.WindowStartNs && energyOf != nil {
+			ps.Energy = energyOf(rec.WindowStartNs, rec.WindowEndNs, ps.OutputTokensPerS*ps.WindowS)
 		}
 		s.Probes = append(s.Probes, ps)
 	}
@@ -208,5 +235,5 @@ func (jr *jobRun) summary(m *measured) *bundle.Summary {
 		}
 		s.Tiers[id] = ts
 	}
-	return s
+	return s, nil
 }

@@ -69,22 +69,9 @@ func (r *Runner) fenced(ctx context.Context, job string, attempt int) (*queue.Jo
 // runs/<job>/<attempt>/, manifest.dsse.json last, and checks that each is
 // stored with its size. A bundle is only "there" once its envelope is.
 func (r *Runner) uploadBundle(ctx context.Context, dir, job string, attempt int) error {
-	ents, err := os.ReadDir(dir)
+	names, sizes, err := bundleFiles(dir)
 	if err != nil {
 		return err
-	}
-	var names []string
-	sizes := map[string]int64{}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		names = append(names, e.Name())
-		sizes[e.Name()] = info.Size()
 	}
 	sort.Slice(names, func(i, j int) bool {
 		// The envelope last: its presence means the bundle is complete.
@@ -97,7 +84,7 @@ func (r *Runner) uploadBundle(ctx context.Context, dir, job string, attempt int)
 		return fmt.Errorf("%s: not a sealed bundle", dir)
 	}
 	for _, name := range names {
-		if err := r.cfg.Store.PutFile(ctx, bundle.Key(job, attempt, name), filepath.Join(dir, name)); err != nil {
+		if err := r.cfg.Store.PutFile(ctx, bundle.Key(job, attempt, name), filepath.Join(dir, filepath.FromSlash(name))); err != nil {
 			return fmt.Errorf("upload %s: %w", name, err)
 		}
 	}
@@ -145,3 +132,52 @@ func (r *Runner) uploadUntil(ctx context.Context, dir, job string, attempt int, 
 		wait = min(2*wait, r.cfg.UploadRetryMax)
 	}
 }
+
+// bundleFiles lists a spooled bundle's files by their bundle names: the
+// top level and a group's power/ folder (bundle.MemberPowerFile), the one
+// folder a bundle has. Only regular files whose names bundle.ValidName
+// accepts (or the manifest and its envelope) are listed: a link or a
+// stray name in the spool is refused, never followed out of it.
+func bundleFiles(dir string) (names []string, sizes map[string]int64, err error) {
+	sizes = map[string]int64{}
+	var walk func(sub string) error
+	walk = func(sub string) error {
+		ents, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(sub)))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			name := sub + e.Name()
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // a temporary file
+			}
+			if sub == "" && e.IsDir() && name == bundlePowerDir {
+				if err := walk(name + "/"); err != nil {
+					return err
+				}
+				continue
+			}
+			if !e.Type().IsRegular() {
+				return fmt.Errorf("%s: %s is not a regular file", dir, name)
+			}
+			if !bundle.ValidName(name) && name != bundle.ManifestFile && name != bundle.EnvelopeFile {
+				return fmt.Errorf("%s: %s: %w", dir, name, bundle.ErrInvalidName)
+			}
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			names = append(names, name)
+			sizes[name] = info.Size()
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, nil, err
+	}
+	return names, sizes, nil
+}
+
+// bundlePowerDir is the folder of a group bundle's member power files
+// (bundle.MemberPowerFile).
+const bundlePowerDir = "power"

@@ -43,6 +43,7 @@ type demoReport struct {
 func newDemoCmd(a *app) *cobra.Command {
 	cfg := stackConfig{}
 	var timeout time.Duration
+	var rack bool
 	var withRetest bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -79,7 +80,8 @@ versions and the regression.`,
 		Example: `  agentwatt demo
   agentwatt demo --dir ./demo-data && agentwatt local --dir ./demo-data   # then open http://127.0.0.1:8080/
   agentwatt demo --retest                                                 # then a slower simulated release, and its regression
-  agentwatt demo --fixed-agents 0 --timeout 30m                           # a full capacity search`,
+  agentwatt demo --fixed-agents 0 --timeout 30m                           # a full capacity search
+  agentwatt demo --rack --dir ./rack-demo                                 # a simulated 4-member rack, one runner per member`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -92,6 +94,9 @@ versions and the regression.`,
 			if !cmd.Flags().Changed("log-level") {
 				// The demo narrates on stdout; the services' info logs would drown it.
 				log = log.Level(zerolog.WarnLevel)
+			}
+			if rack {
+				return runDemoRack(ctx, a, cfg, timeout, say, log) // demo_rack.go
 			}
 			cfg.Runner = true
 			say("==> starting the local stack in %s (embedded NATS, embedded S3, intake API, a sim runner)", cfg.Dir)
@@ -118,6 +123,7 @@ versions and the regression.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "give up when the job has not ended after this long")
 	cmd.Flags().IntVar(&cfg.RunnerFixedAgents, "fixed-agents", 12, "the runner judges this many agents instead of a full capacity search (0: search)")
 	cmd.Flags().BoolVar(&withRetest, "retest", false, "then retest it on a simulated release sim@"+demoRetestVersion+" (slower), publish that too and show the regression")
+	cmd.Flags().BoolVar(&rack, "rack", false, "run a SIMULATED 4-member rack instead (examples/submissions/sim-rack.yaml on a runner group of four in-process runners); prints each member's power file and the summed Agents/MW, publishes nothing")
 	addStackFlags(cmd, &cfg, false)
 	return cmd
 }

@@ -34,6 +34,7 @@ type runnerFlags struct {
 	ext                    externalFlags  // runner_external.go
 	pw                     powerFlags     // runner_power.go
 	eph                    ephemeralFlags // runner_ephemeral.go
+	group                  groupFlags     // runner_group.go
 }
 
 // newRunnerCmd builds 'agentwatt runner', the daemon; its subcommand
@@ -112,6 +113,14 @@ engine.deployment external, launches nothing, waits for URL's health path
 and records the deployment as external in the bundle. A job never names the
 URL the runner dials.
 
+--group NAME makes the runner one member of a runner group: one runner per
+host of a rack or multi-node system (--group-size members, this one named
+--member). Only the group's leader takes jobs, of the group's pool
+<accelerator>x<Σ GPUs>, and only while every member is alive; each member runs
+its part and samples its own power, and the leader seals one bundle with every
+member's power file. --sim-rack-profile P makes the member a node of a
+SIMULATED rack (pool simx<GPUs>). See docs/operations.md "Runner groups".
+
 --fixed-agents N judges one N (two windows) instead of searching: for tests and
 quick checks; such a run is labelled mode "fixed".
 
@@ -123,6 +132,7 @@ available when the job starts).`
   agentwatt runner --id gpu-node-7 --metrics-addr 127.0.0.1:9464
   agentwatt runner --engine-cpus 8-63 --client-cpus 0-7
   agentwatt runner --secrets-dir /etc/agentwatt/secrets --engine-user agentwatt-engine
+  agentwatt runner --group rack-a --group-size 4 --member node-0 --id rack-a-node-0
   agentwatt runner trust /var/lib/agentwatt-runner/runner.key.pub --name gpu-node-7 --pool h200x8 --by alice`
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runRunnerDaemon(cmd.Context(), a, &f) }
@@ -149,6 +159,7 @@ available when the job starts).`
 	addExternalFlags(fl, &f.ext)
 	addPowerFlags(fl, &f.pw)
 	addEphemeralFlags(fl, &f.eph)
+	addGroupFlags(fl, &f.group)
 	return cmd
 }
 
@@ -176,11 +187,14 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	if err := agentrunner.CheckKeyOwner(f.key); err != nil {
 		return fmt.Errorf("runner key: %w", err)
 	}
-	cfg, closeHW, err := runnerHardware(a.log, f.pool, &f.pw)
+	cfg, closeHW, err := runnerHardware(a.log, f.group.hardwarePool(f.pool), &f.pw)
 	if err != nil {
 		return err
 	}
 	defer closeHW()
+	if err := f.group.setPool(&cfg); err != nil {
+		return err
+	}
 	q, closeQ, err := connectQueue(ctx, a, &f.nf)
 	if err != nil {
 		return err
@@ -216,6 +230,7 @@ func runRunnerDaemon(ctx context.Context, a *app, f *runnerFlags) error {
 	cfg.EngineCPUs, cfg.ClientCPUs, cfg.Seed = f.engineCPUs, f.clientCPUs, f.seed
 	cfg.EngineUser = f.engineUser
 	f.ext.apply(&cfg)
+	f.group.apply(&cfg, q.JetStream().Conn(), q.Config().Replicas)
 	if f.secretsDir != "" {
 		cfg.Secrets = engine.SecretDir(f.secretsDir)
 	}
