@@ -113,8 +113,8 @@ func (r *Runner) preflight(sub *spec.Submission) error {
 		if !sub.Engine.Sim() || sub.Framework.Name != spec.Sim {
 			return fmt.Errorf("%w: a sim runner runs only the simulated engine it launches itself (framework sim, engine.sim_profile)", ErrPreflight)
 		}
-		if _, err := sim.DefaultProfile(sub.Engine.SimProfile); err != nil {
-			return fmt.Errorf("%w: engine.sim_profile: %v", ErrPreflight, err)
+		if err := sim.CheckSubmission(sub); err != nil {
+			return fmt.Errorf("%w: %v", ErrPreflight, err)
 		}
 		return nil
 	}
@@ -184,6 +184,9 @@ func (r *Runner) preflightGroup(sub *spec.Submission) error {
 	}
 	if sub.System.Accelerator != r.cfg.Accelerator {
 		return fmt.Errorf("%w: system.accelerator %s, this group's members have %s", ErrPreflight, sub.System.Accelerator, r.cfg.Accelerator)
+	}
+	if err := sim.CheckSubmission(sub); err != nil {
+		return fmt.Errorf("%w: %v", ErrPreflight, err)
 	}
 	return nil
 }

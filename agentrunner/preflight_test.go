@@ -59,6 +59,11 @@ func TestPreflightPlacement(t *testing.T) {
 			s.System.Accelerators = 72
 			return s
 		}, "engine.sim_profile tiny-rack, runner group rack is a sim rack of profile gb300-nvl72-like"},
+		{"sim rack, disaggregated otherwise than its profile", simRack(), func(t *testing.T) *spec.Submission {
+			s := exampleSpec(t, "sim-rack")
+			s.System.Disaggregation = &spec.Disaggregation{PrefillWorkers: 2, DecodeWorkers: 2}
+			return s
+		}, "sim profile gb300-nvl72-like has 1 prefill and 3 decode members"},
 		{"hardware rack, sim group", simRack(), func(t *testing.T) *spec.Submission { return exampleSpec(t, "gb300-nvl72-dynamo") },
 			"the job's pool is gb300x72, runner group rack's simx72"},
 		{"hardware rack, hardware group", Config{Pool: "gb300x72", Accelerator: "gb300", Group: &GroupConfig{Name: "rack"}},
