@@ -180,10 +180,17 @@ func (l *Leadership) isLost() bool {
 
 func (l *Leadership) markLost(why string) {
 	l.lostOnce.Do(func() {
-		l.log.Warn().Str("reason", why).Msg("leader lease lost")
+		ev := l.log.Warn()
+		if why == reasonResigned {
+			ev = l.log.Info() // giving the lease up is no failure
+		}
+		ev.Str("reason", why).Msg("leader lease lost")
 		close(l.lost)
 	})
 }
+
+// reasonResigned is markLost's reason when the leader gave the lease up.
+const reasonResigned = "resigned"
 
 // refresh renews the lease by compare-and-set on its revision.
 func (l *Leadership) refresh(ctx context.Context) error {
@@ -246,7 +253,7 @@ func (l *Leadership) Resign(ctx context.Context) {
 	if !l.isLost() {
 		l.resignKey(ctx)
 	}
-	l.markLost("resigned")
+	l.markLost(reasonResigned)
 }
 
 func (l *Leadership) stopAll() {
