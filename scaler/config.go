@@ -7,10 +7,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	yamlast "github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
+	"github.com/agentwatt/agentwatt/internal/yamlfile"
 	"github.com/agentwatt/agentwatt/queue"
 )
 
@@ -66,15 +63,9 @@ type rawFile struct {
 // ErrFile is the error of a config file that is not valid.
 var ErrFile = errors.New("scaler config file")
 
-// FileError is one problem of a config file, at its line and column.
-type FileError struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e *FileError) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
-func (e *FileError) Unwrap() error { return ErrFile }
+// FileError is one problem of a config file, at its line and column; it
+// wraps ErrFile.
+type FileError = yamlfile.Error
 
 // maxFile bounds a config file (a pool is a few lines).
 const maxFile = 256 << 10
@@ -91,29 +82,13 @@ var (
 // wrong types and aliases refused) and checks every pool. file only labels
 // errors, which are *FileError with the line and column.
 func ParseFile(file string, data []byte) (f *File, err error) {
-	if len(data) > maxFile {
-		return nil, &FileError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("%d bytes; the limit is %d", len(data), maxFile)}
-	}
-	defer func() { // odd input must not take the scaler down
-		if r := recover(); r != nil {
-			f, err = nil, &FileError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("YAML parser failed on this input: %v", r)}
-		}
-	}()
-	ast, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, yamlError(file, err)
-	}
-	if a := firstAlias(ast); a != nil {
-		p := a.GetToken().Position
-		return nil, &FileError{File: file, Line: p.Line, Col: p.Column, Msg: "aliases (*name) are not allowed here"}
-	}
 	var raw rawFile
-	if err := yaml.UnmarshalWithOptions(data, &raw, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(file, err)
+	doc, err := yamlfile.Decode(file, data, maxFile, ErrFile, &raw)
+	if err != nil {
+		return nil, err
 	}
 	bad := func(path, format string, args ...any) error {
-		l, c := position(ast, path)
-		return &FileError{File: file, Line: l, Col: c, Msg: path[2:] + ": " + fmt.Sprintf(format, args...)}
+		return doc.Errorf(path, "%s: %s", path[2:], fmt.Sprintf(format, args...))
 	}
 	f = &File{AWS: raw.AWS, Pools: raw.Pools}
 	for _, d := range []struct {
@@ -142,7 +117,7 @@ func ParseFile(file string, data []byte) (f *File, err error) {
 		}
 	}
 	if len(f.Pools) == 0 {
-		return nil, &FileError{File: file, Line: 1, Col: 1, Msg: "no pools: want a list under pools:"}
+		return nil, doc.At(1, 1, "no pools: want a list under pools:")
 	}
 	seen := map[string]bool{}
 	for i := range f.Pools {
@@ -176,55 +151,4 @@ func ParseFile(file string, data []byte) (f *File, err error) {
 		}
 	}
 	return f, nil
-}
-
-// position is the line and column of path in ast, or of the nearest
-// enclosing node that exists, or 1:1.
-func position(ast *yamlast.File, path string) (int, int) {
-	for p := path; p != "$" && p != ""; {
-		if yp, err := yaml.PathString(p); err == nil && ast != nil {
-			if n, err := yp.FilterFile(ast); err == nil && n != nil && n.GetToken() != nil {
-				return n.GetToken().Position.Line, n.GetToken().Position.Column
-			}
-		}
-		cut := len(p) - 1
-		for cut > 0 && p[cut] != '.' && p[cut] != '[' {
-			cut--
-		}
-		p = p[:cut]
-	}
-	return 1, 1
-}
-
-// firstAlias returns the first alias node of f, or nil.
-func firstAlias(f *yamlast.File) yamlast.Node {
-	var found yamlast.Node
-	for _, d := range f.Docs {
-		yamlast.Walk(visitor(func(n yamlast.Node) bool {
-			if a, ok := n.(*yamlast.AliasNode); ok && found == nil && a.GetToken() != nil {
-				found = a
-			}
-			return found == nil
-		}), d)
-	}
-	return found
-}
-
-type visitor func(yamlast.Node) bool
-
-func (v visitor) Visit(n yamlast.Node) yamlast.Visitor {
-	if n == nil || !v(n) {
-		return nil
-	}
-	return v
-}
-
-// yamlError places a YAML library error at its token.
-func yamlError(file string, err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
-		p := ye.GetToken().Position
-		return &FileError{File: file, Line: p.Line, Col: p.Column, Msg: ye.GetMessage()}
-	}
-	return &FileError{File: file, Line: 1, Col: 1, Msg: err.Error()}
 }

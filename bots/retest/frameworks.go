@@ -7,9 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	yamlast "github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	"github.com/agentwatt/agentwatt/internal/yamlfile"
 )
 
 // DefaultFrameworks is the frameworks.yaml built into the binary;
@@ -56,15 +54,9 @@ var (
 // ErrFrameworks is the error of a frameworks file that is not valid.
 var ErrFrameworks = errors.New("frameworks file")
 
-// FileError is one problem of a frameworks file, at its line and column.
-type FileError struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e *FileError) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
-func (e *FileError) Unwrap() error { return ErrFrameworks }
+// FileError is one problem of a frameworks file, at its line and column;
+// it wraps ErrFrameworks.
+type FileError = yamlfile.Error
 
 // maxFrameworksFile bounds a frameworks file (a few dozen entries are
 // hundreds of bytes).
@@ -74,48 +66,18 @@ const maxFrameworksFile = 256 << 10
 // duplicate keys and wrong types refused), every entry checked. file only
 // labels errors, which are *FileError with the line and column.
 func ParseFrameworks(file string, data []byte) (fws []Framework, err error) {
-	if len(data) > maxFrameworksFile {
-		return nil, &FileError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("%d bytes; the limit is %d", len(data), maxFrameworksFile)}
-	}
-	defer func() { // the YAML library must not take the daemon down on odd input
-		if r := recover(); r != nil {
-			fws, err = nil, &FileError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("YAML parser failed on this input: %v", r)}
-		}
-	}()
-	ast, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, yamlError(file, err)
-	}
-	if a := firstAlias(ast); a != nil { // no alias expansion: a short file cannot grow into a huge one
-		p := a.GetToken().Position
-		return nil, &FileError{File: file, Line: p.Line, Col: p.Column, Msg: "aliases (*name) are not allowed here"}
-	}
 	var doc struct {
 		Frameworks []Framework `yaml:"frameworks"`
 	}
-	if err := yaml.UnmarshalWithOptions(data, &doc, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(file, err)
-	}
-	at := func(i int, field string) (int, int) {
-		p, err := yaml.PathString(fmt.Sprintf("$.frameworks[%d].%s", i, field))
-		if err == nil && ast != nil {
-			if n, err := p.FilterFile(ast); err == nil && n != nil && n.GetToken() != nil {
-				return n.GetToken().Position.Line, n.GetToken().Position.Column
-			}
-		}
-		if p, err := yaml.PathString(fmt.Sprintf("$.frameworks[%d]", i)); err == nil && ast != nil {
-			if n, err := p.FilterFile(ast); err == nil && n != nil && n.GetToken() != nil {
-				return n.GetToken().Position.Line, n.GetToken().Position.Column
-			}
-		}
-		return 1, 1
+	yf, err := yamlfile.Decode(file, data, maxFrameworksFile, ErrFrameworks, &doc)
+	if err != nil {
+		return nil, err
 	}
 	bad := func(i int, field, format string, args ...any) error {
-		l, c := at(i, field)
-		return &FileError{File: file, Line: l, Col: c, Msg: fmt.Sprintf("frameworks[%d].%s: ", i, field) + fmt.Sprintf(format, args...)}
+		return yf.Errorf(fmt.Sprintf("$.frameworks[%d].%s", i, field), "frameworks[%d].%s: %s", i, field, fmt.Sprintf(format, args...))
 	}
 	if len(doc.Frameworks) == 0 {
-		return nil, &FileError{File: file, Line: 1, Col: 1, Msg: "no frameworks: want a list under frameworks:"}
+		return nil, yf.At(1, 1, "no frameworks: want a list under frameworks:")
 	}
 	seen := map[string]bool{}
 	for i := range doc.Frameworks {
@@ -140,39 +102,6 @@ func ParseFrameworks(file string, data []byte) (fws []Framework, err error) {
 		}
 	}
 	return doc.Frameworks, nil
-}
-
-// firstAlias returns the first alias node of f, or nil.
-func firstAlias(f *yamlast.File) yamlast.Node {
-	var found yamlast.Node
-	for _, d := range f.Docs {
-		yamlast.Walk(visitor(func(n yamlast.Node) bool {
-			if a, ok := n.(*yamlast.AliasNode); ok && found == nil && a.GetToken() != nil {
-				found = a
-			}
-			return found == nil
-		}), d)
-	}
-	return found
-}
-
-type visitor func(yamlast.Node) bool
-
-func (v visitor) Visit(n yamlast.Node) yamlast.Visitor {
-	if n == nil || !v(n) {
-		return nil
-	}
-	return v
-}
-
-// yamlError places a YAML library error at its token.
-func yamlError(file string, err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
-		p := ye.GetToken().Position
-		return &FileError{File: file, Line: p.Line, Col: p.Column, Msg: ye.GetMessage()}
-	}
-	return &FileError{File: file, Line: 1, Col: 1, Msg: err.Error()}
 }
 
 // VersionOf turns a release tag into the framework version it names, or
