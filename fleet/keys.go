@@ -154,18 +154,24 @@ func (f *Fleet) trustKey(ctx context.Context, name string, pub ed25519.PublicKey
 
 // Key returns the key enrolled under name, or ErrKeyNotFound.
 func (f *Fleet) Key(ctx context.Context, name string) (Key, error) {
+	k, _, err := f.key(ctx, name)
+	return k, err
+}
+
+// key is Key with the record's revision, for a compare-and-set.
+func (f *Fleet) key(ctx context.Context, name string) (Key, uint64, error) {
 	e, err := f.keys.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return Key{}, fmt.Errorf("runner key %s: %w", name, ErrKeyNotFound)
+		return Key{}, 0, fmt.Errorf("runner key %s: %w", name, ErrKeyNotFound)
 	}
 	if err != nil {
-		return Key{}, fmt.Errorf("runner key %s: %w", name, err)
+		return Key{}, 0, fmt.Errorf("runner key %s: %w", name, err)
 	}
 	var k Key
 	if err := json.Unmarshal(e.Value(), &k); err != nil {
-		return Key{}, fmt.Errorf("runner key %s: decode: %w", name, err)
+		return Key{}, 0, fmt.Errorf("runner key %s: decode: %w", name, err)
 	}
-	return k, nil
+	return k, e.Revision(), nil
 }
 
 // RevokeKey revokes the key enrolled under name, recording who did it and
@@ -178,23 +184,16 @@ func (f *Fleet) RevokeKey(ctx context.Context, name, by, reason string) (Key, er
 		return Key{}, invalidf("revoke runner key %s: who (by) and why (reason) are required", name)
 	}
 	for {
-		e, err := f.keys.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-			return Key{}, fmt.Errorf("runner key %s: %w", name, ErrKeyNotFound)
-		}
+		k, rev, err := f.key(ctx, name)
 		if err != nil {
-			return Key{}, fmt.Errorf("runner key %s: %w", name, err)
-		}
-		var k Key
-		if err := json.Unmarshal(e.Value(), &k); err != nil {
-			return Key{}, fmt.Errorf("runner key %s: decode: %w", name, err)
+			return Key{}, err
 		}
 		if k.Revoked() {
 			return k, nil
 		}
 		k.Revocation = &Revocation{At: f.now().UTC(), By: by, Reason: reason}
 		data, _ := json.Marshal(k)
-		_, err = f.keys.Update(ctx, name, data, e.Revision())
+		_, err = f.keys.Update(ctx, name, data, rev)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 			continue // changed meanwhile: read it again
 		}
