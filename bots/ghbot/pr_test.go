@@ -270,6 +270,29 @@ func TestValidateAnnotations(t *testing.T) {
 	}
 }
 
+// A sim submission that no runner could run (a rack profile declared as
+// one node) fails the check at its sim_profile line, as the intake refuses
+// it, and queues nothing.
+func TestValidateSimProfile(t *testing.T) {
+	e := newBotEnv(t)
+	bad := strings.Replace(simSubmission(t, "acme", "x"), "sim_profile: b300x8-like", "sim_profile: gb300-nvl72-like", 1)
+	e.openPR(6, acmeDev, sha('e'), map[string]string{"submissions/acme/rack.yaml": bad})
+	e.idle()
+	v := e.checkRuns(CheckValidate)
+	if len(v) != 1 || v[0].Conclusion != "failure" {
+		t.Fatalf("validate check: %+v", v)
+	}
+	line := 2 + strings.Count(bad[:strings.Index(bad, "\n  sim_profile:")], "\n")
+	if !slices.ContainsFunc(v[0].Annotations, func(a Annotation) bool {
+		return a.Path == "submissions/acme/rack.yaml" && a.StartLine == line && strings.Contains(a.Message, "is a rack of 4 member nodes")
+	}) {
+		t.Errorf("annotations %+v: want the rack profile refused at line %d", v[0].Annotations, line)
+	}
+	if n := len(e.jobs()); n != 0 {
+		t.Errorf("%d jobs queued", n)
+	}
+}
+
 func TestParseCommands(t *testing.T) {
 	got := parseCommands("LGTM\n/Approve\n  /hold  \n/approve cancel\n> /cancel\n```\n/retest\n```\n/unknown\n/retract the power trace is wrong\n/ok-to-testing")
 	var names []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
+	"github.com/agentwatt/agentwatt/sim"
 	"github.com/agentwatt/agentwatt/spec"
 )
 
@@ -143,6 +144,11 @@ func (b *Bot) reviewHead(ctx context.Context, t target, pol *Policy) (review, er
 			line, col := keyPos(data, "vendor")
 			rv.problems = append(rv.problems, spec.Problem{File: name, Line: line, Col: col, Field: "metadata.vendor",
 				Message: fmt.Sprintf("metadata.vendor: %q, but the file is in the folder of vendor %q", sub.Metadata.Vendor, vendor)})
+			continue
+		}
+		if err := sim.CheckSubmission(sub); err != nil { // as the intake: a sim job no runner could run
+			line, col := keyPos(data, "sim_profile")
+			rv.problems = append(rv.problems, spec.Problem{File: name, Line: line, Col: col, Field: "engine.sim_profile", Message: err.Error()})
 			continue
 		}
 		if b.cfg.Workloads != nil {
