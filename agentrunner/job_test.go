@@ -2,7 +2,6 @@ package agentrunner
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"math"
 	"os"
@@ -14,15 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/agentwatt/agentwatt/agentrunner/accuracy"
 	"github.com/agentwatt/agentwatt/agentrunner/cpuset"
 	"github.com/agentwatt/agentwatt/bundle"
 	"github.com/agentwatt/agentwatt/metrics"
 	"github.com/agentwatt/agentwatt/queue"
 	"github.com/agentwatt/agentwatt/spec"
 	"github.com/agentwatt/agentwatt/verifier"
-	"github.com/agentwatt/agentwatt/verifyd"
-	"github.com/agentwatt/agentwatt/workload"
 )
 
 // TestJobEndToEnd: a sim job runs through every phase to a complete bundle
@@ -249,29 +245,7 @@ func TestFullSearch(t *testing.T) {
 func (e *testEnv) verify(job string, attempt, probes int) *bundle.Verdict {
 	t := e.t
 	t.Helper()
-	ctx := context.Background()
-	path, _, err := e.reg.Resolve(ctx, e.wlName+"@"+string(e.wlDigest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wl, err := workload.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs, err := accuracy.GSM8K()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := make([]verifier.Reference, len(qs))
-	for i, q := range qs {
-		refs[i] = verifier.Reference{ID: q.ID, Expected: q.Expected}
-	}
-	v, err := verifier.Verify(ctx, verifyd.StoreSource(e.store, bundle.Prefix(job, attempt)), verifier.Options{
-		Trusted: bundle.Trusted(e.key.Public().(ed25519.PublicKey)), Workload: wl, References: refs, Jobs: verifyd.Jobs{Queue: e.q}, Log: testLog(),
-	})
-	if err != nil {
-		t.Fatalf("verify runs/%s/%d: %v", job, attempt, err)
-	}
+	v := e.verdict(job, attempt)
 	pc, ok := v.Check(verifier.CheckProbes)
 	t.Logf("verdict %s; %s: %s (the summary has %d)", v.Status, verifier.CheckProbes, pc.Reason, probes)
 	if !v.Verified() {
